@@ -1,0 +1,150 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  bigserial,
+  check,
+  index,
+  integer,
+  jsonb,
+  numeric,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+const timestamps = {
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+};
+
+/** Ids are UUIDv7 made by the service, so id order is creation order (the list API relies on it). */
+export const orders = pgTable(
+  'orders',
+  {
+    id: uuid('id').primaryKey(),
+    userId: text('user_id').notNull(),
+    itemId: uuid('item_id').notNull(),
+    quantity: integer('quantity').notNull(),
+    unitPrice: numeric('unit_price', { precision: 20, scale: 2 }).notNull(),
+    amount: numeric('amount', { precision: 20, scale: 2 }).notNull(),
+    status: text('status').notNull(),
+    /** The client's key: one order per key. */
+    idempotencyKey: uuid('idempotency_key').notNull(),
+    /** Hash of the creating request, to tell a replay from a different body under the same key. */
+    requestHash: text('request_hash').notNull(),
+    /** The key this service gives Payments for this order's charge; the callback must echo it. */
+    paymentIdempotencyKey: uuid('payment_idempotency_key').notNull(),
+    shipmentId: text('shipment_id'),
+    ...timestamps,
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('orders_idempotency_key_uq').on(t.idempotencyKey),
+    index('orders_user_id_id_idx').on(t.userId, t.id.desc()),
+    check('orders_status_ck', sql`${t.status} in ('new', 'paid', 'shipped', 'cancelled')`),
+    check('orders_quantity_ck', sql`${t.quantity} > 0`),
+  ],
+);
+
+export const orderStatusHistory = pgTable(
+  'order_status_history',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    orderId: uuid('order_id')
+      .notNull()
+      .references(() => orders.id, { onDelete: 'cascade' }),
+    status: text('status').notNull(),
+    reason: text('reason'),
+    ...timestamps,
+  },
+  (t) => [index('order_status_history_order_id_idx').on(t.orderId, t.id)],
+);
+
+/**
+ * The transactional outbox: every side effect leaves through a row here, written in the same
+ * transaction as the change that causes it. dispatched_at: handed to BullMQ; completed_at: the
+ * effect is done; failed_at: given up (attempts exhausted, or not enqueueable).
+ */
+export const outbox = pgTable(
+  'outbox',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    queue: text('queue').notNull(),
+    eventType: text('event_type').notNull(),
+    orderId: uuid('order_id'),
+    /** Stable per row: peers deduplicate retries of this effect by it. */
+    idempotencyKey: uuid('idempotency_key').notNull(),
+    payload: jsonb('payload').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    lastError: text('last_error'),
+    ...timestamps,
+    dispatchedAt: timestamp('dispatched_at', { withTimezone: true }),
+    completedAt: timestamp('completed_at', { withTimezone: true }),
+    failedAt: timestamp('failed_at', { withTimezone: true }),
+  },
+  (t) => [
+    // The relay's query: undispatched rows in id order. Partial, so it stays tiny.
+    index('outbox_undispatched_idx')
+      .on(t.id)
+      .where(sql`${t.dispatchedAt} is null`),
+    // The reconciler's query: dispatched, still open.
+    index('outbox_open_dispatched_idx')
+      .on(t.dispatchedAt)
+      .where(
+        sql`${t.dispatchedAt} is not null and ${t.completedAt} is null and ${t.failedAt} is null`,
+      ),
+    // Retention's query.
+    index('outbox_completed_at_idx')
+      .on(t.completedAt)
+      .where(sql`${t.completedAt} is not null`),
+  ],
+);
+
+/** Inbound events (payment callbacks, shipping responses), unique per source and message key. */
+export const inbox = pgTable(
+  'inbox',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    source: text('source').notNull(),
+    messageKey: text('message_key').notNull(),
+    orderId: uuid('order_id').notNull(),
+    eventType: text('event_type').notNull(),
+    payload: jsonb('payload').notNull(),
+    ...timestamps,
+    processedAt: timestamp('processed_at', { withTimezone: true }),
+    /** What applying it did: 'applied', or why the state machine refused it. */
+    result: text('result'),
+  },
+  (t) => [
+    uniqueIndex('inbox_source_message_key_uq').on(t.source, t.messageKey),
+    index('inbox_processed_at_idx')
+      .on(t.processedAt)
+      .where(sql`${t.processedAt} is not null`),
+    index('inbox_unprocessed_idx')
+      .on(t.id)
+      .where(sql`${t.processedAt} is null`),
+  ],
+);
+
+/** Kafka messages that could not be taken in, kept with the reason so ops can fix and replay. */
+export const deadLetters = pgTable(
+  'dead_letters',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    topic: text('topic').notNull(),
+    partition: integer('partition').notNull(),
+    offset: bigint('offset', { mode: 'bigint' }).notNull(),
+    key: text('key'),
+    value: text('value'),
+    reason: text('reason').notNull(),
+    ...timestamps,
+    replayedAt: timestamp('replayed_at', { withTimezone: true }),
+  },
+  (t) => [uniqueIndex('dead_letters_position_uq').on(t.topic, t.partition, t.offset)],
+);
+
+export type OrderRow = typeof orders.$inferSelect;
+export type OutboxRow = typeof outbox.$inferSelect;
+export type InboxRow = typeof inbox.$inferSelect;
+export type DeadLetterRow = typeof deadLetters.$inferSelect;

@@ -1,0 +1,97 @@
+/**
+ * Typed errors of the domain and its peers. One middleware (api/errors.ts) maps them to HTTP;
+ * the job processors decide retry-or-fail from `retriable`.
+ */
+export abstract class AppError extends Error {
+  abstract readonly status: number;
+  abstract readonly code: string;
+  /** Whether trying the same thing again later may succeed. */
+  readonly retriable: boolean = false;
+  constructor(
+    message: string,
+    readonly field?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+export class ValidationError extends AppError {
+  readonly status = 400;
+  readonly code = 'validation_error';
+  constructor(readonly problems: FieldProblem[]) {
+    super(problems.map((p) => p.message).join('; '), problems[0]?.field);
+  }
+}
+
+export class NotFoundError extends AppError {
+  readonly status = 404;
+  readonly code = 'not_found';
+}
+
+export class ConflictError extends AppError {
+  readonly status = 409;
+  readonly code = 'conflict';
+}
+
+export class UnauthorizedError extends AppError {
+  readonly status = 401;
+  readonly code = 'unauthorized';
+}
+
+export class ItemNotFoundError extends AppError {
+  readonly status = 404;
+  readonly code = 'item_not_found';
+  constructor(itemId: string) {
+    super(`item ${itemId} does not exist`, 'item_id');
+  }
+}
+
+export class OutOfStockError extends AppError {
+  readonly status = 409;
+  readonly code = 'out_of_stock';
+  constructor(itemId: string, requested: number, available: number) {
+    super(`item ${itemId}: ${requested} requested, ${available} available`, 'quantity');
+  }
+}
+
+/** A peer could not answer usefully now (down, slow, 5xx, 429): the caller may try later. */
+export class PeerUnavailableError extends AppError {
+  readonly status = 503;
+  readonly code = 'peer_unavailable';
+  override readonly retriable = true;
+  constructor(
+    readonly peer: string,
+    message: string,
+    /** Seconds the peer asked us to wait, when it said (Retry-After). */
+    readonly retryAfterSeconds?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`${peer}: ${message}`, undefined, options);
+  }
+}
+
+/** A peer refused the request in a way that sending it again cannot fix (4xx other than 429). */
+export class PeerRejectedError extends AppError {
+  readonly status = 502;
+  readonly code = 'peer_rejected';
+  constructor(
+    readonly peer: string,
+    readonly peerStatus: number,
+    message: string,
+  ) {
+    super(`${peer} answered ${peerStatus}: ${message}`);
+  }
+}
+
+/** A peer answered with something that breaks its contract. */
+export class PeerContractError extends AppError {
+  readonly status = 502;
+  readonly code = 'peer_contract_violation';
+}

@@ -1,0 +1,52 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { createDatabase, type Database } from '../../db/client.js';
+import { runMigrations } from '../../db/migrate.js';
+import { silentLogger } from '../../lib/logger.js';
+
+export const ADMIN_URL =
+  process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export interface TestDatabase extends Database {
+  url: string;
+  name: string;
+  /** Closes the pool and drops the database. */
+  drop(): Promise<void>;
+}
+
+async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: ADMIN_URL });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+export function databaseUrl(name: string): string {
+  const u = new URL(ADMIN_URL);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/** A fresh database for one test file, migrated with the real migrations. */
+export async function createTestDatabase(label = 'test'): Promise<TestDatabase> {
+  const name = `os_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${randomBytes(4).toString('hex')}`;
+  await admin((c) => c.query(`CREATE DATABASE "${name}"`));
+  const url = databaseUrl(name);
+  await runMigrations(url, silentLogger());
+  const database = createDatabase({ url, max: 10, logger: silentLogger() });
+  let dropped = false;
+  return {
+    ...database,
+    url,
+    name,
+    async drop() {
+      if (dropped) return;
+      dropped = true;
+      await database.close().catch(() => undefined);
+      await admin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+    },
+  };
+}
