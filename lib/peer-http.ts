@@ -1,0 +1,105 @@
+import http from 'node:http';
+import https from 'node:https';
+import fetch, { type Response } from 'node-fetch';
+import { PeerRejectedError, PeerUnavailableError } from './errors.js';
+
+/**
+ * The one way this service calls its HTTP peers (Catalog, Payments, Notifications): a bounded
+ * timeout, X-API-Key when a token is set, and every failure turned into a typed error that says
+ * whether retrying can help (PeerUnavailableError) or not (PeerRejectedError).
+ */
+export interface PeerClientOptions {
+  /** The peer's name, for errors and logs. */
+  peer: string;
+  timeoutMs: number;
+  /** Sent as X-API-Key. Never logged. */
+  token?: string;
+}
+
+export interface PeerRequest {
+  method: 'GET' | 'POST';
+  url: string;
+  body?: unknown;
+  /** Non-2xx statuses the caller handles itself instead of getting an error (e.g. 404). */
+  accept?: number[];
+  headers?: Record<string, string>;
+}
+
+export interface PeerResponse {
+  status: number;
+  body: unknown;
+}
+
+// Keep-alive sockets: a peer call should not pay a TCP handshake every time.
+const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 256 });
+
+/** Retry-After as seconds (RFC 9110: delay-seconds or an HTTP date). */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim());
+  const at = Date.parse(value);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, Math.ceil((at - now) / 1000));
+}
+
+async function readBody(res: Response): Promise<unknown> {
+  const text = await res.text();
+  if (!text) return undefined;
+  if ((res.headers.get('content-type') ?? '').includes('json')) {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      // A peer that labels non-JSON as JSON: hand the text on, the caller's contract check names it.
+      return text;
+    }
+  }
+  return text;
+}
+
+function describe(body: unknown): string {
+  if (body === undefined) return 'no body';
+  const s = typeof body === 'string' ? body : JSON.stringify(body);
+  return s.length > 300 ? `${s.slice(0, 300)}…` : s;
+}
+
+export async function callPeer(options: PeerClientOptions, req: PeerRequest): Promise<PeerResponse> {
+  const { peer, timeoutMs, token } = options;
+  const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
+  if (req.body !== undefined) headers['content-type'] = 'application/json';
+  if (token) headers['x-api-key'] = token;
+  let res: Response;
+  try {
+    res = await fetch(req.url, {
+      method: req.method,
+      headers,
+      body: req.body === undefined ? undefined : JSON.stringify(req.body),
+      signal: AbortSignal.timeout(timeoutMs),
+      agent: (u: URL) => (u.protocol === 'https:' ? httpsAgent : httpAgent),
+    });
+  } catch (err) {
+    const e = err as Error;
+    const timedOut = e.name === 'TimeoutError' || e.name === 'AbortError';
+    throw new PeerUnavailableError(
+      peer,
+      timedOut ? `no answer within ${timeoutMs} ms` : `unreachable (${e.message})`,
+      undefined,
+      { cause: err },
+    );
+  }
+  const body = await readBody(res).catch((err: unknown) => {
+    throw new PeerUnavailableError(peer, `answer broken off (${(err as Error).message})`, undefined, {
+      cause: err,
+    });
+  });
+  const { status } = res;
+  if ((status >= 200 && status < 300) || req.accept?.includes(status)) return { status, body };
+  if (status >= 500 || status === 429 || status === 408) {
+    throw new PeerUnavailableError(
+      peer,
+      `answered ${status}: ${describe(body)}`,
+      parseRetryAfter(res.headers.get('retry-after')),
+    );
+  }
+  throw new PeerRejectedError(peer, status, describe(body));
+}
