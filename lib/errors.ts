@@ -66,14 +66,17 @@ export class PeerUnavailableError extends AppError {
   readonly status = 503;
   readonly code = 'peer_unavailable';
   override readonly retriable = true;
+  /** The peer gave no answer within the bound (as opposed to refusing or failing fast). */
+  readonly timedOut: boolean;
   constructor(
     readonly peer: string,
     message: string,
     /** Seconds the peer asked us to wait, when it said (Retry-After). */
     readonly retryAfterSeconds?: number,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; timedOut?: boolean },
   ) {
     super(`${peer}: ${message}`, undefined, options);
+    this.timedOut = options?.timedOut ?? false;
   }
 }
 

@@ -63,7 +63,10 @@ function describe(body: unknown): string {
   return s.length > 300 ? `${s.slice(0, 300)}…` : s;
 }
 
-export async function callPeer(options: PeerClientOptions, req: PeerRequest): Promise<PeerResponse> {
+export async function callPeer(
+  options: PeerClientOptions,
+  req: PeerRequest,
+): Promise<PeerResponse> {
   const { peer, timeoutMs, token } = options;
   const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
   if (req.body !== undefined) headers['content-type'] = 'application/json';
@@ -84,13 +87,18 @@ export async function callPeer(options: PeerClientOptions, req: PeerRequest): Pr
       peer,
       timedOut ? `no answer within ${timeoutMs} ms` : `unreachable (${e.message})`,
       undefined,
-      { cause: err },
+      { cause: err, timedOut },
     );
   }
   const body = await readBody(res).catch((err: unknown) => {
-    throw new PeerUnavailableError(peer, `answer broken off (${(err as Error).message})`, undefined, {
-      cause: err,
-    });
+    throw new PeerUnavailableError(
+      peer,
+      `answer broken off (${(err as Error).message})`,
+      undefined,
+      {
+        cause: err,
+      },
+    );
   });
   const { status } = res;
   if ((status >= 200 && status < 300) || req.accept?.includes(status)) return { status, body };

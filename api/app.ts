@@ -1,0 +1,68 @@
+import express, { type Express, type Router } from 'express';
+import helmet from 'helmet';
+import swaggerUi from 'swagger-ui-express';
+import type { OrdersStore } from '../db/orders.js';
+import type { Catalog } from '../lib/catalog.js';
+import type { Logger } from '../lib/logger.js';
+import { errorHandler, notFoundRoute } from './errors.js';
+import { buildOpenApi } from './openapi.js';
+import { requestContext, requireJson } from './request-context.js';
+import { healthRouter, type ReadinessChecks } from './routes/health.js';
+import { ordersRouter } from './routes/orders.js';
+
+export const BODY_LIMIT = '16kb';
+
+export interface AppDeps {
+  logger: Logger;
+  orders: OrdersStore;
+  catalog: Catalog;
+  readiness: ReadinessChecks;
+  version?: string;
+  /**
+   * Routers of later features, mounted before the orders routes (so a fixed path such as
+   * `/api/v1/orders/payment-callback` wins over `/:id`) and before the 404 handler.
+   */
+  routes?: { path: string; router: Router }[];
+}
+
+declare module 'http' {
+  interface IncomingMessage {
+    /** The exact bytes of a JSON body, for signature checks. */
+    rawBody?: Buffer;
+  }
+}
+
+/** The express app; no listening, no process concerns (api/server.ts does those). */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', true);
+  app.use(requestContext(deps.logger));
+  app.use(helmet());
+  app.use(requireJson);
+  app.use(
+    express.json({
+      limit: BODY_LIMIT,
+      verify: (req, _res, buf) => {
+        req.rawBody = buf;
+      },
+    }),
+  );
+
+  app.use('/health', healthRouter(deps.readiness));
+  const openapi = buildOpenApi(deps.version ?? '0.0.0');
+  app.get('/api/openapi.json', (_req, res) => {
+    res.json(openapi);
+  });
+  app.use(
+    '/api/docs',
+    swaggerUi.serve,
+    swaggerUi.setup(openapi, { customSiteTitle: 'Order Service API' }),
+  );
+  for (const { path, router } of deps.routes ?? []) app.use(path, router);
+  app.use('/api/v1/orders', ordersRouter({ orders: deps.orders, catalog: deps.catalog }));
+
+  app.use(notFoundRoute);
+  app.use(errorHandler(deps.logger));
+  return app;
+}

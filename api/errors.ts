@@ -1,0 +1,75 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { AppError, PeerUnavailableError, ValidationError } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import { problemsToErrors, sendErrors } from './envelope.js';
+
+/** Seconds a client should wait before retrying when a peer is unavailable and did not say. */
+const DEFAULT_RETRY_AFTER_S = 2;
+
+interface HttpParserError extends Error {
+  type?: string;
+  status?: number;
+}
+
+export const notFoundRoute: RequestHandler = (req, res) => {
+  sendErrors(res, 404, [
+    { code: 'not_found', field: null, message: `no route for ${req.method} ${req.path}` },
+  ]);
+};
+
+/**
+ * The one place errors become HTTP answers. Typed errors carry their status; anything else is a
+ * bug, logged with its stack and answered with a bare 500: no stack, SQL or peer detail leaks.
+ */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, _next) => {
+    const log = (res.locals.log as Logger | undefined) ?? logger;
+    if (res.headersSent) {
+      log.error({ err }, 'error after the response started');
+      res.end();
+      return;
+    }
+    const parserError = err as HttpParserError;
+    if (parserError?.type === 'entity.parse.failed') {
+      sendErrors(res, 400, [
+        { code: 'malformed_json', field: 'body', message: 'request body is not valid JSON' },
+      ]);
+      return;
+    }
+    if (parserError?.type === 'entity.too.large') {
+      sendErrors(res, 413, [
+        { code: 'payload_too_large', field: 'body', message: 'request body is too large' },
+      ]);
+      return;
+    }
+    if (err instanceof ValidationError) {
+      sendErrors(res, 400, problemsToErrors(err.code, err.problems));
+      return;
+    }
+    if (err instanceof AppError) {
+      if (err instanceof PeerUnavailableError) {
+        res.set('Retry-After', String(err.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_S));
+        log.warn({ err }, 'peer unavailable');
+      } else if (err.status >= 500) {
+        log.error({ err }, 'request failed');
+      }
+      // Peer details stay in the log; the client learns which peer and what kind of failure.
+      const message =
+        err instanceof PeerUnavailableError
+          ? `${err.peer} is unavailable, try again later`
+          : err.status >= 500
+            ? 'an upstream service answered in a way this service could not use'
+            : err.message;
+      sendErrors(res, err.status, [{ code: err.code, field: err.field ?? null, message }]);
+      return;
+    }
+    if (parserError?.status && parserError.status >= 400 && parserError.status < 500) {
+      sendErrors(res, parserError.status, [
+        { code: 'bad_request', field: null, message: 'bad request' },
+      ]);
+      return;
+    }
+    log.error({ err, method: req.method, path: req.path }, 'unhandled error');
+    sendErrors(res, 500, [{ code: 'internal_error', field: null, message: 'internal error' }]);
+  };
+}

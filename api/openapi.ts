@@ -1,0 +1,125 @@
+import Joi from 'joi';
+import joiToSwaggerModule from 'joi-to-swagger';
+import {
+  createOrderBody,
+  envelope,
+  errorItem,
+  listOrdersQuery,
+  orderIdParams,
+  orderResponse,
+  paymentCallbackBody,
+} from './schemas.js';
+
+type Json = Record<string, unknown>;
+
+// The package is CommonJS with `module.exports = fn` and also sets `.default`; its typings declare
+// only the ES default, which under NodeNext resolution is the module object. Take `.default`.
+const joiToSwagger = joiToSwaggerModule.default;
+
+/** A joi object schema → OpenAPI parameters (`in: query|path`), from the same joi the routes use. */
+function parameters(schema: Joi.ObjectSchema, where: 'query' | 'path'): Json[] {
+  const { swagger } = joiToSwagger(schema);
+  const props = (swagger.properties ?? {}) as Record<string, Json>;
+  const required = new Set<string>((swagger.required as string[] | undefined) ?? []);
+  return Object.entries(props).map(([name, s]) => ({
+    name,
+    in: where,
+    required: where === 'path' || required.has(name),
+    schema: s,
+    ...(typeof s.description === 'string' && { description: s.description }),
+  }));
+}
+
+const body = (schema: Joi.Schema) => ({
+  required: true,
+  content: { 'application/json': { schema: joiToSwagger(schema).swagger } },
+});
+
+const answer = (description: string, data?: Joi.Schema, meta?: Joi.Schema) => ({
+  description,
+  content: {
+    'application/json': {
+      schema: joiToSwagger(envelope(data ?? Joi.any().allow(null), meta)).swagger,
+    },
+  },
+});
+
+const failure = (description: string) => answer(description, Joi.any().allow(null));
+
+/** The OpenAPI 3 document, built at start-up from the request and response joi schemas. */
+export function buildOpenApi(version: string): Json {
+  return {
+    openapi: '3.0.3',
+    info: {
+      title: 'Order Service',
+      version,
+      description:
+        'Creates and reads orders. Every response is an envelope `{data, meta, errors}`; errors name the field.',
+    },
+    paths: {
+      '/api/v1/orders': {
+        post: {
+          summary: 'Create an order',
+          description:
+            'Checks the item with Catalog, then stores the order and its outbox rows in one transaction. ' +
+            'Repeating a request with the same idempotency_key returns the same order (200).',
+          requestBody: body(createOrderBody),
+          responses: {
+            201: answer('Created', orderResponse),
+            200: answer('Replay of an earlier identical request', orderResponse),
+            400: failure('Invalid request; errors name each field'),
+            404: failure('Unknown item'),
+            409: failure('Not enough stock, or idempotency_key reused with a different body'),
+            413: failure('Body too large'),
+            415: failure('Content-Type is not application/json'),
+            503: failure('Catalog unavailable; see Retry-After'),
+          },
+        },
+        get: {
+          summary: "List a user's orders, newest first",
+          parameters: parameters(listOrdersQuery, 'query'),
+          responses: {
+            200: answer(
+              'A page of orders',
+              Joi.array().items(orderResponse),
+              Joi.object({ limit: Joi.number(), next_cursor: Joi.string().allow(null) }),
+            ),
+            400: failure('Invalid query'),
+          },
+        },
+      },
+      '/api/v1/orders/{id}': {
+        get: {
+          summary: 'An order with its status history',
+          parameters: parameters(orderIdParams, 'path'),
+          responses: {
+            200: answer('The order', orderResponse),
+            400: failure('Malformed id'),
+            404: failure('No such order'),
+          },
+        },
+      },
+      '/api/v1/orders/payment-callback': {
+        post: {
+          summary: 'Payments webhook (Standard Webhooks signature when a secret is configured)',
+          requestBody: body(paymentCallbackBody),
+          responses: {
+            200: answer('Accepted (duplicates and pending too)'),
+            400: failure('Invalid body'),
+            401: failure('Missing, bad or stale signature'),
+            404: failure('Unknown order'),
+            409: failure('Amount or idempotency key differs from what was requested'),
+          },
+        },
+      },
+      '/health/live': { get: { summary: 'Process is up', responses: { 200: answer('Up') } } },
+      '/health/ready': {
+        get: {
+          summary: 'Dependencies reachable',
+          responses: { 200: answer('Ready'), 503: failure('Names what is down') },
+        },
+      },
+    },
+    components: { schemas: { Error: joiToSwagger(errorItem).swagger } },
+  };
+}

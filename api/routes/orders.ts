@@ -1,0 +1,82 @@
+import { Router } from 'express';
+import type { OrdersStore } from '../../db/orders.js';
+import type { Catalog } from '../../lib/catalog.js';
+import { createOrder } from '../../lib/create-order.js';
+import { NotFoundError, ValidationError } from '../../lib/errors.js';
+import { send } from '../envelope.js';
+import { decodeCursor, encodeCursor, orderJson } from '../presenters.js';
+import { createOrderBody, listOrdersQuery, orderIdParams } from '../schemas.js';
+import { validate } from '../validate.js';
+
+export interface OrdersRouteDeps {
+  orders: OrdersStore;
+  catalog: Catalog;
+}
+
+interface CreateBody {
+  item_id: string;
+  quantity: number;
+  user_id: string;
+  idempotency_key: string;
+}
+
+export function ordersRouter(deps: OrdersRouteDeps): Router {
+  const router = Router();
+
+  router.post('/', async (req, res) => {
+    const body = validate<CreateBody>(createOrderBody, req.body);
+    const { order, created } = await createOrder(deps, {
+      itemId: body.item_id,
+      quantity: body.quantity,
+      userId: body.user_id,
+      idempotencyKey: body.idempotency_key,
+    });
+    res.locals.log?.info(
+      { order_id: order.id, created },
+      created ? 'order created' : 'order replayed',
+    );
+    // A new order's history is its one creation row; a replay may have moved on, so read it.
+    const history = created
+      ? [{ status: order.status, reason: 'order created', createdAt: order.createdAt }]
+      : await deps.orders.history(order.id);
+    send(res, created ? 201 : 200, orderJson(order, history), { replayed: !created });
+  });
+
+  router.get('/:id', async (req, res) => {
+    const { id } = validate<{ id: string }>(orderIdParams, req.params);
+    const [order, history] = await Promise.all([deps.orders.findById(id), deps.orders.history(id)]);
+    if (!order) throw new NotFoundError(`order ${id} does not exist`, 'id');
+    send(res, 200, orderJson(order, history));
+  });
+
+  router.get('/', async (req, res) => {
+    const q = validate<{ user_id: string; limit: number; cursor?: string }>(
+      listOrdersQuery,
+      req.query,
+      {
+        convert: true,
+      },
+    );
+    let beforeId: string | undefined;
+    if (q.cursor !== undefined) {
+      beforeId = decodeCursor(q.cursor);
+      if (!beforeId)
+        throw new ValidationError([
+          { field: 'cursor', message: 'cursor is not one this API gave out' },
+        ]);
+    }
+    // One extra row tells whether another page exists without a count query.
+    const rows = await deps.orders.listByUser(q.user_id, q.limit + 1, beforeId);
+    const page = rows.slice(0, q.limit);
+    const last = page.at(-1);
+    const nextCursor = rows.length > q.limit && last ? encodeCursor(last.id) : null;
+    send(
+      res,
+      200,
+      page.map((o) => orderJson(o)),
+      { limit: q.limit, next_cursor: nextCursor },
+    );
+  });
+
+  return router;
+}

@@ -1,0 +1,89 @@
+import Joi from 'joi';
+
+/**
+ * The API's shapes, once: the routes validate requests with these and api/openapi.ts turns the
+ * same objects into the OpenAPI document, so the docs cannot drift from what is enforced.
+ */
+export const MAX_QUANTITY = 10000;
+export const MAX_PAGE_SIZE = 100;
+
+const uuid = Joi.string().guid({ version: ['uuidv1', 'uuidv4', 'uuidv5', 'uuidv7', 'uuidv8'] });
+const money = Joi.string()
+  .pattern(/^\d+\.\d{2}$/)
+  .example('5.00');
+
+export const createOrderBody = Joi.object({
+  item_id: uuid.required().description('Catalog item id'),
+  quantity: Joi.number().integer().min(1).max(MAX_QUANTITY).required(),
+  user_id: Joi.string()
+    .min(1)
+    .max(128)
+    .pattern(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
+    .required(),
+  idempotency_key: uuid
+    .required()
+    .description('Client-chosen key: repeating a request with it returns the same order'),
+})
+  .required()
+  .label('CreateOrderRequest');
+
+export const orderIdParams = Joi.object({
+  id: uuid.required().description('Order id'),
+});
+
+export const listOrdersQuery = Joi.object({
+  user_id: Joi.string().min(1).max(128).required(),
+  limit: Joi.number().integer().min(1).max(MAX_PAGE_SIZE).default(20),
+  cursor: Joi.string()
+    .max(200)
+    .pattern(/^[A-Za-z0-9_-]+$/)
+    .description('Opaque: the next_cursor of the previous page'),
+});
+
+export const paymentCallbackBody = Joi.object({
+  id: Joi.string().min(1).max(200).required().description('Payment id'),
+  user_id: Joi.string().max(200).allow('', null),
+  order_id: uuid.required(),
+  amount: Joi.string()
+    .pattern(/^\d+(\.\d{1,2})?$/)
+    .required(),
+  status: Joi.string().valid('pending', 'succeeded', 'failed').required(),
+  idempotency_key: uuid.required(),
+  created_at: Joi.string().isoDate().allow(null),
+})
+  .required()
+  .label('PaymentCallback');
+
+const historyEntry = Joi.object({
+  status: Joi.string().valid('new', 'paid', 'shipped', 'cancelled'),
+  reason: Joi.string().allow(null),
+  created_at: Joi.string().isoDate(),
+}).label('StatusHistoryEntry');
+
+export const orderResponse = Joi.object({
+  id: uuid,
+  user_id: Joi.string(),
+  item_id: uuid,
+  quantity: Joi.number().integer(),
+  unit_price: money,
+  amount: money,
+  status: Joi.string().valid('new', 'paid', 'shipped', 'cancelled'),
+  shipment_id: Joi.string().allow(null),
+  created_at: Joi.string().isoDate(),
+  updated_at: Joi.string().isoDate(),
+  history: Joi.array().items(historyEntry),
+}).label('Order');
+
+export const errorItem = Joi.object({
+  code: Joi.string(),
+  field: Joi.string().allow(null),
+  message: Joi.string(),
+}).label('Error');
+
+/** The one envelope of every response. */
+export const envelope = (data: Joi.Schema, meta: Joi.Schema = Joi.object()) =>
+  Joi.object({
+    data,
+    meta,
+    errors: Joi.array().items(errorItem),
+  });

@@ -1,0 +1,146 @@
+import { and, asc, desc, eq, lt, sql } from 'drizzle-orm';
+import { OUTBOX_CHANNEL, type NewOutboxRow } from '../lib/outbox-events.js';
+import type { Db } from './client.js';
+import { orderStatusHistory, orders, type OrderRow } from './schema.js';
+
+export interface NewOrder {
+  id: string;
+  userId: string;
+  itemId: string;
+  quantity: number;
+  unitPrice: string;
+  amount: string;
+  idempotencyKey: string;
+  requestHash: string;
+  paymentIdempotencyKey: string;
+}
+
+export interface HistoryEntry {
+  status: string;
+  reason: string | null;
+  createdAt: Date;
+}
+
+export interface OrdersStore {
+  findByIdempotencyKey(key: string): Promise<OrderRow | undefined>;
+  /**
+   * Writes the order (status `new`), its first history row and its outbox rows, and signals the
+   * relay: all or nothing. Returns undefined when an order with the same idempotency key exists.
+   */
+  insertNew(
+    order: NewOrder,
+    reason: string,
+    outboxRows: NewOutboxRow[],
+  ): Promise<OrderRow | undefined>;
+  findById(id: string): Promise<OrderRow | undefined>;
+  history(orderId: string): Promise<HistoryEntry[]>;
+  /** A user's orders, newest first, strictly older than `beforeId` when given. */
+  listByUser(userId: string, limit: number, beforeId?: string): Promise<OrderRow[]>;
+}
+
+type RawOrder = {
+  id: string;
+  user_id: string;
+  item_id: string;
+  quantity: number;
+  unit_price: string;
+  amount: string;
+  status: string;
+  idempotency_key: string;
+  request_hash: string;
+  payment_idempotency_key: string;
+  shipment_id: string | null;
+  // drizzle's driver hands raw timestamps over as text (it parses them only for typed queries).
+  created_at: string | Date;
+  updated_at: string | Date;
+};
+
+const fromRaw = (r: RawOrder): OrderRow => ({
+  id: r.id,
+  userId: r.user_id,
+  itemId: r.item_id,
+  quantity: r.quantity,
+  unitPrice: r.unit_price,
+  amount: r.amount,
+  status: r.status,
+  idempotencyKey: r.idempotency_key,
+  requestHash: r.request_hash,
+  paymentIdempotencyKey: r.payment_idempotency_key,
+  shipmentId: r.shipment_id,
+  createdAt: new Date(r.created_at),
+  updatedAt: new Date(r.updated_at),
+});
+
+export function createOrdersStore(db: Db): OrdersStore {
+  return {
+    async findByIdempotencyKey(key) {
+      const [row] = await db.select().from(orders).where(eq(orders.idempotencyKey, key)).limit(1);
+      return row;
+    },
+
+    async insertNew(o, reason, outboxRows) {
+      // One statement, so one round trip and one implicit transaction: intake throughput is bounded
+      // by Postgres, and a multi-statement transaction would spend most of its time in round trips.
+      // Data-modifying CTEs all run (or all fail) together; the history and outbox inserts select
+      // from `o`, so when the idempotency key already exists nothing at all is written.
+      const rows = JSON.stringify(
+        outboxRows.map((r) => ({
+          queue: r.queue,
+          event_type: r.eventType,
+          idempotency_key: r.idempotencyKey,
+          payload: r.payload,
+        })),
+      );
+      const result = await db.execute<RawOrder>(sql`
+        with o as (
+          insert into orders (id, user_id, item_id, quantity, unit_price, amount, status,
+                              idempotency_key, request_hash, payment_idempotency_key)
+          values (${o.id}, ${o.userId}, ${o.itemId}, ${o.quantity}, ${o.unitPrice}, ${o.amount}, 'new',
+                  ${o.idempotencyKey}, ${o.requestHash}, ${o.paymentIdempotencyKey})
+          on conflict (idempotency_key) do nothing
+          returning *
+        ), h as (
+          insert into order_status_history (order_id, status, reason)
+          select id, status, ${reason} from o
+        ), ob as (
+          insert into outbox (queue, event_type, order_id, idempotency_key, payload)
+          select v.queue, v.event_type, o.id, v.idempotency_key, v.payload
+          from o, jsonb_to_recordset(${rows}::jsonb)
+            as v(queue text, event_type text, idempotency_key uuid, payload jsonb)
+        )
+        select o.*, pg_notify(${OUTBOX_CHANNEL}, '') from o`);
+      const [raw] = result.rows;
+      return raw ? fromRaw(raw) : undefined;
+    },
+
+    async findById(id) {
+      const [row] = await db.select().from(orders).where(eq(orders.id, id)).limit(1);
+      return row;
+    },
+
+    async history(orderId) {
+      return db
+        .select({
+          status: orderStatusHistory.status,
+          reason: orderStatusHistory.reason,
+          createdAt: orderStatusHistory.createdAt,
+        })
+        .from(orderStatusHistory)
+        .where(eq(orderStatusHistory.orderId, orderId))
+        .orderBy(asc(orderStatusHistory.id));
+    },
+
+    async listByUser(userId, limit, beforeId) {
+      return db
+        .select()
+        .from(orders)
+        .where(
+          beforeId
+            ? and(eq(orders.userId, userId), lt(orders.id, beforeId))
+            : eq(orders.userId, userId),
+        )
+        .orderBy(desc(orders.id))
+        .limit(limit);
+    },
+  };
+}

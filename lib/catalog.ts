@@ -1,0 +1,87 @@
+import Joi from 'joi';
+import { ItemNotFoundError, PeerContractError, PeerUnavailableError } from './errors.js';
+import { parseMoney } from './money.js';
+import { callPeer, type PeerClientOptions } from './peer-http.js';
+
+export interface CatalogItem {
+  id: string;
+  name: string;
+  /** Exact decimal string, two places at most ("2.50"). */
+  price: string;
+  availableQty: number;
+}
+
+export interface Catalog {
+  getItem(itemId: string): Promise<CatalogItem>;
+}
+
+export interface CatalogClientOptions {
+  baseUrl: string;
+  timeoutMs: number;
+  token?: string;
+  /** Extra tries after a fast transient failure (refused connection, 5xx); never after a timeout. */
+  retries?: number;
+  retryDelayMs?: number;
+}
+
+// Catalog's contract: {id, name, price: "2.50", available_qty: 10, created_at}. Extra fields are
+// tolerated so Catalog can grow without breaking us.
+const itemSchema = Joi.object({
+  id: Joi.string().required(),
+  name: Joi.string().allow('').required(),
+  price: Joi.alternatives(Joi.string(), Joi.number()).required(),
+  available_qty: Joi.number().integer().min(0).required(),
+}).unknown(true);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function toItem(body: unknown): CatalogItem {
+  const { error, value } = itemSchema.validate(body);
+  if (error) throw new PeerContractError(`catalog item malformed: ${error.message}`);
+  const v = value as { id: string; name: string; price: string | number; available_qty: number };
+  // A numeric price in JSON has already been through a float; accept it only as its exact text.
+  const price = String(v.price);
+  try {
+    parseMoney(price);
+  } catch (err) {
+    throw new PeerContractError(
+      `catalog item price ${JSON.stringify(price)} is not exact money`,
+      undefined,
+      {
+        cause: err,
+      },
+    );
+  }
+  return { id: v.id, name: v.name, price, availableQty: v.available_qty };
+}
+
+export function createCatalogClient({
+  baseUrl,
+  timeoutMs,
+  token,
+  retries = 1,
+  retryDelayMs = 50,
+}: CatalogClientOptions): Catalog {
+  const peer: PeerClientOptions = { peer: 'catalog', timeoutMs, token };
+  const base = baseUrl.replace(/\/+$/, '');
+  return {
+    async getItem(itemId) {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const res = await callPeer(peer, {
+            method: 'GET',
+            url: `${base}/${encodeURIComponent(itemId)}`,
+            accept: [404],
+          });
+          if (res.status === 404) throw new ItemNotFoundError(itemId);
+          return toItem(res.body);
+        } catch (err) {
+          // A timeout already spent the caller's budget; only fast failures are worth another try.
+          if (!(err instanceof PeerUnavailableError) || err.timedOut || attempt >= retries)
+            throw err;
+          await sleep(retryDelayMs * (attempt + 1));
+        }
+      }
+    },
+  };
+}

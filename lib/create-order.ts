@@ -1,0 +1,87 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
+import type { OrdersStore } from '../db/orders.js';
+import type { OrderRow } from '../db/schema.js';
+import type { Catalog } from './catalog.js';
+import { ConflictError, OutOfStockError } from './errors.js';
+import { multiplyMoney } from './money.js';
+import { notification, paymentRequested } from './outbox-events.js';
+
+export interface CreateOrderInput {
+  itemId: string;
+  quantity: number;
+  userId: string;
+  idempotencyKey: string;
+}
+
+export interface CreateOrderResult {
+  order: OrderRow;
+  /** False when the idempotency key had already created this order (a replay). */
+  created: boolean;
+}
+
+export interface CreateOrderDeps {
+  orders: OrdersStore;
+  catalog: Catalog;
+}
+
+/** Identifies the request's content, so a replay can be told from a different body under one key. */
+export function requestHash(input: CreateOrderInput): string {
+  const canonical = JSON.stringify([input.itemId.toLowerCase(), input.quantity, input.userId]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+function replayOf(existing: OrderRow, hash: string): CreateOrderResult {
+  if (existing.requestHash !== hash) {
+    throw new ConflictError(
+      'idempotency_key was already used for a different order request',
+      'idempotency_key',
+    );
+  }
+  return { order: existing, created: false };
+}
+
+/**
+ * DESIGN.md Flow 1. A replay is answered from the stored order before Catalog is asked, so a
+ * client retrying a created order gets it even while Catalog is down.
+ */
+export async function createOrder(
+  deps: CreateOrderDeps,
+  input: CreateOrderInput,
+): Promise<CreateOrderResult> {
+  const hash = requestHash(input);
+  const existing = await deps.orders.findByIdempotencyKey(input.idempotencyKey);
+  if (existing) return replayOf(existing, hash);
+
+  const item = await deps.catalog.getItem(input.itemId);
+  if (item.availableQty < input.quantity) {
+    throw new OutOfStockError(input.itemId, input.quantity, item.availableQty);
+  }
+
+  const order = {
+    id: uuidv7(),
+    userId: input.userId,
+    itemId: input.itemId,
+    quantity: input.quantity,
+    unitPrice: item.price,
+    amount: multiplyMoney(item.price, input.quantity),
+    idempotencyKey: input.idempotencyKey,
+    requestHash: hash,
+    paymentIdempotencyKey: randomUUID(),
+  };
+  const inserted = await deps.orders.insertNew(order, 'order created', [
+    paymentRequested(order),
+    notification(
+      order,
+      'order.created',
+      `Order ${order.id} for ${order.quantity} × ${item.name} created: ${order.amount}`,
+    ),
+  ]);
+  if (inserted) return { order: inserted, created: true };
+
+  // Lost a race with a concurrent request carrying the same key: that one's order is the answer.
+  const winner = await deps.orders.findByIdempotencyKey(input.idempotencyKey);
+  if (!winner)
+    throw new Error(`order for idempotency key ${input.idempotencyKey} vanished after a conflict`);
+  return replayOf(winner, hash);
+}

@@ -1,0 +1,153 @@
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import { startWeb } from '../../api/server.js';
+import { createDatabase } from '../../db/client.js';
+import { silentLogger } from '../../lib/logger.js';
+import { request, startTestApi, testConfig, type TestApi } from '../support/api.js';
+import { orderBody } from '../support/factories.js';
+
+describe('reading orders', () => {
+  let api: TestApi;
+
+  before(async () => {
+    api = await startTestApi({ label: 'read' });
+  });
+  after(async () => {
+    await api.stop();
+  });
+
+  describe('GET /api/v1/orders/:id', () => {
+    it('when the order exists, then it answers the order with its history', async () => {
+      const created = await api.request('POST', '/api/v1/orders', orderBody({ quantity: 2 }));
+      const res = await api.request('GET', `/api/v1/orders/${created.body.data.id}`);
+      expect(res.status).to.equal(200);
+      expect(res.body.data).to.include({
+        id: created.body.data.id,
+        status: 'new',
+        amount: '0.20',
+        shipment_id: null,
+      });
+      expect(res.body.data.history).to.have.length(1);
+      expect(res.body.data.history[0]).to.include({ status: 'new', reason: 'order created' });
+    });
+
+    it('when no order has the id, then 404 naming id', async () => {
+      const res = await api.request('GET', `/api/v1/orders/${randomUUID()}`);
+      expect(res.status).to.equal(404);
+      expect(res.body.errors[0]).to.include({ field: 'id', code: 'not_found' });
+    });
+
+    it('when the id is not a UUID, then 400 naming id', async () => {
+      const res = await api.request('GET', '/api/v1/orders/not-a-uuid');
+      expect(res.status).to.equal(400);
+      expect(res.body.errors[0].field).to.equal('id');
+    });
+  });
+
+  describe('GET /api/v1/orders?user_id=', () => {
+    const userId = `pager-${randomUUID().slice(0, 8)}`;
+    const createdIds: string[] = [];
+
+    before(async () => {
+      for (let i = 0; i < 25; i++) {
+        const res = await api.request('POST', '/api/v1/orders', orderBody({ user_id: userId }));
+        createdIds.push(res.body.data.id);
+      }
+      // Another user's orders must never show up.
+      await api.request('POST', '/api/v1/orders', orderBody({ user_id: `${userId}-other` }));
+    });
+
+    it('when paging with limit 10, then three pages give every order once, newest first', async () => {
+      const seen: string[] = [];
+      const pageSizes: number[] = [];
+      let cursor: string | null = null;
+      do {
+        const q: string = `/api/v1/orders?user_id=${userId}&limit=10${cursor ? `&cursor=${cursor}` : ''}`;
+        const res = await api.request('GET', q);
+        expect(res.status).to.equal(200);
+        pageSizes.push(res.body.data.length);
+        seen.push(...res.body.data.map((o: { id: string }) => o.id));
+        cursor = res.body.meta.next_cursor;
+      } while (cursor);
+      expect(pageSizes).to.deep.equal([10, 10, 5]);
+      expect(seen).to.deep.equal([...createdIds].reverse());
+    });
+
+    it('when limit is above the cap, then 400 naming limit', async () => {
+      const res = await api.request('GET', `/api/v1/orders?user_id=${userId}&limit=1000`);
+      expect(res.status).to.equal(400);
+      expect(res.body.errors[0].field).to.equal('limit');
+    });
+
+    it('when the cursor was not made by the API, then 400 naming cursor', async () => {
+      const res = await api.request('GET', `/api/v1/orders?user_id=${userId}&cursor=Zm9vYmFy`);
+      expect(res.status).to.equal(400);
+      expect(res.body.errors[0].field).to.equal('cursor');
+    });
+
+    it('when user_id is missing, then 400 naming user_id', async () => {
+      const res = await api.request('GET', '/api/v1/orders');
+      expect(res.status).to.equal(400);
+      expect(res.body.errors[0].field).to.equal('user_id');
+    });
+
+    it('when the user has no orders, then an empty page and no cursor', async () => {
+      const res = await api.request('GET', `/api/v1/orders?user_id=nobody-${randomUUID()}`);
+      expect(res.body.data).to.deep.equal([]);
+      expect(res.body.meta.next_cursor).to.equal(null);
+    });
+  });
+
+  describe('health', () => {
+    it('when Postgres answers, then live and ready are 200', async () => {
+      expect((await api.request('GET', '/health/live')).status).to.equal(200);
+      const ready = await api.request('GET', '/health/ready');
+      expect(ready.status).to.equal(200);
+      expect(ready.body.data.checks.postgres).to.equal('ok');
+    });
+
+    it('when Postgres is unreachable, then ready is 503 naming postgres while live stays 200', async () => {
+      const config = testConfig({
+        DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere',
+        CATALOG_SERVICE_API_URL: api.catalog.url,
+      });
+      const database = createDatabase({ url: config.databaseUrl, logger: silentLogger() });
+      const web = await startWeb(config, { logger: silentLogger(), database, port: 0 });
+      try {
+        const base = `http://127.0.0.1:${web.port}`;
+        const ready = await request(base, 'GET', '/health/ready');
+        expect(ready.status).to.equal(503);
+        expect(ready.body.errors[0].field).to.equal('postgres');
+        expect(ready.body.data.checks.postgres).to.match(/^down/);
+        expect((await request(base, 'GET', '/health/live')).status).to.equal(200);
+      } finally {
+        await web.stop();
+        await database.close();
+      }
+    });
+  });
+
+  describe('API documentation', () => {
+    it('when fetching /api/openapi.json, then it documents the create body from the validating joi schema', async () => {
+      const res = await api.request('GET', '/api/openapi.json');
+      expect(res.status).to.equal(200);
+      expect(res.body.openapi).to.match(/^3\./);
+      const schema =
+        res.body.paths['/api/v1/orders'].post.requestBody.content['application/json'].schema;
+      expect(schema.required).to.include.members([
+        'item_id',
+        'quantity',
+        'user_id',
+        'idempotency_key',
+      ]);
+      expect(schema.properties.quantity).to.include({ minimum: 1, maximum: 10000 });
+      expect(schema.additionalProperties).to.equal(false);
+    });
+
+    it('when opening /api/docs, then Swagger UI is served', async () => {
+      const res = await api.request('GET', '/api/docs/');
+      expect(res.status).to.equal(200);
+      expect(String(res.body)).to.contain('swagger-ui');
+    });
+  });
+});

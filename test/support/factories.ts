@@ -1,0 +1,24 @@
+import { randomUUID } from 'node:crypto';
+import { DEMO_ITEMS } from '../../scripts/peers/catalog.js';
+
+export const STICKER = DEMO_ITEMS[1]!; // 0.10, plenty of stock
+export const LIMITED = DEMO_ITEMS[2]!; // 2 in stock
+export const KEYBOARD = DEMO_ITEMS[3]!; // 19.99, a million in stock
+
+export interface CreateOrderBody {
+  item_id: string;
+  quantity: number;
+  user_id: string;
+  idempotency_key: string;
+}
+
+/** A valid create-order body; override what the test is about. */
+export function orderBody(overrides: Partial<CreateOrderBody> = {}): CreateOrderBody {
+  return {
+    item_id: STICKER.id,
+    quantity: 1,
+    user_id: `user-${randomUUID().slice(0, 8)}`,
+    idempotency_key: randomUUID(),
+    ...overrides,
+  };
+}
