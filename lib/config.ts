@@ -127,6 +127,11 @@ const envSchema = Joi.object({
   HEALTH_PORT: Joi.number().port().default(0),
 }).unknown(true);
 
+/** Every environment variable the service reads (the .env.example test keeps the file complete). */
+export const CONFIG_VARIABLES: string[] = Object.keys(
+  (envSchema.describe() as { keys: Record<string, unknown> }).keys,
+);
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
   constructor(readonly problems: string[]) {
@@ -155,7 +160,15 @@ export function parseBrokers(list: string): { brokers: string[]; ssl: boolean } 
 
 /** Reads and validates the environment; throws ConfigError naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const { error, value } = envSchema.validate(env, { abortEarly: false, convert: true });
+  const { error, value } = envSchema.validate(env, {
+    abortEarly: false,
+    convert: true,
+    // joi's pattern messages quote the value; a value here may be a secret, so never echo it.
+    messages: {
+      'string.pattern.name': '{#label} must look like {#name}',
+      'string.pattern.base': '{#label} has the wrong form',
+    },
+  });
   if (error) {
     throw new ConfigError(
       error.details.map(

@@ -5,7 +5,7 @@ export type Logger = bunyan;
 
 const SECRET_KEY =
   /pass(word)?|secret|token|api[-_]?key|authorization|cookie|cert[-_]?key|private/i;
-const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)([^:/?#@\s]+):([^@/?#\s]+)@/gi;
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)([^:/?#@\s]*):([^@/?#\s]+)@/gi;
 const WHSEC = /whsec_[A-Za-z0-9+/=]+/g;
 
 /** Masks secrets in a log record: values under secret-looking keys, passwords inside URLs,

@@ -1,0 +1,23 @@
+# Build stage: full dependencies, compile TypeScript, then drop dev dependencies.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY api ./api
+COPY jobs ./jobs
+COPY db ./db
+COPY lib ./lib
+RUN npm run build && npm prune --omit=dev
+
+# Runtime stage: compiled JavaScript and production dependencies only, as a non-root user.
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+USER node
+EXPOSE 8000
+# One image, every process type: override the command per service (see docker-compose.yml).
+CMD ["node", "dist/api/server.js"]

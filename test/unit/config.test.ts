@@ -1,0 +1,83 @@
+import { expect } from 'chai';
+import { ConfigError, loadConfig, parseBrokers } from '../../lib/config.js';
+
+describe('config', () => {
+  it('when nothing is set, then defaults work against 127.0.0.1 with PORT 8000', () => {
+    const c = loadConfig({});
+    expect(c.port).to.equal(8000);
+    expect(c.databaseUrl).to.match(/127\.0\.0\.1:5432/);
+    expect(c.redisUrl).to.equal('redis://127.0.0.1:6379');
+    expect(c.kafka.requestsTopic).to.equal('shipping.requests');
+    expect(c.kafka.responsesTopic).to.equal('shipping.responses');
+    expect(c.kafka.groupId).to.equal('order-service');
+    expect(c.kafka.idempotent).to.equal(true);
+    expect(c.bullPrefix).to.equal('{orders}');
+  });
+
+  it('when values are wrong, then one problem per variable is named, all at once', () => {
+    let error: ConfigError | undefined;
+    try {
+      loadConfig({
+        PORT: 'eighty',
+        DATABASE_URL: 'mysql://x',
+        PAYMENTS_SERVICE_API_URL: 'not a url',
+        JOB_ATTEMPTS: '0',
+      });
+    } catch (e) {
+      error = e as ConfigError;
+    }
+    expect(error).to.be.instanceOf(ConfigError);
+    const named = error!.problems.map((p) => p.split(':')[0]);
+    expect(named).to.have.members([
+      'PORT',
+      'DATABASE_URL',
+      'PAYMENTS_SERVICE_API_URL',
+      'JOB_ATTEMPTS',
+    ]);
+    expect(error!.message.split('\n')).to.have.length(5);
+  });
+
+  it('when the webhook secret is not whsec_<base64>, then it is refused without echoing it', () => {
+    try {
+      loadConfig({ PAYMENTS_WEBHOOK_SECRET: 'plain-secret-value' });
+      expect.fail('should have thrown');
+    } catch (e) {
+      expect((e as ConfigError).problems[0]).to.match(/^PAYMENTS_WEBHOOK_SECRET/);
+      expect((e as Error).message).not.to.contain('plain-secret-value');
+    }
+  });
+
+  it('when only one of ADMIN_USER/ADMIN_PASSWORD is set, then it is refused', () => {
+    expect(() => loadConfig({ ADMIN_USER: 'ops' })).to.throw(
+      ConfigError,
+      /ADMIN_USER and ADMIN_PASSWORD/,
+    );
+  });
+
+  it('when KAFKA_TOPIC is set, then it serves both directions, and KAFKA_PREFIX prefixes topics and group', () => {
+    const c = loadConfig({ KAFKA_TOPIC: 'shipping-events', KAFKA_PREFIX: 'acme-42.' });
+    expect(c.kafka.requestsTopic).to.equal('acme-42.shipping-events');
+    expect(c.kafka.responsesTopic).to.equal('acme-42.shipping-events');
+    expect(c.kafka.groupId).to.equal('acme-42.order-service');
+  });
+
+  it("when Heroku's KAFKA_URL is set, then brokers are parsed and TLS is on", () => {
+    const c = loadConfig({ KAFKA_URL: 'kafka+ssl://b1.example:9096,kafka+ssl://b2.example:9096' });
+    expect(c.kafka.brokers).to.deep.equal(['b1.example:9096', 'b2.example:9096']);
+    expect(c.kafka.ssl).to.equal(true);
+    expect(parseBrokers('localhost:9092, localhost:9093')).to.deep.equal({
+      brokers: ['localhost:9092', 'localhost:9093'],
+      ssl: false,
+    });
+  });
+});
+
+describe('.env.example', () => {
+  it('when compared with the config schema, then it lists every variable and only those', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { CONFIG_VARIABLES } = await import('../../lib/config.js');
+    const text = await readFile(new URL('../../.env.example', import.meta.url), 'utf8');
+    const listed = [...text.matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]);
+    expect(listed).to.have.members(CONFIG_VARIABLES);
+  });
+});
