@@ -1,0 +1,71 @@
+/** Metadata v6: this broker as the only node, leader of every partition; topics are created on
+ * first use when the client allows it (producers and consumers do, kafkajs's admin does not). */
+import type { Logger } from '../../../lib/logger.js';
+import type { ApiHandler, Broker } from '../handler.js';
+import { ApiKey, Encoder, ErrorCode, readNullableArray, readRequiredString } from '../protocol.js';
+import { isValidTopicName } from '../topics.js';
+
+export function metadataHandler(broker: Broker): ApiHandler {
+  const { topics, nodeId } = broker;
+
+  const describeTopic = (topic: string, errorCode: number): Encoder => {
+    const partitions = errorCode === ErrorCode.NONE ? (topics.partitions(topic) ?? []) : [];
+    return new Encoder()
+      .writeInt16(errorCode)
+      .writeString(topic)
+      .writeBoolean(false) // is_internal
+      .writeArray(
+        partitions.map(
+          (_log, partition) =>
+            new Encoder()
+              .writeInt16(ErrorCode.NONE)
+              .writeInt32(partition)
+              .writeInt32(nodeId) // leader
+              .writeArray([nodeId], 'int32') // replicas
+              .writeArray([nodeId], 'int32') // isr
+              .writeArray([], 'int32'), // offline_replicas
+        ),
+      );
+  };
+
+  const topicStatus = (topic: string, allowAutoTopicCreation: boolean, logger: Logger): number => {
+    if (topics.has(topic)) return ErrorCode.NONE;
+    if (!isValidTopicName(topic)) return ErrorCode.INVALID_TOPIC_EXCEPTION;
+    if (!allowAutoTopicCreation) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+    topics.create(topic, broker.settings.defaultPartitions);
+    logger.info(
+      { topic, partitions: broker.settings.defaultPartitions },
+      'Topic created on first use',
+    );
+    return ErrorCode.NONE;
+  };
+
+  return {
+    apiKey: ApiKey.Metadata,
+    name: 'Metadata',
+    minVersion: 6,
+    maxVersion: 6,
+    handle(request, ctx) {
+      const requested = readNullableArray(request, readRequiredString);
+      const allowAutoTopicCreation = request.readBoolean();
+      const described =
+        requested === null
+          ? topics.names().map((topic) => describeTopic(topic, ErrorCode.NONE))
+          : requested.map((topic) =>
+              describeTopic(topic, topicStatus(topic, allowAutoTopicCreation, ctx.logger)),
+            );
+      return new Encoder()
+        .writeInt32(0) // throttle_time_ms
+        .writeArray([
+          new Encoder()
+            .writeInt32(nodeId)
+            .writeString(broker.host)
+            .writeInt32(broker.port)
+            .writeString(null), // rack
+        ])
+        .writeString('in-repo-test-broker') // cluster_id
+        .writeInt32(nodeId) // controller_id
+        .writeArray(described);
+    },
+  };
+}
