@@ -1,6 +1,6 @@
-import { sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import { OUTBOX_CHANNEL, type NewOutboxRow } from '../lib/outbox-events.js';
-import type { Executor } from './client.js';
+import type { Executor, Tx } from './client.js';
 import { outbox } from './schema.js';
 
 /** Inserts outbox rows and signals the relay; the NOTIFY is delivered only if the transaction commits. */
@@ -12,4 +12,176 @@ export async function insertOutboxRows(tx: Executor, rows: NewOutboxRow[]): Prom
     .returning({ id: outbox.id });
   await tx.execute(sql`select pg_notify(${OUTBOX_CHANNEL}, '')`);
   return inserted.map((r) => r.id);
+}
+
+/** What the relay and the reconciler need of a row to enqueue it. */
+export interface DispatchableRow {
+  id: number;
+  queue: string;
+  eventType: string;
+  orderId: string | null;
+  idempotencyKey: string;
+  payload: unknown;
+  /** Age of the row when claimed, by the database's clock (no skew with the app's clock). */
+  ageMs: number;
+}
+
+const dispatchable = {
+  id: outbox.id,
+  queue: outbox.queue,
+  eventType: outbox.eventType,
+  orderId: outbox.orderId,
+  idempotencyKey: outbox.idempotencyKey,
+  payload: outbox.payload,
+  ageMs: sql<number>`(extract(epoch from clock_timestamp() - ${outbox.createdAt}) * 1000)::float8`,
+};
+
+/**
+ * Claims up to `limit` undispatched rows in id order and marks them dispatched, in one statement
+ * (one round trip, each row written once). Call it inside the transaction that enqueues them: the
+ * mark is visible only if that transaction commits, so when enqueueing fails and it rolls back,
+ * nothing is dispatched that was not enqueued. SKIP LOCKED lets several relays claim disjoint
+ * batches at once. Rows marked failed (not enqueueable) are left out so they never block the rows
+ * behind them; clearing failed_at offers one again.
+ */
+export async function claimForDispatch(tx: Tx, limit: number): Promise<DispatchableRow[]> {
+  const claimable = tx
+    .select({ id: outbox.id })
+    .from(outbox)
+    .where(and(isNull(outbox.dispatchedAt), isNull(outbox.failedAt)))
+    .orderBy(asc(outbox.id))
+    .limit(limit)
+    .for('update', { skipLocked: true });
+  const rows = await tx
+    .update(outbox)
+    .set({ dispatchedAt: sql`now()` })
+    .where(inArray(outbox.id, claimable))
+    .returning(dispatchable);
+  // UPDATE ... RETURNING has no order; jobs are added in id order.
+  return rows.sort((x, y) => x.id - y.id);
+}
+
+/** A claimed row that cannot become a job: failed with the reason, and not dispatched. */
+export async function markClaimedUndispatchable(tx: Tx, id: number, error: string): Promise<void> {
+  await tx
+    .update(outbox)
+    .set({ dispatchedAt: null, failedAt: sql`now()`, lastError: error })
+    .where(eq(outbox.id, id));
+}
+
+export interface OutboxState {
+  completed: boolean;
+  failed: boolean;
+}
+
+/** undefined when the row is gone (retention deletes only completed rows). */
+export async function getOutboxState(ex: Executor, id: number): Promise<OutboxState | undefined> {
+  const [row] = await ex
+    .select({ completedAt: outbox.completedAt, failedAt: outbox.failedAt })
+    .from(outbox)
+    .where(eq(outbox.id, id));
+  return row && { completed: row.completedAt !== null, failed: row.failedAt !== null };
+}
+
+/**
+ * The effect is done: counts the attempt and clears any earlier failure (a success after an ops
+ * retry completes the row as usual). False when the row was completed already.
+ */
+export async function markOutboxCompleted(ex: Executor, id: number): Promise<boolean> {
+  const done = await ex
+    .update(outbox)
+    .set({
+      completedAt: sql`now()`,
+      failedAt: null,
+      lastError: null,
+      attempts: sql`${outbox.attempts} + 1`,
+    })
+    .where(and(eq(outbox.id, id), isNull(outbox.completedAt)))
+    .returning({ id: outbox.id });
+  return done.length > 0;
+}
+
+/** One attempt failed and will be retried: count it and keep its error for ops. */
+export async function recordOutboxAttemptFailed(
+  ex: Executor,
+  id: number,
+  error: string,
+): Promise<void> {
+  await ex
+    .update(outbox)
+    .set({ lastError: error, attempts: sql`${outbox.attempts} + 1` })
+    .where(and(eq(outbox.id, id), isNull(outbox.completedAt)));
+}
+
+/**
+ * Given up on: attempts ran out, the failure is permanent, or the row cannot be enqueued at all
+ * (`countAttempt: false`, nothing was tried). A completed row is never marked failed.
+ */
+export async function markOutboxFailed(
+  ex: Executor,
+  id: number,
+  error: string,
+  { countAttempt }: { countAttempt: boolean },
+): Promise<void> {
+  await ex
+    .update(outbox)
+    .set({
+      failedAt: sql`now()`,
+      lastError: error,
+      ...(countAttempt ? { attempts: sql`${outbox.attempts} + 1` } : {}),
+    })
+    .where(and(eq(outbox.id, id), isNull(outbox.completedAt)));
+}
+
+/**
+ * The reconciler's page: rows handed to BullMQ more than `olderThanMs` ago and still open, in id
+ * order after `afterId`, so a pass walks past rows whose jobs are fine. Open dispatched rows are
+ * the ones in flight, few at any time; the partial index outbox_open_dispatched_idx finds them.
+ */
+export async function findOpenDispatched(
+  ex: Executor,
+  { olderThanMs, afterId, limit }: { olderThanMs: number; afterId: number; limit: number },
+): Promise<DispatchableRow[]> {
+  return ex
+    .select(dispatchable)
+    .from(outbox)
+    .where(
+      and(
+        isNotNull(outbox.dispatchedAt),
+        isNull(outbox.completedAt),
+        isNull(outbox.failedAt),
+        lt(outbox.dispatchedAt, sql`now() - make_interval(secs => ${olderThanMs / 1000})`),
+        gt(outbox.id, afterId),
+      ),
+    )
+    .orderBy(asc(outbox.id))
+    .limit(limit);
+}
+
+/** Re-enqueued by the reconciler: restart the clock so the next pass leaves them alone. */
+export async function markRedispatched(ex: Executor, ids: number[]): Promise<void> {
+  if (ids.length === 0) return;
+  await ex
+    .update(outbox)
+    .set({ dispatchedAt: sql`now()` })
+    .where(and(inArray(outbox.id, ids), isNull(outbox.completedAt), isNull(outbox.failedAt)));
+}
+
+/**
+ * Deletes up to `limit` completed rows older than `olderThanHours`; returns how many. SKIP LOCKED
+ * and a small limit keep each statement short, so it never holds many locks for long.
+ */
+export async function deleteCompletedOutbox(
+  ex: Executor,
+  { olderThanHours, limit }: { olderThanHours: number; limit: number },
+): Promise<number> {
+  const result = await ex.execute(sql`
+    delete from ${outbox} where ${outbox.id} in (
+      select ${outbox.id} from ${outbox}
+      where ${outbox.completedAt} < now() - make_interval(secs => ${olderThanHours * 3600})
+      order by ${outbox.completedAt}
+      limit ${limit}
+      for update skip locked
+    )`);
+  return result.rowCount ?? 0;
 }

@@ -74,7 +74,12 @@ export function notification(
   event: string,
   message: string,
 ): NewOutboxRow {
-  const payload: NotificationPayload = { event, order_id: order.id, user_id: order.userId, message };
+  const payload: NotificationPayload = {
+    event,
+    order_id: order.id,
+    user_id: order.userId,
+    message,
+  };
   return {
     queue: 'notifications',
     eventType: event,
@@ -84,7 +89,9 @@ export function notification(
   };
 }
 
-export function shippingRequested(order: Pick<OrderFacts, 'id' | 'itemId' | 'quantity'>): NewOutboxRow {
+export function shippingRequested(
+  order: Pick<OrderFacts, 'id' | 'itemId' | 'quantity'>,
+): NewOutboxRow {
   const idempotencyKey = randomUUID();
   const payload: ShippingRequestPayload = {
     event_type: 'order.paid',

@@ -1,0 +1,41 @@
+import { eq, sql } from 'drizzle-orm';
+import type { Executor } from './client.js';
+import { inbox, type InboxRow } from './schema.js';
+
+/**
+ * Loads an inbox row locked FOR UPDATE until the transaction ends: two jobs applying the same
+ * row run one after the other, and the second sees it processed.
+ */
+export async function lockInboxRow(tx: Executor, id: number): Promise<InboxRow | undefined> {
+  const [row] = await tx.select().from(inbox).where(eq(inbox.id, id)).for('update');
+  return row;
+}
+
+/** result: 'applied', or why the event was not applied (the state machine's reason). */
+export async function markInboxProcessed(tx: Executor, id: number, result: string): Promise<void> {
+  await tx
+    .update(inbox)
+    .set({ processedAt: sql`now()`, result })
+    .where(eq(inbox.id, id));
+}
+
+/**
+ * Deletes up to `limit` processed rows older than `olderThanHours`; returns how many. Unprocessed
+ * rows are never deleted. Dropping an old row also drops its deduplication key: a redelivery of a
+ * message older than the retention age would be taken in again and then refused by the state
+ * machine as a duplicate, so no order changes twice.
+ */
+export async function deleteProcessedInbox(
+  ex: Executor,
+  { olderThanHours, limit }: { olderThanHours: number; limit: number },
+): Promise<number> {
+  const result = await ex.execute(sql`
+    delete from ${inbox} where ${inbox.id} in (
+      select ${inbox.id} from ${inbox}
+      where ${inbox.processedAt} < now() - make_interval(secs => ${olderThanHours * 3600})
+      order by ${inbox.processedAt}
+      limit ${limit}
+      for update skip locked
+    )`);
+  return result.rowCount ?? 0;
+}

@@ -1,0 +1,91 @@
+import type { DispatchableRow } from '../db/outbox.js';
+import type { QueueName } from '../lib/outbox-events.js';
+import { isQueueName, outboxJobId, parsePayload, type OutboxJobData } from './job-data.js';
+import type { Queues } from './queues.js';
+
+/**
+ * Adds outbox rows to their queues: one addBulk per queue, all queues at once. Shared by the
+ * relay and the reconciler so a row becomes the same job (same id, same data) either way.
+ */
+export interface EnqueuedRow {
+  row: DispatchableRow;
+  queue: QueueName;
+}
+
+export interface RejectedRow {
+  row: DispatchableRow;
+  error: string;
+}
+
+export interface EnqueueResult {
+  enqueued: EnqueuedRow[];
+  /** Rows that can never become jobs (unknown queue, payload breaking its queue's contract). */
+  rejected: RejectedRow[];
+}
+
+export class EnqueueTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`adding jobs to Redis took longer than ${ms} ms`);
+    this.name = new.target.name;
+  }
+}
+
+/** Splits rows into enqueueable ones, grouped by queue, and rejected ones with the reason. */
+export function sortRows(rows: DispatchableRow[]): {
+  byQueue: Map<QueueName, DispatchableRow[]>;
+  rejected: RejectedRow[];
+} {
+  const byQueue = new Map<QueueName, DispatchableRow[]>();
+  const rejected: RejectedRow[] = [];
+  for (const row of rows) {
+    if (!isQueueName(row.queue)) {
+      rejected.push({ row, error: `unknown queue ${JSON.stringify(row.queue)}` });
+      continue;
+    }
+    try {
+      parsePayload(row.queue, row.payload);
+    } catch (err) {
+      rejected.push({ row, error: (err as Error).message });
+      continue;
+    }
+    const list = byQueue.get(row.queue) ?? [];
+    list.push(row);
+    byQueue.set(row.queue, list);
+  }
+  return { byQueue, rejected };
+}
+
+function jobOf(row: DispatchableRow) {
+  const data: OutboxJobData = {
+    outboxId: row.id,
+    orderId: row.orderId,
+    idempotencyKey: row.idempotencyKey,
+    payload: row.payload as Record<string, unknown>,
+  };
+  return { name: row.eventType, data, opts: { jobId: outboxJobId(row.id) } };
+}
+
+/**
+ * Throws when Redis fails or does not answer within `timeoutMs` (a Queue whose connection never
+ * became ready waits instead of failing; the bound keeps a relay transaction from staying open).
+ * A job that already exists under the same id is left as it is: re-adding is a no-op.
+ */
+export async function enqueueRows(
+  queues: Queues,
+  rows: DispatchableRow[],
+  timeoutMs: number,
+): Promise<EnqueueResult> {
+  const { byQueue, rejected } = sortRows(rows);
+  const adds = [...byQueue].map(([name, list]) => queues[name].addBulk(list.map(jobOf)));
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new EnqueueTimeoutError(timeoutMs)), timeoutMs);
+  });
+  try {
+    await Promise.race([Promise.all(adds), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+  const enqueued = [...byQueue].flatMap(([queue, list]) => list.map((row) => ({ row, queue })));
+  return { enqueued, rejected };
+}

@@ -1,0 +1,178 @@
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { performance } from 'node:perf_hooks';
+import type { Db } from '../../db/client.js';
+import {
+  getOutboxState,
+  markOutboxCompleted,
+  markOutboxFailed,
+  recordOutboxAttemptFailed,
+} from '../../db/outbox.js';
+import { AppError, PeerUnavailableError } from '../../lib/errors.js';
+import type { Logger } from '../../lib/logger.js';
+import type { QueueName } from '../../lib/outbox-events.js';
+import {
+  InvalidJobPayloadError,
+  parsePayload,
+  type OutboxJobData,
+  type QueuePayloads,
+} from '../job-data.js';
+
+/**
+ * The one path every outbox job takes: skip it when its row is already completed (a duplicate
+ * job), check the payload, do the work, complete the row. On error it decides, in this one place,
+ * whether BullMQ retries, waits out a peer's 429, or fails the job at once, and records the
+ * outcome on the outbox row.
+ */
+export type OutboxJob = Job<OutboxJobData, unknown, string>;
+
+export interface OutboxJobContext<P> {
+  job: OutboxJob;
+  data: OutboxJobData;
+  payload: P;
+  /** Carries queue, job_id, order_id, outbox_id: use it for every line about this job. */
+  log: Logger;
+}
+
+export interface OutboxProcessor<Q extends QueueName = QueueName> {
+  readonly queue: Q;
+  /**
+   * True when `handle` completes the outbox row itself inside its own transaction (the inbox
+   * processor does, so that applying an event and completing its row commit together).
+   */
+  readonly completesRow?: boolean;
+  handle(ctx: OutboxJobContext<QueuePayloads[Q]>): Promise<void>;
+}
+
+export interface OutboxJobRunnerDeps {
+  db: Db;
+  logger: Logger;
+  /** Pauses the whole queue (every worker, every process) for `ms`: a peer said 429. */
+  rateLimit(ms: number): Promise<void>;
+  /** Per attempt, for metrics: how it ended and how long it took. */
+  onOutcome?(event: { queue: QueueName; outcome: JobOutcome; ms: number }): void;
+}
+
+/** skipped: a duplicate job (row already completed or gone); the rest are what `judge` decided. */
+export type JobOutcome = 'completed' | 'skipped' | 'retry' | 'rate-limited' | 'failed';
+
+/** A Retry-After beyond this is capped: one header must not stall a queue for hours. */
+export const MAX_RATE_LIMIT_MS = 5 * 60_000;
+
+type Verdict =
+  { kind: 'retry' } | { kind: 'rate-limited'; ms: number } | { kind: 'fail'; reason: string };
+
+/** The retry-or-fail decision. Unknown errors (a database hiccup, say) are retried. */
+export function judge(err: unknown): Verdict {
+  if (err instanceof PeerUnavailableError) {
+    const seconds = err.retryAfterSeconds;
+    return seconds && seconds > 0
+      ? { kind: 'rate-limited', ms: Math.min(seconds * 1000, MAX_RATE_LIMIT_MS) }
+      : { kind: 'retry' };
+  }
+  if (err instanceof UnrecoverableError) return { kind: 'fail', reason: err.message };
+  if (err instanceof InvalidJobPayloadError) return { kind: 'fail', reason: err.message };
+  if (err instanceof AppError && !err.retriable) return { kind: 'fail', reason: err.message };
+  return { kind: 'retry' };
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export function createOutboxJobRunner(
+  deps: OutboxJobRunnerDeps,
+  processor: OutboxProcessor,
+): (job: OutboxJob) => Promise<void> {
+  const { db, logger } = deps;
+  const { queue } = processor;
+
+  async function run(job: OutboxJob, log: Logger): Promise<'completed' | 'skipped'> {
+    const { data } = job;
+    const state = await getOutboxState(db, data.outboxId);
+    if (!state) {
+      // Retention deletes only completed rows, so a missing row was done long ago.
+      log.warn('outbox row not found; job skipped');
+      return 'skipped';
+    }
+    if (state.completed) {
+      log.info('outbox row already completed; duplicate job skipped');
+      return 'skipped';
+    }
+    const payload = parsePayload(queue, data.payload);
+    await processor.handle({ job, data, payload, log });
+    if (!processor.completesRow) await markOutboxCompleted(db, data.outboxId);
+    return 'completed';
+  }
+
+  /** Records the failure on the row and returns what to throw to BullMQ. */
+  async function failed(
+    job: OutboxJob,
+    err: unknown,
+    log: Logger,
+  ): Promise<{ outcome: JobOutcome; error: Error }> {
+    let verdict = judge(err);
+    if (verdict.kind === 'rate-limited') {
+      try {
+        await deps.rateLimit(verdict.ms);
+      } catch (limitErr) {
+        log.warn({ err: limitErr }, 'could not pause queue; retrying with backoff instead');
+        verdict = { kind: 'retry' };
+      }
+    }
+    const message = messageOf(err);
+    const attemptsLeft = (job.opts.attempts ?? 1) - (job.attemptsMade + 1);
+    const final = verdict.kind === 'fail' || (verdict.kind === 'retry' && attemptsLeft <= 0);
+    try {
+      if (final) await markOutboxFailed(db, job.data.outboxId, message, { countAttempt: true });
+      else await recordOutboxAttemptFailed(db, job.data.outboxId, message);
+    } catch (dbErr) {
+      // The job's own outcome still goes to BullMQ; this row stays open with its job in Redis.
+      log.error({ err: dbErr, jobError: message }, 'could not record job failure on outbox row');
+    }
+    switch (verdict.kind) {
+      case 'rate-limited':
+        log.warn({ err, waitMs: verdict.ms }, 'peer asked to slow down; queue paused');
+        // Sends the job back to wait without using up an attempt.
+        return { outcome: 'rate-limited', error: Worker.RateLimitError() };
+      case 'fail':
+        log.error({ err, attempts: job.attemptsMade + 1 }, 'job failed for good');
+        return { outcome: 'failed', error: new UnrecoverableError(verdict.reason) };
+      case 'retry':
+        if (final) {
+          log.error(
+            { err, attempts: job.attemptsMade + 1 },
+            'job failed for good: attempts used up',
+          );
+        } else {
+          log.warn({ err, attemptsLeft }, 'job attempt failed; will retry');
+        }
+        return { outcome: final ? 'failed' : 'retry', error: toError(err) };
+    }
+  }
+
+  return async (job) => {
+    const log = logger.child({
+      queue,
+      job_id: job.id,
+      order_id: job.data.orderId,
+      outbox_id: job.data.outboxId,
+      attempt: job.attemptsMade + 1,
+    });
+    const started = performance.now();
+    const report = (outcome: JobOutcome) =>
+      deps.onOutcome?.({ queue, outcome, ms: performance.now() - started });
+    let outcome: JobOutcome;
+    try {
+      outcome = await run(job, log);
+    } catch (err) {
+      const failure = await failed(job, err, log);
+      report(failure.outcome);
+      throw failure.error;
+    }
+    report(outcome);
+  };
+}
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}

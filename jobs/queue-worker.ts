@@ -1,0 +1,92 @@
+import { Worker } from 'bullmq';
+import type { Db } from '../db/client.js';
+import type { Logger } from '../lib/logger.js';
+import type { OutboxJobData } from './job-data.js';
+import {
+  createOutboxJobRunner,
+  type OutboxJobRunnerDeps,
+  type OutboxProcessor,
+} from './processors/run-outbox-job.js';
+import type { Queues } from './queues.js';
+import { closeRedis, createRedis } from './redis.js';
+
+/**
+ * One BullMQ Worker for one processor, on its own worker-grade Redis connection, with a bounded
+ * close: BullMQ's close() waits for active jobs without a limit.
+ */
+export interface QueueWorkerOptions {
+  processor: OutboxProcessor;
+  db: Db;
+  queues: Queues;
+  logger: Logger;
+  redisUrl: string;
+  prefix: string;
+  concurrency: number;
+  onOutcome?: OutboxJobRunnerDeps['onOutcome'];
+}
+
+export interface QueueWorker {
+  readonly worker: Worker<OutboxJobData, void, string>;
+  /** Stops taking jobs; waits up to `timeoutMs` for running ones, then abandons them. */
+  close(timeoutMs: number): Promise<void>;
+}
+
+/**
+ * Never reached in practice; a limiter must be set for queue.rateLimit() (called on a peer's 429)
+ * to pause every worker of the queue in every process, not only the one that saw the 429.
+ */
+const LIMITER = { max: 1_000_000_000, duration: 1000 };
+
+export function createQueueWorker(options: QueueWorkerOptions): QueueWorker {
+  const { processor, db, queues, logger } = options;
+  const name = processor.queue;
+  const log = logger.child({ component: 'worker', queue: name });
+  const connection = createRedis(options.redisUrl, 'worker', `order-service:worker:${name}`);
+  connection.on('error', (err) => log.debug({ err }, 'redis worker connection error'));
+  const runner = createOutboxJobRunner(
+    {
+      db,
+      logger: log,
+      rateLimit: (ms) => queues[name].rateLimit(ms),
+      onOutcome: options.onOutcome,
+    },
+    processor,
+  );
+  const worker = new Worker<OutboxJobData, void, string>(name, runner, {
+    connection,
+    prefix: options.prefix,
+    concurrency: options.concurrency,
+    limiter: LIMITER,
+  });
+  // Without a listener an 'error' event would crash the process; BullMQ reconnects by itself.
+  worker.on('error', (err) => log.error({ err }, 'worker error'));
+
+  return {
+    worker,
+    async close(timeoutMs) {
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), Math.max(0, timeoutMs));
+      });
+      const closing = worker.close();
+      const outcome = await Promise.race([closing.then(() => 'closed' as const), timedOut]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') {
+        // close(true) cannot cut short a close() already waiting (it returns the same promise),
+        // and closing the Redis connection under a running job sends BullMQ into a retry loop
+        // with no delay. So the running jobs are left to finish in the background and their
+        // connection is closed after them; the process normally exits first, in which case their
+        // locks expire and another worker runs them again (every processor is idempotent).
+        log.warn(
+          { timeoutMs },
+          'jobs still running at the shutdown deadline; not waiting for them',
+        );
+        closing
+          .then(() => closeRedis(connection))
+          .catch((err: unknown) => log.warn({ err }, 'worker close failed after the deadline'));
+        return;
+      }
+      await closeRedis(connection);
+    },
+  };
+}

@@ -1,0 +1,80 @@
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../lib/config.js';
+import type { Logger } from '../lib/logger.js';
+import { QUEUE_NAMES, type QueueName } from '../lib/outbox-events.js';
+import type { OutboxJobData } from './job-data.js';
+import { closeRedis, createRedis } from './redis.js';
+
+/**
+ * The four queues, defined once: job options (attempts, backoff, how long finished jobs stay) and
+ * the BullMQ prefix. Producers (the relay, the reconciler, the web process's Bull Board) and the
+ * workers all build their queues from here so they cannot disagree.
+ */
+export type OutboxQueue = Queue<OutboxJobData, unknown, string>;
+export type Queues = Record<QueueName, OutboxQueue>;
+
+export type QueueConfig = Pick<Config, 'redisUrl' | 'bullPrefix' | 'jobs'>;
+
+/** Finished jobs kept at least this long, so a re-add of the same outbox id stays a no-op. */
+const MIN_KEEP_COMPLETED_SECONDS = 3600;
+/** Failed jobs stay a week: the window in which ops can inspect and retry them in Bull Board. */
+const KEEP_FAILED_SECONDS = 7 * 24 * 3600;
+/**
+ * Count caps bound Redis memory under load (a completed job is ~1 KB; at 5,000 jobs/s an hour of
+ * them would be gigabytes). Trimming by count is safe: the outbox row is marked completed before
+ * its job completes, so the reconciler never mistakes a trimmed job for a lost one.
+ */
+const KEEP_COMPLETED_COUNT = 50_000;
+const KEEP_FAILED_COUNT = 100_000;
+
+export function defaultJobOptions(jobs: QueueConfig['jobs']): JobsOptions {
+  // Keep completed jobs well past the reconciler's window (a row is re-added only when it has been
+  // open for reconcileAfterMs and its job is gone).
+  const keepCompleted = Math.max(
+    MIN_KEEP_COMPLETED_SECONDS,
+    Math.ceil((2 * (jobs.reconcileAfterMs + jobs.reconcileEveryMs)) / 1000),
+  );
+  return {
+    attempts: jobs.attempts,
+    // jitter 0.5: each delay is drawn from [d/2, d], so jobs that failed together in one outage
+    // do not all come back at the same instant.
+    backoff: { type: 'exponential', delay: jobs.backoffMs, jitter: 0.5 },
+    removeOnComplete: { age: keepCompleted, count: KEEP_COMPLETED_COUNT },
+    removeOnFail: { age: Math.max(keepCompleted, KEEP_FAILED_SECONDS), count: KEEP_FAILED_COUNT },
+  };
+}
+
+export interface QueueSet {
+  queues: Queues;
+  /** The one producer connection the four queues share. */
+  connection: Redis;
+  close(): Promise<void>;
+}
+
+/** The four queues on one fail-fast producer connection. */
+export function createQueues(config: QueueConfig, logger: Logger): QueueSet {
+  const connection = createRedis(config.redisUrl, 'producer', 'order-service:producer');
+  // ioredis emits 'error' on every failed reconnect; the relay logs the failures that matter.
+  connection.on('error', (err) => logger.debug({ err }, 'redis producer connection error'));
+  const defaults = defaultJobOptions(config.jobs);
+  const entries = QUEUE_NAMES.map((name) => {
+    const queue: OutboxQueue = new Queue<OutboxJobData, unknown, string>(name, {
+      connection,
+      prefix: config.bullPrefix,
+      defaultJobOptions: defaults,
+    });
+    // Without a listener an 'error' event would crash the process.
+    queue.on('error', (err) => logger.warn({ err, queue: name }, 'queue error'));
+    return [name, queue] as const;
+  });
+  const queues = Object.fromEntries(entries) as Queues;
+  return {
+    queues,
+    connection,
+    async close() {
+      await Promise.all(Object.values(queues).map((q) => q.close()));
+      await closeRedis(connection);
+    },
+  };
+}

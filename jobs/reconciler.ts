@@ -1,0 +1,102 @@
+import type { Db } from '../db/client.js';
+import {
+  findOpenDispatched,
+  markOutboxFailed,
+  markRedispatched,
+  type DispatchableRow,
+} from '../db/outbox.js';
+import type { Logger } from '../lib/logger.js';
+import { isQueueName, outboxJobId } from './job-data.js';
+import { enqueueRows } from './enqueue.js';
+import { periodic } from './periodic.js';
+import type { Queues } from './queues.js';
+
+/**
+ * Puts back what Redis lost. An outbox row dispatched more than `afterMs` ago and still neither
+ * completed nor failed should have a job in BullMQ (waiting, active, delayed for a retry, or
+ * failed awaiting ops); when the job is gone (a Redis flush, a failover that lost writes) the row
+ * is enqueued again under the same job id. Postgres stays the truth, so losing Redis loses no work.
+ */
+export interface ReconcilerOptions {
+  db: Db;
+  queues: Queues;
+  logger: Logger;
+  /** How long a dispatched row may stay open before its job is checked. */
+  afterMs: number;
+  everyMs: number;
+  /** Rows checked per page. @defaultValue 500 */
+  batchSize?: number;
+  /** @defaultValue 5000 */
+  enqueueTimeoutMs?: number;
+}
+
+export interface ReconcileResult {
+  checked: number;
+  requeued: number;
+}
+
+export interface Reconciler {
+  start(): void;
+  stop(): Promise<void>;
+  /** One full pass over the open dispatched rows. */
+  runOnce(): Promise<ReconcileResult>;
+}
+
+export function createReconciler(options: ReconcilerOptions): Reconciler {
+  const { db, queues, afterMs } = options;
+  const batchSize = options.batchSize ?? 500;
+  const enqueueTimeoutMs = options.enqueueTimeoutMs ?? 5000;
+  const log = options.logger.child({ component: 'reconciler' });
+
+  /** Rows whose job BullMQ no longer has; rows of unknown queues go on to be rejected. */
+  async function withoutJobs(rows: DispatchableRow[]): Promise<DispatchableRow[]> {
+    const present = await Promise.all(
+      rows.map(async (row) =>
+        isQueueName(row.queue)
+          ? (await queues[row.queue].getJob(outboxJobId(row.id))) !== undefined
+          : false,
+      ),
+    );
+    return rows.filter((_, i) => !present[i]);
+  }
+
+  async function requeue(rows: DispatchableRow[]): Promise<number> {
+    const { enqueued, rejected } = await enqueueRows(queues, rows, enqueueTimeoutMs);
+    await markRedispatched(
+      db,
+      enqueued.map(({ row }) => row.id),
+    );
+    for (const { row, error } of rejected) {
+      await markOutboxFailed(db, row.id, error, { countAttempt: false });
+      log.error({ outbox_id: row.id, queue: row.queue, error }, 'outbox row cannot be enqueued');
+    }
+    if (enqueued.length > 0) {
+      log.warn(
+        { count: enqueued.length, outbox_ids: enqueued.slice(0, 20).map(({ row }) => row.id) },
+        'jobs missing from Redis; outbox rows enqueued again',
+      );
+    }
+    return enqueued.length;
+  }
+
+  async function runOnce(): Promise<ReconcileResult> {
+    const result: ReconcileResult = { checked: 0, requeued: 0 };
+    let afterId = 0;
+    for (;;) {
+      const rows = await findOpenDispatched(db, {
+        olderThanMs: afterMs,
+        afterId,
+        limit: batchSize,
+      });
+      if (rows.length === 0) return result;
+      afterId = rows[rows.length - 1]!.id;
+      result.checked += rows.length;
+      const missing = await withoutJobs(rows);
+      if (missing.length > 0) result.requeued += await requeue(missing);
+      if (rows.length < batchSize) return result;
+    }
+  }
+
+  const schedule = periodic('reconciler', options.everyMs, runOnce, log);
+  return { start: schedule.start, stop: schedule.stop, runOnce };
+}

@@ -1,0 +1,39 @@
+import { Redis, type RedisOptions } from 'ioredis';
+
+/**
+ * Redis connections for BullMQ. Two kinds, as BullMQ needs them:
+ * - producer (Queue): fails fast while Redis is down (`enableOfflineQueue: false`), so the relay
+ *   rolls back and retries instead of queueing commands in memory;
+ * - worker: `maxRetriesPerRequest: null`, so its blocking reads wait out a reconnect.
+ * ioredis turns a `rediss://` URL into a TLS connection itself (Redis.parseOptions sets
+ * `tls: true` when the URL starts with `rediss://`); the scheme is matched case-insensitively here
+ * so `REDISS://` gets TLS too.
+ */
+export type RedisRole = 'producer' | 'worker';
+
+export function redisOptions(url: string, role: RedisRole, name?: string): RedisOptions {
+  return {
+    connectionName: name,
+    ...(url.toLowerCase().startsWith('rediss:') ? { tls: {} } : {}),
+    ...(role === 'producer'
+      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1 }
+      : { maxRetriesPerRequest: null }),
+    // Reconnect quickly at first, never slower than every 2 s.
+    retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+  };
+}
+
+export function createRedis(url: string, role: RedisRole, name?: string): Redis {
+  return new Redis(url, redisOptions(url, role, name));
+}
+
+/** quit() when connected, disconnect() otherwise (quit would wait for a connection forever). */
+export async function closeRedis(client: Redis): Promise<void> {
+  if (client.status === 'end') return;
+  if (client.status === 'ready') {
+    // A QUIT that fails means the connection is already broken: drop the socket instead.
+    await client.quit().catch(() => client.disconnect());
+  } else {
+    client.disconnect();
+  }
+}

@@ -1,0 +1,176 @@
+import type { Db } from '../db/client.js';
+import { claimForDispatch, markClaimedUndispatchable } from '../db/outbox.js';
+import type { Logger } from '../lib/logger.js';
+import { OUTBOX_CHANNEL, type QueueName } from '../lib/outbox-events.js';
+import { enqueueRows } from './enqueue.js';
+import { createPgListener } from './pg-listener.js';
+import type { Queues } from './queues.js';
+
+/**
+ * The outbox relay: moves committed outbox rows into BullMQ. Woken at once by NOTIFY on commit,
+ * with a slow poll as the fallback for a missed notification. Each batch is one transaction:
+ * claim and mark rows dispatched (FOR UPDATE SKIP LOCKED, id order), addBulk, commit; when addBulk
+ * fails the transaction rolls back, so no row is dispatched that was not enqueued. Several relays
+ * claim disjoint rows; a row whose enqueue is rolled back is re-added under the same job id,
+ * which BullMQ ignores while the first job is still there.
+ */
+export interface RelayOptions {
+  db: Db;
+  /** For the dedicated LISTEN connection. */
+  databaseUrl: string;
+  queues: Queues;
+  logger: Logger;
+  /** Rows per transaction. @defaultValue 500 */
+  batchSize?: number;
+  /** Fallback poll for missed notifications. @defaultValue 1000 */
+  pollMs?: number;
+  /** Bound on one addBulk round; past it the batch rolls back. @defaultValue 5000 */
+  enqueueTimeoutMs?: number;
+  /** First retry delay after a failed batch (Redis down, say); doubles up to retryMaxMs. @defaultValue 100 */
+  retryMinMs?: number;
+  /** @defaultValue 5000 */
+  retryMaxMs?: number;
+  /** Per enqueued row, after commit: commit-to-enqueue latency, for metrics. */
+  onEnqueued?(event: { queue: QueueName; lagMs: number }): void;
+}
+
+export interface DrainResult {
+  /** Rows added to BullMQ and marked dispatched. */
+  enqueued: number;
+  /** Rows marked failed because they cannot become jobs. */
+  rejected: number;
+}
+
+export interface Relay {
+  /** LISTENs, drains what is waiting, and keeps draining on every wake-up until stop(). */
+  start(): Promise<void>;
+  /** Stops waking, waits for the running batch, closes the LISTEN connection. */
+  stop(): Promise<void>;
+  /** Dispatches batches until one comes back short; throws when a batch fails (rolled back). */
+  drainOnce(): Promise<DrainResult>;
+}
+
+export function createRelay(options: RelayOptions): Relay {
+  const { db, queues, onEnqueued } = options;
+  const batchSize = options.batchSize ?? 500;
+  const pollMs = options.pollMs ?? 1000;
+  const enqueueTimeoutMs = options.enqueueTimeoutMs ?? 5000;
+  const retryMinMs = options.retryMinMs ?? 100;
+  const retryMaxMs = options.retryMaxMs ?? 5000;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error('batchSize must be ≥ 1');
+  const log = options.logger.child({ component: 'outbox-relay' });
+
+  let stopped = true;
+  let draining: Promise<void> | undefined;
+  let wokenWhileDraining = false;
+  let failures = 0;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let pollTimer: NodeJS.Timeout | undefined;
+
+  const listener = createPgListener({
+    url: options.databaseUrl,
+    channel: OUTBOX_CHANNEL,
+    logger: log,
+    applicationName: 'order-service-relay',
+    onNotify: () => wake(),
+    // Notifications sent while disconnected are lost: catch up.
+    onConnected: () => wake(),
+  });
+
+  async function dispatchBatch(): Promise<{ claimed: number } & DrainResult> {
+    const outcome = await db.transaction(async (tx) => {
+      const rows = await claimForDispatch(tx, batchSize);
+      if (rows.length === 0) return { claimed: 0, enqueued: [], rejected: [], claimedAt: 0 };
+      const claimedAt = Date.now();
+      const { enqueued, rejected } = await enqueueRows(queues, rows, enqueueTimeoutMs);
+      for (const { row, error } of rejected) await markClaimedUndispatchable(tx, row.id, error);
+      return { claimed: rows.length, enqueued, rejected, claimedAt };
+    });
+    for (const { row, error } of outcome.rejected) {
+      log.error(
+        { outbox_id: row.id, queue: row.queue, order_id: row.orderId, error },
+        'outbox row cannot be enqueued; marked failed',
+      );
+    }
+    if (onEnqueued) {
+      const sinceClaim = Date.now() - outcome.claimedAt;
+      for (const { row, queue } of outcome.enqueued) {
+        onEnqueued({ queue, lagMs: row.ageMs + sinceClaim });
+      }
+    }
+    return {
+      claimed: outcome.claimed,
+      enqueued: outcome.enqueued.length,
+      rejected: outcome.rejected.length,
+    };
+  }
+
+  async function drainOnce(): Promise<DrainResult> {
+    const total: DrainResult = { enqueued: 0, rejected: 0 };
+    for (;;) {
+      const batch = await dispatchBatch();
+      total.enqueued += batch.enqueued;
+      total.rejected += batch.rejected;
+      if (batch.claimed < batchSize) return total;
+    }
+  }
+
+  /** Runs drains until no wake-up arrived during the last one; on failure, schedules a retry. */
+  async function drainLoop(): Promise<void> {
+    do {
+      wokenWhileDraining = false;
+      try {
+        await drainOnce();
+        if (failures > 0) log.info({ failures }, 'outbox relay recovered');
+        failures = 0;
+      } catch (err) {
+        failures += 1;
+        const retryInMs = Math.min(retryMinMs * 2 ** (failures - 1), retryMaxMs);
+        log.error({ err, retryInMs, failures }, 'outbox relay batch failed; rolled back');
+        if (!stopped) {
+          retryTimer = setTimeout(() => {
+            retryTimer = undefined;
+            wake();
+          }, retryInMs);
+        }
+        return;
+      }
+    } while (wokenWhileDraining && !stopped);
+  }
+
+  /**
+   * Coalesces wake-ups: one drain at a time, plus at most one more for everything that arrived
+   * while it ran. While a retry is scheduled, wake-ups wait for it instead of hammering a Redis
+   * that just failed.
+   */
+  function wake(): void {
+    if (stopped || retryTimer) return;
+    if (draining) {
+      wokenWhileDraining = true;
+      return;
+    }
+    draining = drainLoop().finally(() => {
+      draining = undefined;
+    });
+  }
+
+  return {
+    async start() {
+      if (!stopped) return;
+      stopped = false;
+      pollTimer = setInterval(wake, pollMs);
+      await listener.start();
+      // The listener drains on connect; when the first connect failed, drain anyway.
+      wake();
+    },
+    async stop() {
+      stopped = true;
+      clearInterval(pollTimer);
+      clearTimeout(retryTimer);
+      retryTimer = undefined;
+      await listener.stop();
+      await draining;
+    },
+    drainOnce,
+  };
+}

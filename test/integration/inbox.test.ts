@@ -1,0 +1,244 @@
+import { expect } from 'chai';
+import { asc, eq } from 'drizzle-orm';
+import { randomUUID } from 'node:crypto';
+import { inbox, orderStatusHistory, orders, outbox } from '../../db/schema.js';
+import { inboxProcessor } from '../../jobs/processors/inbox.js';
+import { startWorker, type RunningWorker } from '../../jobs/worker.js';
+import { applyInboxEvent } from '../../lib/apply-inbox-event.js';
+import { loadConfig } from '../../lib/config.js';
+import { silentLogger } from '../../lib/logger.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { insertInboxEvent, insertOrder } from '../support/orders.js';
+import { waitFor } from '../support/recording-peer.js';
+import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
+
+describe('applying inbox events', function () {
+  let tdb: TestDatabase;
+
+  before(async () => {
+    tdb = await createTestDatabase('inbox');
+  });
+
+  after(async () => {
+    await tdb?.drop();
+  });
+
+  async function orderState(orderId: string) {
+    const [order] = await tdb.db.select().from(orders).where(eq(orders.id, orderId));
+    const history = await tdb.db
+      .select()
+      .from(orderStatusHistory)
+      .where(eq(orderStatusHistory.orderId, orderId))
+      .orderBy(asc(orderStatusHistory.id));
+    const followUps = await tdb.db
+      .select()
+      .from(outbox)
+      .where(eq(outbox.orderId, orderId))
+      .orderBy(asc(outbox.id));
+    return { order: order!, history, followUps: followUps.filter((r) => r.queue !== 'inbox') };
+  }
+
+  async function inboxRow(id: number) {
+    const [row] = await tdb.db.select().from(inbox).where(eq(inbox.id, id));
+    return row!;
+  }
+
+  async function outboxRow(id: number) {
+    const [row] = await tdb.db.select().from(outbox).where(eq(outbox.id, id));
+    return row!;
+  }
+
+  it('when payment.succeeded is applied to a new order, then it is paid, with a history row, a notification and a shipping request, and the inbox and its outbox row are done', async () => {
+    const order = await insertOrder(tdb.db, { quantity: 3 });
+    const { inboxRow: event, outboxId } = await insertInboxEvent(tdb.db, {
+      orderId: order.id,
+      eventType: 'payment.succeeded',
+    });
+
+    const result = await applyInboxEvent(tdb.db, { inboxId: event.id, outboxId });
+
+    expect(result).to.include({ outcome: 'applied', from: 'new', to: 'paid' });
+    const after = await orderState(order.id);
+    expect(after.order.status).to.equal('paid');
+    expect(after.order.updatedAt.getTime()).to.be.greaterThan(order.updatedAt.getTime());
+    expect(after.history.map((h) => [h.status, h.reason])).to.deep.equal([
+      ['paid', 'payment succeeded'],
+    ]);
+    expect(after.followUps.map((r) => [r.queue, r.eventType])).to.deep.equal([
+      ['notifications', 'order.paid'],
+      ['shipping', 'shipping.requested'],
+    ]);
+    expect(after.followUps[0]?.payload).to.include({ order_id: order.id, user_id: order.userId });
+    expect(after.followUps[1]?.payload).to.deep.equal({
+      event_type: 'order.paid',
+      order_id: order.id,
+      item_id: order.itemId,
+      quantity: 3,
+      idempotency_key: after.followUps[1]?.idempotencyKey,
+    });
+    expect(await inboxRow(event.id)).to.include({ result: 'applied' });
+    expect((await inboxRow(event.id)).processedAt).to.be.instanceOf(Date);
+    expect((await outboxRow(outboxId)).completedAt).to.be.instanceOf(Date);
+  });
+
+  it('when the same inbox row is applied twice, even at once, then it is applied once', async () => {
+    const order = await insertOrder(tdb.db);
+    const { inboxRow: event, outboxId } = await insertInboxEvent(tdb.db, {
+      orderId: order.id,
+      eventType: 'payment.succeeded',
+    });
+
+    const results = await Promise.all([
+      applyInboxEvent(tdb.db, { inboxId: event.id, outboxId }),
+      applyInboxEvent(tdb.db, { inboxId: event.id, outboxId }),
+    ]);
+    const third = await applyInboxEvent(tdb.db, { inboxId: event.id, outboxId });
+
+    expect(results.map((r) => r.outcome).sort()).to.deep.equal(['already-processed', 'applied']);
+    expect(third).to.deep.equal({
+      outcome: 'already-processed',
+      orderId: order.id,
+      result: 'applied',
+    });
+    const after = await orderState(order.id);
+    expect(after.history).to.have.length(1);
+    expect(after.followUps).to.have.length(2);
+  });
+
+  it('when payment.succeeded arrives for a cancelled order, then it is refused and recorded, and nothing changes', async () => {
+    const order = await insertOrder(tdb.db, { status: 'cancelled' });
+    const { inboxRow: event, outboxId } = await insertInboxEvent(tdb.db, {
+      orderId: order.id,
+      eventType: 'payment.succeeded',
+    });
+
+    const result = await applyInboxEvent(tdb.db, { inboxId: event.id, outboxId });
+
+    expect(result).to.deep.equal({
+      outcome: 'refused',
+      orderId: order.id,
+      kind: 'conflict',
+      reason: 'payment.succeeded refused: order is cancelled',
+    });
+    const after = await orderState(order.id);
+    expect(after.order.status).to.equal('cancelled');
+    expect(after.order.updatedAt.getTime()).to.equal(order.updatedAt.getTime());
+    expect(after.history).to.have.length(0);
+    expect(after.followUps).to.have.length(0);
+    expect(await inboxRow(event.id)).to.include({
+      result: 'payment.succeeded refused: order is cancelled',
+    });
+    expect((await outboxRow(outboxId)).completedAt).to.be.instanceOf(Date);
+  });
+
+  it('when order.shipped arrives for a paid order, then it is shipped with the shipment id and a notification, and no shipping request', async () => {
+    const order = await insertOrder(tdb.db, { status: 'paid' });
+    const { inboxRow: event } = await insertInboxEvent(tdb.db, {
+      orderId: order.id,
+      eventType: 'order.shipped',
+      source: 'shipping',
+      payload: { event_type: 'order.shipped', order_id: order.id, shipment_id: 'shp-42' },
+    });
+
+    await applyInboxEvent(tdb.db, { inboxId: event.id });
+
+    const after = await orderState(order.id);
+    expect(after.order).to.include({ status: 'shipped', shipmentId: 'shp-42' });
+    expect(after.history.map((h) => h.status)).to.deep.equal(['shipped']);
+    expect(after.followUps.map((r) => r.eventType)).to.deep.equal(['order.shipped']);
+  });
+
+  it('when shipping.failed arrives for a paid order, then it is cancelled with the reason', async () => {
+    const order = await insertOrder(tdb.db, { status: 'paid' });
+    const { inboxRow: event } = await insertInboxEvent(tdb.db, {
+      orderId: order.id,
+      eventType: 'shipping.failed',
+      source: 'shipping',
+    });
+
+    await applyInboxEvent(tdb.db, { inboxId: event.id });
+
+    const after = await orderState(order.id);
+    expect(after.order.status).to.equal('cancelled');
+    expect(after.history.map((h) => [h.status, h.reason])).to.deep.equal([
+      ['cancelled', 'shipping failed'],
+    ]);
+  });
+
+  it('when the event type is unknown, the order is missing or the inbox row is gone, then nothing changes and the reason is recorded', async () => {
+    const order = await insertOrder(tdb.db);
+    const { inboxRow: odd } = await insertInboxEvent(tdb.db, {
+      orderId: order.id,
+      eventType: 'payment.pending',
+    });
+    const orphanOrderId = randomUUID();
+    const { inboxRow: orphan } = await insertInboxEvent(tdb.db, {
+      orderId: orphanOrderId,
+      eventType: 'payment.succeeded',
+    });
+
+    const unknown = await applyInboxEvent(tdb.db, { inboxId: odd.id });
+    const noOrder = await applyInboxEvent(tdb.db, { inboxId: orphan.id });
+    const gone = await applyInboxEvent(tdb.db, { inboxId: 987654 });
+
+    expect(unknown).to.include({
+      outcome: 'refused',
+      reason: 'unknown event type payment.pending',
+    });
+    expect((await orderState(order.id)).order.status).to.equal('new');
+    expect(noOrder).to.include({ outcome: 'refused', reason: `order ${orphanOrderId} not found` });
+    expect(await inboxRow(orphan.id)).to.include({ result: `order ${orphanOrderId} not found` });
+    expect(gone).to.deep.equal({ outcome: 'missing' });
+  });
+
+  describe('through the inbox queue', function () {
+    let redis: TestRedisPrefix;
+    let worker: RunningWorker;
+
+    before(async () => {
+      redis = createTestRedisPrefix();
+      const config = loadConfig({
+        DATABASE_URL: tdb.url,
+        REDIS_URL: redis.url,
+        BULLMQ_PREFIX: redis.prefix,
+        JOB_BACKOFF_MS: '5',
+      });
+      worker = await startWorker(config, {
+        database: tdb,
+        logger: silentLogger(),
+        processors: [inboxProcessor(tdb.db)],
+      });
+    });
+
+    after(async () => {
+      await worker?.stop();
+      await redis?.flush();
+    });
+
+    it('when an inbox row is committed, then the worker applies it, and a duplicate job changes nothing', async () => {
+      const order = await insertOrder(tdb.db);
+      const { inboxRow: event, outboxId } = await insertInboxEvent(tdb.db, {
+        orderId: order.id,
+        eventType: 'payment.succeeded',
+      });
+
+      await waitFor(async () => (await outboxRow(outboxId)).completedAt !== null, {
+        what: 'inbox job done',
+      });
+      const job = await worker.queues.inbox.getJob(`outbox-${outboxId}`);
+      const duplicate = await worker.queues.inbox.add(job!.name, job!.data, {
+        jobId: `duplicate-${outboxId}`,
+      });
+      await waitFor(async () => (await duplicate.getState()) === 'completed', {
+        what: 'duplicate done',
+      });
+
+      const after = await orderState(order.id);
+      expect(after.order.status).to.equal('paid');
+      expect(after.history).to.have.length(1);
+      expect(after.followUps).to.have.length(2);
+      expect(await inboxRow(event.id)).to.include({ result: 'applied' });
+      expect((await outboxRow(outboxId)).attempts).to.equal(1);
+    });
+  });
+});

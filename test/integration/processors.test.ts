@@ -1,0 +1,264 @@
+import { expect } from 'chai';
+import { eq } from 'drizzle-orm';
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { insertOutboxRows } from '../../db/outbox.js';
+import { outbox, type OutboxRow } from '../../db/schema.js';
+import { startWorker, type RunningWorker } from '../../jobs/worker.js';
+import { loadConfig } from '../../lib/config.js';
+import { createLogger } from '../../lib/logger.js';
+import { createMetrics, type Metrics } from '../../lib/metrics.js';
+import { notification, paymentRequested, type NewOutboxRow } from '../../lib/outbox-events.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import {
+  startRecordingPeer,
+  waitFor,
+  type RecordedRequest,
+  type RecordingPeer,
+} from '../support/recording-peer.js';
+import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
+
+describe('outbox processors (payments, notifications)', function () {
+  let tdb: TestDatabase;
+  let redis: TestRedisPrefix;
+  let payments: RecordingPeer;
+  let notifications: RecordingPeer;
+  let worker: RunningWorker;
+  let metrics: Metrics;
+  const logLines: Array<Record<string, unknown>> = [];
+
+  function orderFacts() {
+    return {
+      id: randomUUID(),
+      userId: `user-${randomUUID().slice(0, 6)}`,
+      itemId: randomUUID(),
+      quantity: 2,
+      amount: '5.00',
+      paymentIdempotencyKey: randomUUID(),
+    };
+  }
+
+  async function insert(row: NewOutboxRow): Promise<number> {
+    const [id] = await tdb.db.transaction((tx) => insertOutboxRows(tx, [row]));
+    return id!;
+  }
+
+  async function outboxRow(id: number): Promise<OutboxRow> {
+    const [row] = await tdb.db.select().from(outbox).where(eq(outbox.id, id));
+    return row!;
+  }
+
+  async function until(id: number, what: 'completed' | 'failed'): Promise<OutboxRow> {
+    let row: OutboxRow | undefined;
+    await waitFor(
+      async () => {
+        row = await outboxRow(id);
+        return what === 'completed' ? row.completedAt !== null : row.failedAt !== null;
+      },
+      { what: `outbox row ${id} ${what}` },
+    );
+    return row!;
+  }
+
+  const forOrder = (peer: RecordingPeer, orderId: string): RecordedRequest[] =>
+    peer.requests.filter(
+      (r) => (r.body as { order_id?: string } | undefined)?.order_id === orderId,
+    );
+
+  before(async () => {
+    tdb = await createTestDatabase('processors');
+    redis = createTestRedisPrefix();
+    payments = await startRecordingPeer();
+    notifications = await startRecordingPeer();
+    const config = loadConfig({
+      DATABASE_URL: tdb.url,
+      REDIS_URL: redis.url,
+      BULLMQ_PREFIX: redis.prefix,
+      PAYMENTS_SERVICE_API_URL: payments.url,
+      NOTIFICATIONS_SERVICE_API_URL: notifications.url,
+      // No shipping jobs here: the worker's producer connects on its first send, never.
+      KAFKA_BOOTSTRAP_SERVERS: '127.0.0.1:9',
+      PAYMENTS_CALLBACK_URL: 'http://127.0.0.1:1/api/v1/orders/payment-callback',
+      CAPASHINO_SERVICE_ACCESS_TOKEN: 'test-token',
+      PEER_TIMEOUT_MS: '2000',
+      JOB_ATTEMPTS: '5',
+      JOB_BACKOFF_MS: '5',
+      SHUTDOWN_TIMEOUT_MS: '2000',
+    });
+    const out = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
+          logLines.push(JSON.parse(line) as Record<string, unknown>);
+        }
+        done();
+      },
+    });
+    metrics = createMetrics({ defaults: false });
+    worker = await startWorker(config, {
+      database: tdb,
+      metrics,
+      logger: createLogger({ name: 'test-worker', level: 'debug', out }),
+    });
+  });
+
+  after(async () => {
+    await worker?.stop();
+    await payments?.close();
+    await notifications?.close();
+    await redis?.flush();
+    await tdb?.drop();
+  });
+
+  it('when Payments answers 500 three times and then 201, then the payment is delivered once, after 4 requests', async () => {
+    payments.script([
+      { status: 500, times: 3 },
+      { status: 201, body: { id: 'p-1' } },
+    ]);
+    const order = orderFacts();
+    const id = await insert(paymentRequested(order));
+
+    const row = await until(id, 'completed');
+
+    const seen = forOrder(payments, order.id);
+    expect(seen).to.have.length(4);
+    expect(seen[0]?.method).to.equal('POST');
+    expect(seen[0]?.headers['x-api-key']).to.equal('test-token');
+    expect(seen[3]?.body).to.deep.equal({
+      order_id: order.id,
+      amount: '5.00',
+      idempotency_key: order.paymentIdempotencyKey,
+      callback_url: 'http://127.0.0.1:1/api/v1/orders/payment-callback',
+    });
+    expect(row).to.include({ attempts: 4, lastError: null, failedAt: null });
+  });
+
+  it('when a job attempt fails, then its log lines carry order_id and job_id', async () => {
+    const order = orderFacts();
+    payments.script([{ status: 503, times: 1 }, { status: 201 }]);
+    const id = await insert(paymentRequested(order));
+    await until(id, 'completed');
+
+    const lines = logLines.filter((l) => l.order_id === order.id);
+    expect(lines.map((l) => l.msg)).to.include('job attempt failed; will retry');
+    expect(lines.every((l) => l.job_id === `outbox-${id}` && l.outbox_id === id)).to.equal(true);
+  });
+
+  it('when Payments rejects with 400, then the job fails at once with the reason, and an ops retry after the fix completes the row', async () => {
+    payments.script([{ status: 400, body: { error: 'amount must be positive' } }]);
+    const order = orderFacts();
+    const id = await insert(paymentRequested(order));
+
+    const failed = await until(id, 'failed');
+
+    expect(forOrder(payments, order.id)).to.have.length(1);
+    expect(failed.lastError).to.match(/payments answered 400: .*amount must be positive/);
+    expect(failed.attempts).to.equal(1);
+    const job = await worker.queues.payments.getJob(`outbox-${id}`);
+    await waitFor(async () => (await job!.getState()) === 'failed', { what: 'job failed' });
+
+    payments.script([{ status: 201 }]);
+    await job!.retry();
+
+    const completed = await until(id, 'completed');
+    expect(completed).to.include({ failedAt: null, lastError: null, attempts: 2 });
+    expect(forOrder(payments, order.id)).to.have.length(2);
+  });
+
+  it('when Payments answers 409 for the idempotency key, then the request counts as delivered', async () => {
+    payments.script([{ status: 409, body: { error: 'duplicate idempotency_key' } }]);
+    const order = orderFacts();
+    const id = await insert(paymentRequested(order));
+
+    const row = await until(id, 'completed');
+
+    expect(forOrder(payments, order.id)).to.have.length(1);
+    expect(row.failedAt).to.equal(null);
+  });
+
+  it('when a notification is retried, then every attempt carries the outbox row’s idempotency key', async () => {
+    notifications.script([{ status: 503, times: 2 }, { status: 201 }]);
+    const order = orderFacts();
+    const id = await insert(notification(order, 'order.created', 'Thanks for your order'));
+
+    const row = await until(id, 'completed');
+
+    const seen = forOrder(notifications, order.id);
+    expect(seen).to.have.length(3);
+    for (const request of seen) {
+      expect(request.body).to.deep.equal({
+        message: 'Thanks for your order',
+        idempotency_key: row.idempotencyKey,
+        order_id: order.id,
+        user_id: order.userId,
+        event: 'order.created',
+      });
+    }
+  });
+
+  it('when a duplicate job arrives for a completed row, then the peer is not called again', async () => {
+    notifications.script([{ status: 201 }]);
+    const order = orderFacts();
+    const id = await insert(notification(order, 'order.created', 'once'));
+    await until(id, 'completed');
+    const original = await worker.queues.notifications.getJob(`outbox-${id}`);
+
+    const duplicate = await worker.queues.notifications.add('order.created', original!.data, {
+      jobId: `duplicate-${id}`,
+    });
+    await waitFor(async () => (await duplicate.getState()) === 'completed', {
+      what: 'duplicate job completed',
+    });
+
+    expect(forOrder(notifications, order.id)).to.have.length(1);
+  });
+
+  it('when a job carries a payload that breaks its contract, then it fails at once without calling the peer', async () => {
+    const order = orderFacts();
+    const id = await insert(notification(order, 'order.created', 'fine'));
+    await until(id, 'completed');
+    await tdb.db.update(outbox).set({ completedAt: null }).where(eq(outbox.id, id));
+    const before = notifications.requests.length;
+
+    await worker.queues.notifications.add(
+      'order.created',
+      { outboxId: id, orderId: order.id, idempotencyKey: randomUUID(), payload: { event: 1 } },
+      { jobId: `broken-${id}` },
+    );
+
+    const row = await until(id, 'failed');
+    expect(row.lastError).to.match(/notifications payload: event must be a string/);
+    expect(notifications.requests.length).to.equal(before);
+  });
+
+  it('when jobs have run, then the metrics show relay latency, job outcomes, outbox lag and queue depths', async () => {
+    payments.script([{ status: 502, times: 1 }, { status: 201 }]);
+    const id = await insert(paymentRequested(orderFacts()));
+    await until(id, 'completed');
+
+    const text = await metrics.registry.metrics();
+
+    expect(text).to.match(/^outbox_commit_to_enqueue_seconds_count [1-9]/m);
+    expect(text).to.match(/^outbox_relayed_total\{queue="payments"\} [1-9]/m);
+    expect(text).to.match(
+      /^job_duration_seconds_count\{queue="payments",outcome="completed"\} [1-9]/m,
+    );
+    expect(text).to.match(/^job_failures_total\{queue="payments",kind="retry"\} [1-9]/m);
+    expect(text).to.match(/^job_failures_total\{queue="payments",kind="failed"\} [1-9]/m);
+    expect(text).to.match(/^outbox_lag_seconds 0$/m);
+    expect(text).to.match(/^queue_jobs\{queue="payments",state="failed"\} \d+$/m);
+  });
+
+  it('when Notifications answers 429 with Retry-After, then the queue waits that long before trying again, without using up an attempt', async () => {
+    notifications.script([{ status: 429, headers: { 'retry-after': '1' } }, { status: 201 }]);
+    const order = orderFacts();
+    const id = await insert(notification(order, 'order.created', 'slow down'));
+
+    await until(id, 'completed');
+
+    const seen = forOrder(notifications, order.id);
+    expect(seen).to.have.length(2);
+    expect(seen[1]!.at - seen[0]!.at).to.be.at.least(900);
+    const job = await worker.queues.notifications.getJob(`outbox-${id}`);
+    expect(job?.attemptsMade).to.equal(1);
+  });
+});

@@ -1,0 +1,286 @@
+import { expect } from 'chai';
+import { asc, eq, sql } from 'drizzle-orm';
+import { randomUUID } from 'node:crypto';
+import net from 'node:net';
+import sinon from 'sinon';
+import { insertOutboxRows } from '../../db/outbox.js';
+import { outbox } from '../../db/schema.js';
+import { createQueues, type QueueSet } from '../../jobs/queues.js';
+import { createRelay, type Relay, type RelayOptions } from '../../jobs/relay.js';
+import { loadConfig } from '../../lib/config.js';
+import { silentLogger } from '../../lib/logger.js';
+import {
+  notification,
+  paymentRequested,
+  type NewOutboxRow,
+  type QueueName,
+} from '../../lib/outbox-events.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { waitFor } from '../support/recording-peer.js';
+import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
+
+function orderFacts() {
+  return {
+    id: randomUUID(),
+    userId: 'user-1',
+    itemId: randomUUID(),
+    quantity: 1,
+    amount: '5.00',
+    paymentIdempotencyKey: randomUUID(),
+  };
+}
+
+function notificationRows(n: number): NewOutboxRow[] {
+  return Array.from({ length: n }, (_, i) => notification(orderFacts(), 'order.created', `#${i}`));
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('outbox relay', function () {
+  let tdb: TestDatabase;
+  let redis: TestRedisPrefix;
+  let queueSet: QueueSet;
+  const toStop: Array<{ stop(): Promise<void> } | { close(): Promise<void> }> = [];
+
+  function queueConfig(redisUrl = redis.url) {
+    return loadConfig({ REDIS_URL: redisUrl, BULLMQ_PREFIX: redis.prefix });
+  }
+
+  function relay(overrides: Partial<RelayOptions> = {}): Relay {
+    const r = createRelay({
+      db: tdb.db,
+      databaseUrl: tdb.url,
+      queues: queueSet.queues,
+      logger: silentLogger(),
+      batchSize: 100,
+      // Long, so the tests below see the NOTIFY path, not the poll.
+      pollMs: 60_000,
+      ...overrides,
+    });
+    toStop.push(r);
+    return r;
+  }
+
+  async function insert(rows: NewOutboxRow[]): Promise<number[]> {
+    return tdb.db.transaction((tx) => insertOutboxRows(tx, rows));
+  }
+
+  async function undispatchedCount(): Promise<number> {
+    const [row] = await tdb.db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(outbox)
+      .where(sql`${outbox.dispatchedAt} is null and ${outbox.failedAt} is null`);
+    return row!.n;
+  }
+
+  before(async () => {
+    tdb = await createTestDatabase('relay');
+    redis = createTestRedisPrefix();
+    queueSet = createQueues(queueConfig(), silentLogger());
+  });
+
+  afterEach(async () => {
+    sinon.restore();
+    while (toStop.length) {
+      const s = toStop.pop()!;
+      await ('stop' in s ? s.stop() : s.close());
+    }
+    await tdb.db.delete(outbox);
+    await redis.flush();
+  });
+
+  after(async () => {
+    await queueSet?.close();
+    await redis?.flush();
+    await tdb?.drop();
+  });
+
+  it('when rows are committed, then the running relay enqueues them at once as outbox-<id> jobs carrying the row, and marks them dispatched', async () => {
+    const r = relay();
+    await r.start();
+    const order = orderFacts();
+    const [paymentId, notificationId] = await insert([
+      paymentRequested(order),
+      notification(order, 'order.created', 'Thanks for your order'),
+    ]);
+
+    await waitFor(async () => (await undispatchedCount()) === 0, { what: 'rows dispatched' });
+
+    const payment = await queueSet.queues.payments.getJob(`outbox-${paymentId}`);
+    expect(payment?.name).to.equal('payment.requested');
+    expect(payment?.data).to.deep.equal({
+      outboxId: paymentId,
+      orderId: order.id,
+      idempotencyKey: order.paymentIdempotencyKey,
+      payload: {
+        order_id: order.id,
+        amount: '5.00',
+        idempotency_key: order.paymentIdempotencyKey,
+      },
+    });
+    expect(payment?.opts.attempts).to.equal(8);
+    const note = await queueSet.queues.notifications.getJob(`outbox-${notificationId}`);
+    expect(note?.data.payload).to.include({ event: 'order.created', order_id: order.id });
+    const rows = await tdb.db.select().from(outbox).orderBy(asc(outbox.id));
+    expect(rows.every((row) => row.dispatchedAt !== null && row.failedAt === null)).to.equal(true);
+  });
+
+  it('when two relays race over 2,000 rows, then each row is enqueued exactly once', async () => {
+    const otherSet = createQueues(queueConfig(), silentLogger());
+    toStop.push(otherSet);
+    const spies = [queueSet, otherSet].flatMap((set) =>
+      Object.values(set.queues).map((q) => sinon.spy(q, 'addBulk')),
+    );
+    const ids = await insert(notificationRows(2000));
+    const first = relay();
+    const second = relay({ queues: otherSet.queues });
+
+    const results = await Promise.all([first.drainOnce(), second.drainOnce()]);
+
+    expect(results[0].enqueued + results[1].enqueued).to.equal(2000);
+    const added = spies.flatMap((spy) =>
+      spy.getCalls().flatMap((call) => call.args[0].map((job) => job.opts?.jobId)),
+    );
+    expect(added).to.have.length(2000);
+    expect(new Set(added).size).to.equal(2000);
+    expect(new Set(added)).to.deep.equal(new Set(ids.map((id) => `outbox-${id}`)));
+    const counts = await queueSet.queues.notifications.getJobCounts('waiting');
+    expect(counts.waiting).to.equal(2000);
+    expect(await undispatchedCount()).to.equal(0);
+  });
+
+  it('when a row names an unknown queue or breaks its payload contract, then it is marked failed and the rows behind it still go', async () => {
+    const order = orderFacts();
+    const [before, unknown, broken, behind] = await insert([
+      notification(order, 'order.created', 'first'),
+      { ...notification(order, 'order.created', 'lost'), queue: 'nope' as QueueName },
+      { ...paymentRequested(order), payload: { order_id: order.id } },
+      notification(order, 'order.created', 'behind'),
+    ]);
+
+    const result = await relay().drainOnce();
+
+    expect(result).to.deep.equal({ enqueued: 2, rejected: 2 });
+    const rows = await tdb.db.select().from(outbox).orderBy(asc(outbox.id));
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    expect(byId.get(unknown!)?.failedAt).to.be.instanceOf(Date);
+    expect(byId.get(unknown!)?.lastError).to.equal('unknown queue "nope"');
+    expect(byId.get(unknown!)?.dispatchedAt).to.equal(null);
+    expect(byId.get(broken!)?.lastError).to.match(/payments payload: amount must be a string/);
+    expect(byId.get(before!)?.dispatchedAt).to.be.instanceOf(Date);
+    expect(byId.get(behind!)?.dispatchedAt).to.be.instanceOf(Date);
+    expect(await queueSet.queues.notifications.getJob(`outbox-${behind}`)).to.not.equal(undefined);
+    expect(await relay().drainOnce()).to.deep.equal({ enqueued: 0, rejected: 0 });
+  });
+
+  it('when Redis cannot be reached, then the batch rolls back and nothing is marked dispatched', async () => {
+    const deadRedis = createQueues(
+      queueConfig(`redis://127.0.0.1:${await freePort()}`),
+      silentLogger(),
+    );
+    toStop.push(deadRedis);
+    await insert(notificationRows(3));
+
+    const failing = relay({ queues: deadRedis.queues, enqueueTimeoutMs: 300 });
+    let error: unknown;
+    await failing.drainOnce().catch((err: unknown) => (error = err));
+
+    expect(error).to.be.instanceOf(Error);
+    expect(await undispatchedCount()).to.equal(3);
+  });
+
+  it('when addBulk fails, then the relay rolls back, waits, retries, and dispatches once Redis answers', async () => {
+    const addBulk = sinon.stub(queueSet.queues.notifications, 'addBulk').callThrough();
+    addBulk.onCall(0).rejects(new Error('Connection is closed.'));
+    addBulk.onCall(1).rejects(new Error('Connection is closed.'));
+    const ids = await insert(notificationRows(5));
+
+    const r = relay({ retryMinMs: 20 });
+    const firstTry = await r.drainOnce().then(
+      () => 'dispatched',
+      (err: Error) => err.message,
+    );
+    expect(firstTry).to.equal('Connection is closed.');
+    expect(await undispatchedCount()).to.equal(5);
+    await r.start();
+
+    await waitFor(async () => (await undispatchedCount()) === 0, { what: 'rows dispatched' });
+    expect(addBulk.callCount).to.equal(3);
+    const jobs = await Promise.all(
+      ids.map((id) => queueSet.queues.notifications.getJob(`outbox-${id}`)),
+    );
+    expect(jobs.every(Boolean)).to.equal(true);
+  });
+
+  it('when the LISTEN connection is killed, then the relay reconnects and dispatches rows committed meanwhile', async () => {
+    const r = relay();
+    await r.start();
+    await tdb.pool.query(
+      `select pg_terminate_backend(pid) from pg_stat_activity
+       where datname = current_database() and application_name = 'order-service-relay'`,
+    );
+    const [id] = await insert(notificationRows(1));
+
+    await waitFor(async () => (await undispatchedCount()) === 0, {
+      what: 'row dispatched after reconnect',
+      timeoutMs: 3000,
+    });
+    const [row] = await tdb.db.select().from(outbox).where(eq(outbox.id, id!));
+    expect(row?.dispatchedAt).to.be.instanceOf(Date);
+  });
+
+  it('when notifications arrive while a drain runs, then they are coalesced into one more drain', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const addBulk = sinon.stub(queueSet.queues.notifications, 'addBulk').callThrough();
+    addBulk.onCall(0).callsFake(async (jobs) => {
+      await gate;
+      return addBulk.wrappedMethod.call(queueSet.queues.notifications, jobs);
+    });
+    let transactions = 0;
+    const countingDb = new Proxy(tdb.db, {
+      get(target, prop, receiver) {
+        if (prop === 'transaction') transactions += 1;
+        return Reflect.get(target, prop, receiver) as unknown;
+      },
+    });
+    const r = relay({ db: countingDb });
+    await r.start();
+    await insert(notificationRows(1));
+    await waitFor(() => addBulk.callCount === 1, { what: 'first drain blocked in addBulk' });
+    const before = transactions;
+
+    // Twenty wake-ups while that drain is stuck; a listener of our own tells when they are out.
+    const probe = await tdb.pool.connect();
+    let heard = 0;
+    probe.on('notification', () => (heard += 1));
+    await probe.query('LISTEN outbox_new');
+    for (let i = 0; i < 20; i++) await tdb.pool.query(`select pg_notify('outbox_new', '')`);
+    await waitFor(() => heard === 20, { what: 'notifications delivered' });
+    release();
+    await waitFor(async () => (await undispatchedCount()) === 0, { what: 'row dispatched' });
+    await probe.query('UNLISTEN *');
+    probe.release();
+    await r.stop();
+
+    expect(transactions - before).to.be.within(1, 3);
+  });
+
+  it('when rows are relayed, then onEnqueued reports each row with its queue and commit-to-enqueue latency', async () => {
+    const seen: Array<{ queue: QueueName; lagMs: number }> = [];
+    const r = relay({ onEnqueued: (e) => seen.push(e) });
+    const order = orderFacts();
+    await insert([paymentRequested(order), notification(order, 'order.created', 'hi')]);
+
+    await r.drainOnce();
+
+    expect(seen.map((e) => e.queue).sort()).to.deep.equal(['notifications', 'payments']);
+    expect(seen.every((e) => e.lagMs >= 0 && e.lagMs < 5000)).to.equal(true);
+  });
+});

@@ -1,0 +1,59 @@
+import { randomUUID } from 'node:crypto';
+import type { Executor } from '../../db/client.js';
+import { insertOutboxRows } from '../../db/outbox.js';
+import { inbox, orders, type InboxRow, type OrderRow } from '../../db/schema.js';
+import { inboxApply } from '../../lib/outbox-events.js';
+
+/** Test data factories: valid rows by default, any field overridable. */
+
+export async function insertOrder(
+  db: Executor,
+  overrides: Partial<typeof orders.$inferInsert> = {},
+): Promise<OrderRow> {
+  const [row] = await db
+    .insert(orders)
+    .values({
+      id: randomUUID(),
+      userId: `user-${randomUUID().slice(0, 8)}`,
+      itemId: randomUUID(),
+      quantity: 2,
+      unitPrice: '2.50',
+      amount: '5.00',
+      status: 'new',
+      idempotencyKey: randomUUID(),
+      requestHash: 'test',
+      paymentIdempotencyKey: randomUUID(),
+      ...overrides,
+    })
+    .returning();
+  return row!;
+}
+
+export interface InboxEventInput {
+  orderId: string;
+  eventType: string;
+  payload?: Record<string, unknown>;
+  source?: string;
+  messageKey?: string;
+}
+
+/** An inbox row and the `inbox` outbox row that asks for it to be applied, as intake writes them. */
+export async function insertInboxEvent(
+  db: Executor,
+  input: InboxEventInput,
+): Promise<{ inboxRow: InboxRow; outboxId: number }> {
+  const [inboxRow] = await db
+    .insert(inbox)
+    .values({
+      source: input.source ?? 'payments',
+      messageKey: input.messageKey ?? randomUUID(),
+      orderId: input.orderId,
+      eventType: input.eventType,
+      payload: input.payload ?? { order_id: input.orderId },
+    })
+    .returning();
+  const [outboxId] = await insertOutboxRows(db, [
+    inboxApply(inboxRow!.id, input.orderId, input.eventType),
+  ]);
+  return { inboxRow: inboxRow!, outboxId: outboxId! };
+}

@@ -1,0 +1,112 @@
+import http, { type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A real HTTP server on port 0 playing a peer (Payments, Notifications): it records every request
+ * and answers from a script, e.g. `[{ status: 500, times: 3 }, { status: 201 }]` ("500 three
+ * times, then 201"). The last step repeats forever.
+ */
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: unknown;
+  at: number;
+}
+
+export interface PeerReply {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** How many requests this step answers. @defaultValue 1 (the last step: every request after) */
+  times?: number;
+}
+
+export interface RecordingPeer {
+  url: string;
+  readonly requests: RecordedRequest[];
+  /** Replaces the script; counting starts again from its first step. */
+  script(replies: PeerReply[]): void;
+  close(): Promise<void>;
+}
+
+export async function startRecordingPeer(
+  replies: PeerReply[] = [{ status: 201 }],
+): Promise<RecordingPeer> {
+  const requests: RecordedRequest[] = [];
+  let steps: PeerReply[] = replies;
+  let answered = 0;
+
+  function nextReply(): PeerReply {
+    let n = answered++;
+    for (const [i, step] of steps.entries()) {
+      if (i === steps.length - 1) return step;
+      const times = step.times ?? 1;
+      if (n < times) return step;
+      n -= times;
+    }
+    return { status: 500, body: { error: 'empty script' } };
+  }
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      let body: unknown = text || undefined;
+      try {
+        body = text ? (JSON.parse(text) as unknown) : undefined;
+      } catch {
+        // Not JSON: keep the text as the recorded body.
+      }
+      requests.push({
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: req.headers,
+        body,
+        at: Date.now(),
+      });
+      const reply = nextReply();
+      const payload = reply.body === undefined ? '' : JSON.stringify(reply.body);
+      res.writeHead(reply.status, {
+        ...(payload ? { 'content-type': 'application/json' } : {}),
+        ...reply.headers,
+      });
+      res.end(payload);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    requests,
+    script(next) {
+      steps = next;
+      answered = 0;
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve, reject) =>
+        server.close((err) => (err ? reject(err) : resolve())),
+      );
+    },
+  };
+}
+
+/**
+ * Polls `predicate` every few ms until it holds; throws naming `what` after `timeoutMs`.
+ * Tests wait on conditions with this, never on guessed sleeps.
+ */
+export async function waitFor(
+  predicate: () => boolean | Promise<boolean>,
+  { timeoutMs = 5000, intervalMs = 10, what = 'condition' } = {},
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await predicate()) return;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
