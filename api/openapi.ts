@@ -8,6 +8,7 @@ import {
   orderIdParams,
   orderResponse,
   paymentCallbackBody,
+  paymentCallbackResult,
 } from './schemas.js';
 
 type Json = Record<string, unknown>;
@@ -45,6 +46,28 @@ const answer = (description: string, data?: Joi.Schema, meta?: Joi.Schema) => ({
 });
 
 const failure = (description: string) => answer(description, Joi.any().allow(null));
+
+const webhookHeader = (name: string, description: string, example: string): Json => ({
+  name,
+  in: 'header',
+  required: false,
+  description: `${description} Required when the service has a webhook secret.`,
+  schema: { type: 'string', example },
+});
+
+const webhookHeaders = [
+  webhookHeader(
+    'webhook-id',
+    'Message id, the same on every resend.',
+    'msg_2KWPBgLlAfxdpx2AI54pPJ85f4W',
+  ),
+  webhookHeader('webhook-timestamp', 'Unix seconds when signed.', '1750000000'),
+  webhookHeader(
+    'webhook-signature',
+    'v1,<base64 HMAC-SHA256>.',
+    'v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=',
+  ),
+];
 
 /** The OpenAPI 3 document, built at start-up from the request and response joi schemas. */
 export function buildOpenApi(version: string): Json {
@@ -102,9 +125,18 @@ export function buildOpenApi(version: string): Json {
       '/api/v1/orders/payment-callback': {
         post: {
           summary: 'Payments webhook (Standard Webhooks signature when a secret is configured)',
+          description:
+            'Signed as Standard Webhooks: `webhook-signature` is `v1,` + base64 HMAC-SHA256 of ' +
+            '`{webhook-id}.{webhook-timestamp}.{raw body}`, keyed with the decoded `whsec_` secret; ' +
+            'several space-separated signatures may be sent. The timestamp must be within 5 minutes.',
+          parameters: webhookHeaders,
           requestBody: body(paymentCallbackBody),
           responses: {
-            200: answer('Accepted (duplicates and pending too)'),
+            200: answer(
+              'Accepted (duplicates and pending too)',
+              paymentCallbackResult,
+              Joi.object({ duplicate: Joi.boolean() }),
+            ),
             400: failure('Invalid body'),
             401: failure('Missing, bad or stale signature'),
             404: failure('Unknown order'),

@@ -46,13 +46,27 @@ export const paymentCallbackBody = Joi.object({
   order_id: uuid.required(),
   amount: Joi.string()
     .pattern(/^\d+(\.\d{1,2})?$/)
-    .required(),
+    .required()
+    .description("Must equal the order's amount by value"),
   status: Joi.string().valid('pending', 'succeeded', 'failed').required(),
-  idempotency_key: uuid.required(),
+  idempotency_key: uuid
+    .required()
+    .description('Must be the key this service sent Payments for the order'),
   created_at: Joi.string().isoDate().allow(null),
 })
+  // A field Payments adds later must not turn every callback into a 400 it would retry for ever.
+  .unknown(true)
   .required()
   .label('PaymentCallback');
+
+export const paymentCallbackResult = Joi.object({
+  order_id: uuid,
+  payment_id: Joi.string(),
+  status: Joi.string().valid('pending', 'succeeded', 'failed'),
+  outcome: Joi.string()
+    .valid('recorded', 'duplicate', 'ignored')
+    .description('ignored: pending changes nothing; duplicate: taken in before, nothing new'),
+}).label('PaymentCallbackResult');
 
 const historyEntry = Joi.object({
   status: Joi.string().valid('new', 'paid', 'shipped', 'cancelled'),

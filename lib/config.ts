@@ -150,7 +150,7 @@ export function parseBrokers(list: string): { brokers: string[]; ssl: boolean } 
     .filter(Boolean);
   let ssl = false;
   const brokers = parts.map((p) => {
-    const m = /^([a-z+]+):\/\/(.+)$/i.exec(p);
+    const m = /^([a-z+_]+):\/\/(.+)$/i.exec(p);
     if (!m) return p;
     if (m[1]!.toLowerCase().includes('ssl')) ssl = true;
     return m[2]!.replace(/\/+$/, '');

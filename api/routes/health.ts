@@ -1,34 +1,8 @@
 import { Router } from 'express';
+import { runChecks, type ReadinessChecks } from '../../lib/health.js';
 import { send } from '../envelope.js';
 
-/** A named dependency check: resolves when the dependency answers, rejects with why it does not. */
-export type ReadinessChecks = Record<string, () => Promise<void>>;
-
-const CHECK_TIMEOUT_MS = 2000;
-
-function withTimeout(name: string, check: () => Promise<void>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${name} did not answer within ${CHECK_TIMEOUT_MS} ms`)),
-      CHECK_TIMEOUT_MS,
-    );
-  });
-  return Promise.race([check(), timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Runs every check at once; returns each one's state, "ok" or "down: <why>". */
-export async function runChecks(
-  checks: ReadinessChecks,
-): Promise<{ ready: boolean; checks: Record<string, string> }> {
-  const names = Object.keys(checks);
-  const results = await Promise.allSettled(names.map((n) => withTimeout(n, checks[n]!)));
-  const out: Record<string, string> = {};
-  results.forEach((r, i) => {
-    out[names[i]!] = r.status === 'fulfilled' ? 'ok' : `down: ${(r.reason as Error).message}`;
-  });
-  return { ready: results.every((r) => r.status === 'fulfilled'), checks: out };
-}
+export type { ReadinessChecks };
 
 export function healthRouter(checks: ReadinessChecks): Router {
   const router = Router();

@@ -1,0 +1,111 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import type { Queue } from 'bullmq';
+import { Router, type Express, type RequestHandler } from 'express';
+import helmet from 'helmet';
+import type { Config } from '../lib/config.js';
+import { UnauthorizedError } from '../lib/errors.js';
+
+/**
+ * The admin surface of the web process: Bull Board behind HTTP Basic auth. Without credentials
+ * configured it is not mounted at all, so `/admin/*` is a plain 404 and never an open dashboard
+ * (board access is Redis access: it can retry, remove and obliterate jobs).
+ */
+export const ADMIN_PATH = '/admin';
+export const BOARD_PATH = `${ADMIN_PATH}/queues`;
+
+export interface AdminCredentials {
+  user: string;
+  password: string;
+}
+
+/** The configured credentials, or undefined when the admin surface is off. */
+export function adminCredentials(
+  config: Pick<Config, 'adminUser' | 'adminPassword'>,
+): AdminCredentials | undefined {
+  const { adminUser: user, adminPassword: password } = config;
+  return user && password ? { user, password } : undefined;
+}
+
+// Hashing first gives both sides one length, so timingSafeEqual neither throws nor leaks the length.
+const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+const sameSecret = (a: Buffer, b: string) => timingSafeEqual(a, digest(b));
+
+/** `Authorization: Basic base64(user:password)` checked in constant time; 401 + challenge otherwise. */
+export function basicAuth(credentials: AdminCredentials, realm: string): RequestHandler {
+  const user = digest(credentials.user);
+  const password = digest(credentials.password);
+  const challenge = `Basic realm="${realm}", charset="UTF-8"`;
+  return (req, res, next) => {
+    const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(req.get('authorization') ?? '');
+    const decoded = match ? Buffer.from(match[1]!, 'base64').toString('utf8') : '';
+    const colon = decoded.indexOf(':');
+    // Both comparisons always run, so the time taken does not tell which half was wrong.
+    const userOk = sameSecret(user, colon < 0 ? '' : decoded.slice(0, colon));
+    const passwordOk = sameSecret(password, colon < 0 ? '' : decoded.slice(colon + 1));
+    if (colon >= 0 && userOk && passwordOk) {
+      next();
+      return;
+    }
+    res.set('WWW-Authenticate', challenge);
+    throw new UnauthorizedError('admin credentials are missing or wrong', 'authorization');
+  };
+}
+
+/**
+ * The board page's own CSP, replacing the app-wide helmet one on its path only. What the installed
+ * UI (@bull-board/ui 9.10, dist/index.ejs and its bundles) loads: same-origin script files (its one
+ * inline `<script type="application/json">` is data, never run: no 'unsafe-inline' or eval for
+ * scripts); style attributes and a `<style>` element on its loading screen; IBM Plex from Google
+ * Fonts; `data:` SVG icons in its CSS. helmet's default `upgrade-insecure-requests` is what blanks
+ * it: over plain http (development, or any non-localhost host) the browser rewrites the page's own
+ * script URLs to https, which nothing serves. In production every URL the page loads is relative
+ * or https already, so dropping it costs nothing. helmet's `https:` font and style sources are
+ * narrowed to the two Google Fonts hosts, and the page may not be framed.
+ */
+export const boardContentSecurityPolicy: RequestHandler = helmet.contentSecurityPolicy({
+  useDefaults: false,
+  directives: {
+    defaultSrc: ["'self'"],
+    baseUri: ["'self'"],
+    scriptSrc: ["'self'"],
+    scriptSrcAttr: ["'none'"],
+    styleSrc: ["'self'", "'unsafe-inline'", 'https://fonts.googleapis.com'],
+    fontSrc: ["'self'", 'data:', 'https://fonts.gstatic.com'],
+    imgSrc: ["'self'", 'data:'],
+    connectSrc: ["'self'"],
+    objectSrc: ["'none'"],
+    formAction: ["'self'"],
+    frameAncestors: ["'none'"],
+  },
+});
+
+export interface AdminRouterOptions {
+  credentials: AdminCredentials;
+  /** The queues the board shows; their owner closes them. */
+  queues: readonly Queue[];
+  /** Other admin endpoints (dead letters), mounted under ADMIN_PATH behind the same credentials. */
+  routes?: { path: string; router: Router }[];
+}
+
+/** Mount at ADMIN_PATH. Every path under it needs the credentials, the board's API included. */
+export function adminRouter({ credentials, queues, routes = [] }: AdminRouterOptions): Router {
+  const serverAdapter = new ExpressAdapter().setBasePath(BOARD_PATH);
+  createBullBoard({
+    queues: queues.map((q) => new BullMQAdapter(q)),
+    // @bull-board/express 9.10.1 pins its own @bull-board/api 9.10.1 beside our 9.10.2: the classes
+    // match at run time, but their private fields make TypeScript see two unrelated types.
+    serverAdapter,
+    options: { uiConfig: { boardTitle: 'Order Service queues' } },
+  });
+  // An express sub-app (its typings say `any`), with express's own default of naming itself.
+  const board = serverAdapter.getRouter() as Express;
+  board.disable('x-powered-by');
+  const router = Router();
+  router.use(basicAuth(credentials, 'Order Service admin'));
+  router.use(BOARD_PATH.slice(ADMIN_PATH.length), boardContentSecurityPolicy, board);
+  for (const r of routes) router.use(r.path, r.router);
+  return router;
+}

@@ -1,0 +1,92 @@
+import { Router } from 'express';
+import type { Db } from '../../db/client.js';
+import { recordInboundEvent } from '../../db/inbound.js';
+import type { OrdersStore } from '../../db/orders.js';
+import {
+  acceptPaymentResult,
+  type PaymentCallback,
+  type PaymentResultOutcome,
+} from '../../lib/accept-payment-result.js';
+import { AppError } from '../../lib/errors.js';
+import type { Logger } from '../../lib/logger.js';
+import {
+  createWebhookVerifier,
+  WEBHOOK_HEADERS,
+  WebhookSignatureError,
+} from '../../lib/webhook-signature.js';
+import { send } from '../envelope.js';
+import { paymentCallbackBody } from '../schemas.js';
+import { validate } from '../validate.js';
+
+export const PAYMENT_CALLBACK_PATH = '/api/v1/orders/payment-callback';
+
+export interface PaymentCallbackRouteDeps {
+  db: Db;
+  orders: Pick<OrdersStore, 'findById'>;
+  /** Standard Webhooks secret; when unset callbacks are taken unsigned (development only). */
+  webhookSecret?: string;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+const outcomeName = (o: PaymentResultOutcome) => (o.kind === 'pending' ? 'ignored' : o.kind);
+
+/** Mounted at PAYMENT_CALLBACK_PATH, ahead of the orders router so `/:id` does not take it. */
+export function paymentCallbackRouter(deps: PaymentCallbackRouteDeps): Router {
+  const verifier = deps.webhookSecret ? createWebhookVerifier(deps.webhookSecret) : undefined;
+  const router = Router();
+
+  router.post('/', async (req, res) => {
+    const log = res.locals.log as Logger;
+    let callback: PaymentCallback | undefined;
+    try {
+      if (verifier) verifier.verify(req.rawBody ?? EMPTY, req.headers);
+      callback = validate<PaymentCallback>(paymentCallbackBody, req.body);
+      const outcome = await acceptPaymentResult(
+        { orders: deps.orders, recordInbound: (event) => recordInboundEvent(deps.db, event) },
+        callback,
+      );
+      log.info(
+        {
+          order_id: callback.order_id,
+          payment_id: callback.id,
+          status: callback.status,
+          outcome: outcomeName(outcome),
+          ...(outcome.kind !== 'pending' && { inbox_id: outcome.inboxId }),
+        },
+        'payment callback accepted',
+      );
+      send(
+        res,
+        200,
+        {
+          order_id: callback.order_id,
+          payment_id: callback.id,
+          status: callback.status,
+          outcome: outcomeName(outcome),
+        },
+        { duplicate: outcome.kind === 'duplicate' },
+      );
+    } catch (err) {
+      // A refused callback is Payments (or someone posing as it) disagreeing with us: worth a
+      // warning even though the answer is a 4xx. Ids and the reason only: never the signature,
+      // the secret or the body.
+      if (err instanceof AppError && err.status < 500) {
+        log.warn(
+          {
+            status: err.status,
+            field: err.field,
+            reason: err instanceof WebhookSignatureError ? err.reason : err.message,
+            webhook_id: req.get(WEBHOOK_HEADERS.id),
+            order_id: callback?.order_id,
+            payment_id: callback?.id,
+          },
+          'payment callback refused',
+        );
+      }
+      throw err;
+    }
+  });
+
+  return router;
+}
