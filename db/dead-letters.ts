@@ -1,0 +1,48 @@
+import { and, asc, eq, isNull } from 'drizzle-orm';
+import type { Executor } from './client.js';
+import { deadLetters, type DeadLetterRow } from './schema.js';
+
+export interface NewDeadLetter {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: string | null;
+  reason: string;
+}
+
+/** Keeps a message that could not be taken in; a redelivery of the same position is a no-op. */
+export async function insertDeadLetter(db: Executor, letter: NewDeadLetter): Promise<void> {
+  await db
+    .insert(deadLetters)
+    .values({ ...letter, offset: BigInt(letter.offset) })
+    .onConflictDoNothing({
+      target: [deadLetters.topic, deadLetters.partition, deadLetters.offset],
+    });
+}
+
+export async function listDeadLetters(
+  db: Executor,
+  { includeReplayed = false, limit = 100 } = {},
+): Promise<DeadLetterRow[]> {
+  return db
+    .select()
+    .from(deadLetters)
+    .where(includeReplayed ? undefined : isNull(deadLetters.replayedAt))
+    .orderBy(asc(deadLetters.id))
+    .limit(limit);
+}
+
+export async function findDeadLetter(db: Executor, id: number): Promise<DeadLetterRow | undefined> {
+  const [row] = await db.select().from(deadLetters).where(eq(deadLetters.id, id)).limit(1);
+  return row;
+}
+
+export async function markDeadLetterReplayed(db: Executor, id: number): Promise<boolean> {
+  const rows = await db
+    .update(deadLetters)
+    .set({ replayedAt: new Date() })
+    .where(and(eq(deadLetters.id, id), isNull(deadLetters.replayedAt)))
+    .returning({ id: deadLetters.id });
+  return rows.length > 0;
+}

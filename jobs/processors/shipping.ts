@@ -1,0 +1,12 @@
+import type { ShippingProducer } from '../../lib/shipping-producer.js';
+import type { OutboxProcessor } from './run-outbox-job.js';
+
+/** Registers a paid order with Shipping: one Kafka message, key = order id. */
+export function shippingProcessor(producer: ShippingProducer): OutboxProcessor<'shipping'> {
+  return {
+    queue: 'shipping',
+    async handle({ payload }) {
+      await producer.send(payload);
+    },
+  };
+}

@@ -1,0 +1,230 @@
+import type { Redis } from 'ioredis';
+import { createDatabase, type Database, type Db } from '../db/client.js';
+import { ConfigError, loadConfigOrExit, type Config } from '../lib/config.js';
+import { createLogger, type Logger } from '../lib/logger.js';
+import { isMain } from '../lib/main.js';
+import { createMetrics, type Metrics } from '../lib/metrics.js';
+import { createNotificationsClient } from '../lib/notifications.js';
+import { createPaymentsClient } from '../lib/payments.js';
+import { exitOnSignals } from '../lib/shutdown.js';
+import { startHealthServer } from './health-server.js';
+import { createKafka } from '../lib/kafka.js';
+import { createShippingProducer, type ShippingProducer } from '../lib/shipping-producer.js';
+import { inboxProcessor } from './processors/inbox.js';
+import { notificationsProcessor } from './processors/notifications.js';
+import { paymentsProcessor } from './processors/payments.js';
+import { shippingProcessor } from './processors/shipping.js';
+import type { OutboxProcessor } from './processors/run-outbox-job.js';
+import { createQueueWorker, type QueueWorker } from './queue-worker.js';
+import { createQueues, type Queues, type QueueSet } from './queues.js';
+import { createReconciler, type Reconciler } from './reconciler.js';
+import { createRelay, type Relay } from './relay.js';
+import { createRetention, type Retention } from './retention.js';
+import { instrumentWorker } from './worker-metrics.js';
+
+/**
+ * The `worker` process: the outbox relay, one BullMQ worker per processor, the reconciler and
+ * retention. Wiring only; each piece lives in its own module.
+ */
+export interface WorkerDeps {
+  logger?: Logger;
+  /** A database the caller owns and closes (tests, the dev mode); otherwise one is made here. */
+  database?: Database;
+  /** Replaces the processor list (tests); by default: processorsFor(config, db). */
+  processors?: OutboxProcessor[];
+  /** When given: relay latency, job durations and failures, outbox lag and queue depths. */
+  metrics?: Metrics;
+}
+
+export interface RunningWorker {
+  queues: Queues;
+  /** The queues with their connection, for a web process in the same process (the dev mode). */
+  queueSet: QueueSet;
+  /** The Kafka producer of shipping requests (absent when the caller chose the processors). */
+  shipping?: ShippingProducer;
+  /** The producer connection the queues share (readiness checks ping it). */
+  redis: Redis;
+  relay: Relay;
+  reconciler: Reconciler;
+  retention: Retention;
+  workers: QueueWorker[];
+  /** Stops taking work, lets running jobs finish within shutdownTimeoutMs, closes connections. */
+  stop(): Promise<void>;
+}
+
+/** What the worker needs configured beyond the defaults; every gap named at once. */
+function assertWorkerConfig(config: Config): void {
+  const missing = [
+    config.paymentsUrl ? undefined : 'PAYMENTS_SERVICE_API_URL: required by the worker',
+    config.notificationsUrl ? undefined : 'NOTIFICATIONS_SERVICE_API_URL: required by the worker',
+    config.kafka.brokers.length
+      ? undefined
+      : 'KAFKA_BOOTSTRAP_SERVERS or KAFKA_URL: required by the worker (shipping requests)',
+  ].filter((p): p is string => p !== undefined);
+  if (missing.length > 0) throw new ConfigError(missing);
+}
+
+/** The processors this process runs, one BullMQ worker each. */
+export function processorsFor(
+  config: Config,
+  db: Db,
+  shipping: ShippingProducer,
+): OutboxProcessor[] {
+  assertWorkerConfig(config);
+  const peer = { timeoutMs: config.peerTimeoutMs, token: config.serviceToken };
+  return [
+    paymentsProcessor(
+      createPaymentsClient({
+        ...peer,
+        url: config.paymentsUrl!,
+        callbackUrl: config.paymentsCallbackUrl,
+      }),
+    ),
+    notificationsProcessor(createNotificationsClient({ ...peer, url: config.notificationsUrl! })),
+    inboxProcessor(db),
+    shippingProcessor(shipping),
+  ];
+}
+
+export async function startWorker(config: Config, deps: WorkerDeps = {}): Promise<RunningWorker> {
+  const logger = deps.logger ?? createLogger({ name: 'worker', level: config.logLevel });
+  const database =
+    deps.database ??
+    createDatabase({
+      url: config.databaseUrl,
+      max: config.dbPoolMax,
+      logger,
+      applicationName: 'order-service-worker',
+    });
+  const { db } = database;
+  let processors: OutboxProcessor[];
+  let shipping: ShippingProducer | undefined;
+  try {
+    if (deps.processors) {
+      processors = deps.processors;
+    } else {
+      assertWorkerConfig(config);
+      shipping = createShippingProducer(createKafka(config.kafka, logger), config.kafka, logger);
+      processors = processorsFor(config, db, shipping);
+    }
+  } catch (err) {
+    if (!deps.database) await database.close();
+    throw err;
+  }
+  const queueSet = createQueues(config, logger);
+  const { queues } = queueSet;
+  const { jobs } = config;
+  const hooks = deps.metrics && instrumentWorker(deps.metrics, { db, queues });
+
+  const workers = processors.map((processor) =>
+    createQueueWorker({
+      processor,
+      db,
+      queues,
+      logger,
+      redisUrl: config.redisUrl,
+      prefix: config.bullPrefix,
+      concurrency: jobs.concurrency[processor.queue],
+      onOutcome: hooks?.onOutcome,
+    }),
+  );
+  const relay = createRelay({
+    db,
+    databaseUrl: config.databaseUrl,
+    queues,
+    logger,
+    batchSize: jobs.relayBatchSize,
+    pollMs: jobs.relayPollMs,
+    onEnqueued: hooks?.onEnqueued,
+  });
+  const reconciler = createReconciler({
+    db,
+    queues,
+    logger,
+    afterMs: jobs.reconcileAfterMs,
+    everyMs: jobs.reconcileEveryMs,
+  });
+  const retention = createRetention({
+    db,
+    logger,
+    ageHours: jobs.retentionAgeHours,
+    everyMs: jobs.retentionEveryMs,
+    batchSize: jobs.retentionBatchSize,
+  });
+
+  await Promise.all(workers.map(({ worker }) => worker.waitUntilReady()));
+  await relay.start();
+  reconciler.start();
+  retention.start();
+  logger.info({ queues: workers.map(({ worker }) => worker.name) }, 'worker started');
+
+  let stopping: Promise<void> | undefined;
+  async function shutdown(): Promise<void> {
+    const deadline = Date.now() + config.shutdownTimeoutMs;
+    await Promise.all([relay.stop(), reconciler.stop(), retention.stop()]);
+    await Promise.all(workers.map((w) => w.close(deadline - Date.now())));
+    await queueSet.close();
+    await shipping?.disconnect();
+    if (!deps.database) await database.close();
+    logger.info('worker stopped');
+  }
+  return {
+    queues,
+    queueSet,
+    shipping,
+    redis: queueSet.connection,
+    relay,
+    reconciler,
+    retention,
+    workers,
+    stop: () => (stopping ??= shutdown()),
+  };
+}
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const logger = createLogger({ name: 'worker', level: config.logLevel });
+  const metrics = createMetrics();
+  const database = createDatabase({
+    url: config.databaseUrl,
+    max: config.dbPoolMax,
+    logger,
+    applicationName: 'order-service-worker',
+  });
+  const running = await startWorker(config, { logger, database, metrics });
+  const health = config.healthPort
+    ? await startHealthServer({
+        port: config.healthPort,
+        logger,
+        metrics,
+        checks: {
+          postgres: async () => {
+            await database.pool.query('select 1');
+          },
+          redis: async () => {
+            await running.redis.ping();
+          },
+          kafka: async () => {
+            await running.shipping?.check();
+          },
+        },
+      })
+    : undefined;
+  exitOnSignals(
+    async () => {
+      await health?.stop();
+      await running.stop();
+      await database.close();
+    },
+    config.shutdownTimeoutMs,
+    logger,
+  );
+}
+
+if (isMain(import.meta.url)) {
+  main().catch((err: unknown) => {
+    if (err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
+    else createLogger({ name: 'worker' }).fatal({ err }, 'worker failed to start');
+    process.exit(1);
+  });
+}

@@ -1,0 +1,84 @@
+import Joi from 'joi';
+
+/**
+ * Turns one shipping-response message into what the service does with it, without I/O:
+ * a shipping result to record, a message to skip, or a reason to dead-letter it. The Kafka
+ * consumer and the dead-letter replay both go through here.
+ */
+export const SHIPPING_RESULT_EVENTS = [
+  'order.shipped',
+  'order.cancelled',
+  'shipping.failed',
+] as const;
+export type ShippingResultEvent = (typeof SHIPPING_RESULT_EVENTS)[number];
+
+/** This service's own request type: skipped when both directions share one topic. */
+export const OWN_REQUEST_TYPE = 'order.paid';
+
+export interface ShippingResult {
+  eventType: ShippingResultEvent;
+  orderId: string;
+  shipmentId: string | null;
+  /** Unique per meaningful message: a redelivery, or Shipping sending the same answer again, maps here. */
+  messageKey: string;
+  payload: Record<string, unknown>;
+}
+
+export type ShippingMessageVerdict =
+  | { kind: 'result'; result: ShippingResult }
+  | { kind: 'skip'; reason: string }
+  | { kind: 'dead-letter'; reason: string };
+
+const responseSchema = Joi.object({
+  event_type: Joi.string()
+    .valid(...SHIPPING_RESULT_EVENTS)
+    .required(),
+  order_id: Joi.string().guid().required(),
+  item_id: Joi.string().guid(),
+  quantity: Joi.number().integer().min(1),
+  shipment_id: Joi.when('event_type', {
+    is: 'order.shipped',
+    then: Joi.string().min(1).max(200).required(),
+    otherwise: Joi.string().max(200).allow(null, ''),
+  }),
+  reason: Joi.string().max(1000).allow(null, ''),
+}).unknown(true);
+
+export function judgeShippingMessage(raw: string | null): ShippingMessageVerdict {
+  if (raw === null || raw === '') return { kind: 'dead-letter', reason: 'empty message' };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (err) {
+    return { kind: 'dead-letter', reason: `not JSON: ${(err as Error).message}` };
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    return { kind: 'dead-letter', reason: 'not a JSON object' };
+  }
+  const eventType = (parsed as { event_type?: unknown }).event_type;
+  if (eventType === OWN_REQUEST_TYPE) return { kind: 'skip', reason: 'own shipping request' };
+  if (
+    typeof eventType === 'string' &&
+    !(SHIPPING_RESULT_EVENTS as readonly string[]).includes(eventType)
+  ) {
+    return { kind: 'skip', reason: `event type ${eventType} is not a shipping result` };
+  }
+  const { error, value } = responseSchema.validate(parsed, { abortEarly: false });
+  if (error) return { kind: 'dead-letter', reason: `invalid: ${error.message}` };
+  const v = value as {
+    event_type: ShippingResultEvent;
+    order_id: string;
+    shipment_id?: string | null;
+  };
+  const shipmentId = v.shipment_id ? v.shipment_id : null;
+  return {
+    kind: 'result',
+    result: {
+      eventType: v.event_type,
+      orderId: v.order_id.toLowerCase(),
+      shipmentId,
+      messageKey: `${v.event_type}:${v.order_id.toLowerCase()}:${shipmentId ?? ''}`,
+      payload: value as Record<string, unknown>,
+    },
+  };
+}

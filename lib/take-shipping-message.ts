@@ -1,0 +1,66 @@
+import { eq } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { insertDeadLetter } from '../db/dead-letters.js';
+import { recordInboundEvent } from '../db/inbound.js';
+import { orders } from '../db/schema.js';
+import { judgeShippingMessage } from './accept-shipping-result.js';
+
+/** Where one Kafka message sits, for dead letters and logs. */
+export interface MessagePosition {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+}
+
+export type TakeOutcome =
+  | { outcome: 'recorded'; orderId: string; inboxId: number }
+  | { outcome: 'duplicate'; orderId: string; inboxId: number }
+  | { outcome: 'skipped'; reason: string }
+  | { outcome: 'dead_lettered'; reason: string };
+
+type Applied =
+  Exclude<TakeOutcome, { outcome: 'dead_lettered' }> | { outcome: 'rejected'; reason: string };
+
+/** Records a shipping-response message if it is usable; says why not otherwise. Writes no dead letter. */
+export async function applyShippingMessage(db: Db, value: string | null): Promise<Applied> {
+  const verdict = judgeShippingMessage(value);
+  if (verdict.kind === 'skip') return { outcome: 'skipped', reason: verdict.reason };
+  if (verdict.kind === 'dead-letter') return { outcome: 'rejected', reason: verdict.reason };
+  const { result } = verdict;
+  const [known] = await db
+    .select({ id: orders.id })
+    .from(orders)
+    .where(eq(orders.id, result.orderId))
+    .limit(1);
+  if (!known) return { outcome: 'rejected', reason: `unknown order ${result.orderId}` };
+  const recorded = await recordInboundEvent(db, {
+    source: 'shipping',
+    messageKey: result.messageKey,
+    orderId: result.orderId,
+    eventType: result.eventType,
+    payload: result.payload,
+  });
+  return {
+    outcome: recorded.duplicate ? 'duplicate' : 'recorded',
+    orderId: result.orderId,
+    inboxId: recorded.inboxId,
+  };
+}
+
+/**
+ * Takes one shipping-response message in (DESIGN.md Flow 6): a valid result for a known order
+ * becomes an inbox row and its `inbox` outbox row in one transaction; anything unusable is kept
+ * as a dead letter with the reason. Database errors propagate: the caller must not commit the
+ * offset then.
+ */
+export async function takeShippingMessage(
+  db: Db,
+  position: MessagePosition,
+  value: string | null,
+): Promise<TakeOutcome> {
+  const applied = await applyShippingMessage(db, value);
+  if (applied.outcome !== 'rejected') return applied;
+  await insertDeadLetter(db, { ...position, value, reason: applied.reason });
+  return { outcome: 'dead_lettered', reason: applied.reason };
+}

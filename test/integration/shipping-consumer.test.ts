@@ -1,0 +1,285 @@
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import type { Kafka, Producer } from 'kafkajs';
+import sinon from 'sinon';
+import {
+  startShippingConsumer,
+  type RunningShippingConsumer,
+} from '../../jobs/shipping-consumer.js';
+import { silentLogger } from '../../lib/logger.js';
+import { createMetrics } from '../../lib/metrics.js';
+import { testConfig } from '../support/api.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import {
+  FAST_CONSUMER,
+  startTestBroker,
+  testKafka,
+  uniqueName,
+  type RunningBroker,
+} from '../support/kafka.js';
+import { insertOrder } from '../support/orders.js';
+import { waitFor } from '../support/recording-peer.js';
+
+describe('shipping consumer (in-repo broker over TCP, real Postgres)', function () {
+  this.timeout(30000);
+  let db: TestDatabase;
+  let broker: RunningBroker;
+  let kafka: Kafka;
+  let producer: Producer;
+  const running: RunningShippingConsumer[] = [];
+
+  before(async () => {
+    db = await createTestDatabase('consumer');
+    broker = await startTestBroker();
+    kafka = testKafka(broker);
+    producer = kafka.producer();
+    await producer.connect();
+  });
+  afterEach(async () => {
+    sinon.restore();
+    while (running.length) await running.pop()!.stop();
+  });
+  after(async () => {
+    await producer.disconnect();
+    await broker.stop();
+    await db.drop();
+  });
+
+  function configFor(
+    topic: string,
+    requestsTopic = 'unused.requests',
+    group = uniqueName('group'),
+  ) {
+    return testConfig({
+      DATABASE_URL: db.url,
+      KAFKA_BOOTSTRAP_SERVERS: broker.address,
+      KAFKA_SHIPPING_RESPONSES_TOPIC: topic,
+      KAFKA_SHIPPING_REQUESTS_TOPIC: requestsTopic,
+      KAFKA_GROUP_ID: group,
+      SHUTDOWN_TIMEOUT_MS: '5000',
+    });
+  }
+
+  async function start(
+    config: ReturnType<typeof configFor>,
+    metrics = createMetrics({ defaults: false }),
+  ) {
+    const c = await startShippingConsumer(config, {
+      logger: silentLogger(),
+      database: db,
+      kafka,
+      metrics,
+      consumer: FAST_CONSUMER,
+    });
+    running.push(c);
+    return c;
+  }
+
+  const send = (topic: string, values: (string | object)[], key?: string) =>
+    producer.send({
+      topic,
+      messages: values.map((v) => ({
+        key: key ?? null,
+        value: typeof v === 'string' ? v : JSON.stringify(v),
+      })),
+    });
+
+  const inboxRows = async (orderId: string) =>
+    (
+      await db.pool.query(
+        'select event_type, message_key, payload from inbox where order_id = $1',
+        [orderId],
+      )
+    ).rows;
+  const deadLetters = async (topic: string) =>
+    (
+      await db.pool.query(
+        'select reason, value, "offset" from dead_letters where topic = $1 order by "offset"',
+        [topic],
+      )
+    ).rows;
+  const shipped = (orderId: string, shipmentId = `shp-${randomUUID().slice(0, 6)}`) => ({
+    event_type: 'order.shipped',
+    order_id: orderId,
+    item_id: randomUUID(),
+    quantity: 1,
+    shipment_id: shipmentId,
+  });
+
+  it('when an order.shipped response arrives, then an inbox row and its inbox outbox row are written', async () => {
+    const topic = uniqueName('responses');
+    const order = await insertOrder(db.db, { status: 'paid' });
+    await start(configFor(topic));
+    await send(topic, [shipped(order.id, 'shp-1')], order.id);
+
+    await waitFor(async () => (await inboxRows(order.id)).length === 1, { timeoutMs: 10000 });
+    const [row] = await inboxRows(order.id);
+    expect(row.event_type).to.equal('order.shipped');
+    expect(row.payload.shipment_id).to.equal('shp-1');
+    const outbox = await db.pool.query(
+      "select queue from outbox where order_id = $1 and queue = 'inbox'",
+      [order.id],
+    );
+    expect(outbox.rowCount).to.equal(1);
+  });
+
+  it('when the same response is delivered three times, then it is recorded once', async () => {
+    const topic = uniqueName('responses');
+    const order = await insertOrder(db.db, { status: 'paid' });
+    const metrics = createMetrics({ defaults: false });
+    await start(configFor(topic), metrics);
+    const msg = shipped(order.id, 'shp-3x');
+    await send(topic, [msg, msg, msg], order.id);
+
+    await waitFor(
+      async () =>
+        (await metrics.shippingMessages.get()).values.reduce((n, v) => n + v.value, 0) === 3,
+      { timeoutMs: 10000 },
+    );
+    expect(await inboxRows(order.id)).to.have.length(1);
+    const byOutcome = Object.fromEntries(
+      (await metrics.shippingMessages.get()).values.map((v) => [v.labels.outcome, v.value]),
+    );
+    expect(byOutcome).to.deep.equal({ recorded: 1, duplicate: 2 });
+  });
+
+  it('when garbage and schema-violating messages come, then they are dead-lettered and later valid ones still go through', async () => {
+    const topic = uniqueName('responses');
+    const order = await insertOrder(db.db, { status: 'paid' });
+    await start(configFor(topic));
+    await send(
+      topic,
+      [
+        'not json at all {',
+        { event_type: 'order.shipped', order_id: 'not-a-uuid', shipment_id: 's' },
+        { event_type: 'order.shipped', order_id: order.id }, // shipment_id missing
+        shipped(randomUUID()), // unknown order
+        shipped(order.id, 'shp-after-garbage'),
+        // One key: one partition, so the dead letters' offsets follow the order sent.
+      ],
+      order.id,
+    );
+
+    await waitFor(async () => (await inboxRows(order.id)).length === 1, { timeoutMs: 10000 });
+    const letters = await deadLetters(topic);
+    expect(letters.map((l) => l.reason)).to.have.length(4);
+    expect(letters[0].reason).to.match(/^not JSON/);
+    expect(letters[0].value).to.equal('not json at all {');
+    expect(letters[1].reason).to.match(/order_id/);
+    expect(letters[2].reason).to.match(/shipment_id/);
+    expect(letters[3].reason).to.match(/^unknown order/);
+  });
+
+  it('when requests and responses share one topic, then its own order.paid requests are skipped', async () => {
+    const topic = uniqueName('shared');
+    const order = await insertOrder(db.db, { status: 'paid' });
+    const metrics = createMetrics({ defaults: false });
+    await start(configFor(topic, topic), metrics);
+    await send(topic, [
+      {
+        event_type: 'order.paid',
+        order_id: order.id,
+        item_id: randomUUID(),
+        quantity: 1,
+        idempotency_key: randomUUID(),
+      },
+      shipped(order.id),
+    ]);
+
+    await waitFor(async () => (await inboxRows(order.id)).length === 1, { timeoutMs: 10000 });
+    const skipped = (await metrics.shippingMessages.get()).values.find(
+      (v) => v.labels.outcome === 'skipped',
+    );
+    expect(skipped?.value).to.equal(1);
+    expect(await deadLetters(topic)).to.have.length(0);
+  });
+
+  it('when killed after the database commit but before the offset commit, then the redelivered message is a no-op', async () => {
+    const topic = uniqueName('responses');
+    const group = uniqueName('group');
+    const order = await insertOrder(db.db, { status: 'paid' });
+    const config = configFor(topic, 'unused', group);
+    const first = await start(config);
+    await send(topic, [shipped(order.id, 'shp-redeliver')]);
+    await waitFor(async () => (await inboxRows(order.id)).length === 1, { timeoutMs: 10000 });
+    await first.stop();
+    running.pop();
+    // As if the offset commit never happened: put the group back before the message.
+    const admin = kafka.admin();
+    await admin.connect();
+    const partitions = (await admin.fetchTopicOffsets(topic)).map((p) => ({
+      partition: p.partition,
+      offset: '0',
+    }));
+    await admin.setOffsets({ groupId: group, topic, partitions });
+    await admin.disconnect();
+
+    const metrics = createMetrics({ defaults: false });
+    await start(config, metrics);
+    await waitFor(
+      async () =>
+        (await metrics.shippingMessages.get()).values.some((v) => v.labels.outcome === 'duplicate'),
+      { timeoutMs: 10000 },
+    );
+    expect(await inboxRows(order.id)).to.have.length(1);
+    const outbox = await db.pool.query(
+      "select 1 from outbox where order_id = $1 and queue = 'inbox'",
+      [order.id],
+    );
+    expect(outbox.rowCount).to.equal(1);
+  });
+
+  it('when Postgres fails for a while, then consumption pauses and resumes without losing the message', async () => {
+    const topic = uniqueName('responses');
+    const order = await insertOrder(db.db, { status: 'paid' });
+    // The consumer's first query for a message is its order look-up: fail it three times.
+    const realSelect = db.db.select.bind(db.db);
+    let failures = 0;
+    const stub = sinon.stub(db.db, 'select').callsFake(((
+      ...args: Parameters<typeof realSelect>
+    ) => {
+      if (failures < 3) {
+        failures++;
+        throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+      }
+      return realSelect(...args);
+    }) as typeof realSelect);
+    await start(configFor(topic));
+    await send(topic, [shipped(order.id, 'shp-outage')]);
+
+    await waitFor(async () => (await inboxRows(order.id)).length === 1, { timeoutMs: 15000 });
+    expect(failures).to.equal(3);
+    expect(stub.callCount).to.be.at.least(4);
+  });
+
+  it('when two consumers share the group, then each response is applied once', async () => {
+    const topic = uniqueName('responses');
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 3 }] });
+    await admin.disconnect();
+    const config = configFor(topic);
+    const metricsA = createMetrics({ defaults: false });
+    const metricsB = createMetrics({ defaults: false });
+    await start(config, metricsA);
+    await start(config, metricsB);
+    const orders = await Promise.all(
+      Array.from({ length: 30 }, () => insertOrder(db.db, { status: 'paid' })),
+    );
+    for (const o of orders) await send(topic, [shipped(o.id)], o.id);
+
+    const total = async () => {
+      const a = (await metricsA.shippingMessages.get()).values.reduce((n, v) => n + v.value, 0);
+      const b = (await metricsB.shippingMessages.get()).values.reduce((n, v) => n + v.value, 0);
+      return a + b;
+    };
+    await waitFor(async () => (await total()) >= 30, { timeoutMs: 15000 });
+    const rows = await db.pool.query(
+      "select order_id, count(*)::int as n from inbox where source = 'shipping' and order_id = any($1) group by order_id",
+      [orders.map((o) => o.id)],
+    );
+    expect(rows.rowCount).to.equal(30);
+    expect(rows.rows.every((r) => r.n === 1)).to.equal(true);
+    expect(await total()).to.equal(30);
+  });
+});
