@@ -1,75 +1,214 @@
 /**
- * `npm run dev`: the whole service in one process for development. Migrates (creating the
- * database if needed), starts development peers for every peer URL that is not configured, and
- * runs the web process, with readable logs. Ctrl-C stops everything.
+ * `npm run dev`: the whole service in one process, for development. It migrates (creating the
+ * database if needed), starts the in-repo Kafka broker when no Kafka is configured, a development
+ * peer for every peer that is not configured, then the web, worker and consumer processes, with
+ * readable logs, and prints what is where. Ctrl-C stops everything.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { startWeb } from '../api/server.js';
+import { createDatabase } from '../db/client.js';
 import { runMigrations } from '../db/migrate.js';
-import { loadConfigOrExit } from '../lib/config.js';
-import { createLogger } from '../lib/logger.js';
-import { startCatalogPeer, DEMO_ITEMS } from './peers/catalog.js';
+import { startShippingConsumer } from '../jobs/shipping-consumer.js';
+import { startWorker } from '../jobs/worker.js';
+import { loadConfig, type Config } from '../lib/config.js';
+import { createKafka } from '../lib/kafka.js';
+import { createLogger, type Logger } from '../lib/logger.js';
+import { isMain } from '../lib/main.js';
+import { startBroker } from './kafka-broker/broker.js';
+import { DEMO_ITEMS, startCatalogPeer, type CatalogPeer } from './peers/catalog.js';
+import { startNotificationsPeer, type NotificationsPeer } from './peers/notifications.js';
+import { startPaymentsPeer, type PaymentsPeer } from './peers/payments.js';
+import { startShippingPeer, type ShippingPeer } from './peers/shipping.js';
 import { ensureDatabase } from './dev/ensure-database.js';
 import { prettyStream } from './dev/pretty-stream.js';
 
-if (existsSync('.env')) process.loadEnvFile('.env');
+export interface DevOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Where readable logs go (stdout by default). */
+  out?: NodeJS.WritableStream;
+}
 
-const stops: (() => Promise<void>)[] = [];
+export interface DevRunning {
+  apiUrl: string;
+  config: Config;
+  /** The development peers this run started (each shows what it recorded, in-process and over HTTP). */
+  peers: {
+    catalog?: CatalogPeer;
+    payments?: PaymentsPeer;
+    notifications?: NotificationsPeer;
+    shipping?: ShippingPeer;
+  };
+  stop(): Promise<void>;
+}
 
-async function main() {
-  const env = { ...process.env };
-  const out = prettyStream();
-  const level = (env.LOG_LEVEL as 'info' | undefined) ?? 'info';
-  const logger = createLogger({ name: 'dev', level, out });
+const DEV_ADMIN = { user: 'admin', password: 'admin' };
 
+export async function startDev({
+  env: given = process.env,
+  out = process.stdout,
+}: DevOptions = {}): Promise<DevRunning> {
+  // Stops run in reverse order of starting; a failed start stops what had started.
+  const stops: { name: string; stop: () => Promise<void> }[] = [];
+  const started = (name: string, stop: () => Promise<void>) => stops.unshift({ name, stop });
+  const stopAll = once(() => stopInOrder(stops));
+  try {
+    return await startAll(given, out, started, stopAll);
+  } catch (err) {
+    await stopAll().catch((stopErr: unknown) => out.write(`${(stopErr as Error).message}\n`));
+    throw err;
+  }
+}
+
+async function startAll(
+  given: NodeJS.ProcessEnv,
+  out: NodeJS.WritableStream,
+  started: (name: string, stop: () => Promise<void>) => void,
+  stopAll: () => Promise<void>,
+): Promise<DevRunning> {
+  const env: NodeJS.ProcessEnv = { ...given };
+  const peers: DevRunning['peers'] = {};
+  const stream = prettyStream(out);
+  const level = (env.LOG_LEVEL ?? 'info') as 'info';
+  const log = (name: string): Logger => createLogger({ name, level, out: stream });
+  const logger = log('dev');
+  const notes: string[] = [];
+
+  // Development defaults: a signed webhook and a visible Bull Board, unless configured otherwise.
+  env.PAYMENTS_WEBHOOK_SECRET ??= `whsec_${randomBytes(24).toString('base64')}`;
+  if (!env.ADMIN_USER && !env.ADMIN_PASSWORD) {
+    env.ADMIN_USER = DEV_ADMIN.user;
+    env.ADMIN_PASSWORD = DEV_ADMIN.password;
+  }
+  const port = Number(env.PORT ?? 8000);
+  env.PAYMENTS_CALLBACK_URL ??= `http://127.0.0.1:${port}/api/v1/orders/payment-callback`;
+
+  if (!env.KAFKA_BOOTSTRAP_SERVERS && !env.KAFKA_URL) {
+    const broker = await startBroker({
+      port: Number(env.KAFKA_DEV_PORT ?? 0),
+      logger: log('kafka-dev-broker'),
+    });
+    started('kafka broker', () => broker.stop());
+    env.KAFKA_BOOTSTRAP_SERVERS = broker.address;
+    notes.push(`Kafka        ${broker.address}  (in-repo development broker, not for production)`);
+  }
   if (!env.CATALOG_SERVICE_API_URL) {
     const catalog = await startCatalogPeer({ port: Number(env.CATALOG_PORT ?? 0) });
-    stops.unshift(() => catalog.stop());
+    started('catalog peer', () => catalog.stop());
     env.CATALOG_SERVICE_API_URL = `${catalog.url}/api/items`;
-    logger.info({ url: catalog.url }, 'development Catalog started');
+    peers.catalog = catalog;
+    notes.push(`Catalog      ${catalog.url}  (development peer; GET / lists the items)`);
+  }
+  if (!env.PAYMENTS_SERVICE_API_URL) {
+    const payments = await startPaymentsPeer({
+      port: Number(env.PAYMENTS_PORT ?? 0),
+      webhookSecret: env.PAYMENTS_WEBHOOK_SECRET,
+      logger: log('payments-peer'),
+    });
+    started('payments peer', () => payments.stop());
+    env.PAYMENTS_SERVICE_API_URL = `${payments.url}/api/payments`;
+    peers.payments = payments;
+    notes.push(
+      `Payments     ${payments.url}  (development peer; GET /payments; amounts ending .13 fail)`,
+    );
+  }
+  if (!env.NOTIFICATIONS_SERVICE_API_URL) {
+    const notifications = await startNotificationsPeer({
+      port: Number(env.NOTIFICATIONS_PORT ?? 0),
+      logger: log('notifications-peer'),
+    });
+    started('notifications peer', () => notifications.stop());
+    env.NOTIFICATIONS_SERVICE_API_URL = `${notifications.url}/api/notifications`;
+    peers.notifications = notifications;
+    notes.push(`Notifications ${notifications.url}  (development peer; GET /notifications)`);
   }
 
-  const config = loadConfigOrExit(env);
+  const config = loadConfig(env);
   if (await ensureDatabase(config.databaseUrl)) logger.info('database created');
   await runMigrations(config.databaseUrl, logger);
+  const database = createDatabase({ url: config.databaseUrl, max: config.dbPoolMax, logger });
+  started('database pool', () => database.close());
 
-  const web = await startWeb(config, { logger: createLogger({ name: 'web', level, out }) });
-  stops.unshift(() => web.stop());
+  if (env.SHIPPING_PEER !== 'off') {
+    const shipping = await startShippingPeer({
+      kafka: createKafka(config.kafka, log('shipping-peer')),
+      requestsTopic: config.kafka.requestsTopic,
+      responsesTopic: config.kafka.responsesTopic,
+      port: Number(env.SHIPPING_PORT ?? 0),
+      logger: log('shipping-peer'),
+    });
+    started('shipping peer', () => shipping.stop());
+    peers.shipping = shipping;
+    notes.push(
+      `Shipping     ${shipping.url}/shipments  (development peer over Kafka; quantity 13 fails)`,
+    );
+  }
+
+  const worker = await startWorker(config, { logger: log('worker'), database });
+  started('worker', () => worker.stop());
+  const consumer = await startShippingConsumer(config, { logger: log('consumer'), database });
+  started('consumer', () => consumer.stop());
+  const web = await startWeb(config, { logger: log('web'), database, queues: worker.queueSet });
+  started('web', () => web.stop());
 
   const base = `http://127.0.0.1:${web.port}`;
   const item = DEMO_ITEMS[0]!;
-  process.stdout.write(`
-  Order Service (development mode)
+  out.write(`
+  Order Service — development mode
     API          ${base}/api/v1/orders
     Swagger UI   ${base}/api/docs
-    Catalog      ${config.catalogUrl}   (GET its root to list the demo items)
+    Bull Board   ${base}/admin/queues  (user ${config.adminUser}, password ${env.ADMIN_USER === DEV_ADMIN.user && env.ADMIN_PASSWORD === DEV_ADMIN.password ? DEV_ADMIN.password : '<ADMIN_PASSWORD>'})
+    ${notes.join('\n    ')}
 
-  Create an order:
+  Create an order (a ${item.name} at ${item.price}):
     curl -s -X POST ${base}/api/v1/orders -H 'content-type: application/json' \\
       -d '{"item_id":"${item.id}","quantity":2,"user_id":"demo-user","idempotency_key":"'$(uuidgen 2>/dev/null || cat /proc/sys/kernel/random/uuid)'"}'
-  Follow it:
-    curl -s ${base}/api/v1/orders/<id>
+  Follow it (new → paid → shipped within a moment):
+    curl -s ${base}/api/v1/orders/<id from the answer>
+  Ctrl-C stops everything.
 
 `);
+  return { apiUrl: base, config, peers, stop: stopAll };
 }
 
-async function stopAll(code: number) {
-  for (const stop of stops) {
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  return () => (running ??= fn());
+}
+
+async function stopInOrder(stops: { name: string; stop: () => Promise<void> }[]): Promise<void> {
+  const failures: string[] = [];
+  for (const { name, stop } of stops) {
     try {
       await stop();
     } catch (err) {
-      process.stderr.write(`stopping failed: ${(err as Error).message}\n`);
-      code = 1;
+      failures.push(`${name}: ${(err as Error).message}`);
     }
   }
-  process.exit(code);
+  if (failures.length)
+    throw new Error(`some parts did not stop cleanly:\n  ${failures.join('\n  ')}`);
 }
 
-process.once('SIGINT', () => void stopAll(0));
-process.once('SIGTERM', () => void stopAll(0));
-main().catch((err: unknown) => {
-  process.stderr.write(
-    `development mode failed to start: ${(err as Error).stack ?? String(err)}\n`,
+if (isMain(import.meta.url)) {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  startDev().then(
+    (dev) => {
+      const onSignal = () =>
+        void dev.stop().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            process.stderr.write(`${(err as Error).message}\n`);
+            process.exit(1);
+          },
+        );
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+    },
+    (err: unknown) => {
+      process.stderr.write(
+        `development mode failed to start: ${(err as Error).stack ?? String(err)}\n`,
+      );
+      process.exit(1);
+    },
   );
-  void stopAll(1);
-});
+}

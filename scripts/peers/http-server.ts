@@ -1,7 +1,10 @@
 import { once } from 'node:events';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { ConfigError } from '../../lib/config.js';
 
+/** Small helpers the development peers share: their HTTP servers, outgoing calls, waiting. */
 export interface StartedServer {
   port: number;
   url: string;
@@ -25,9 +28,15 @@ export async function listen(handler: http.RequestListener, port = 0): Promise<S
   };
 }
 
-export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+export function sendJson(
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
+    ...headers,
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(text),
   });
@@ -45,4 +54,206 @@ export async function readJson(req: http.IncomingMessage): Promise<{ raw: string
     // The caller decides what a non-JSON body means; the raw text is kept.
     return { raw, json: undefined };
   }
+}
+
+/** The request's path (without the query) and its query parameters. */
+export function requestTarget(req: http.IncomingMessage): { path: string; query: URLSearchParams } {
+  const target = new URL(req.url ?? '/', 'http://peer.invalid');
+  return { path: target.pathname.replace(/\/+$/, '') || '/', query: target.searchParams };
+}
+
+/** Keep-alive agents for a peer's outgoing calls; `destroy()` on stop so no socket outlives it. */
+export interface OutgoingAgents {
+  http: http.Agent;
+  https: https.Agent;
+  destroy(): void;
+}
+
+export function keepAliveAgents(): OutgoingAgents {
+  // Idle sockets are dropped after 4 s, before Node servers' 5 s keepAliveTimeout closes them
+  // under a request that is just reusing one (which would then fail with ECONNRESET).
+  const options = { keepAlive: true, maxSockets: 256, timeout: 4000 };
+  const agents = { http: new http.Agent(options), https: new https.Agent(options) };
+  return {
+    ...agents,
+    destroy() {
+      agents.http.destroy();
+      agents.https.destroy();
+    },
+  };
+}
+
+/**
+ * POSTs a JSON text and resolves with the answer's status, whatever it is; rejects only when no
+ * answer came (refused, reset, timed out). The answer's body is drained so the socket is reused.
+ */
+export function postJson(
+  url: string,
+  body: string,
+  {
+    agents,
+    headers = {},
+    timeoutMs,
+  }: { agents: OutgoingAgents; headers?: Record<string, string>; timeoutMs: number },
+): Promise<{ status: number }> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const secure = target.protocol === 'https:';
+    const req = (secure ? https : http).request(target, {
+      method: 'POST',
+      agent: secure ? agents.https : agents.http,
+      headers: {
+        ...headers,
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+      },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    req.once('response', (res) => {
+      res.resume();
+      res.once('end', () => resolve({ status: res.statusCode ?? 0 }));
+      res.once('error', reject);
+    });
+    req.once('error', reject);
+    req.end(body);
+  });
+}
+
+/**
+ * Lets tests and the benchmark wait for a peer to have recorded something, without polling:
+ * the peer calls `changed()` after each record and waiters re-check their condition then.
+ */
+export interface ChangeWaiters {
+  changed(): void;
+  /** Resolves once `check()` is true; rejects after `timeoutMs` naming `what`. */
+  until(check: () => boolean, timeoutMs?: number, what?: string): Promise<void>;
+  /** Rejects every pending wait (the peer is stopping). */
+  cancel(reason: string): void;
+}
+
+export function changeWaiters(): ChangeWaiters {
+  const waiters = new Set<{ check: () => boolean; done: (err?: Error) => void }>();
+  return {
+    changed() {
+      for (const w of waiters) if (w.check()) w.done();
+    },
+    until(check, timeoutMs = 10_000, what = 'condition') {
+      if (check()) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        const waiter = {
+          check,
+          done: (err?: Error) => {
+            clearTimeout(timer);
+            waiters.delete(waiter);
+            if (err) reject(err);
+            else resolve();
+          },
+        };
+        const timer = setTimeout(
+          () => waiter.done(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
+          timeoutMs,
+        );
+        waiters.add(waiter);
+      });
+    },
+    cancel(reason) {
+      for (const w of waiters) w.done(new Error(reason));
+    },
+  };
+}
+
+/** Timers a peer cancels all at once when it stops, so nothing fires after `stop()`. */
+export interface TimerSet {
+  /** Runs `fn` after `ms`; does nothing once the set is closed. */
+  after(ms: number, fn: () => void): void;
+  /** Cancels every pending timer and refuses new ones. */
+  close(): void;
+}
+
+export function timerSet(): TimerSet {
+  const timers = new Set<NodeJS.Timeout>();
+  let closed = false;
+  return {
+    after(ms, fn) {
+      if (closed) return;
+      const t = setTimeout(() => {
+        timers.delete(t);
+        fn();
+      }, ms);
+      timers.add(t);
+    },
+    close() {
+      closed = true;
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+    },
+  };
+}
+
+/** A bad environment variable for a peer: `main` prints its message alone, no stack. */
+export class PeerConfigError extends Error {
+  override name = 'PeerConfigError';
+}
+
+/** A whole number from the environment, or the fallback when unset; a bad value throws, named. */
+export function envInteger(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  { min = 0, max = Number.MAX_SAFE_INTEGER }: { min?: number; max?: number } = {},
+): number {
+  const text = env[name];
+  if (text === undefined || text.trim() === '') return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new PeerConfigError(
+      `${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(text)}`,
+    );
+  }
+  return value;
+}
+
+/** One of `choices` from the environment, or the fallback when unset; anything else throws. */
+export function envChoice<T extends string>(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  choices: readonly T[],
+  fallback: T,
+): T {
+  const text = env[name];
+  if (text === undefined || text.trim() === '') return fallback;
+  const value = text.trim().toLowerCase() as T;
+  if (!choices.includes(value)) {
+    throw new PeerConfigError(
+      `${name} must be one of ${choices.join(', ')}, got ${JSON.stringify(text)}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * A peer script's `main`: starts it, prints `describe(peer)`, stops it on SIGINT or SIGTERM and
+ * exits 0, or exits 1 when starting or stopping fails.
+ */
+export function runUntilSignal<P extends { stop(): Promise<void> }>(
+  name: string,
+  start: () => Promise<P>,
+  describe: (peer: P) => string,
+): void {
+  const fail = (what: string) => (err: unknown) => {
+    console.error(
+      `${name} ${what}:`,
+      err instanceof PeerConfigError || err instanceof ConfigError ? err.message : err,
+    );
+    process.exit(1);
+  };
+  // Inside the promise chain, so a bad environment read by `start` exits 1 with its message.
+  Promise.resolve()
+    .then(start)
+    .then((peer) => {
+      console.log(describe(peer));
+      const stop = () => void peer.stop().then(() => process.exit(0), fail('did not stop cleanly'));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    }, fail('failed to start'));
 }

@@ -1,0 +1,414 @@
+import { randomUUID } from 'node:crypto';
+import type http from 'node:http';
+import Joi from 'joi';
+import { createLogger, type Logger } from '../../lib/logger.js';
+import { isMain } from '../../lib/main.js';
+import { moneyEquals, parseMoney } from '../../lib/money.js';
+import { signedWebhookHeaders } from '../../lib/webhook-signature.js';
+import {
+  changeWaiters,
+  envChoice,
+  envInteger,
+  keepAliveAgents,
+  listen,
+  postJson,
+  readJson,
+  requestTarget,
+  runUntilSignal,
+  sendJson,
+  timerSet,
+  type StartedServer,
+} from './http-server.js';
+
+/**
+ * Development Payments: a real HTTP server playing the Payments service's contract.
+ * `POST {any path}` `{order_id, amount, callback_url, idempotency_key, user_id?}` → 201 with the
+ * pending payment; the same idempotency key again → 201 with the same payment (header
+ * `idempotent-replayed: true`), no second callback. Reusing a key for another order or amount →
+ * 422. A moment later it POSTs the outcome to `callback_url`, signed the Standard Webhooks way
+ * when a secret is set, and retries that call with backoff while the receiver is down or answers
+ * 5xx/408/429. `GET /payments` (or `/_recorded`, `?order_id=` to filter) shows what it recorded.
+ */
+export type PaymentOutcome = 'succeeded' | 'failed';
+
+export interface Payment {
+  id: string;
+  order_id: string;
+  amount: string;
+  status: 'pending';
+  idempotency_key: string;
+  created_at: string;
+}
+
+/** Decides a payment's result. */
+export type PaymentOutcomeRule = (payment: Payment) => PaymentOutcome;
+
+/** The default rule: an amount whose cents are 13 ("0.13", "26.13") fails; all else succeeds. */
+export const failWhenCentsAre13: PaymentOutcomeRule = (p) =>
+  parseMoney(p.amount) % 100n === 13n ? 'failed' : 'succeeded';
+
+export const PAYMENT_OUTCOME_RULES = {
+  rule: failWhenCentsAre13,
+  succeed: () => 'succeeded',
+  fail: () => 'failed',
+} as const satisfies Record<string, PaymentOutcomeRule>;
+
+export interface CallbackRetryOptions {
+  /** Tries in all, the first included. @defaultValue 10 */
+  maxAttempts?: number;
+  /** Wait after the first failed try; doubles after each. @defaultValue 200 */
+  baseDelayMs?: number;
+  /** Cap on one wait (10 tries then span about 26 s). @defaultValue 5000 */
+  maxDelayMs?: number;
+  /** Bound on one try. @defaultValue 5000 */
+  timeoutMs?: number;
+}
+
+export interface PaymentsPeerOptions {
+  /** @defaultValue 0 (a free port) */
+  port?: number;
+  /** Standard Webhooks secret (`whsec_<base64>`); callbacks go unsigned when unset. */
+  webhookSecret?: string;
+  /** Wait between the 201 and the callback; 0 for benchmarks. @defaultValue 10 */
+  callbackDelayMs?: number;
+  /** @defaultValue {@link failWhenCentsAre13} */
+  outcome?: PaymentOutcomeRule;
+  callbackRetry?: CallbackRetryOptions;
+  /** @defaultValue a bunyan logger named dev-payments */
+  logger?: Logger;
+}
+
+export interface CallbackAttempt {
+  at: string;
+  /** The receiver's answer; null when none came. */
+  http_status: number | null;
+  error: string | null;
+}
+
+/** One callback message (one per payment) and every try to deliver it. */
+export interface CallbackRecord {
+  webhook_id: string;
+  url: string;
+  payment_id: string;
+  order_id: string;
+  idempotency_key: string;
+  status: PaymentOutcome;
+  /** pending: not yet answered 2xx; rejected: a 4xx, not retried; gave_up: out of tries. */
+  delivery: 'pending' | 'delivered' | 'rejected' | 'gave_up';
+  /** The last answer's status; null before any. */
+  http_status: number | null;
+  attempts: CallbackAttempt[];
+}
+
+export interface PaymentsRecorded {
+  payments: Payment[];
+  callbacks: CallbackRecord[];
+  /** Requests repeating a known idempotency key (answered with the stored payment). */
+  duplicates: number;
+  /** Requests reusing a key for another order or amount (422). */
+  conflicts: number;
+  /** Requests with a bad body (400). */
+  invalid: number;
+  /** Callback tries that got no answer or a non-2xx one, and handler failures. */
+  errors: number;
+}
+
+export interface PaymentFault {
+  /** Answer POSTs with this status instead of taking the payment. */
+  status?: number;
+  /** Wait this long before answering a POST. */
+  delayMs?: number;
+}
+
+export interface PaymentsPeer extends StartedServer {
+  /** What it recorded, optionally for one order; a copy. */
+  recorded(filter?: { order_id?: string }): PaymentsRecorded;
+  /** Resolves once `check()` holds, re-checked after each thing the peer records. */
+  until(check: () => boolean, timeoutMs?: number, what?: string): Promise<void>;
+  /** The X-API-Key of the last POST, so tests can check it is sent. */
+  readonly lastApiKey: string | undefined;
+  setFault(fault: PaymentFault | undefined): void;
+}
+
+const paymentRequestSchema = Joi.object({
+  order_id: Joi.string().min(1).max(200).required(),
+  amount: Joi.string()
+    .required()
+    .custom((value: string) => {
+      parseMoney(value);
+      return value;
+    }, 'money amount'),
+  callback_url: Joi.string()
+    .uri({ scheme: ['http', 'https'] })
+    .required(),
+  idempotency_key: Joi.string().min(1).max(200).required(),
+  user_id: Joi.string().max(200).allow('', null),
+})
+  .unknown(true)
+  .required();
+
+interface PaymentRequest {
+  order_id: string;
+  amount: string;
+  callback_url: string;
+  idempotency_key: string;
+  user_id?: string | null;
+}
+
+const RETRIABLE_STATUS = (status: number) => status >= 500 || status === 408 || status === 429;
+
+export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Promise<PaymentsPeer> {
+  const {
+    port = 0,
+    webhookSecret,
+    callbackDelayMs = 10,
+    outcome = failWhenCentsAre13,
+    logger = createLogger({ name: 'dev-payments' }),
+  } = options;
+  const retry = {
+    maxAttempts: options.callbackRetry?.maxAttempts ?? 10,
+    baseDelayMs: options.callbackRetry?.baseDelayMs ?? 200,
+    maxDelayMs: options.callbackRetry?.maxDelayMs ?? 5000,
+    timeoutMs: options.callbackRetry?.timeoutMs ?? 5000,
+  };
+  if (!Number.isInteger(callbackDelayMs) || callbackDelayMs < 0) {
+    throw new Error(`callbackDelayMs must be a whole number ≥ 0, got ${callbackDelayMs}`);
+  }
+  if (!Number.isInteger(retry.maxAttempts) || retry.maxAttempts < 1) {
+    throw new Error(
+      `callbackRetry.maxAttempts must be a whole number ≥ 1, got ${retry.maxAttempts}`,
+    );
+  }
+  // A malformed secret should fail the start, not every callback later.
+  if (webhookSecret) signedWebhookHeaders(webhookSecret, '');
+  const agents = keepAliveAgents();
+  const timers = timerSet();
+  const waiters = changeWaiters();
+
+  const byKey = new Map<string, Payment>();
+  const callbacks: CallbackRecord[] = [];
+  const byOrder = new Map<string, { payments: Payment[]; callbacks: CallbackRecord[] }>();
+  const counts = { duplicates: 0, conflicts: 0, invalid: 0, errors: 0 };
+  let fault: PaymentFault | undefined;
+  let lastApiKey: string | undefined;
+  let stopped = false;
+
+  const forOrder = (orderId: string) => {
+    let entry = byOrder.get(orderId);
+    if (!entry) byOrder.set(orderId, (entry = { payments: [], callbacks: [] }));
+    return entry;
+  };
+
+  async function deliver(callback: CallbackRecord, body: string): Promise<void> {
+    const attempt: CallbackAttempt = {
+      at: new Date().toISOString(),
+      http_status: null,
+      error: null,
+    };
+    callback.attempts.push(attempt);
+    // Signed per try with the current time (same webhook-id): receivers refuse old timestamps.
+    const headers = webhookSecret
+      ? signedWebhookHeaders(webhookSecret, body, { id: callback.webhook_id })
+      : {};
+    try {
+      const { status } = await postJson(callback.url, body, {
+        agents,
+        headers,
+        timeoutMs: retry.timeoutMs,
+      });
+      attempt.http_status = callback.http_status = status;
+      if (status >= 200 && status < 300) callback.delivery = 'delivered';
+      else if (!RETRIABLE_STATUS(status)) callback.delivery = 'rejected';
+    } catch (err) {
+      attempt.error = (err as Error).message;
+    }
+    // Stopping destroys the agent under a try in flight: that failure is ours, not the receiver's.
+    if (stopped) return;
+    if (callback.delivery !== 'delivered') {
+      counts.errors++;
+      logger.warn(
+        {
+          order_id: callback.order_id,
+          webhook_id: callback.webhook_id,
+          attempt: callback.attempts.length,
+          http_status: attempt.http_status,
+          error: attempt.error,
+        },
+        'payment callback not accepted',
+      );
+    }
+    if (callback.delivery === 'pending') {
+      if (callback.attempts.length >= retry.maxAttempts) {
+        callback.delivery = 'gave_up';
+        logger.error(
+          {
+            order_id: callback.order_id,
+            webhook_id: callback.webhook_id,
+            tries: retry.maxAttempts,
+          },
+          'payment callback given up',
+        );
+      } else {
+        const wait = Math.min(
+          retry.baseDelayMs * 2 ** (callback.attempts.length - 1),
+          retry.maxDelayMs,
+        );
+        timers.after(wait, () => deliverLogged(callback, body));
+      }
+    }
+    waiters.changed();
+  }
+
+  /** From a timer, where nobody awaits: a failure is logged and counted. */
+  function deliverLogged(callback: CallbackRecord, body: string): void {
+    deliver(callback, body).catch((err: unknown) => {
+      counts.errors++;
+      logger.error({ err, order_id: callback.order_id }, 'payment callback failed unexpectedly');
+    });
+  }
+
+  function scheduleCallback(payment: Payment, request: PaymentRequest, result: PaymentOutcome) {
+    const callback: CallbackRecord = {
+      webhook_id: `msg_${randomUUID()}`,
+      url: request.callback_url,
+      payment_id: payment.id,
+      order_id: payment.order_id,
+      idempotency_key: payment.idempotency_key,
+      status: result,
+      delivery: 'pending',
+      http_status: null,
+      attempts: [],
+    };
+    callbacks.push(callback);
+    forOrder(payment.order_id).callbacks.push(callback);
+    const body = JSON.stringify({
+      id: payment.id,
+      user_id: request.user_id ?? null,
+      order_id: payment.order_id,
+      amount: payment.amount,
+      status: result,
+      idempotency_key: payment.idempotency_key,
+      created_at: payment.created_at,
+    });
+    timers.after(callbackDelayMs, () => deliverLogged(callback, body));
+  }
+
+  function takePayment(res: http.ServerResponse, json: unknown): void {
+    const { error, value } = paymentRequestSchema.validate(json, { abortEarly: false });
+    if (error) {
+      counts.invalid++;
+      return sendJson(res, 400, { detail: error.details.map((d) => d.message) });
+    }
+    const request = value as PaymentRequest;
+    const known = byKey.get(request.idempotency_key);
+    if (known) {
+      if (known.order_id !== request.order_id || !moneyEquals(known.amount, request.amount)) {
+        counts.conflicts++;
+        return sendJson(res, 422, {
+          detail: 'idempotency_key already used for another order or amount',
+          payment: known,
+        });
+      }
+      counts.duplicates++;
+      return sendJson(res, 201, known, { 'idempotent-replayed': 'true' });
+    }
+    const payment: Payment = {
+      id: randomUUID(),
+      order_id: request.order_id,
+      amount: request.amount,
+      status: 'pending',
+      idempotency_key: request.idempotency_key,
+      created_at: new Date().toISOString(),
+    };
+    // Decided before anything is stored: a rule that throws leaves no payment without a callback.
+    const result = outcome(payment);
+    byKey.set(payment.idempotency_key, payment);
+    forOrder(payment.order_id).payments.push(payment);
+    scheduleCallback(payment, request, result);
+    sendJson(res, 201, payment);
+    waiters.changed();
+  }
+
+  function recorded(filter: { order_id?: string } = {}): PaymentsRecorded {
+    const source =
+      filter.order_id === undefined
+        ? { payments: [...byKey.values()], callbacks }
+        : (byOrder.get(filter.order_id) ?? { payments: [], callbacks: [] });
+    return {
+      payments: source.payments.map((p) => ({ ...p })),
+      callbacks: source.callbacks.map((c) => ({
+        ...c,
+        attempts: c.attempts.map((a) => ({ ...a })),
+      })),
+      ...counts,
+    };
+  }
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const { path, query } = requestTarget(req);
+    if (req.method === 'GET' && (path === '/payments' || path === '/_recorded')) {
+      return sendJson(res, 200, recorded({ order_id: query.get('order_id') ?? undefined }));
+    }
+    if (req.method !== 'POST') return sendJson(res, 405, { detail: 'method not allowed' });
+    lastApiKey = req.headers['x-api-key'] as string | undefined;
+    const { json } = await readJson(req);
+    const current = fault;
+    if (current?.delayMs) await new Promise((r) => setTimeout(r, current.delayMs));
+    if (current?.status) return sendJson(res, current.status, { detail: 'payments fault (test)' });
+    takePayment(res, json);
+  }
+
+  const server = await listen((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      counts.errors++;
+      logger.error({ err, url: req.url }, 'payments peer failed a request');
+      if (!res.headersSent) sendJson(res, 500, { detail: 'payments peer error' });
+      else res.destroy();
+    });
+  }, port);
+
+  return {
+    ...server,
+    recorded,
+    until: waiters.until,
+    get lastApiKey() {
+      return lastApiKey;
+    },
+    setFault(f) {
+      fault = f;
+    },
+    async stop() {
+      stopped = true;
+      timers.close();
+      waiters.cancel('payments peer stopped');
+      agents.destroy();
+      await server.stop();
+    },
+  };
+}
+
+/** The peer's options from the environment; the variables are listed at `main` below. */
+export function paymentsOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): PaymentsPeerOptions {
+  return {
+    port: envInteger(env, 'PAYMENTS_PORT', 8002, { max: 65535 }),
+    webhookSecret: env.PAYMENTS_WEBHOOK_SECRET || undefined,
+    callbackDelayMs: envInteger(env, 'PAYMENTS_CALLBACK_DELAY_MS', 10),
+    outcome:
+      PAYMENT_OUTCOME_RULES[
+        envChoice(env, 'PAYMENTS_OUTCOME', ['rule', 'succeed', 'fail'] as const, 'rule')
+      ],
+    callbackRetry: {
+      maxAttempts: envInteger(env, 'PAYMENTS_CALLBACK_MAX_ATTEMPTS', 10, { min: 1 }),
+    },
+  };
+}
+
+if (isMain(import.meta.url)) {
+  // PAYMENTS_PORT (8002), PAYMENTS_WEBHOOK_SECRET, PAYMENTS_CALLBACK_DELAY_MS (10),
+  // PAYMENTS_OUTCOME (rule: cents .13 fail | succeed | fail), PAYMENTS_CALLBACK_MAX_ATTEMPTS (10).
+  runUntilSignal(
+    'development Payments',
+    () => startPaymentsPeer(paymentsOptionsFromEnv()),
+    (peer) => `development Payments on ${peer.url} (GET /payments lists what it recorded)`,
+  );
+}

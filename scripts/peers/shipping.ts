@@ -1,0 +1,462 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Joi from 'joi';
+import {
+  Kafka,
+  logLevel,
+  Partitioners,
+  type Consumer,
+  type KafkaMessage,
+  type Producer,
+} from 'kafkajs';
+import { loadConfig } from '../../lib/config.js';
+import { bunyanLogCreator, createKafka, kafkajsLogLevel } from '../../lib/kafka.js';
+import { createLogger, type Logger } from '../../lib/logger.js';
+import { isMain } from '../../lib/main.js';
+import {
+  changeWaiters,
+  envChoice,
+  envInteger,
+  listen,
+  requestTarget,
+  runUntilSignal,
+  sendJson,
+  type StartedServer,
+} from './http-server.js';
+
+/**
+ * Development Shipping: a kafkajs consumer group on the shipping requests topic that answers each
+ * `order.paid` request on the responses topic (key = order id) a moment later, with
+ * `order.shipped` and a shipment id, or `shipping.failed` when the fail rule says so. Requests are
+ * deduplicated by idempotency key (a repeat is counted, not answered again). Messages of any other
+ * type are skipped, so both directions may share one topic. `GET /shipments` (or `/_recorded`,
+ * `?order_id=` to filter) on its small HTTP server shows what it saw.
+ */
+export interface ShippingRequest {
+  event_type: 'order.paid';
+  order_id: string;
+  item_id: string;
+  quantity: number;
+  idempotency_key: string;
+}
+
+export interface ShippingAnswer {
+  event_type: 'order.shipped' | 'shipping.failed';
+  order_id: string;
+  item_id: string;
+  quantity: number;
+  shipment_id: string | null;
+  /** Why shipping failed; only on `shipping.failed`. */
+  reason?: string;
+}
+
+/** Returns why the request cannot be shipped, or undefined to ship it. */
+export type ShippingFailRule = (request: ShippingRequest) => string | undefined;
+
+/** The default rule: a quantity of exactly 13 cannot be shipped; anything else ships. */
+export const failWhenQuantityIs13: ShippingFailRule = (r) =>
+  r.quantity === 13 ? 'quantity 13 cannot be shipped (development rule)' : undefined;
+
+export const SHIPPING_FAIL_RULES = {
+  rule: failWhenQuantityIs13,
+  ship: () => undefined,
+  fail: () => 'shipping refused (SHIPPING_OUTCOME=fail)',
+} as const satisfies Record<string, ShippingFailRule>;
+
+export interface ShipmentRecord {
+  idempotency_key: string;
+  request: ShippingRequest;
+  /** answering: waiting out the delay or producing; unanswered: the answer could not be produced
+   * and the request will be answered when Kafka delivers it again. */
+  state: 'answering' | 'answered' | 'unanswered';
+  answer: ShippingAnswer | null;
+  received_at: string;
+  answered_at: string | null;
+  /** How many repeats of this idempotency key came after the first. */
+  duplicates: number;
+  partition: number;
+  offset: string;
+}
+
+export interface ShippingRecorded {
+  shipments: ShipmentRecord[];
+  /** Repeats of a known idempotency key (not answered again). */
+  duplicates: number;
+  /** Messages of another type than `order.paid` (the service's own answers on a shared topic). */
+  skipped: number;
+  /** `order.paid` messages that are not JSON or miss a field: logged and passed over. */
+  invalid: number;
+  /** Answers that could not be produced, and consumer crashes. */
+  errors: number;
+}
+
+export interface ShippingPeerOptions {
+  /** Broker addresses; needed unless `kafka` is given. */
+  brokers?: string[];
+  /** A ready kafkajs client (TLS, SASL); when given, `brokers` is not used. */
+  kafka?: Kafka;
+  /** @defaultValue 'shipping.requests' */
+  requestsTopic?: string;
+  /** @defaultValue 'shipping.responses' */
+  responsesTopic?: string;
+  /** @defaultValue 'dev-shipping' */
+  groupId?: string;
+  /** Wait before answering a request; 0 for benchmarks. @defaultValue 10 */
+  delayMs?: number;
+  /** @defaultValue {@link failWhenQuantityIs13} */
+  failRule?: ShippingFailRule;
+  /** Port of the HTTP server showing what it saw. @defaultValue 0 (a free port) */
+  port?: number;
+  /**
+   * Where a group without committed offsets starts. kafkajs applies it only then, so a restarted
+   * peer resumes where it was; from the beginning, a request produced before the group first
+   * joined is still answered. @defaultValue true
+   */
+  fromBeginning?: boolean;
+  /** Create both topics at start (a failure is logged: they may exist or be auto-created).
+   * @defaultValue true */
+  createTopics?: boolean;
+  /**
+   * Longest a fetch waits for new requests. The broker answers as soon as one arrives, so this
+   * costs no latency; it bounds `stop()`, which waits for the fetch in flight. @defaultValue 500
+   */
+  maxWaitTimeInMs?: number;
+  /** Bound on joining the consumer group at start. @defaultValue 30000 */
+  readyTimeoutMs?: number;
+  /** @defaultValue a bunyan logger named dev-shipping */
+  logger?: Logger;
+}
+
+export interface ShippingPeer extends StartedServer {
+  requestsTopic: string;
+  responsesTopic: string;
+  groupId: string;
+  /** What it recorded, optionally for one order; a copy. */
+  recorded(filter?: { order_id?: string }): ShippingRecorded;
+  /** Resolves once `check()` holds, re-checked after each thing the peer records. */
+  until(check: () => boolean, timeoutMs?: number, what?: string): Promise<void>;
+}
+
+const requestSchema = Joi.object({
+  event_type: Joi.string().valid('order.paid').required(),
+  order_id: Joi.string().min(1).max(200).required(),
+  item_id: Joi.string().min(1).max(200).required(),
+  quantity: Joi.number().integer().min(1).required(),
+  idempotency_key: Joi.string().min(1).max(200).required(),
+})
+  .unknown(true)
+  .required();
+
+function eventType(value: unknown): unknown {
+  return value !== null && typeof value === 'object'
+    ? (value as { event_type?: unknown }).event_type
+    : undefined;
+}
+
+export async function startShippingPeer(options: ShippingPeerOptions): Promise<ShippingPeer> {
+  const {
+    requestsTopic = 'shipping.requests',
+    responsesTopic = 'shipping.responses',
+    groupId = 'dev-shipping',
+    delayMs = 10,
+    failRule = failWhenQuantityIs13,
+    port = 0,
+    fromBeginning = true,
+    createTopics = true,
+    maxWaitTimeInMs = 500,
+    readyTimeoutMs = 30_000,
+    logger = createLogger({ name: 'dev-shipping' }),
+  } = options;
+  if (!options.kafka && !options.brokers?.length) {
+    throw new Error('startShippingPeer needs `brokers` or a `kafka` client');
+  }
+  if (!Number.isInteger(delayMs) || delayMs < 0) {
+    throw new Error(`delayMs must be a whole number ≥ 0, got ${delayMs}`);
+  }
+  const kafka =
+    options.kafka ??
+    new Kafka({
+      clientId: groupId,
+      brokers: options.brokers!,
+      // Not below WARN: kafkajs's INFO lines about joins and commits drown the peer's own.
+      logLevel: Math.min(kafkajsLogLevel(logger.level()), logLevel.WARN),
+      logCreator: bunyanLogCreator(logger),
+    });
+
+  const waiters = changeWaiters();
+  const byKey = new Map<string, ShipmentRecord>();
+  const byOrder = new Map<string, ShipmentRecord[]>();
+  const counts = { duplicates: 0, skipped: 0, invalid: 0, errors: 0 };
+
+  async function answer(record: ShipmentRecord, producer: Producer): Promise<void> {
+    if (delayMs > 0) await sleep(delayMs);
+    const { request } = record;
+    let reply: ShippingAnswer;
+    try {
+      const reason = failRule(request);
+      reply = {
+        event_type: reason === undefined ? 'order.shipped' : 'shipping.failed',
+        order_id: request.order_id,
+        item_id: request.item_id,
+        quantity: request.quantity,
+        shipment_id: reason === undefined ? randomUUID() : null,
+        ...(reason === undefined ? {} : { reason }),
+      };
+      await producer.send({
+        topic: responsesTopic,
+        acks: -1,
+        messages: [{ key: request.order_id, value: JSON.stringify(reply) }],
+      });
+    } catch (err) {
+      // Marked so that Kafka's redelivery of the batch is answered, not taken for a duplicate.
+      record.state = 'unanswered';
+      counts.errors++;
+      logger.error(
+        { err, order_id: request.order_id, idempotency_key: record.idempotency_key },
+        'shipping answer not produced; the batch will be delivered again',
+      );
+      waiters.changed();
+      throw err;
+    }
+    record.state = 'answered';
+    record.answer = reply;
+    record.answered_at = new Date().toISOString();
+    waiters.changed();
+  }
+
+  /** Checks one message; returns the answer to wait for, or nothing when it needs none. */
+  function take(
+    partition: number,
+    message: KafkaMessage,
+    producer: Producer,
+  ): Promise<void> | void {
+    const text = message.value?.toString('utf8') ?? '';
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // Not JSON cannot be a request; keep going so one bad message never blocks the partition.
+      parsed = undefined;
+    }
+    if (parsed !== undefined && eventType(parsed) !== 'order.paid') {
+      counts.skipped++;
+      return waiters.changed();
+    }
+    const { error, value } = requestSchema.validate(parsed);
+    if (error) {
+      counts.invalid++;
+      logger.warn(
+        {
+          partition,
+          offset: message.offset,
+          problem: parsed === undefined ? 'not JSON' : error.message,
+        },
+        'shipping request passed over: not a valid order.paid request',
+      );
+      return waiters.changed();
+    }
+    const request = value as ShippingRequest;
+    const known = byKey.get(request.idempotency_key);
+    if (known && known.state !== 'unanswered') {
+      known.duplicates++;
+      counts.duplicates++;
+      return waiters.changed();
+    }
+    if (known) {
+      // Its answer failed to go out before; Kafka delivered it again, so try again.
+      known.state = 'answering';
+      return answer(known, producer);
+    }
+    const record: ShipmentRecord = {
+      idempotency_key: request.idempotency_key,
+      request,
+      state: 'answering',
+      answer: null,
+      received_at: new Date().toISOString(),
+      answered_at: null,
+      duplicates: 0,
+      partition,
+      offset: message.offset,
+    };
+    byKey.set(record.idempotency_key, record);
+    const list = byOrder.get(request.order_id) ?? [];
+    list.push(record);
+    byOrder.set(request.order_id, list);
+    waiters.changed();
+    return answer(record, producer);
+  }
+
+  function recorded(filter: { order_id?: string } = {}): ShippingRecorded {
+    const source =
+      filter.order_id === undefined ? [...byKey.values()] : (byOrder.get(filter.order_id) ?? []);
+    return {
+      shipments: source.map((r) => ({
+        ...r,
+        request: { ...r.request },
+        answer: r.answer && { ...r.answer },
+      })),
+      ...counts,
+    };
+  }
+
+  // The default partitioner named explicitly: otherwise kafkajs warns on every start.
+  const producer = kafka.producer({
+    allowAutoTopicCreation: true,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  const consumer: Consumer = kafka.consumer({
+    groupId,
+    allowAutoTopicCreation: true,
+    maxWaitTimeInMs,
+  });
+  let server: StartedServer | undefined;
+  const stopAll = async () => {
+    waiters.cancel('shipping peer stopped');
+    // The consumer first: it waits for the batch in hand, whose answers need the producer.
+    const results = await Promise.allSettled([
+      consumer.disconnect().then(() => producer.disconnect()),
+      server?.stop(),
+    ]);
+    const failed = results.filter((r) => r.status === 'rejected');
+    if (failed.length) {
+      throw new AggregateError(
+        failed.map((r) => (r as PromiseRejectedResult).reason),
+        'shipping peer did not stop cleanly',
+      );
+    }
+  };
+
+  try {
+    if (createTopics) await ensureTopics(kafka, [requestsTopic, responsesTopic], logger);
+    await producer.connect();
+    await consumer.connect();
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      counts.errors++;
+      logger.error({ err: payload.error, restart: payload.restart }, 'shipping consumer crashed');
+    });
+    const joined = new Promise<void>((resolve) => {
+      const off = consumer.on(consumer.events.GROUP_JOIN, () => {
+        off();
+        resolve();
+      });
+    });
+    await consumer.subscribe({ topics: [requestsTopic], fromBeginning });
+    await consumer.run({
+      // A whole batch is answered concurrently, so the delay is paid once per batch, not once per
+      // message; offsets are committed only after every answer in it was produced.
+      eachBatch: async ({ batch, heartbeat }) => {
+        // Settled, not all: a retried batch must not meet answers still in flight.
+        const results = await Promise.allSettled(
+          batch.messages.map((m) => take(batch.partition, m, producer)),
+        );
+        const failed = results.find((r) => r.status === 'rejected');
+        if (failed) throw failed.reason;
+        await heartbeat();
+      },
+    });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      joined,
+      new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `shipping consumer did not join group ${groupId} within ${readyTimeoutMs} ms`,
+              ),
+            ),
+          readyTimeoutMs,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
+
+    server = await listen((req, res) => {
+      const { path, query } = requestTarget(req);
+      if (req.method === 'GET' && (path === '/shipments' || path === '/_recorded')) {
+        return sendJson(res, 200, recorded({ order_id: query.get('order_id') ?? undefined }));
+      }
+      sendJson(res, 404, { detail: 'GET /shipments lists what this peer saw' });
+    }, port);
+  } catch (err) {
+    await stopAll().catch((stopErr: unknown) =>
+      logger.error({ err: stopErr }, 'shipping peer did not stop cleanly after a failed start'),
+    );
+    throw err;
+  }
+
+  return {
+    ...server,
+    requestsTopic,
+    responsesTopic,
+    groupId,
+    recorded,
+    until: waiters.until,
+    stop: stopAll,
+  };
+}
+
+async function ensureTopics(kafka: Kafka, topics: string[], logger: Logger): Promise<void> {
+  const admin = kafka.admin();
+  // Not reaching the brokers fails the start; only the creation itself may be refused.
+  await admin.connect();
+  try {
+    // Only the missing ones: asking for an existing topic makes kafkajs log an error.
+    const existing = new Set(await admin.listTopics());
+    const missing = [...new Set(topics)].filter((topic) => !existing.has(topic));
+    if (missing.length) {
+      await admin.createTopics({
+        topics: missing.map((topic) => ({ topic })),
+        waitForLeaders: true,
+      });
+    }
+  } catch (err) {
+    // A managed cluster may refuse topic creation by clients; the topics may exist or be
+    // auto-created on first use, and subscribing names the problem if they are not.
+    logger.warn({ err, topics }, 'could not create the shipping topics; going on with what exists');
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * The peer's options from the environment. Kafka comes from the service's own variables, read by
+ * lib/config and lib/kafka (KAFKA_BOOTSTRAP_SERVERS or KAFKA_URL with Heroku's TLS and SASL,
+ * KAFKA_PREFIX, KAFKA_SHIPPING_REQUESTS_TOPIC, KAFKA_SHIPPING_RESPONSES_TOPIC, KAFKA_TOPIC), so the
+ * peer meets the service on the same topics; with no brokers configured, the in-repo broker on
+ * 127.0.0.1:KAFKA_DEV_PORT. Then SHIPPING_PORT (8004), SHIPPING_GROUP_ID (dev-shipping, prefixed),
+ * SHIPPING_DELAY_MS (10), SHIPPING_OUTCOME (rule: quantity 13 fails | ship | fail).
+ */
+export function shippingOptionsFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  logger: Logger = createLogger({ name: 'dev-shipping' }),
+): ShippingPeerOptions {
+  const { kafka } = loadConfig(env);
+  const groupId = kafka.prefix + (env.SHIPPING_GROUP_ID || 'dev-shipping');
+  const brokers = kafka.brokers.length ? kafka.brokers : [`127.0.0.1:${kafka.devPort}`];
+  return {
+    kafka: createKafka({ ...kafka, brokers, clientId: groupId }, logger),
+    requestsTopic: kafka.requestsTopic,
+    responsesTopic: kafka.responsesTopic,
+    groupId,
+    logger,
+    port: envInteger(env, 'SHIPPING_PORT', 8004, { max: 65535 }),
+    delayMs: envInteger(env, 'SHIPPING_DELAY_MS', 10),
+    failRule:
+      SHIPPING_FAIL_RULES[
+        envChoice(env, 'SHIPPING_OUTCOME', ['rule', 'ship', 'fail'] as const, 'rule')
+      ],
+  };
+}
+
+if (isMain(import.meta.url)) {
+  runUntilSignal(
+    'development Shipping',
+    () => {
+      const logger = createLogger({ name: 'dev-shipping', level: loadConfig().logLevel });
+      return startShippingPeer(shippingOptionsFromEnv(process.env, logger));
+    },
+    (peer) =>
+      `development Shipping consuming ${peer.requestsTopic} (group ${peer.groupId}), ` +
+      `answering on ${peer.responsesTopic}; GET ${peer.url}/shipments lists what it saw`,
+  );
+}

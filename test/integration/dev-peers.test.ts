@@ -1,0 +1,687 @@
+import { expect } from 'chai';
+import { randomBytes, randomUUID } from 'node:crypto';
+import type http from 'node:http';
+import type { Consumer, Kafka, Producer } from 'kafkajs';
+import { Webhook } from 'standardwebhooks';
+import { silentLogger } from '../../lib/logger.js';
+import {
+  changeWaiters,
+  listen,
+  readJson,
+  sendJson,
+  type StartedServer,
+} from '../../scripts/peers/http-server.js';
+import {
+  startNotificationsPeer,
+  type NotificationsPeer,
+} from '../../scripts/peers/notifications.js';
+import { startPeers } from '../../scripts/peers/index.js';
+import { startPaymentsPeer, type PaymentsPeer } from '../../scripts/peers/payments.js';
+import {
+  startShippingPeer,
+  type ShippingAnswer,
+  type ShippingPeer,
+} from '../../scripts/peers/shipping.js';
+import { startTestBroker, testKafka, uniqueName, type RunningBroker } from '../support/kafka.js';
+
+interface ReceivedCallback {
+  headers: http.IncomingHttpHeaders;
+  raw: string;
+  // The callback's fields are checked one by one below.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  json: any;
+}
+
+/** Our stand-in for the service's webhook: records each callback, answers as told per order. */
+interface CallbackReceiver extends StartedServer {
+  received: ReceivedCallback[];
+  /** Statuses to answer for an order's callbacks, in turn; 200 once they run out. */
+  answers: Map<string, number[]>;
+  receivedFor(orderId: string): ReceivedCallback[];
+}
+
+async function startCallbackReceiver(): Promise<CallbackReceiver> {
+  const received: ReceivedCallback[] = [];
+  const answers = new Map<string, number[]>();
+  const server = await listen((req, res) => {
+    void readJson(req).then(({ raw, json }) => {
+      const callback = { headers: req.headers, raw, json } as ReceivedCallback;
+      received.push(callback);
+      const status = answers.get(callback.json?.order_id)?.shift() ?? 200;
+      sendJson(res, status, {});
+    });
+  });
+  return {
+    ...server,
+    received,
+    answers,
+    receivedFor: (orderId) => received.filter((c) => c.json?.order_id === orderId),
+  };
+}
+
+async function postJson(url: string, body: unknown) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': 'peer-token' },
+    body: JSON.stringify(body),
+  });
+  // Peer answers vary by endpoint; the tests check them field by field.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return { status: res.status, headers: res.headers, body: (await res.json()) as any };
+}
+
+async function getJson(url: string) {
+  const res = await fetch(url);
+  // As above: the listing's shape is what each test asserts.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+/** A port nothing listens on: bound once, then released. */
+async function closedPort(): Promise<number> {
+  const server = await listen(() => undefined);
+  await server.stop();
+  return server.port;
+}
+
+/** Reads a topic from the beginning with its own group and keeps every message, as JSON. */
+interface TopicReader {
+  messages: Array<{ key: string; value: ShippingAnswer }>;
+  for(orderId: string): ShippingAnswer[];
+  until(check: () => boolean, timeoutMs?: number, what?: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function readTopic(kafka: Kafka, topic: string): Promise<TopicReader> {
+  const messages: TopicReader['messages'] = [];
+  const waiters = changeWaiters();
+  // A short fetch wait keeps stop() short: it waits for the fetch in flight.
+  const consumer: Consumer = kafka.consumer({
+    groupId: uniqueName('test-reader'),
+    maxWaitTimeInMs: 100,
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      messages.push({
+        key: message.key?.toString() ?? '',
+        value: JSON.parse(message.value?.toString() ?? 'null') as ShippingAnswer,
+      });
+      waiters.changed();
+    },
+  });
+  return {
+    messages,
+    for: (orderId) => messages.filter((m) => m.key === orderId).map((m) => m.value),
+    until: waiters.until,
+    async stop() {
+      waiters.cancel('reader stopped');
+      await consumer.disconnect();
+    },
+  };
+}
+
+const shippingRequest = (overrides: Record<string, unknown> = {}) => ({
+  event_type: 'order.paid',
+  order_id: randomUUID(),
+  item_id: randomUUID(),
+  quantity: 1,
+  idempotency_key: randomUUID(),
+  ...overrides,
+});
+
+function verified(secret: string, callback: ReceivedCallback): unknown {
+  return new Webhook(secret).verify(callback.raw, {
+    'webhook-id': String(callback.headers['webhook-id']),
+    'webhook-timestamp': String(callback.headers['webhook-timestamp']),
+    'webhook-signature': String(callback.headers['webhook-signature']),
+  });
+}
+
+describe('development peers', () => {
+  describe('Payments', () => {
+    const secret = `whsec_${randomBytes(24).toString('base64')}`;
+    let receiver: CallbackReceiver;
+    let payments: PaymentsPeer;
+
+    before(async () => {
+      receiver = await startCallbackReceiver();
+      payments = await startPaymentsPeer({
+        webhookSecret: secret,
+        callbackDelayMs: 0,
+        callbackRetry: { maxAttempts: 4, baseDelayMs: 5, maxDelayMs: 20, timeoutMs: 1000 },
+        logger: silentLogger(),
+      });
+    });
+    after(async () => {
+      await payments?.stop();
+      await receiver?.stop();
+    });
+
+    const paymentRequest = (overrides: Record<string, unknown> = {}) => ({
+      order_id: randomUUID(),
+      amount: '5.00',
+      callback_url: `${receiver.url}/api/v1/orders/payment-callback`,
+      idempotency_key: randomUUID(),
+      ...overrides,
+    });
+
+    const settled = (orderId: string) =>
+      payments.until(
+        () => {
+          const { callbacks } = payments.recorded({ order_id: orderId });
+          return callbacks.length > 0 && callbacks.every((c) => c.delivery !== 'pending');
+        },
+        5000,
+        `the callback of order ${orderId} to settle`,
+      );
+
+    describe('when a payment is requested', () => {
+      it('then it answers 201 pending and calls back, signed the Standard Webhooks way, succeeded', async () => {
+        const request = paymentRequest({ user_id: 'user-7' });
+
+        const res = await postJson(`${payments.url}/api/payments`, request);
+
+        expect(res.status).to.equal(201);
+        expect(res.body).to.include({
+          order_id: request.order_id,
+          amount: '5.00',
+          status: 'pending',
+          idempotency_key: request.idempotency_key,
+        });
+        expect(res.body.id).to.be.a('string');
+        expect(payments.lastApiKey).to.equal('peer-token');
+        await settled(request.order_id);
+        const [callback, ...more] = receiver.receivedFor(request.order_id);
+        expect(more).to.have.length(0);
+        expect(callback!.headers['webhook-id']).to.match(/^msg_/);
+        expect(verified(secret, callback!)).to.deep.equal({
+          id: res.body.id,
+          user_id: 'user-7',
+          order_id: request.order_id,
+          amount: '5.00',
+          status: 'succeeded',
+          idempotency_key: request.idempotency_key,
+          created_at: res.body.created_at,
+        });
+        expect(payments.recorded({ order_id: request.order_id }).callbacks[0]).to.include({
+          delivery: 'delivered',
+          http_status: 200,
+          status: 'succeeded',
+        });
+      });
+    });
+
+    describe('when the amount ends in .13', () => {
+      it('then the callback says failed', async () => {
+        const request = paymentRequest({ amount: '26.13' });
+
+        await postJson(payments.url, request);
+        await settled(request.order_id);
+
+        const [callback] = receiver.receivedFor(request.order_id);
+        expect(callback!.json).to.include({ status: 'failed', amount: '26.13', user_id: null });
+        expect(verified(secret, callback!)).to.be.an('object');
+      });
+    });
+
+    describe('when the same idempotency key comes again', () => {
+      it('then it answers the same payment, counts a duplicate and calls back only once', async () => {
+        const request = paymentRequest();
+        const first = await postJson(payments.url, request);
+        await settled(request.order_id);
+        const duplicatesBefore = payments.recorded().duplicates;
+
+        const again = await postJson(payments.url, request);
+
+        expect(again.status).to.equal(201);
+        expect(again.body).to.deep.equal(first.body);
+        expect(again.headers.get('idempotent-replayed')).to.equal('true');
+        // A callback is scheduled while the request is handled, so a second one would show now.
+        const recorded = payments.recorded({ order_id: request.order_id });
+        expect(recorded.payments).to.have.length(1);
+        expect(recorded.callbacks).to.have.length(1);
+        expect(recorded.duplicates).to.equal(duplicatesBefore + 1);
+        expect(receiver.receivedFor(request.order_id)).to.have.length(1);
+      });
+    });
+
+    describe('when the key is reused for another amount', () => {
+      it('then it answers 422 and takes no second payment', async () => {
+        const request = paymentRequest();
+        await postJson(payments.url, request);
+
+        const res = await postJson(payments.url, { ...request, amount: '6.00' });
+
+        expect(res.status).to.equal(422);
+        expect(payments.recorded({ order_id: request.order_id }).payments).to.have.length(1);
+        expect(payments.recorded().conflicts).to.be.greaterThan(0);
+      });
+    });
+
+    describe('when the body is bad', () => {
+      it('then it answers 400 naming the problems, and counts it', async () => {
+        const invalidBefore = payments.recorded().invalid;
+
+        const res = await postJson(payments.url, { order_id: randomUUID(), amount: '1.234' });
+
+        expect(res.status).to.equal(400);
+        expect(res.body.detail.join(' '))
+          .to.match(/amount/)
+          .and.match(/callback_url/);
+        expect(payments.recorded().invalid).to.equal(invalidBefore + 1);
+      });
+    });
+
+    describe('when the receiver answers 503 twice', () => {
+      it('then the callback is retried, same webhook-id, until it answers 200', async () => {
+        const request = paymentRequest();
+        receiver.answers.set(request.order_id, [503, 503]);
+
+        await postJson(payments.url, request);
+        await settled(request.order_id);
+
+        const [callback] = payments.recorded({ order_id: request.order_id }).callbacks;
+        expect(callback!.delivery).to.equal('delivered');
+        expect(callback!.attempts.map((a) => a.http_status)).to.deep.equal([503, 503, 200]);
+        const received = receiver.receivedFor(request.order_id);
+        expect(received).to.have.length(3);
+        expect(new Set(received.map((c) => c.headers['webhook-id'])).size).to.equal(1);
+        for (const c of received) expect(verified(secret, c)).to.be.an('object');
+      });
+    });
+
+    describe('when the receiver answers 400', () => {
+      it('then the answer is recorded and the callback is not retried', async () => {
+        const request = paymentRequest();
+        receiver.answers.set(request.order_id, [400]);
+
+        await postJson(payments.url, request);
+        await settled(request.order_id);
+
+        const [callback] = payments.recorded({ order_id: request.order_id }).callbacks;
+        expect(callback).to.include({ delivery: 'rejected', http_status: 400 });
+        expect(callback!.attempts).to.have.length(1);
+        expect(receiver.receivedFor(request.order_id)).to.have.length(1);
+      });
+    });
+
+    describe('when the receiver is down', () => {
+      it('then it retries up to its bound and gives up, recording each error', async () => {
+        const request = paymentRequest({
+          callback_url: `http://127.0.0.1:${await closedPort()}/callback`,
+        });
+        const errorsBefore = payments.recorded().errors;
+
+        await postJson(payments.url, request);
+        await settled(request.order_id);
+
+        const [callback] = payments.recorded({ order_id: request.order_id }).callbacks;
+        expect(callback!.delivery).to.equal('gave_up');
+        expect(callback!.attempts).to.have.length(4);
+        expect(callback!.attempts.every((a) => a.http_status === null && a.error)).to.equal(true);
+        expect(payments.recorded().errors).to.equal(errorsBefore + 4);
+      });
+    });
+
+    describe('when its records are asked for over HTTP', () => {
+      it('then GET /payments?order_id= lists the payment and its callback', async () => {
+        const request = paymentRequest();
+        await postJson(payments.url, request);
+        await settled(request.order_id);
+
+        const res = await getJson(`${payments.url}/payments?order_id=${request.order_id}`);
+
+        expect(res.status).to.equal(200);
+        expect(res.body.payments).to.have.length(1);
+        expect(res.body.callbacks).to.have.length(1);
+        expect(res.body.callbacks[0]).to.include({ delivery: 'delivered', http_status: 200 });
+        expect(res.body.duplicates).to.be.a('number');
+        expect((await getJson(`${payments.url}/_recorded`)).body.payments.length).to.be.greaterThan(
+          1,
+        );
+      });
+    });
+  });
+
+  describe('Notifications', () => {
+    let notifications: NotificationsPeer;
+
+    before(async () => {
+      notifications = await startNotificationsPeer({ logger: silentLogger() });
+    });
+    after(async () => {
+      await notifications?.stop();
+    });
+
+    const notification = (overrides: Record<string, unknown> = {}) => ({
+      message: 'Your order was paid',
+      idempotency_key: randomUUID(),
+      order_id: randomUUID(),
+      user_id: 'user-1',
+      event: 'order.paid',
+      ...overrides,
+    });
+
+    describe('when a notification is sent', () => {
+      it('then it answers 201 and lists it for its order', async () => {
+        const body = notification();
+
+        const res = await postJson(`${notifications.url}/api/notifications`, body);
+
+        expect(res.status).to.equal(201);
+        expect(res.body).to.include(body);
+        const listed = await getJson(
+          `${notifications.url}/notifications?order_id=${body.order_id}`,
+        );
+        expect(listed.body.notifications).to.have.length(1);
+        expect(listed.body.notifications[0]).to.include({ ...body, duplicates: 0 });
+      });
+    });
+
+    describe('when the same idempotency key comes again', () => {
+      it('then it answers the stored one and counts a duplicate, keeping one notification', async () => {
+        const body = notification();
+        const first = await postJson(notifications.url, body);
+        const duplicatesBefore = notifications.recorded().duplicates;
+
+        const again = await postJson(notifications.url, { ...body, message: 'again' });
+
+        expect(again.status).to.equal(201);
+        expect(again.body).to.deep.equal(first.body);
+        expect(again.headers.get('idempotent-replayed')).to.equal('true');
+        const recorded = notifications.recorded({ order_id: body.order_id });
+        expect(recorded.notifications).to.have.length(1);
+        expect(recorded.notifications[0]!.duplicates).to.equal(1);
+        expect(recorded.duplicates).to.equal(duplicatesBefore + 1);
+      });
+    });
+
+    describe('when only the contract fields are sent', () => {
+      it('then it accepts them', async () => {
+        const res = await postJson(notifications.url, {
+          message: 'hello',
+          idempotency_key: randomUUID(),
+        });
+
+        expect(res.status).to.equal(201);
+        expect(res.body).to.include({ order_id: null, user_id: null, event: null });
+      });
+    });
+
+    describe('when the body is bad', () => {
+      it('then it answers 400 and counts it', async () => {
+        const invalidBefore = notifications.recorded().invalid;
+
+        const res = await postJson(notifications.url, { message: '' });
+
+        expect(res.status).to.equal(400);
+        expect(notifications.recorded().invalid).to.equal(invalidBefore + 1);
+      });
+    });
+  });
+
+  describe('Shipping', () => {
+    const suffix = uniqueName('run');
+    const requestsTopic = `dev-peers-requests-${suffix}`;
+    const responsesTopic = `dev-peers-responses-${suffix}`;
+    let broker: RunningBroker;
+    let kafka: Kafka;
+    let producer: Producer;
+    let responses: TopicReader;
+    let shipping: ShippingPeer;
+
+    before(async () => {
+      broker = await startTestBroker();
+      kafka = testKafka(broker);
+      producer = kafka.producer();
+      await producer.connect();
+      shipping = await startShippingPeer({
+        brokers: [broker.address],
+        requestsTopic,
+        responsesTopic,
+        groupId: `dev-shipping-${suffix}`,
+        delayMs: 0,
+        logger: silentLogger(),
+      });
+      responses = await readTopic(kafka, responsesTopic);
+    });
+    after(async () => {
+      await responses?.stop();
+      await shipping?.stop();
+      await producer?.disconnect();
+      await broker?.stop();
+    });
+
+    const send = (...values: unknown[]) =>
+      producer.send({
+        topic: requestsTopic,
+        acks: -1,
+        messages: values.map((value) => ({
+          key: (value as { order_id?: string }).order_id ?? null,
+          value: typeof value === 'string' ? value : JSON.stringify(value),
+        })),
+      });
+
+    const answersFor = async (orderId: string, count = 1) => {
+      await responses.until(
+        () => responses.for(orderId).length >= count,
+        10_000,
+        `${count} answer(s) for order ${orderId}`,
+      );
+      return responses.for(orderId);
+    };
+
+    describe('when an order.paid request comes', () => {
+      it('then it answers order.shipped with a shipment id, keyed by the order id', async () => {
+        const request = shippingRequest({ quantity: 2 });
+
+        await send(request);
+
+        const [answer, ...more] = await answersFor(request.order_id);
+        expect(more).to.have.length(0);
+        expect(answer).to.include({
+          event_type: 'order.shipped',
+          order_id: request.order_id,
+          item_id: request.item_id,
+          quantity: 2,
+        });
+        expect(answer!.shipment_id).to.match(/^[0-9a-f-]{36}$/);
+        const [shipment] = shipping.recorded({ order_id: request.order_id }).shipments;
+        expect(shipment).to.include({ state: 'answered', duplicates: 0 });
+      });
+    });
+
+    describe('when the quantity is 13', () => {
+      it('then it answers shipping.failed without a shipment id', async () => {
+        const request = shippingRequest({ quantity: 13 });
+
+        await send(request);
+
+        const [answer] = await answersFor(request.order_id);
+        expect(answer).to.include({
+          event_type: 'shipping.failed',
+          order_id: request.order_id,
+          shipment_id: null,
+        });
+        expect(answer!.reason).to.be.a('string');
+      });
+    });
+
+    describe('when the same request comes twice', () => {
+      it('then it answers once and counts the duplicate', async () => {
+        const request = shippingRequest();
+        const duplicatesBefore = shipping.recorded().duplicates;
+
+        await send(request, request);
+        await shipping.until(
+          () => shipping.recorded().duplicates > duplicatesBefore,
+          10_000,
+          'the duplicate to be counted',
+        );
+        // Same key, so same partition: once this later request is answered, a second answer to
+        // the duplicate would have been read before it.
+        const marker = shippingRequest({ order_id: request.order_id, quantity: 5 });
+        await send(marker);
+
+        const answers = await answersFor(request.order_id, 2);
+        expect(answers.map((a) => a.quantity)).to.deep.equal([1, 5]);
+        const recorded = shipping.recorded({ order_id: request.order_id });
+        expect(recorded.shipments.map((s) => s.duplicates)).to.deep.equal([1, 0]);
+        expect(recorded.duplicates).to.equal(duplicatesBefore + 1);
+      });
+    });
+
+    describe('when a message is not an order.paid request', () => {
+      it('then it is skipped or counted invalid, never answered, and the next is still served', async () => {
+        const before = shipping.recorded();
+        const orderId = randomUUID();
+        const ownAnswer = {
+          ...shippingRequest({ order_id: orderId }),
+          event_type: 'order.shipped',
+          shipment_id: 'x',
+        };
+        const broken = shippingRequest({ order_id: orderId, quantity: 'many' });
+        const next = shippingRequest({ order_id: orderId });
+
+        // One key, so one partition: they are handled in this order.
+        await producer.send({
+          topic: requestsTopic,
+          messages: [ownAnswer, broken, 'not json', next].map((value) => ({
+            key: orderId,
+            value: typeof value === 'string' ? value : JSON.stringify(value),
+          })),
+        });
+
+        const answers = await answersFor(orderId);
+        expect(answers).to.have.length(1);
+        expect(answers[0]!.quantity).to.equal(next.quantity);
+        const after = shipping.recorded();
+        expect(after.skipped).to.equal(before.skipped + 1);
+        expect(after.invalid).to.equal(before.invalid + 2);
+        expect(shipping.recorded({ order_id: orderId }).shipments).to.have.length(1);
+      });
+    });
+
+    describe('when its records are asked for over HTTP', () => {
+      it('then GET /shipments?order_id= lists the request and its answer', async () => {
+        const request = shippingRequest();
+        await send(request);
+        await answersFor(request.order_id);
+
+        const res = await getJson(`${shipping.url}/shipments?order_id=${request.order_id}`);
+
+        expect(res.status).to.equal(200);
+        expect(res.body.shipments).to.have.length(1);
+        expect(res.body.shipments[0].answer.event_type).to.equal('order.shipped');
+        expect(res.body).to.have.keys('shipments', 'duplicates', 'skipped', 'invalid', 'errors');
+      });
+    });
+
+    describe('when an answer cannot be produced', () => {
+      it('then it counts the error and answers when Kafka delivers the request again', async () => {
+        const topic = `dev-peers-flaky-${suffix}`;
+        let calls = 0;
+        const flaky = await startShippingPeer({
+          brokers: [broker.address],
+          requestsTopic: topic,
+          responsesTopic,
+          groupId: `dev-shipping-flaky-${suffix}`,
+          delayMs: 0,
+          failRule: () => {
+            if (++calls === 1) throw new Error('the first answer breaks (test)');
+            return undefined;
+          },
+          logger: silentLogger(),
+        });
+        try {
+          const request = shippingRequest();
+          await producer.send({
+            topic,
+            messages: [{ key: request.order_id, value: JSON.stringify(request) }],
+          });
+
+          const [answer, ...more] = await answersFor(request.order_id);
+
+          expect(answer!.event_type).to.equal('order.shipped');
+          expect(more).to.have.length(0);
+          const recorded = flaky.recorded();
+          expect(recorded.errors).to.equal(1);
+          expect(recorded.duplicates).to.equal(0);
+          expect(recorded.shipments[0]).to.include({ state: 'answered' });
+        } finally {
+          await flaky.stop();
+        }
+      });
+    });
+
+    describe('when both directions share one topic', () => {
+      it('then it answers on it and skips its own answers', async () => {
+        const topic = `dev-peers-shared-${suffix}`;
+        const shared = await startShippingPeer({
+          brokers: [broker.address],
+          requestsTopic: topic,
+          responsesTopic: topic,
+          groupId: `dev-shipping-shared-${suffix}`,
+          delayMs: 0,
+          logger: silentLogger(),
+        });
+        try {
+          const request = shippingRequest();
+          await producer.send({
+            topic,
+            messages: [{ key: request.order_id, value: JSON.stringify(request) }],
+          });
+
+          await shared.until(() => shared.recorded().skipped === 1, 10_000, 'its own answer');
+
+          const recorded = shared.recorded();
+          expect(recorded.shipments).to.have.length(1);
+          expect(recorded.shipments[0]!.answer!.event_type).to.equal('order.shipped');
+          expect(recorded.invalid).to.equal(0);
+        } finally {
+          await shared.stop();
+        }
+      });
+    });
+  });
+
+  describe('startPeers', () => {
+    describe('when started with one options object', () => {
+      it('then all four serve, and stop() stops them all', async () => {
+        const broker = await startTestBroker();
+        try {
+          const peers = await startPeers({
+            logger: silentLogger(),
+            payments: { callbackDelayMs: 0 },
+            shipping: {
+              brokers: [broker.address],
+              requestsTopic: uniqueName('dev-peers-all'),
+              groupId: uniqueName('dev-shipping-all'),
+            },
+          });
+
+          const answers = await Promise.all([
+            getJson(peers.catalog.url),
+            getJson(`${peers.payments.url}/payments`),
+            getJson(`${peers.notifications.url}/notifications`),
+            getJson(`${peers.shipping.url}/shipments`),
+          ]);
+          await peers.stop();
+
+          expect(answers.map((a) => a.status)).to.deep.equal([200, 200, 200, 200]);
+          for (const url of [peers.catalog.url, peers.payments.url, peers.notifications.url]) {
+            const error = await fetch(url).then(
+              () => undefined,
+              (err: unknown) => err,
+            );
+            expect(error, url).to.be.instanceOf(Error);
+          }
+        } finally {
+          await broker.stop();
+        }
+      });
+    });
+  });
+});
