@@ -1,9 +1,10 @@
-import express, { type Express, type Router } from 'express';
+import express, { type Express, type RequestHandler, type Router } from 'express';
 import helmet from 'helmet';
 import swaggerUi from 'swagger-ui-express';
 import type { OrdersStore } from '../db/orders.js';
 import type { Catalog } from '../lib/catalog.js';
 import type { Logger } from '../lib/logger.js';
+import type { Metrics } from '../lib/metrics.js';
 import { errorHandler, notFoundRoute } from './errors.js';
 import { buildOpenApi } from './openapi.js';
 import { requestContext, requireJson } from './request-context.js';
@@ -18,6 +19,9 @@ export interface AppDeps {
   catalog: Catalog;
   readiness: ReadinessChecks;
   version?: string;
+  /** Prometheus metrics; served at /metrics, behind `metricsAuth` when given. */
+  metrics?: Metrics;
+  metricsAuth?: RequestHandler;
   /**
    * Routers of later features, mounted before the orders routes (so a fixed path such as
    * `/api/v1/orders/payment-callback` wins over `/:id`) and before the 404 handler.
@@ -37,7 +41,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', true);
-  app.use(requestContext(deps.logger));
+  app.use(requestContext(deps.logger, deps.metrics));
   app.use(helmet());
   app.use(requireJson);
   app.use(
@@ -50,6 +54,13 @@ export function createApp(deps: AppDeps): Express {
   );
 
   app.use('/health', healthRouter(deps.readiness));
+  if (deps.metrics) {
+    const { registry } = deps.metrics;
+    const auth: RequestHandler = deps.metricsAuth ?? ((_req, _res, next) => next());
+    app.get('/metrics', auth, async (_req, res) => {
+      res.type(registry.contentType).send(await registry.metrics());
+    });
+  }
   const openapi = buildOpenApi(deps.version ?? '0.0.0');
   app.get('/api/openapi.json', (_req, res) => {
     res.json(openapi);

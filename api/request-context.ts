@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import type { Logger } from '../lib/logger.js';
+import type { Metrics } from '../lib/metrics.js';
 
 const INCOMING_ID = /^[\w.:-]{1,128}$/;
 
@@ -8,7 +9,7 @@ const INCOMING_ID = /^[\w.:-]{1,128}$/;
  * Gives each request an id (the caller's X-Request-Id when it is sane, else a new one), a child
  * logger carrying it, and one access-log line when the response is done.
  */
-export function requestContext(logger: Logger): RequestHandler {
+export function requestContext(logger: Logger, metrics?: Metrics): RequestHandler {
   return (req, res, next) => {
     const incoming = req.get('x-request-id');
     const requestId = incoming && INCOMING_ID.test(incoming) ? incoming : randomUUID();
@@ -19,6 +20,12 @@ export function requestContext(logger: Logger): RequestHandler {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      // The route pattern, not the path: one series per route, whatever the ids.
+      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      metrics?.httpDuration.observe(
+        { method: req.method, route, status: String(res.statusCode) },
+        ms / 1000,
+      );
       const level = res.statusCode >= 500 ? 'error' : 'info';
       log[level](
         { method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms },

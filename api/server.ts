@@ -5,6 +5,9 @@ import type { Redis } from 'ioredis';
 import { createDatabase, type Database } from '../db/client.js';
 import { createOrdersStore } from '../db/orders.js';
 import { createQueues, type QueueSet } from '../jobs/queues.js';
+import { registerQueueDepthGauge } from '../jobs/worker-metrics.js';
+import { registerStateGauges } from '../db/state-gauges.js';
+import { createMetrics, type Metrics } from '../lib/metrics.js';
 import { closeRedis, createRedis } from '../jobs/redis.js';
 import { createCatalogClient } from '../lib/catalog.js';
 import { loadConfigOrExit, type Config } from '../lib/config.js';
@@ -12,7 +15,7 @@ import { createLogger, type Logger } from '../lib/logger.js';
 import { isMain } from '../lib/main.js';
 import { exitOnSignals, withinMs } from '../lib/shutdown.js';
 import { packageVersion } from '../lib/version.js';
-import { ADMIN_PATH, adminCredentials, adminRouter } from './admin.js';
+import { ADMIN_PATH, adminCredentials, adminRouter, basicAuth } from './admin.js';
 import { createApp } from './app.js';
 import { deadLettersRouter } from './routes/dead-letters.js';
 import type { ReadinessChecks } from './routes/health.js';
@@ -33,6 +36,8 @@ export interface WebDeps {
    * caller closes them. Otherwise the web process makes its own when the board is on.
    */
   queues?: QueueSet;
+  /** Shared with other processes in this one (the dev mode); otherwise the web makes its own. */
+  metrics?: Metrics;
 }
 
 /**
@@ -109,9 +114,15 @@ export async function startWeb(config: Config, deps: WebDeps): Promise<RunningWe
       if (!deps.database) await database.close();
     }
   };
+  const metrics = deps.metrics ?? createMetrics();
+  registerStateGauges(metrics, database.db);
+  if (redis.queueSet) registerQueueDepthGauge(metrics, redis.queueSet.queues);
   const app = await closingOnFailure(releaseResources, async () =>
     createApp({
       logger,
+      metrics,
+      // Metrics are internal: behind the admin credentials when they are set.
+      metricsAuth: credentials && basicAuth(credentials, 'Order Service metrics'),
       orders,
       catalog,
       readiness: {

@@ -14,7 +14,7 @@ export interface Metrics {
   commitToEnqueue: client.Histogram;
   relayed: client.Counter<'queue'>;
   shippingMessages: client.Counter<'outcome'>;
-  /** Adds a gauge whose value is read from `read` at every scrape. */
+  /** Adds a gauge whose value is read from `read` at every scrape (once per name). */
   gauge(name: string, help: string, labelNames: string[], read: GaugeReader): void;
 }
 
@@ -65,6 +65,9 @@ export function createMetrics({ defaults = true }: { defaults?: boolean } = {}):
       registers: [registry],
     }),
     gauge(name, help, labelNames, read) {
+      // Processes sharing one registry (the dev mode runs web and worker together) register the
+      // same state gauges once.
+      if (registry.getSingleMetric(name)) return;
       new client.Gauge({
         name,
         help,

@@ -15,6 +15,7 @@ import { loadConfig, type Config } from '../lib/config.js';
 import { createKafka } from '../lib/kafka.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { isMain } from '../lib/main.js';
+import { createMetrics } from '../lib/metrics.js';
 import { startBroker } from './kafka-broker/broker.js';
 import { DEMO_ITEMS, startCatalogPeer, type CatalogPeer } from './peers/catalog.js';
 import { startNotificationsPeer, type NotificationsPeer } from './peers/notifications.js';
@@ -144,11 +145,22 @@ async function startAll(
     );
   }
 
-  const worker = await startWorker(config, { logger: log('worker'), database });
+  // One registry for the three processes: the web's /metrics shows them all.
+  const metrics = createMetrics();
+  const worker = await startWorker(config, { logger: log('worker'), database, metrics });
   started('worker', () => worker.stop());
-  const consumer = await startShippingConsumer(config, { logger: log('consumer'), database });
+  const consumer = await startShippingConsumer(config, {
+    logger: log('consumer'),
+    database,
+    metrics,
+  });
   started('consumer', () => consumer.stop());
-  const web = await startWeb(config, { logger: log('web'), database, queues: worker.queueSet });
+  const web = await startWeb(config, {
+    logger: log('web'),
+    database,
+    queues: worker.queueSet,
+    metrics,
+  });
   started('web', () => web.stop());
 
   const base = `http://127.0.0.1:${web.port}`;
@@ -157,6 +169,7 @@ async function startAll(
   Order Service — development mode
     API          ${base}/api/v1/orders
     Swagger UI   ${base}/api/docs
+    Metrics      ${base}/metrics  (same credentials as Bull Board)
     Bull Board   ${base}/admin/queues  (user ${config.adminUser}, password ${env.ADMIN_USER === DEV_ADMIN.user && env.ADMIN_PASSWORD === DEV_ADMIN.password ? DEV_ADMIN.password : '<ADMIN_PASSWORD>'})
     ${notes.join('\n    ')}
 
