@@ -208,7 +208,10 @@ if (isMain(import.meta.url)) {
     (dev) => {
       const onSignal = () =>
         void dev.stop().then(
-          () => process.exit(0),
+          () => {
+            process.stdout.write('  Order Service development mode stopped cleanly.\n');
+            process.exit(0);
+          },
           (err: unknown) => {
             process.stderr.write(`${(err as Error).message}\n`);
             process.exit(1);

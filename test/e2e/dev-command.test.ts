@@ -1,0 +1,98 @@
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { request } from '../support/api.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { orderBody } from '../support/factories.js';
+import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
+import { waitFor } from '../support/recording-peer.js';
+import { freePort } from '../support/system.js';
+
+describe('npm run dev', function () {
+  this.timeout(90000);
+  let db: TestDatabase;
+  let redis: TestRedisPrefix;
+
+  before(async () => {
+    db = await createTestDatabase('devcmd');
+    redis = createTestRedisPrefix();
+  });
+  after(async () => {
+    await redis?.flush();
+    await db?.drop();
+  });
+
+  it('when started, then the printed curl creates an order that becomes shipped, and Ctrl-C stops it with exit 0', async () => {
+    const port = await freePort();
+    // Its own process group, so Ctrl-C can be sent to npm and everything under it, as a terminal does.
+    const child = spawn('npm', ['run', 'dev'], {
+      detached: true,
+      env: {
+        ...process.env,
+        DATABASE_URL: db.url,
+        REDIS_URL: redis.url,
+        BULLMQ_PREFIX: redis.prefix,
+        PORT: String(port),
+        KAFKA_DEV_PORT: '0',
+        LOG_LEVEL: 'warn',
+        CATALOG_SERVICE_API_URL: '',
+        PAYMENTS_SERVICE_API_URL: '',
+        NOTIFICATIONS_SERVICE_API_URL: '',
+        KAFKA_BOOTSTRAP_SERVERS: '',
+        KAFKA_URL: '',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    try {
+      await waitFor(() => output.includes('Ctrl-C stops everything'), {
+        timeoutMs: 60000,
+        intervalMs: 100,
+        what: `the dev banner; output so far:\n${output}`,
+      });
+      const api = /API\s+(http:\/\/\S+)\/api\/v1\/orders/.exec(output)?.[1];
+      expect(api, output).to.equal(`http://127.0.0.1:${port}`);
+      const itemId = /"item_id":"([0-9a-f-]{36})"/.exec(output)?.[1];
+      expect(itemId, 'the printed curl names a demo item').to.be.a('string');
+
+      const created = await request(
+        api!,
+        'POST',
+        '/api/v1/orders',
+        orderBody({ item_id: itemId!, quantity: 2 }),
+      );
+      expect(created.status).to.equal(201);
+      let status = '';
+      await waitFor(
+        async () => {
+          status = (await request(api!, 'GET', `/api/v1/orders/${created.body.data.id}`)).body.data
+            .status;
+          return status === 'shipped';
+        },
+        { timeoutMs: 15000, intervalMs: 50, what: `order to ship (is ${status})` },
+      );
+
+      const exited = once(child, 'exit');
+      process.kill(-child.pid!, 'SIGINT');
+      const [code, signal] = (await exited) as [number | null, NodeJS.Signals | null];
+      // npm itself re-raises the Ctrl-C it got; the service under it must have stopped cleanly.
+      expect(code === 0 || signal === 'SIGINT', `exit ${code} ${signal}`).to.equal(true);
+      await waitFor(() => output.includes('stopped cleanly'), {
+        timeoutMs: 10000,
+        what: 'the clean-stop line',
+      });
+      expect(output).not.to.match(/did not stop cleanly|ERROR|FATAL/);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch (err) {
+          // Already gone between the check and the kill: nothing left to stop.
+          if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+        }
+      }
+    }
+  });
+});

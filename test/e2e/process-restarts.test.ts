@@ -1,0 +1,169 @@
+import { expect } from 'chai';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { startWeb, type RunningWeb } from '../../api/server.js';
+import { silentLogger } from '../../lib/logger.js';
+import { startPeers, type Peers } from '../../scripts/peers/index.js';
+import { request, testConfig } from '../support/api.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { orderBody, STICKER } from '../support/factories.js';
+import { startTestBroker, type RunningBroker } from '../support/kafka.js';
+import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
+import { waitFor } from '../support/recording-peer.js';
+
+const SHUTDOWN_TIMEOUT_MS = 3000;
+
+/**
+ * The worker and the consumer as the platform runs them (separate processes, compiled by tsx),
+ * stopped with SIGTERM in the middle of a run and started again: each exits 0 within its bound
+ * and no order is lost or handled twice.
+ */
+describe('processes stopped mid-run with SIGTERM', function () {
+  this.timeout(90000);
+  let db: TestDatabase;
+  let redis: TestRedisPrefix;
+  let broker: RunningBroker;
+  let peers: Peers;
+  let web: RunningWeb;
+  let env: Record<string, string>;
+  const children = new Set<ChildProcess>();
+  const secret = `whsec_${Buffer.from('restart-test-secret-0123456789').toString('base64')}`;
+
+  before(async () => {
+    db = await createTestDatabase('restarts');
+    redis = createTestRedisPrefix();
+    broker = await startTestBroker();
+    peers = await startPeers({
+      logger: silentLogger(),
+      payments: { webhookSecret: secret, callbackDelayMs: 0, logger: silentLogger() },
+      notifications: { logger: silentLogger() },
+      shipping: { brokers: [broker.address], delayMs: 0, logger: silentLogger() },
+    });
+    env = {
+      DATABASE_URL: db.url,
+      REDIS_URL: redis.url,
+      BULLMQ_PREFIX: redis.prefix,
+      KAFKA_BOOTSTRAP_SERVERS: broker.address,
+      CATALOG_SERVICE_API_URL: `${peers.catalog.url}/api/items`,
+      PAYMENTS_SERVICE_API_URL: `${peers.payments.url}/api/payments`,
+      NOTIFICATIONS_SERVICE_API_URL: `${peers.notifications.url}/api/notifications`,
+      PAYMENTS_WEBHOOK_SECRET: secret,
+      SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
+      JOB_BACKOFF_MS: '20',
+      LOG_LEVEL: 'info',
+    };
+    web = await startWeb(testConfig(env), { logger: silentLogger(), database: db, port: 0 });
+    env.PAYMENTS_CALLBACK_URL = `http://127.0.0.1:${web.port}/api/v1/orders/payment-callback`;
+  });
+  after(async () => {
+    for (const c of children) c.kill('SIGKILL');
+    await web?.stop();
+    await peers?.stop();
+    await broker?.stop();
+    await redis?.flush();
+    await db?.drop();
+  });
+
+  /** Starts an entry file as its own process; resolves once it logged `ready`. */
+  async function spawnProcess(entry: string, ready: string) {
+    const child = spawn(process.execPath, ['--import', 'tsx/esm', entry], {
+      env: { ...process.env, ...env, PAYMENTS_CALLBACK_URL: env.PAYMENTS_CALLBACK_URL! },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.add(child);
+    child.on('exit', () => children.delete(child));
+    const out = { text: '' };
+    child.stdout!.on('data', (c: Buffer) => (out.text += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (out.text += c.toString()));
+    await waitFor(() => out.text.includes(ready), {
+      timeoutMs: 30000,
+      intervalMs: 50,
+      what: `${entry}: ${ready}`,
+    });
+    return { child, out };
+  }
+
+  async function terminate(child: ChildProcess): Promise<{ code: number | null; ms: number }> {
+    const started = Date.now();
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const [code] = (await exited) as [number | null];
+    return { code, ms: Date.now() - started };
+  }
+
+  const createOrders = (n: number) =>
+    Promise.all(
+      Array.from({ length: n }, async () => {
+        const res = await request(
+          `http://127.0.0.1:${web.port}`,
+          'POST',
+          '/api/v1/orders',
+          orderBody({ item_id: STICKER.id }),
+        );
+        expect(res.status).to.equal(201);
+        return res.body.data.id as string;
+      }),
+    );
+
+  async function expectAllShippedOnce(ids: string[]) {
+    await waitFor(
+      async () => {
+        const r = await db.pool.query(
+          "select count(*)::int as n from orders where id = any($1) and status = 'shipped'",
+          [ids],
+        );
+        return r.rows[0].n === ids.length;
+      },
+      { timeoutMs: 30000, intervalMs: 50, what: 'every order shipped' },
+    );
+    for (const id of ids) {
+      expect(peers.payments.recorded({ order_id: id }).payments, `payment of ${id}`).to.have.length(
+        1,
+      );
+      expect(
+        peers.shipping.recorded({ order_id: id }).shipments,
+        `shipment of ${id}`,
+      ).to.have.length(1);
+      const history = await db.pool.query(
+        'select status from order_status_history where order_id = $1 order by id',
+        [id],
+      );
+      expect(history.rows.map((r) => r.status)).to.deep.equal(['new', 'paid', 'shipped']);
+    }
+    const open = await db.pool.query(
+      'select count(*)::int as n from outbox where order_id = any($1) and completed_at is null',
+      [ids],
+    );
+    expect(open.rows[0].n).to.equal(0);
+  }
+
+  it('when the worker gets SIGTERM mid-run, then it exits 0 within its bound and, restarted, finishes every order once', async () => {
+    const consumer = await spawnProcess('jobs/shipping-consumer.ts', 'shipping consumer running');
+    const first = await spawnProcess('jobs/worker.ts', 'worker started');
+    const ids = await createOrders(15);
+    const [stopped, more] = await Promise.all([terminate(first.child), createOrders(15)]);
+
+    expect(stopped.code, first.out.text).to.equal(0);
+    expect(stopped.ms).to.be.below(SHUTDOWN_TIMEOUT_MS + 2000);
+    expect(first.out.text).to.include('worker stopped');
+
+    await spawnProcess('jobs/worker.ts', 'worker started');
+    await expectAllShippedOnce([...ids, ...more]);
+    const c = await terminate(consumer.child);
+    expect(c.code, consumer.out.text).to.equal(0);
+  });
+
+  it('when the consumer gets SIGTERM mid-run, then it exits 0 within its bound and, restarted, nothing is lost', async () => {
+    const worker = await spawnProcess('jobs/worker.ts', 'worker started');
+    const first = await spawnProcess('jobs/shipping-consumer.ts', 'shipping consumer running');
+    const ids = await createOrders(15);
+    const [stopped, more] = await Promise.all([terminate(first.child), createOrders(15)]);
+
+    expect(stopped.code, first.out.text).to.equal(0);
+    expect(stopped.ms).to.be.below(SHUTDOWN_TIMEOUT_MS + 2000);
+
+    await spawnProcess('jobs/shipping-consumer.ts', 'shipping consumer running');
+    await expectAllShippedOnce([...ids, ...more]);
+    expect((await terminate(worker.child)).code).to.equal(0);
+  });
+});
