@@ -8,6 +8,15 @@ import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js
 import { waitFor } from '../support/recording-peer.js';
 import { freePort } from '../support/system.js';
 
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch (err) {
+    // Already gone between the check and the kill: nothing left to stop.
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
 describe('npm run dev', function () {
   this.timeout(90000);
   let db: TestDatabase;
@@ -85,14 +94,7 @@ describe('npm run dev', function () {
       });
       expect(output).not.to.match(/did not stop cleanly|ERROR|FATAL/);
     } finally {
-      if (child.exitCode === null && child.signalCode === null) {
-        try {
-          process.kill(-child.pid!, 'SIGKILL');
-        } catch (err) {
-          // Already gone between the check and the kill: nothing left to stop.
-          if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-        }
-      }
+      if (child.exitCode === null && child.signalCode === null) killGroup(child.pid!);
     }
   });
 });
