@@ -52,7 +52,9 @@ function webRedis(config: Config, deps: WebDeps, boardOn: boolean) {
   if (queueSet) {
     return { queueSet, connection: queueSet.connection, close: () => ownQueues?.close() };
   }
-  const connection = createRedis(config.redisUrl, 'producer', 'order-service:web');
+  const connection = createRedis(config.redisUrl, 'producer', 'order-service:web', {
+    verify: config.redisTlsVerify,
+  });
   // ioredis emits 'error' on every failed reconnect; the readiness check reports Redis down.
   connection.on('error', (err) => logger.debug({ err }, 'redis connection error'));
   return { queueSet, connection, close: () => closeRedis(connection) };

@@ -20,6 +20,8 @@ export interface QueueWorkerOptions {
   queues: Queues;
   logger: Logger;
   redisUrl: string;
+  /** Verify Redis's TLS certificate (see jobs/redis.ts). */
+  redisTlsVerify?: boolean;
   prefix: string;
   concurrency: number;
   onOutcome?: OutboxJobRunnerDeps['onOutcome'];
@@ -41,7 +43,9 @@ export function createQueueWorker(options: QueueWorkerOptions): QueueWorker {
   const { processor, db, queues, logger } = options;
   const name = processor.queue;
   const log = logger.child({ component: 'worker', queue: name });
-  const connection = createRedis(options.redisUrl, 'worker', `order-service:worker:${name}`);
+  const connection = createRedis(options.redisUrl, 'worker', `order-service:worker:${name}`, {
+    verify: options.redisTlsVerify,
+  });
   connection.on('error', (err) => log.debug({ err }, 'redis worker connection error'));
   const runner = createOutboxJobRunner(
     {

@@ -14,7 +14,7 @@ import { closeRedis, createRedis } from './redis.js';
 export type OutboxQueue = Queue<OutboxJobData, unknown, string>;
 export type Queues = Record<QueueName, OutboxQueue>;
 
-export type QueueConfig = Pick<Config, 'redisUrl' | 'bullPrefix' | 'jobs'>;
+export type QueueConfig = Pick<Config, 'redisUrl' | 'redisTlsVerify' | 'bullPrefix' | 'jobs'>;
 
 /** Finished jobs kept at least this long, so a re-add of the same outbox id stays a no-op. */
 const MIN_KEEP_COMPLETED_SECONDS = 3600;
@@ -54,7 +54,9 @@ export interface QueueSet {
 
 /** The four queues on one fail-fast producer connection. */
 export function createQueues(config: QueueConfig, logger: Logger): QueueSet {
-  const connection = createRedis(config.redisUrl, 'producer', 'order-service:producer');
+  const connection = createRedis(config.redisUrl, 'producer', 'order-service:producer', {
+    verify: config.redisTlsVerify,
+  });
   // ioredis emits 'error' on every failed reconnect; the relay logs the failures that matter.
   connection.on('error', (err) => logger.debug({ err }, 'redis producer connection error'));
   const defaults = defaultJobOptions(config.jobs);

@@ -11,10 +11,23 @@ import { Redis, type RedisOptions } from 'ioredis';
  */
 export type RedisRole = 'producer' | 'worker';
 
-export function redisOptions(url: string, role: RedisRole, name?: string): RedisOptions {
+export interface RedisTlsOptions {
+  /**
+   * Verify the server's certificate (default). Heroku Redis presents a self-signed one, so there
+   * REDIS_TLS_VERIFY=false is needed; traffic is still encrypted.
+   */
+  verify?: boolean;
+}
+
+export function redisOptions(
+  url: string,
+  role: RedisRole,
+  name?: string,
+  { verify = true }: RedisTlsOptions = {},
+): RedisOptions {
   return {
     connectionName: name,
-    ...(url.toLowerCase().startsWith('rediss:') ? { tls: {} } : {}),
+    ...(url.toLowerCase().startsWith('rediss:') ? { tls: { rejectUnauthorized: verify } } : {}),
     ...(role === 'producer'
       ? { enableOfflineQueue: false, maxRetriesPerRequest: 1 }
       : { maxRetriesPerRequest: null }),
@@ -23,8 +36,13 @@ export function redisOptions(url: string, role: RedisRole, name?: string): Redis
   };
 }
 
-export function createRedis(url: string, role: RedisRole, name?: string): Redis {
-  return new Redis(url, redisOptions(url, role, name));
+export function createRedis(
+  url: string,
+  role: RedisRole,
+  name?: string,
+  tls?: RedisTlsOptions,
+): Redis {
+  return new Redis(url, redisOptions(url, role, name, tls));
 }
 
 /** quit() when connected, disconnect() otherwise (quit would wait for a connection forever). */

@@ -123,6 +123,7 @@ export async function startWorker(config: Config, deps: WorkerDeps = {}): Promis
       queues,
       logger,
       redisUrl: config.redisUrl,
+      redisTlsVerify: config.redisTlsVerify,
       prefix: config.bullPrefix,
       concurrency: jobs.concurrency[processor.queue],
       onOutcome: hooks?.onOutcome,

@@ -15,6 +15,8 @@ export interface Config {
   /** Largest pg pool per process. */
   dbPoolMax: number;
   redisUrl: string;
+  /** Verify Redis's TLS certificate; false for Heroku Redis's self-signed one. */
+  redisTlsVerify: boolean;
   /** BullMQ key prefix; braces make it a Redis Cluster hash tag so a queue's keys share a slot. */
   bullPrefix: string;
   catalogUrl?: string;
@@ -80,6 +82,7 @@ const envSchema = Joi.object({
   REDIS_URL: Joi.string()
     .uri({ scheme: ['redis', 'rediss'] })
     .default('redis://127.0.0.1:6379'),
+  REDIS_TLS_VERIFY: Joi.boolean().default(true),
   BULLMQ_PREFIX: Joi.string()
     .pattern(/^[^:\s]+$/, 'no colons or spaces')
     .default('{orders}'),
@@ -211,6 +214,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: v.DATABASE_URL as string,
     dbPoolMax: n('DB_POOL_MAX'),
     redisUrl: v.REDIS_URL as string,
+    redisTlsVerify: v.REDIS_TLS_VERIFY as boolean,
     bullPrefix: v.BULLMQ_PREFIX as string,
     catalogUrl: s('CATALOG_SERVICE_API_URL'),
     paymentsUrl: s('PAYMENTS_SERVICE_API_URL'),
