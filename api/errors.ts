@@ -1,5 +1,10 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { AppError, PeerUnavailableError, ValidationError } from '../lib/errors.js';
+import {
+  AppError,
+  isDatabaseUnavailable,
+  PeerUnavailableError,
+  ValidationError,
+} from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { problemsToErrors, sendErrors } from './envelope.js';
 
@@ -61,6 +66,18 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
             ? 'an upstream service answered in a way this service could not use'
             : err.message;
       sendErrors(res, err.status, [{ code: err.code, field: err.field ?? null, message }]);
+      return;
+    }
+    if (isDatabaseUnavailable(err)) {
+      log.warn({ err }, 'database unavailable');
+      res.set('Retry-After', String(DEFAULT_RETRY_AFTER_S));
+      sendErrors(res, 503, [
+        {
+          code: 'unavailable',
+          field: null,
+          message: 'the service is briefly unavailable, try again later',
+        },
+      ]);
       return;
     }
     if (parserError?.status && parserError.status >= 400 && parserError.status < 500) {

@@ -80,6 +80,26 @@ export class PeerUnavailableError extends AppError {
   }
 }
 
+/** Postgres cannot be reached or is shutting down: the request may succeed later. */
+export function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
+  const e = err as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown } | null;
+  if (!e || depth > 5) return false;
+  // drizzle wraps the driver's error in `cause`; a refused dual-stack connect is an AggregateError.
+  if (e.cause !== undefined && isDatabaseUnavailable(e.cause, depth + 1)) return true;
+  if (Array.isArray(e.errors) && e.errors.some((x) => isDatabaseUnavailable(x, depth + 1)))
+    return true;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  // SQLSTATE class 08 (connection exception), 57P01-03 (admin shutdown, crash shutdown, cannot
+  // connect now); Node's socket errors; pg's pool timeout, which carries no code.
+  return (
+    code.startsWith('08') ||
+    /^57P0[123]$/.test(code) ||
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND'].includes(code) ||
+    (typeof e?.message === 'string' &&
+      /timeout exceeded when trying to connect|Connection terminated/i.test(e.message))
+  );
+}
+
 /** A peer refused the request in a way that sending it again cannot fix (4xx other than 429). */
 export class PeerRejectedError extends AppError {
   readonly status = 502;

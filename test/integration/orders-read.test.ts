@@ -120,6 +120,10 @@ describe('reading orders', () => {
         expect(ready.body.errors[0].field).to.equal('postgres');
         expect(ready.body.data.checks.postgres).to.match(/^down/);
         expect((await request(base, 'GET', '/health/live')).status).to.equal(200);
+        const post = await request(base, 'POST', '/api/v1/orders', orderBody());
+        expect(post.status, 'intake without Postgres').to.equal(503);
+        expect(post.headers.get('retry-after')).to.match(/^\d+$/);
+        expect(JSON.stringify(post.body)).not.to.match(/ECONNREFUSED|127\.0\.0\.1/);
       } finally {
         await web.stop();
         await database.close();
