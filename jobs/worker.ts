@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { createDatabase, type Database, type Db } from '../db/client.js';
 import { ConfigError, loadConfigOrExit, type Config } from '../lib/config.js';
 import { createLogger, type Logger } from '../lib/logger.js';
+import type { ReadinessChecks } from '../lib/health.js';
 import { isMain } from '../lib/main.js';
 import { createMetrics, type Metrics } from '../lib/metrics.js';
 import { createNotificationsClient } from '../lib/notifications.js';
@@ -182,6 +183,21 @@ export async function startWorker(config: Config, deps: WorkerDeps = {}): Promis
   };
 }
 
+/** What the worker's /health/ready checks: its Postgres pool, its Redis, its Kafka producer. */
+export function workerReadiness(running: RunningWorker, database: Database): ReadinessChecks {
+  return {
+    postgres: async () => {
+      await database.pool.query('select 1');
+    },
+    redis: async () => {
+      await running.redis.ping();
+    },
+    kafka: async () => {
+      await running.shipping?.check();
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger({ name: 'worker', level: config.logLevel });
@@ -198,17 +214,7 @@ async function main(): Promise<void> {
         port: config.healthPort,
         logger,
         metrics,
-        checks: {
-          postgres: async () => {
-            await database.pool.query('select 1');
-          },
-          redis: async () => {
-            await running.redis.ping();
-          },
-          kafka: async () => {
-            await running.shipping?.check();
-          },
-        },
+        checks: workerReadiness(running, database),
       })
     : undefined;
   exitOnSignals(

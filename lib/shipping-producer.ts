@@ -10,7 +10,7 @@ import type { ShippingRequestPayload } from './outbox-events.js';
  */
 export interface ShippingProducer {
   send(request: ShippingRequestPayload): Promise<void>;
-  /** Resolves when the producer is connected (readiness). */
+  /** Resolves when a broker answers a metadata request (readiness). */
   check(): Promise<void>;
   disconnect(): Promise<void>;
 }
@@ -21,13 +21,12 @@ export function createShippingProducer(
   logger: Logger,
 ): ShippingProducer {
   const producer: Producer = kafka.producer(producerOptions(cfg));
-  let connected = false;
+  // A producer has no ping and keeps saying "connected" after its broker is gone; readiness asks
+  // a broker for the cluster's metadata instead, through an admin client that fails fast.
+  const admin = kafka.admin({ retry: { retries: 0 } });
+  let adminConnected: Promise<void> | undefined;
   let connecting: Promise<void> | undefined;
-  producer.on(producer.events.CONNECT, () => {
-    connected = true;
-  });
   producer.on(producer.events.DISCONNECT, () => {
-    connected = false;
     connecting = undefined;
   });
 
@@ -63,10 +62,17 @@ export function createShippingProducer(
       );
     },
     async check() {
-      if (!connected) await connect();
+      adminConnected ??= admin.connect().catch((err: unknown) => {
+        adminConnected = undefined;
+        throw err;
+      });
+      await adminConnected;
+      // The cluster, not the topic: a topic not created yet is made on the first send.
+      await admin.describeCluster();
     },
     async disconnect() {
       await producer.disconnect();
+      if (adminConnected) await admin.disconnect();
     },
   };
 }

@@ -1,0 +1,132 @@
+import { expect } from 'chai';
+import type { Consumer, KafkaMessage } from 'kafkajs';
+import { startHealthServer, type HealthServer } from '../../jobs/health-server.js';
+import { startWorker, workerReadiness, type RunningWorker } from '../../jobs/worker.js';
+import { insertOutboxRows } from '../../db/outbox.js';
+import { silentLogger } from '../../lib/logger.js';
+import { shippingRequested } from '../../lib/outbox-events.js';
+import { testConfig } from '../support/api.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import {
+  FAST_CONSUMER,
+  startTestBroker,
+  testKafka,
+  uniqueName,
+  type RunningBroker,
+} from '../support/kafka.js';
+import { insertOrder } from '../support/orders.js';
+import { startRecordingPeer, waitFor, type RecordingPeer } from '../support/recording-peer.js';
+import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
+
+describe('shipping requests while the Kafka broker is down', function () {
+  this.timeout(60000);
+  let db: TestDatabase;
+  let redis: TestRedisPrefix;
+  let peer: RecordingPeer;
+  let broker: RunningBroker | undefined;
+  let worker: RunningWorker | undefined;
+  let health: HealthServer | undefined;
+  let consumer: Consumer | undefined;
+
+  before(async () => {
+    db = await createTestDatabase('brokerrestart');
+    redis = createTestRedisPrefix();
+    peer = await startRecordingPeer();
+  });
+  after(async () => {
+    await consumer?.disconnect();
+    await health?.stop();
+    await worker?.stop();
+    await broker?.stop();
+    await peer?.close();
+    await redis?.flush();
+    await db?.drop();
+  });
+
+  const ready = async () => {
+    const res = await fetch(`http://127.0.0.1:${health!.port}/health/ready`);
+    return {
+      status: res.status,
+      body: (await res.json()) as { data: { checks: Record<string, string> } },
+    };
+  };
+
+  it('when the broker comes back, then the pending request is sent once, and readiness follows the broker', async () => {
+    broker = await startTestBroker();
+    const port = broker.port;
+    const topic = uniqueName('requests');
+    const config = testConfig({
+      DATABASE_URL: db.url,
+      REDIS_URL: redis.url,
+      BULLMQ_PREFIX: redis.prefix,
+      PAYMENTS_SERVICE_API_URL: peer.url,
+      NOTIFICATIONS_SERVICE_API_URL: peer.url,
+      KAFKA_BOOTSTRAP_SERVERS: broker.address,
+      KAFKA_SHIPPING_REQUESTS_TOPIC: topic,
+      JOB_ATTEMPTS: '50',
+      JOB_BACKOFF_MS: '100',
+      SHUTDOWN_TIMEOUT_MS: '3000',
+    });
+    worker = await startWorker(config, { logger: silentLogger(), database: db });
+    health = await startHealthServer({
+      port: 0,
+      logger: silentLogger(),
+      checks: workerReadiness(worker, db),
+    });
+    await waitFor(async () => (await ready()).status === 200, {
+      timeoutMs: 10000,
+      what: 'worker ready',
+    }).catch(async (e: Error) => {
+      throw new Error(`${e.message}: ${JSON.stringify((await ready()).body)}`);
+    });
+
+    await broker.stop();
+    await waitFor(async () => (await ready()).status === 503, {
+      timeoutMs: 10000,
+      what: 'readiness to see Kafka down',
+    });
+    expect((await ready()).body.data.checks.kafka).to.match(/^down/);
+
+    const order = await insertOrder(db.db, { status: 'paid' });
+    const [outboxId] = await insertOutboxRows(db.db, [shippingRequested(order)]);
+    await waitFor(
+      async () =>
+        (await db.pool.query('select last_error from outbox where id = $1', [outboxId])).rows[0]
+          .last_error !== null,
+      { timeoutMs: 20000, what: 'a failed send attempt' },
+    );
+
+    broker = await startTestBroker({ port });
+    const received: KafkaMessage[] = [];
+    consumer = testKafka(broker).consumer({
+      groupId: uniqueName('shipping-peer'),
+      ...FAST_CONSUMER,
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ message }) => void received.push(message) });
+
+    await waitFor(
+      async () =>
+        (await db.pool.query('select completed_at from outbox where id = $1', [outboxId])).rows[0]
+          .completed_at !== null,
+      { timeoutMs: 30000, what: 'the shipping row to complete' },
+    );
+    await waitFor(() => received.length >= 1, {
+      timeoutMs: 10000,
+      what: 'the request at Shipping',
+    });
+    expect(received).to.have.length(1);
+    expect(received[0]!.key?.toString()).to.equal(order.id);
+    expect(JSON.parse(received[0]!.value!.toString())).to.deep.include({
+      event_type: 'order.paid',
+      order_id: order.id,
+      item_id: order.itemId,
+      quantity: order.quantity,
+    });
+    await waitFor(async () => (await ready()).status === 200, {
+      timeoutMs: 10000,
+      what: 'readiness back',
+    });
+  });
+});
