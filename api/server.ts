@@ -128,9 +128,7 @@ export async function startWeb(config: Config, deps: WebDeps): Promise<RunningWe
       orders,
       catalog,
       readiness: {
-        postgres: async () => {
-          await database.pool.query('select 1');
-        },
+        postgres: () => database.ping(),
         redis: () => pingRedis(redis.connection),
         ...deps.readiness,
       },

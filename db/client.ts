@@ -11,6 +11,8 @@ export type Executor = Db | Tx;
 export interface Database {
   pool: pg.Pool;
   db: Db;
+  /** One round trip: for readiness checks. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -48,5 +50,12 @@ export function createDatabase({
   // process would crash. The pool replaces the client on next use.
   pool.on('error', (err) => logger.warn({ err }, 'idle postgres client error'));
   const db = drizzle(pool, { schema });
-  return { pool, db, close: () => pool.end() };
+  return {
+    pool,
+    db,
+    async ping() {
+      await pool.query('select 1');
+    },
+    close: () => pool.end(),
+  };
 }

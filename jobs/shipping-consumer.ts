@@ -166,9 +166,7 @@ if (isMain(import.meta.url)) {
           logger,
           metrics,
           checks: {
-            postgres: async () => {
-              await database.pool.query('select 1');
-            },
+            postgres: () => database.ping(),
             kafka: async () => {
               if (!running.isReady()) throw new Error('not a member of the consumer group');
             },

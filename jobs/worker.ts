@@ -186,9 +186,7 @@ export async function startWorker(config: Config, deps: WorkerDeps = {}): Promis
 /** What the worker's /health/ready checks: its Postgres pool, its Redis, its Kafka producer. */
 export function workerReadiness(running: RunningWorker, database: Database): ReadinessChecks {
   return {
-    postgres: async () => {
-      await database.pool.query('select 1');
-    },
+    postgres: () => database.ping(),
     redis: async () => {
       await running.redis.ping();
     },
