@@ -1,0 +1,133 @@
+/**
+ * Where the CPU went during a phase, from /proc (Linux): each service process's user+system time,
+ * all Postgres processes' together (backends, WAL writer, checkpointer, and backends that exited),
+ * Redis's, this process's own (load generator, in-process peers, Kafka broker), pgbench's, and how
+ * busy the whole machine was. On 2 cores, latency under
+ * load is mostly waiting for a core, so CPU milliseconds per order say which part to make cheaper.
+ * Elsewhere than Linux the figures are simply absent.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+
+export interface CpuSnapshot {
+  at: number;
+  /** Per named part: CPU ms used so far. */
+  parts: Record<string, number>;
+  /** Machine-wide jiffies: busy, stolen by the hypervisor, and total. */
+  machine?: { busy: number; steal: number; total: number };
+}
+
+export interface CpuUsage {
+  seconds: number;
+  /** CPU ms per part over the phase. */
+  parts: Record<string, number>;
+  /** Share of all cores busy over the phase, 0–1 (anything on the machine, not only ours). */
+  machineBusy?: number;
+  /** Share of time the hypervisor ran someone else on our cores, 0–1 (a noisy neighbour). */
+  machineSteal?: number;
+}
+
+const TICKS_PER_SECOND = 100; // USER_HZ: 100 on Linux builds that matter here.
+
+/**
+ * utime + stime of a process; with `reaped`, plus cutime + cstime: the time of its children that
+ * have exited and been waited for (Postgres backends that disconnected, through the postmaster).
+ */
+function processCpuMs(pid: number | 'self', reaped = false): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces; fields after its closing paren are fixed.
+    const fields = stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
+    // Fields 14–17 of proc(5): utime, stime, cutime, cstime.
+    const [utime, stime, cutime, cstime] = fields.slice(11, 15) as [number, number, number, number];
+    const ticks = utime + stime + (reaped ? cutime + cstime : 0);
+    return (ticks * 1000) / TICKS_PER_SECOND;
+  } catch {
+    // The process is gone or /proc is not there.
+    return undefined;
+  }
+}
+
+/** All processes with this command name, exited children included (see processCpuMs). */
+function commandCpuMs(command: string): number | undefined {
+  let total = 0;
+  let found = false;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return undefined;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+      if (comm !== command) continue;
+      const ms = processCpuMs(Number(entry), true);
+      if (ms !== undefined) {
+        total += ms;
+        found = true;
+      }
+    } catch {
+      // Raced with a process exiting.
+    }
+  }
+  return found ? total : undefined;
+}
+
+function machineJiffies(): CpuSnapshot['machine'] {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+    // user nice system idle iowait irq softirq steal guest guest_nice; guest time is already
+    // counted in user, so the sum stops at steal.
+    const v = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = v.reduce((s, x) => s + x, 0);
+    const idle = (v[3] ?? 0) + (v[4] ?? 0); // idle + iowait
+    const steal = v[7] ?? 0;
+    return { busy: total - idle - steal, steal, total };
+  } catch {
+    return undefined;
+  }
+}
+
+export function cpuSnapshot(pids: Record<string, number | undefined>): CpuSnapshot {
+  const parts: Record<string, number> = {};
+  for (const [name, pid] of Object.entries(pids)) {
+    const ms = pid === undefined ? undefined : processCpuMs(pid);
+    if (ms !== undefined) parts[name] = ms;
+  }
+  for (const [name, command] of [
+    ['postgres', 'postgres'],
+    ['redis', 'redis-server'],
+  ] as const) {
+    const ms = commandCpuMs(command);
+    if (ms !== undefined) parts[name] = ms;
+  }
+  const own = process.cpuUsage();
+  parts.bench = (own.user + own.system) / 1000;
+  // Children of the bench that exited in the phase: pgbench in the intake phase (the service
+  // processes outlive a phase).
+  const reaped = processCpuMs('self', true);
+  const self = processCpuMs('self');
+  if (reaped !== undefined && self !== undefined) parts['exited children'] = reaped - self;
+  return { at: performance.now(), parts, machine: machineJiffies() };
+}
+
+export function cpuSince(before: CpuSnapshot, after: CpuSnapshot): CpuUsage {
+  const parts: Record<string, number> = {};
+  for (const [name, ms] of Object.entries(after.parts)) {
+    const start = before.parts[name];
+    if (start !== undefined) parts[name] = ms - start;
+  }
+  const b = before.machine;
+  const a = after.machine;
+  const span = a && b ? a.total - b.total : 0;
+  return {
+    seconds: (after.at - before.at) / 1000,
+    parts,
+    machineBusy: a && b && span > 0 ? (a.busy - b.busy) / span : undefined,
+    machineSteal: a && b && span > 0 ? (a.steal - b.steal) / span : undefined,
+  };
+}
