@@ -3,15 +3,32 @@ import { OUTBOX_CHANNEL, type NewOutboxRow } from '../lib/outbox-events.js';
 import type { Executor, Tx } from './client.js';
 import { outbox } from './schema.js';
 
-/** Inserts outbox rows and signals the relay; the NOTIFY is delivered only if the transaction commits. */
+/**
+ * Inserts outbox rows and signals the relay, in one statement (one round trip: this runs in every
+ * intake and every applied event). The NOTIFY is delivered only if the transaction commits.
+ */
 export async function insertOutboxRows(tx: Executor, rows: NewOutboxRow[]): Promise<number[]> {
   if (rows.length === 0) return [];
-  const inserted = await tx
-    .insert(outbox)
-    .values(rows.map((r) => ({ ...r })))
-    .returning({ id: outbox.id });
-  await tx.execute(sql`select pg_notify(${OUTBOX_CHANNEL}, '')`);
-  return inserted.map((r) => r.id);
+  const values = JSON.stringify(
+    rows.map((r) => ({
+      queue: r.queue,
+      event_type: r.eventType,
+      order_id: r.orderId,
+      idempotency_key: r.idempotencyKey,
+      payload: r.payload,
+    })),
+  );
+  const result = await tx.execute<{ id: number | string }>(sql`
+    with ins as (
+      insert into outbox (queue, event_type, order_id, idempotency_key, payload)
+      select v.queue, v.event_type, v.order_id, v.idempotency_key, v.payload
+      from jsonb_to_recordset(${values}::jsonb)
+        as v(queue text, event_type text, order_id uuid, idempotency_key uuid, payload jsonb)
+      returning id
+    ), wake as (select pg_notify(${OUTBOX_CHANNEL}, ''))
+    select ins.id from ins, wake`);
+  // Raw rows: ids may come back as text; callers get them in insertion (id) order.
+  return result.rows.map((r) => Number(r.id)).sort((x, y) => x - y);
 }
 
 /** What the relay and the reconciler need of a row to enqueue it. */
