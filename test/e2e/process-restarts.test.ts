@@ -153,6 +153,41 @@ describe('processes stopped mid-run with SIGTERM', function () {
     expect(c.code, consumer.out.text).to.equal(0);
   });
 
+  it('when the web process gets SIGTERM while orders come in, then every answered order is kept and it exits 0 within its bound', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx/esm', 'api/server.ts'], {
+      env: { ...process.env, ...env, PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.add(child);
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    await waitFor(() => /"port":\d+,"msg":"web listening"/.test(output), {
+      timeoutMs: 30000,
+      what: 'web listening',
+    });
+    const port = Number(/"port":(\d+),"msg":"web listening"/.exec(output)![1]);
+    const base = `http://127.0.0.1:${port}`;
+    const answered: string[] = [];
+    const sending = Promise.all(
+      Array.from({ length: 20 }, async () => {
+        const res = await request(base, 'POST', '/api/v1/orders', orderBody()).catch(
+          () => undefined,
+        );
+        if (res?.status === 201) answered.push(res.body.data.id as string);
+      }),
+    );
+    const stopped = await terminate(child);
+    await sending;
+
+    expect(stopped.code, output).to.equal(0);
+    expect(stopped.ms).to.be.below(SHUTDOWN_TIMEOUT_MS + 2000);
+    const kept = await db.pool.query('select count(*)::int as n from orders where id = any($1)', [
+      answered,
+    ]);
+    expect(kept.rows[0].n).to.equal(answered.length);
+  });
+
   it('when the consumer gets SIGTERM mid-run, then it exits 0 within its bound and, restarted, nothing is lost', async () => {
     const worker = await spawnProcess('jobs/worker.ts', 'worker started');
     const first = await spawnProcess('jobs/shipping-consumer.ts', 'shipping consumer running');
