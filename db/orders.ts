@@ -72,9 +72,23 @@ const fromRaw = (r: RawOrder): OrderRow => ({
 });
 
 export function createOrdersStore(db: Db): OrdersStore {
+  // Every create asks this first: built once and prepared by name, so neither drizzle nor
+  // Postgres plans it again per request.
+  const byIdempotencyKey = db
+    .select()
+    .from(orders)
+    .where(eq(orders.idempotencyKey, sql.placeholder('key')))
+    .limit(1)
+    .prepare('orders_by_idempotency_key');
+  const byId = db
+    .select()
+    .from(orders)
+    .where(eq(orders.id, sql.placeholder('id')))
+    .limit(1)
+    .prepare('orders_by_id');
   return {
     async findByIdempotencyKey(key) {
-      const [row] = await db.select().from(orders).where(eq(orders.idempotencyKey, key)).limit(1);
+      const [row] = await byIdempotencyKey.execute({ key });
       return row;
     },
 
@@ -114,7 +128,7 @@ export function createOrdersStore(db: Db): OrdersStore {
     },
 
     async findById(id) {
-      const [row] = await db.select().from(orders).where(eq(orders.id, id)).limit(1);
+      const [row] = await byId.execute({ id });
       return row;
     },
 
