@@ -15,6 +15,7 @@ import { loadConfig, type Config } from '../lib/config.js';
 import { createKafka } from '../lib/kafka.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { isMain } from '../lib/main.js';
+import { exitOnSignals } from '../lib/shutdown.js';
 import { createMetrics } from '../lib/metrics.js';
 import { startBroker } from './kafka-broker/broker.js';
 import { DEMO_ITEMS, startCatalogPeer, type CatalogPeer } from './peers/catalog.js';
@@ -206,19 +207,16 @@ if (isMain(import.meta.url)) {
   if (existsSync('.env')) process.loadEnvFile('.env');
   startDev().then(
     (dev) => {
-      const onSignal = () =>
-        void dev.stop().then(
-          () => {
-            process.stdout.write('  Order Service development mode stopped cleanly.\n');
-            process.exit(0);
-          },
-          (err: unknown) => {
-            process.stderr.write(`${(err as Error).message}\n`);
-            process.exit(1);
-          },
-        );
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
+      // A terminal's Ctrl-C reaches npm, tsx and this process alike, and tsx forwards it again:
+      // exitOnSignals ignores the repeats instead of letting a second SIGINT kill the stop.
+      exitOnSignals(
+        async () => {
+          await dev.stop();
+          process.stdout.write('  Order Service development mode stopped cleanly.\n');
+        },
+        dev.config.shutdownTimeoutMs,
+        createLogger({ name: 'dev', level: dev.config.logLevel, out: prettyStream() }),
+      );
     },
     (err: unknown) => {
       process.stderr.write(
