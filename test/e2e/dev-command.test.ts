@@ -89,7 +89,7 @@ describe('npm run dev', function () {
       // npm itself re-raises the Ctrl-C it got; the service under it must have stopped cleanly.
       expect(code === 0 || signal === 'SIGINT', `exit ${code} ${signal}`).to.equal(true);
       await waitFor(() => output.includes('stopped cleanly'), {
-        timeoutMs: 10000,
+        timeoutMs: 20000,
         what: 'the clean-stop line',
       });
       expect(output).not.to.match(/did not stop cleanly|ERROR|FATAL/);
