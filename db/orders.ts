@@ -72,22 +72,27 @@ const fromRaw = (r: RawOrder): OrderRow => ({
 });
 
 export function createOrdersStore(db: Db): OrdersStore {
-  // Every create asks this first: built once and prepared by name, so neither drizzle nor
-  // Postgres plans it again per request.
-  const byIdempotencyKey = db
-    .select()
-    .from(orders)
-    .where(eq(orders.idempotencyKey, sql.placeholder('key')))
-    .limit(1)
-    .prepare('orders_by_idempotency_key');
-  const byId = db
-    .select()
-    .from(orders)
-    .where(eq(orders.id, sql.placeholder('id')))
-    .limit(1)
-    .prepare('orders_by_id');
+  // Every create asks this first and every read the second: built once (on first use) and
+  // prepared by name, so neither drizzle nor Postgres plans them again per request.
+  const prepareByKey = () =>
+    db
+      .select()
+      .from(orders)
+      .where(eq(orders.idempotencyKey, sql.placeholder('key')))
+      .limit(1)
+      .prepare('orders_by_idempotency_key');
+  const prepareById = () =>
+    db
+      .select()
+      .from(orders)
+      .where(eq(orders.id, sql.placeholder('id')))
+      .limit(1)
+      .prepare('orders_by_id');
+  let byIdempotencyKey: ReturnType<typeof prepareByKey> | undefined;
+  let byId: ReturnType<typeof prepareById> | undefined;
   return {
     async findByIdempotencyKey(key) {
+      byIdempotencyKey ??= prepareByKey();
       const [row] = await byIdempotencyKey.execute({ key });
       return row;
     },
@@ -128,6 +133,7 @@ export function createOrdersStore(db: Db): OrdersStore {
     },
 
     async findById(id) {
+      byId ??= prepareById();
       const [row] = await byId.execute({ id });
       return row;
     },
