@@ -1,6 +1,8 @@
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import type { Logger } from '../lib/logger.js';
+import { isDatabaseUnavailable } from '../lib/errors.js';
+import { withinMs } from '../lib/shutdown.js';
 import * as schema from './schema.js';
 
 export type Db = NodePgDatabase<typeof schema>;
@@ -16,6 +18,8 @@ export interface Database {
   close(): Promise<void>;
 }
 
+const CLOSE_TIMEOUT_MS = 3000;
+
 export interface DatabaseOptions {
   url: string;
   max?: number;
@@ -30,6 +34,34 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => {
   const n = Number(v);
   return Number.isSafeInteger(n) ? n : v;
 });
+
+/**
+ * drizzle's pool transactions (0.45) send BEGIN before their try/finally, so a BEGIN that fails
+ * (the connection was cut: Postgres restarting, a terminated backend) never releases its client,
+ * and each such failure shrinks the pool for good. This runs the same drizzle transaction on a
+ * client checked out and released here, always, and destroyed when its connection broke.
+ */
+function leakFreeTransaction(pool: pg.Pool): Db['transaction'] {
+  // One drizzle instance per pooled connection, made on its first transaction.
+  const perClient = new WeakMap<pg.PoolClient, Db>();
+  return async (work, config) => {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      let db = perClient.get(client);
+      if (!db) {
+        db = drizzle(client, { schema });
+        perClient.set(client, db);
+      }
+      return await db.transaction(work, config);
+    } catch (err) {
+      if (isDatabaseUnavailable(err)) broken = err as Error;
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  };
+}
 
 export function createDatabase({
   url,
@@ -49,13 +81,29 @@ export function createDatabase({
   // An idle client losing its connection (Postgres restart) emits here; without a listener the
   // process would crash. The pool replaces the client on next use.
   pool.on('error', (err) => logger.warn({ err }, 'idle postgres client error'));
+  // The pool listens for errors only while a client is idle. A client checked out between two
+  // statements (inside a transaction, say) that loses its connection (Postgres restarting, a
+  // terminated backend) would emit 'error' with no listener and crash the process; its next
+  // query fails instead, and the pool drops it on release.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => logger.warn({ err }, 'postgres connection lost'));
+  });
   const db = drizzle(pool, { schema });
+  db.transaction = leakFreeTransaction(pool);
   return {
     pool,
     db,
     async ping() {
       await pool.query('select 1');
     },
-    close: () => pool.end(),
+    // pool.end() waits for every checked-out client; one that never comes back must not hold a
+    // shutdown past its bound (the process is exiting: its sockets go with it).
+    close: () =>
+      withinMs(pool.end(), CLOSE_TIMEOUT_MS, () =>
+        logger.warn(
+          { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount },
+          'postgres pool not closed in time: clients still checked out',
+        ),
+      ),
   };
 }
