@@ -42,22 +42,40 @@ export interface Reconciler {
   runOnce(): Promise<ReconcileResult>;
 }
 
+const LIVE_STATES: ReadonlySet<string> = new Set([
+  'waiting',
+  'active',
+  'delayed',
+  'prioritized',
+  'waiting-children',
+  'failed',
+]);
+
 export function createReconciler(options: ReconcilerOptions): Reconciler {
   const { db, queues, afterMs } = options;
   const batchSize = options.batchSize ?? 500;
   const enqueueTimeoutMs = options.enqueueTimeoutMs ?? 5000;
   const log = options.logger.child({ component: 'reconciler' });
 
-  /** Rows whose job BullMQ no longer has; rows of unknown queues go on to be rejected. */
+  /**
+   * Rows whose job BullMQ no longer runs; rows of unknown queues go on to be rejected. A job is
+   * live when it is in one of BullMQ's sets. A flush during a job's run can leave a stale job hash
+   * in no set (its worker's late writes recreate part of it), and a completed job cannot belong
+   * to an open row: both are removed, so the re-add under the same id is not ignored.
+   */
   async function withoutJobs(rows: DispatchableRow[]): Promise<DispatchableRow[]> {
-    const present = await Promise.all(
-      rows.map(async (row) =>
-        isQueueName(row.queue)
-          ? (await queues[row.queue].getJob(outboxJobId(row.id))) !== undefined
-          : false,
-      ),
+    const live = await Promise.all(
+      rows.map(async (row) => {
+        if (!isQueueName(row.queue)) return false;
+        const queue = queues[row.queue];
+        const jobId = outboxJobId(row.id);
+        const state = await queue.getJobState(jobId);
+        if (LIVE_STATES.has(state)) return true;
+        await queue.remove(jobId);
+        return false;
+      }),
     );
-    return rows.filter((_, i) => !present[i]);
+    return rows.filter((_, i) => !live[i]);
   }
 
   async function requeue(rows: DispatchableRow[]): Promise<number> {

@@ -132,6 +132,20 @@ describe('reconciler', function () {
     expect(jobs.map((j) => j?.data.outboxId)).to.deep.equal(ids);
   });
 
+  it('when a flush left a stale job hash in no set, then the row is enqueued again all the same', async () => {
+    const [id] = await dispatched(1);
+    await redis.flush();
+    // What a worker's late write after a flush leaves: part of a job hash, in no queue set.
+    const client = await queueSet.queues.payments.client;
+    await client.hset(`${redis.prefix}:payments:outbox-${id}`, { ats: '1' });
+    await ageDispatch([id!]);
+
+    const result = await reconciler().runOnce();
+
+    expect(result).to.deep.equal({ checked: 1, requeued: 1 });
+    expect(await queueSet.queues.payments.getJobState(`outbox-${id}`)).to.equal('waiting');
+  });
+
   it('when Redis is flushed after dispatch, then the running worker’s reconciler puts the jobs back and every row completes', async () => {
     const ids = await dispatched(20);
     await redis.flush();
