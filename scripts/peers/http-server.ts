@@ -3,6 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { ConfigError } from '../../lib/config.js';
+import type { Logger } from '../../lib/logger.js';
 
 /** Small helpers the development peers share: their HTTP servers, outgoing calls, waiting. */
 export interface StartedServer {
@@ -256,4 +257,71 @@ export function runUntilSignal<P extends { stop(): Promise<void> }>(
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     }, fail('failed to start'));
+}
+
+/** A development peer told to misbehave (tests): answer POSTs with `status`, or after `delayMs`. */
+export interface PeerFault {
+  status?: number;
+  delayMs?: number;
+}
+
+export interface JsonPeerOptions {
+  /** The peer's name, for its fault answers and error log. */
+  name: string;
+  /** GET paths that list what it recorded (`?order_id=` filters). */
+  listPaths: string[];
+  port: number;
+  logger: Logger;
+  list(orderId: string | undefined): unknown;
+  /** Handles one POST body (any path) and answers it. */
+  accept(res: http.ServerResponse, body: unknown): void;
+  /** Called when handling a request failed (the peer counts it). */
+  onError(): void;
+}
+
+export interface JsonPeer {
+  server: StartedServer;
+  /** The X-API-Key of the last POST, so tests can check it is sent. */
+  lastApiKey(): string | undefined;
+  setFault(fault: PeerFault | undefined): void;
+}
+
+/**
+ * The skeleton the HTTP development peers share: a listing of what they recorded, POSTs of JSON
+ * to any path (their service URLs may carry a base path), a fault switch for tests, and a 500
+ * (counted and logged) when handling fails.
+ */
+export async function startJsonPeer(options: JsonPeerOptions): Promise<JsonPeer> {
+  let fault: PeerFault | undefined;
+  let lastApiKey: string | undefined;
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const { path, query } = requestTarget(req);
+    if (req.method === 'GET' && options.listPaths.includes(path)) {
+      return sendJson(res, 200, options.list(query.get('order_id') ?? undefined));
+    }
+    if (req.method !== 'POST') return sendJson(res, 405, { detail: 'method not allowed' });
+    lastApiKey = req.headers['x-api-key'] as string | undefined;
+    const { json } = await readJson(req);
+    const current = fault;
+    if (current?.delayMs) await new Promise((r) => setTimeout(r, current.delayMs));
+    if (current?.status) {
+      return sendJson(res, current.status, { detail: `${options.name} fault (test)` });
+    }
+    options.accept(res, json);
+  }
+  const server = await listen((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      options.onError();
+      options.logger.error({ err, url: req.url }, `${options.name} peer failed a request`);
+      if (!res.headersSent) sendJson(res, 500, { detail: `${options.name} peer error` });
+      else res.destroy();
+    });
+  }, options.port);
+  return {
+    server,
+    lastApiKey: () => lastApiKey,
+    setFault(f) {
+      fault = f;
+    },
+  };
 }

@@ -6,10 +6,9 @@ import { isMain } from '../../lib/main.js';
 import {
   changeWaiters,
   envInteger,
-  listen,
-  readJson,
-  requestTarget,
   runUntilSignal,
+  startJsonPeer,
+  type PeerFault,
   sendJson,
   type StartedServer,
 } from './http-server.js';
@@ -46,12 +45,8 @@ export interface NotificationsRecorded {
   errors: number;
 }
 
-export interface NotificationsFault {
-  /** Answer POSTs with this status instead of storing the notification. */
-  status?: number;
-  /** Wait this long before answering a POST. */
-  delayMs?: number;
-}
+/** Answer POSTs with `status` instead of storing the notification, or after `delayMs`. */
+export type NotificationsFault = PeerFault;
 
 export interface NotificationsPeerOptions {
   /** @defaultValue 0 (a free port) */
@@ -98,8 +93,6 @@ export async function startNotificationsPeer({
   const byKey = new Map<string, RecordedNotification>();
   const byOrder = new Map<string, RecordedNotification[]>();
   const counts = { duplicates: 0, invalid: 0, errors: 0 };
-  let fault: NotificationsFault | undefined;
-  let lastApiKey: string | undefined;
 
   function store(res: http.ServerResponse, json: unknown): void {
     const { error, value } = notificationSchema.validate(json, { abortEarly: false });
@@ -142,41 +135,25 @@ export async function startNotificationsPeer({
     return { notifications: source.map((n) => ({ ...n })), ...counts };
   }
 
-  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const { path, query } = requestTarget(req);
-    if (req.method === 'GET' && (path === '/notifications' || path === '/_recorded')) {
-      return sendJson(res, 200, recorded({ order_id: query.get('order_id') ?? undefined }));
-    }
-    if (req.method !== 'POST') return sendJson(res, 405, { detail: 'method not allowed' });
-    lastApiKey = req.headers['x-api-key'] as string | undefined;
-    const { json } = await readJson(req);
-    const current = fault;
-    if (current?.delayMs) await new Promise((r) => setTimeout(r, current.delayMs));
-    if (current?.status) {
-      return sendJson(res, current.status, { detail: 'notifications fault (test)' });
-    }
-    store(res, json);
-  }
-
-  const server = await listen((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      counts.errors++;
-      logger.error({ err, url: req.url }, 'notifications peer failed a request');
-      if (!res.headersSent) sendJson(res, 500, { detail: 'notifications peer error' });
-      else res.destroy();
-    });
-  }, port);
+  const peer = await startJsonPeer({
+    name: 'notifications',
+    listPaths: ['/notifications', '/_recorded'],
+    port,
+    logger,
+    list: (orderId) => recorded({ order_id: orderId }),
+    accept: store,
+    onError: () => counts.errors++,
+  });
+  const { server } = peer;
 
   return {
     ...server,
     recorded,
     until: waiters.until,
     get lastApiKey() {
-      return lastApiKey;
+      return peer.lastApiKey();
     },
-    setFault(f) {
-      fault = f;
-    },
+    setFault: peer.setFault,
     async stop() {
       waiters.cancel('notifications peer stopped');
       await server.stop();

@@ -10,11 +10,10 @@ import {
   envChoice,
   envInteger,
   keepAliveAgents,
-  listen,
   postJson,
-  readJson,
-  requestTarget,
   runUntilSignal,
+  startJsonPeer,
+  type PeerFault,
   sendJson,
   timerSet,
   type StartedServer,
@@ -113,12 +112,8 @@ export interface PaymentsRecorded {
   errors: number;
 }
 
-export interface PaymentFault {
-  /** Answer POSTs with this status instead of taking the payment. */
-  status?: number;
-  /** Wait this long before answering a POST. */
-  delayMs?: number;
-}
+/** Answer POSTs with `status` instead of taking the payment, or after `delayMs`. */
+export type PaymentFault = PeerFault;
 
 export interface PaymentsPeer extends StartedServer {
   /** What it recorded, optionally for one order; a copy. */
@@ -189,8 +184,6 @@ export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Prom
   const callbacks: CallbackRecord[] = [];
   const byOrder = new Map<string, { payments: Payment[]; callbacks: CallbackRecord[] }>();
   const counts = { duplicates: 0, conflicts: 0, invalid: 0, errors: 0 };
-  let fault: PaymentFault | undefined;
-  let lastApiKey: string | undefined;
   let stopped = false;
 
   const forOrder = (orderId: string) => {
@@ -344,39 +337,25 @@ export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Prom
     };
   }
 
-  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const { path, query } = requestTarget(req);
-    if (req.method === 'GET' && (path === '/payments' || path === '/_recorded')) {
-      return sendJson(res, 200, recorded({ order_id: query.get('order_id') ?? undefined }));
-    }
-    if (req.method !== 'POST') return sendJson(res, 405, { detail: 'method not allowed' });
-    lastApiKey = req.headers['x-api-key'] as string | undefined;
-    const { json } = await readJson(req);
-    const current = fault;
-    if (current?.delayMs) await new Promise((r) => setTimeout(r, current.delayMs));
-    if (current?.status) return sendJson(res, current.status, { detail: 'payments fault (test)' });
-    takePayment(res, json);
-  }
-
-  const server = await listen((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      counts.errors++;
-      logger.error({ err, url: req.url }, 'payments peer failed a request');
-      if (!res.headersSent) sendJson(res, 500, { detail: 'payments peer error' });
-      else res.destroy();
-    });
-  }, port);
+  const peer = await startJsonPeer({
+    name: 'payments',
+    listPaths: ['/payments', '/_recorded'],
+    port,
+    logger,
+    list: (orderId) => recorded({ order_id: orderId }),
+    accept: takePayment,
+    onError: () => counts.errors++,
+  });
+  const { server } = peer;
 
   return {
     ...server,
     recorded,
     until: waiters.until,
     get lastApiKey() {
-      return lastApiKey;
+      return peer.lastApiKey();
     },
-    setFault(f) {
-      fault = f;
-    },
+    setFault: peer.setFault,
     async stop() {
       stopped = true;
       timers.close();
