@@ -102,6 +102,7 @@ describe('POST /api/v1/orders', () => {
         await count('outbox'),
         await count('order_status_history'),
       ];
+      const requestsBefore = api.catalog.requests;
 
       const again = await api.request('POST', '/api/v1/orders', body);
 
@@ -113,6 +114,7 @@ describe('POST /api/v1/orders', () => {
         await count('outbox'),
         await count('order_status_history'),
       ]).to.deep.equal(before);
+      expect(api.catalog.requests, 'a replay does not ask Catalog').to.equal(requestsBefore);
     });
 
     it('with the same body while Catalog is down or the item sold out, then the stored order all the same', async () => {
