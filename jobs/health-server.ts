@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { runChecks, type ReadinessChecks } from '../lib/health.js';
+import { readinessAnswer, runChecks, type ReadinessChecks } from '../lib/health.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 
@@ -34,22 +34,9 @@ export async function startHealthServer({
     if (path === '/health/live')
       return reply(200, JSON.stringify({ data: { status: 'ok' }, meta: {}, errors: [] }));
     if (path === '/health/ready') {
-      void runChecks(checks).then((r) => {
-        const errors = Object.entries(r.checks)
-          .filter(([, v]) => v !== 'ok')
-          .map(([name, state]) => ({
-            code: 'dependency_down',
-            field: name,
-            message: `${name} ${state}`,
-          }));
-        reply(
-          r.ready ? 200 : 503,
-          JSON.stringify({
-            data: { status: r.ready ? 'ready' : 'not ready', checks: r.checks },
-            meta: {},
-            errors,
-          }),
-        );
+      void runChecks(checks).then((report) => {
+        const { status, data, errors } = readinessAnswer(report);
+        reply(status, JSON.stringify({ data, meta: {}, errors }));
       });
       return;
     }

@@ -30,3 +30,22 @@ export async function runChecks(checks: ReadinessChecks): Promise<ReadinessRepor
   });
   return { ready: results.every((r) => r.status === 'fulfilled'), checks: out };
 }
+
+/** The readiness answer every process gives: its status code and the envelope's data and errors. */
+export function readinessAnswer(report: ReadinessReport): {
+  status: 200 | 503;
+  data: { status: 'ready' | 'not ready'; checks: Record<string, string> };
+  errors: { code: string; field: string; message: string }[];
+} {
+  return {
+    status: report.ready ? 200 : 503,
+    data: { status: report.ready ? 'ready' : 'not ready', checks: report.checks },
+    errors: Object.entries(report.checks)
+      .filter(([, state]) => state !== 'ok')
+      .map(([name, state]) => ({
+        code: 'dependency_down',
+        field: name,
+        message: `${name} ${state}`,
+      })),
+  };
+}
