@@ -79,12 +79,11 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
           last = (await call('GET', `/api/v1/orders/${orderId}`)).body.data;
           return last !== undefined && statuses.includes(last.status);
         },
-        {
-          timeoutMs,
-          intervalMs: 20,
-          what: `order ${orderId} to become ${statuses.join(' or ')} (is ${last?.status})`,
-        },
-      );
+        { timeoutMs, intervalMs: 20, what: `order ${orderId} to become ${statuses.join(' or ')}` },
+      ).catch((err: Error) => {
+        // The status it was last seen in, which the message could not know when it was built.
+        throw new Error(`${err.message} (last seen: ${last?.status ?? 'not found'})`);
+      });
       return last!;
     },
     async stop() {
