@@ -7,7 +7,7 @@
 import type { Consumer, EachMessagePayload, Kafka } from 'kafkajs';
 import { createDatabase, type Database } from '../db/client.js';
 import { loadConfigOrExit, type Config } from '../lib/config.js';
-import { consumerOptions, createKafka } from '../lib/kafka.js';
+import { consumerOptions, createKafka, ensureTopics } from '../lib/kafka.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { isMain } from '../lib/main.js';
 import { createMetrics, type Metrics } from '../lib/metrics.js';
@@ -122,6 +122,7 @@ export async function startShippingConsumer(
     }
   }
 
+  await ensureTopics(kafka, [config.kafka.responsesTopic], logger);
   await consumer.connect();
   await consumer.subscribe({ topic: config.kafka.responsesTopic, fromBeginning: true });
   await consumer.run({ partitionsConsumedConcurrently: 4, eachMessage: handle });

@@ -121,6 +121,58 @@ export function producerOptions(cfg: KafkaSettings): ProducerConfig {
   return { ...idempotence, createPartitioner: Partitioners.DefaultPartitioner };
 }
 
+/** Answers by which a cluster refuses to let this client create topics: multi-tenant plans
+ * (Heroku's, with KAFKA_PREFIX), ACLs, a CreateTopicPolicy, too few brokers for the default
+ * replication. The topics must then be created by an operator beforehand. */
+const CREATION_REFUSED = new Set([
+  'TOPIC_AUTHORIZATION_FAILED',
+  'CLUSTER_AUTHORIZATION_FAILED',
+  'POLICY_VIOLATION',
+  'INVALID_REPLICATION_FACTOR',
+  'INVALID_PARTITIONS',
+]);
+
+function refusalOf(err: unknown): string | undefined {
+  const errors = (err as { errors?: unknown[] }).errors ?? [err];
+  const types = errors.map((e) => (e as { type?: string }).type);
+  return types.every((t) => t !== undefined && CREATION_REFUSED.has(t)) ? types[0] : undefined;
+}
+
+/**
+ * Creates those of `topics` that do not exist, with the cluster's default partitions and
+ * replication. Apache Kafka answers a subscription to a missing topic with
+ * UNKNOWN_TOPIC_OR_PARTITION, so the consumer needs its topic before it subscribes.
+ * A cluster that refuses creation is logged and tolerated: the topics may have been created
+ * beforehand (the only way on Heroku's multi-tenant plans), and if not, subscribing or sending
+ * names the missing topic. Not reaching the cluster throws.
+ */
+export async function ensureTopics(kafka: Kafka, topics: string[], logger: Logger): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    // Only the missing ones: asking for an existing topic makes kafkajs log an error.
+    const existing = new Set(await admin.listTopics());
+    const missing = [...new Set(topics)].filter((topic) => !existing.has(topic));
+    if (missing.length === 0) return;
+    try {
+      await admin.createTopics({
+        topics: missing.map((topic) => ({ topic })),
+        waitForLeaders: true,
+      });
+      logger.info({ topics: missing }, 'Kafka topics created');
+    } catch (err) {
+      const refusal = refusalOf(err);
+      if (!refusal) throw err;
+      logger.warn(
+        { topics: missing, refusal },
+        'the cluster refused to create these topics; they must be created beforehand',
+      );
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** The consumer group; the group id in configuration already carries KAFKA_PREFIX. */
 export function consumerOptions(cfg: KafkaSettings): ConsumerConfig {
   return { groupId: cfg.groupId };

@@ -1,5 +1,5 @@
 import type { Kafka, Producer } from 'kafkajs';
-import { producerOptions, type KafkaSettings } from './kafka.js';
+import { ensureTopics, producerOptions, type KafkaSettings } from './kafka.js';
 import type { Logger } from './logger.js';
 import type { ShippingRequestPayload } from './outbox-events.js';
 
@@ -31,10 +31,14 @@ export function createShippingProducer(
   });
 
   const connect = () => {
-    connecting ??= producer.connect().catch((err: unknown) => {
-      connecting = undefined;
-      throw err;
-    });
+    // The topic first: Apache Kafka would auto-create it on the first send only where
+    // auto.create.topics.enable is on, with whatever defaults the broker has.
+    connecting ??= ensureTopics(kafka, [cfg.requestsTopic], logger)
+      .then(() => producer.connect())
+      .catch((err: unknown) => {
+        connecting = undefined;
+        throw err;
+      });
     return connecting;
   };
 

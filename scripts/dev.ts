@@ -136,6 +136,8 @@ async function startAll(
       kafka: createKafka(config.kafka, log('shipping-peer')),
       requestsTopic: config.kafka.requestsTopic,
       responsesTopic: config.kafka.responsesTopic,
+      // Named after the service's group, so two dev runs on one Kafka never share a peer group.
+      groupId: `${config.kafka.groupId}.dev-shipping`,
       port: Number(env.SHIPPING_PORT ?? 0),
       logger: log('shipping-peer'),
     });

@@ -31,7 +31,7 @@ export function cacheDir(): string {
 export async function kafkaVersion(): Promise<string> {
   const pom = await readFile(POM, 'utf8');
   const match = /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(pom);
-  if (!match) throw new Error(`${POM} has no <kafka.version>`);
+  if (!match?.[1]) throw new Error(`${POM} has no <kafka.version>`);
   return match[1];
 }
 

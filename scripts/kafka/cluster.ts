@@ -213,8 +213,7 @@ function nodeProperties(
     settings['sasl.enabled.mechanisms'] = 'PLAIN';
     settings['listener.name.sasl_plaintext.plain.sasl.jaas.config'] =
       `org.apache.kafka.common.security.plain.PlainLoginModule required ${users};`;
-    settings['authorizer.class.name'] =
-      'org.apache.kafka.metadata.authorizer.StandardAuthorizer';
+    settings['authorizer.class.name'] = 'org.apache.kafka.metadata.authorizer.StandardAuthorizer';
     // Brokers, controllers and the tests' own plaintext clients are all User:ANONYMOUS.
     settings['super.users'] = 'User:ANONYMOUS';
     settings['allow.everyone.if.no.acl.found'] = false;
@@ -291,7 +290,10 @@ export async function startKafkaCluster(opts: KafkaClusterOptions = {}): Promise
       const dirs = { log: path.join(dir, 'log'), ssl: path.join(dir, 'ssl') };
       await mkdir(dirs.ssl, { recursive: true });
       if (opts.ssl) {
-        await writeFile(path.join(dirs.ssl, 'keystore.pem'), `${opts.ssl.keyPem}\n${opts.ssl.certPem}`);
+        await writeFile(
+          path.join(dirs.ssl, 'keystore.pem'),
+          `${opts.ssl.keyPem}\n${opts.ssl.certPem}`,
+        );
         await writeFile(path.join(dirs.ssl, 'truststore.pem'), opts.ssl.caPem);
       }
       const propsFile = path.join(dir, 'server.properties');

@@ -10,7 +10,7 @@ import {
   type Producer,
 } from 'kafkajs';
 import { loadConfig } from '../../lib/config.js';
-import { bunyanLogCreator, createKafka, kafkajsLogLevel } from '../../lib/kafka.js';
+import { bunyanLogCreator, createKafka, ensureTopics, kafkajsLogLevel } from '../../lib/kafka.js';
 import { createLogger, type Logger } from '../../lib/logger.js';
 import { isMain } from '../../lib/main.js';
 import {
@@ -393,29 +393,6 @@ export async function startShippingPeer(options: ShippingPeerOptions): Promise<S
     until: waiters.until,
     stop: stopAll,
   };
-}
-
-async function ensureTopics(kafka: Kafka, topics: string[], logger: Logger): Promise<void> {
-  const admin = kafka.admin();
-  // Not reaching the brokers fails the start; only the creation itself may be refused.
-  await admin.connect();
-  try {
-    // Only the missing ones: asking for an existing topic makes kafkajs log an error.
-    const existing = new Set(await admin.listTopics());
-    const missing = [...new Set(topics)].filter((topic) => !existing.has(topic));
-    if (missing.length) {
-      await admin.createTopics({
-        topics: missing.map((topic) => ({ topic })),
-        waitForLeaders: true,
-      });
-    }
-  } catch (err) {
-    // A managed cluster may refuse topic creation by clients; the topics may exist or be
-    // auto-created on first use, and subscribing names the problem if they are not.
-    logger.warn({ err, topics }, 'could not create the shipping topics; going on with what exists');
-  } finally {
-    await admin.disconnect();
-  }
 }
 
 /**

@@ -7,7 +7,7 @@ import { startPeers, type Peers } from '../../scripts/peers/index.js';
 import { request, testConfig } from '../support/api.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { orderBody, STICKER } from '../support/factories.js';
-import { startTestBroker, type RunningBroker } from '../support/kafka.js';
+import { sharedTestBroker, uniqueKafkaNames, type TestBroker } from '../support/kafka.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
 import { waitFor } from '../support/recording-peer.js';
 
@@ -22,7 +22,7 @@ describe('processes stopped mid-run with SIGTERM', function () {
   this.timeout(90000);
   let db: TestDatabase;
   let redis: TestRedisPrefix;
-  let broker: RunningBroker;
+  let broker: TestBroker;
   let peers: Peers;
   let web: RunningWeb;
   let env: Record<string, string>;
@@ -32,18 +32,25 @@ describe('processes stopped mid-run with SIGTERM', function () {
   before(async () => {
     db = await createTestDatabase('restarts');
     redis = createTestRedisPrefix();
-    broker = await startTestBroker();
+    broker = await sharedTestBroker();
+    const kafkaNames = uniqueKafkaNames();
     peers = await startPeers({
       logger: silentLogger(),
       payments: { webhookSecret: secret, callbackDelayMs: 0, logger: silentLogger() },
       notifications: { logger: silentLogger() },
-      shipping: { brokers: [broker.address], delayMs: 0, logger: silentLogger() },
+      shipping: {
+        brokers: [broker.address],
+        ...kafkaNames.shippingPeer,
+        delayMs: 0,
+        logger: silentLogger(),
+      },
     });
     env = {
       DATABASE_URL: db.url,
       REDIS_URL: redis.url,
       BULLMQ_PREFIX: redis.prefix,
       KAFKA_BOOTSTRAP_SERVERS: broker.address,
+      ...kafkaNames.env,
       CATALOG_SERVICE_API_URL: `${peers.catalog.url}/api/items`,
       PAYMENTS_SERVICE_API_URL: `${peers.payments.url}/api/payments`,
       NOTIFICATIONS_SERVICE_API_URL: `${peers.notifications.url}/api/notifications`,
@@ -59,7 +66,6 @@ describe('processes stopped mid-run with SIGTERM', function () {
     for (const c of children) c.kill('SIGKILL');
     await web?.stop();
     await peers?.stop();
-    await broker?.stop();
     await redis?.flush();
     await db?.drop();
   });

@@ -22,7 +22,7 @@ import {
   type ShippingAnswer,
   type ShippingPeer,
 } from '../../scripts/peers/shipping.js';
-import { startTestBroker, testKafka, uniqueName, type RunningBroker } from '../support/kafka.js';
+import { sharedTestBroker, testKafka, uniqueName, type TestBroker } from '../support/kafka.js';
 
 interface ReceivedCallback {
   headers: http.IncomingHttpHeaders;
@@ -426,14 +426,14 @@ describe('development peers', () => {
     const suffix = uniqueName('run');
     const requestsTopic = `dev-peers-requests-${suffix}`;
     const responsesTopic = `dev-peers-responses-${suffix}`;
-    let broker: RunningBroker;
+    let broker: TestBroker;
     let kafka: Kafka;
     let producer: Producer;
     let responses: TopicReader;
     let shipping: ShippingPeer;
 
     before(async () => {
-      broker = await startTestBroker();
+      broker = await sharedTestBroker();
       kafka = testKafka(broker);
       producer = kafka.producer();
       await producer.connect();
@@ -451,7 +451,6 @@ describe('development peers', () => {
       await responses?.stop();
       await shipping?.stop();
       await producer?.disconnect();
-      await broker?.stop();
     });
 
     const send = (...values: unknown[]) =>
@@ -650,8 +649,8 @@ describe('development peers', () => {
   describe('startPeers', () => {
     describe('when started with one options object', () => {
       it('then all four serve, and stop() stops them all', async () => {
-        const broker = await startTestBroker();
-        try {
+        const broker = await sharedTestBroker();
+        {
           const peers = await startPeers({
             logger: silentLogger(),
             payments: { callbackDelayMs: 0 },
@@ -678,8 +677,6 @@ describe('development peers', () => {
             );
             expect(error, url).to.be.instanceOf(Error);
           }
-        } finally {
-          await broker.stop();
         }
       });
     });

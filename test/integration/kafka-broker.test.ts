@@ -26,7 +26,7 @@ import {
   deferred,
   nextAssignment,
   nextFetch,
-  startTestBroker,
+  startEmbeddedBroker,
   testKafka,
   uniqueName,
   within,
@@ -81,7 +81,7 @@ describe('in-repo Kafka broker, driven by kafkajs over TCP', function () {
   let cleanups: (() => Promise<unknown>)[];
 
   beforeEach(async function () {
-    broker = await startTestBroker();
+    broker = await startEmbeddedBroker();
     kafka = testKafka(broker);
     cleanups = [];
   });

@@ -9,10 +9,10 @@ import { testConfig } from '../support/api.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import {
   FAST_CONSUMER,
-  startTestBroker,
+  startPrivateTestBroker,
   testKafka,
   uniqueName,
-  type RunningBroker,
+  type PrivateTestBroker,
 } from '../support/kafka.js';
 import { insertOrder } from '../support/orders.js';
 import { startRecordingPeer, waitFor, type RecordingPeer } from '../support/recording-peer.js';
@@ -23,7 +23,7 @@ describe('shipping requests while the Kafka broker is down', function () {
   let db: TestDatabase;
   let redis: TestRedisPrefix;
   let peer: RecordingPeer;
-  let broker: RunningBroker | undefined;
+  let broker: PrivateTestBroker | undefined;
   let worker: RunningWorker | undefined;
   let health: HealthServer | undefined;
   let consumer: Consumer | undefined;
@@ -37,7 +37,7 @@ describe('shipping requests while the Kafka broker is down', function () {
     await consumer?.disconnect();
     await health?.stop();
     await worker?.stop();
-    await broker?.stop();
+    await broker?.destroy();
     await peer?.close();
     await redis?.flush();
     await db?.drop();
@@ -52,8 +52,7 @@ describe('shipping requests while the Kafka broker is down', function () {
   };
 
   it('when the broker comes back, then the pending request is sent once, and readiness follows the broker', async () => {
-    broker = await startTestBroker();
-    const port = broker.port;
+    broker = await startPrivateTestBroker();
     const topic = uniqueName('requests');
     const config = testConfig({
       DATABASE_URL: db.url,
@@ -96,7 +95,15 @@ describe('shipping requests while the Kafka broker is down', function () {
       { timeoutMs: 20000, what: 'a failed send attempt' },
     );
 
-    broker = await startTestBroker({ port });
+    await broker.start();
+    await waitFor(
+      async () =>
+        (await db.pool.query('select completed_at from outbox where id = $1', [outboxId])).rows[0]
+          .completed_at !== null,
+      { timeoutMs: 30000, what: 'the shipping row to complete' },
+    );
+    // Only now: the worker creates the topic, and Apache Kafka refuses a subscription to a
+    // topic that does not exist. Reading from the beginning still sees every request sent.
     const received: KafkaMessage[] = [];
     consumer = testKafka(broker).consumer({
       groupId: uniqueName('shipping-peer'),
@@ -105,13 +112,6 @@ describe('shipping requests while the Kafka broker is down', function () {
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({ eachMessage: async ({ message }) => void received.push(message) });
-
-    await waitFor(
-      async () =>
-        (await db.pool.query('select completed_at from outbox where id = $1', [outboxId])).rows[0]
-          .completed_at !== null,
-      { timeoutMs: 30000, what: 'the shipping row to complete' },
-    );
     await waitFor(() => received.length >= 1, {
       timeoutMs: 10000,
       what: 'the request at Shipping',

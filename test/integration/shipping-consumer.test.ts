@@ -12,25 +12,25 @@ import { testConfig } from '../support/api.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import {
   FAST_CONSUMER,
-  startTestBroker,
+  sharedTestBroker,
   testKafka,
   uniqueName,
-  type RunningBroker,
+  type TestBroker,
 } from '../support/kafka.js';
 import { insertOrder } from '../support/orders.js';
 import { waitFor } from '../support/recording-peer.js';
 
-describe('shipping consumer (in-repo broker over TCP, real Postgres)', function () {
+describe('shipping consumer (Kafka over TCP, real Postgres)', function () {
   this.timeout(30000);
   let db: TestDatabase;
-  let broker: RunningBroker;
+  let broker: TestBroker;
   let kafka: Kafka;
   let producer: Producer;
   const running: RunningShippingConsumer[] = [];
 
   before(async () => {
     db = await createTestDatabase('consumer');
-    broker = await startTestBroker();
+    broker = await sharedTestBroker();
     kafka = testKafka(broker);
     producer = kafka.producer();
     await producer.connect();
@@ -41,7 +41,6 @@ describe('shipping consumer (in-repo broker over TCP, real Postgres)', function 
   });
   after(async () => {
     await producer.disconnect();
-    await broker.stop();
     await db.drop();
   });
 

@@ -1,6 +1,13 @@
 /**
- * Kafka helpers for tests: the in-repo broker on a free port, kafkajs clients pointed at it, and
- * ways to wait on consumer events instead of sleeping.
+ * Kafka for tests. KAFKA_TEST_BROKER picks the broker:
+ * - `real`: Apache Kafka from Maven Central (scripts/kafka/), started once per test run and
+ *   shared; tests keep apart through unique topic and group names.
+ * - `embedded`: the in-repo broker (scripts/kafka-broker/), in this process.
+ * Unset, it is `real` when Java and Maven are on the PATH, else `embedded`. `real` never falls
+ * back: when Apache Kafka cannot start, every test that needs Kafka fails.
+ *
+ * Also: kafkajs clients pointed at a broker, and ways to wait on consumer events instead of
+ * sleeping.
  */
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, type Consumer, type KafkaConfig } from 'kafkajs';
@@ -11,8 +18,15 @@ import {
   type BrokerOptions,
   type RunningBroker,
 } from '../../scripts/kafka-broker/broker.js';
+import { javaAndMavenPresent } from '../../scripts/kafka/classpath.js';
+import {
+  startKafkaCluster,
+  type KafkaCluster,
+  type KafkaClusterOptions,
+} from '../../scripts/kafka/cluster.js';
 
 export type { RunningBroker } from '../../scripts/kafka-broker/broker.js';
+export type { KafkaCluster } from '../../scripts/kafka/cluster.js';
 
 /** Consumer settings that keep group tests quick: Kafka's shortest session timeout, frequent
  * heartbeats, and a short long-poll so a member notices a rebalance soon. */
@@ -23,18 +37,133 @@ export const FAST_CONSUMER = {
   maxWaitTimeInMs: 500,
 } as const;
 
-/**
- * The broker on 127.0.0.1 and a free port. Silent unless a logger is given or
- * KAFKA_TEST_BROKER_LOG names a level (e.g. debug: every request it serves).
- */
-export function startTestBroker(options: BrokerOptions = {}): Promise<RunningBroker> {
+export type TestBrokerKind = 'real' | 'embedded';
+
+/** What a test needs of a broker, whichever kind it is. */
+export interface TestBroker {
+  kind: TestBrokerKind;
+  /** `host:port` of the first node, for kafkajs's `brokers` or KAFKA_BOOTSTRAP_SERVERS. */
+  address: string;
+  /** Apache Kafka's version, or `in-repo`. */
+  version: string;
+}
+
+let kindChosen: Promise<TestBrokerKind> | undefined;
+
+/** The kind this run uses (see the top of this file). */
+export function testBrokerKind(): Promise<TestBrokerKind> {
+  kindChosen ??= (async () => {
+    const asked = process.env.KAFKA_TEST_BROKER;
+    if (asked === 'real' || asked === 'embedded') return asked;
+    if (asked) throw new Error(`KAFKA_TEST_BROKER must be real or embedded, not ${asked}`);
+    return (await javaAndMavenPresent()) ? 'real' : 'embedded';
+  })();
+  return kindChosen;
+}
+
+function embeddedBroker(options: BrokerOptions = {}): Promise<RunningBroker> {
   const level = process.env.KAFKA_TEST_BROKER_LOG as LogLevelString | undefined;
   const logger = level ? createLogger({ name: 'kafka-test-broker', level }) : silentLogger();
   return startBroker({ logger, ...options });
 }
 
+function realCluster(options: KafkaClusterOptions = {}): Promise<KafkaCluster> {
+  const onOutput = process.env.KAFKA_TEST_BROKER_LOG
+    ? (node: number, line: string) => process.stderr.write(`[kafka ${node}] ${line}\n`)
+    : undefined;
+  return startKafkaCluster({ onOutput, ...options });
+}
+
+let shared: Promise<TestBroker & { stop(): Promise<void> }> | undefined;
+
+/**
+ * The run's shared broker, started on first use and stopped when mocha ends (test/support/hooks.ts).
+ * Never stop it from a test; use unique topic and group names instead.
+ */
+export function sharedTestBroker(): Promise<TestBroker> {
+  shared ??= (async () => {
+    const kind = await testBrokerKind();
+    if (kind === 'embedded') {
+      const broker = await embeddedBroker();
+      return { kind, address: broker.address, version: 'in-repo', stop: () => broker.stop() };
+    }
+    const cluster = await realCluster();
+    return {
+      kind,
+      address: cluster.brokers[0]!,
+      version: cluster.version,
+      stop: () => cluster.stop(),
+    };
+  })();
+  return shared;
+}
+
+/** Stops the shared broker if this run started one. */
+export async function stopSharedTestBroker(): Promise<void> {
+  const running = shared;
+  shared = undefined;
+  if (running) await (await running).stop();
+}
+
+/** A broker of this test's own, for tests that stop and start it. */
+export interface PrivateTestBroker extends TestBroker {
+  /** Stops it; Apache Kafka with a controlled shutdown, its data kept for start(). */
+  stop(): Promise<void>;
+  /** Starts it again on the same port. Apache Kafka keeps its topics and committed offsets; the
+   * in-repo broker has no persistence and starts empty. */
+  start(): Promise<void>;
+  /** Stops it for good and removes its data. */
+  destroy(): Promise<void>;
+}
+
+export async function startPrivateTestBroker(): Promise<PrivateTestBroker> {
+  const kind = await testBrokerKind();
+  if (kind === 'embedded') {
+    let broker = await embeddedBroker();
+    const port = broker.port;
+    return {
+      kind,
+      address: broker.address,
+      version: 'in-repo',
+      stop: () => broker.stop(),
+      async start() {
+        broker = await embeddedBroker({ port });
+      },
+      destroy: () => broker.stop(),
+    };
+  }
+  const cluster = await realCluster({ keepData: true });
+  const node = cluster.nodes[0]!;
+  return {
+    kind,
+    address: node.address,
+    version: cluster.version,
+    stop: () => node.stop(),
+    start: () => node.start(),
+    async destroy() {
+      await node.kill();
+      const { rm } = await import('node:fs/promises');
+      await rm(cluster.dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The in-repo broker itself, for tests of the in-repo broker (its stats, its wire answers). */
+export function startEmbeddedBroker(options: BrokerOptions = {}): Promise<RunningBroker> {
+  return embeddedBroker(options);
+}
+
+/** Apache Kafka with the given shape (several nodes, SSL or SASL listeners), for tests of those;
+ * `real` runs only. The caller stops it. */
+export function startRealCluster(options: KafkaClusterOptions = {}): Promise<KafkaCluster> {
+  return realCluster(options);
+}
+
 /** A kafkajs client for the broker, quiet and quick to give up. */
-export function testKafka(broker: RunningBroker, overrides: Partial<KafkaConfig> = {}): Kafka {
+export function testKafka(
+  broker: { address: string },
+  overrides: Partial<KafkaConfig> = {},
+): Kafka {
   return new Kafka({
     clientId: uniqueName('test-client'),
     brokers: [broker.address],
@@ -42,6 +171,26 @@ export function testKafka(broker: RunningBroker, overrides: Partial<KafkaConfig>
     retry: { retries: 5, initialRetryTime: 50, maxRetryTime: 1000 },
     ...overrides,
   });
+}
+
+/**
+ * The service's topic and group variables with names no other test uses, plus a group for the
+ * development Shipping peer: on a shared broker, tests must not read each other's messages.
+ */
+export function uniqueKafkaNames() {
+  const suffix = randomBytes(4).toString('hex');
+  return {
+    env: {
+      KAFKA_SHIPPING_REQUESTS_TOPIC: `shipping.requests.${suffix}`,
+      KAFKA_SHIPPING_RESPONSES_TOPIC: `shipping.responses.${suffix}`,
+      KAFKA_GROUP_ID: `order-service-${suffix}`,
+    },
+    shippingPeer: {
+      requestsTopic: `shipping.requests.${suffix}`,
+      responsesTopic: `shipping.responses.${suffix}`,
+      groupId: `dev-shipping-${suffix}`,
+    },
+  };
 }
 
 /** A topic or group name no other test uses. */

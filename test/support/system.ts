@@ -5,6 +5,7 @@ import { startDev, type DevRunning } from '../../scripts/dev.js';
 import { request, type TestResponse } from './api.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from './redis.js';
+import { sharedTestBroker, testBrokerKind, uniqueKafkaNames } from './kafka.js';
 import { waitFor } from './recording-peer.js';
 
 /** A port nothing listens on right now (the dev mode needs the web port before it starts). */
@@ -47,6 +48,12 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
   const db = await createTestDatabase('e2e');
   const redis = createTestRedisPrefix();
   const sink = new Writable({ write: (_c, _e, done) => done() });
+  // On Apache Kafka the run's shared broker serves, under this system's own topic and group names;
+  // embedded, dev mode starts its own in-repo broker as it does for a developer.
+  const kafka: Record<string, string> =
+    (await testBrokerKind()) === 'real'
+      ? { KAFKA_BOOTSTRAP_SERVERS: (await sharedTestBroker()).address, ...uniqueKafkaNames().env }
+      : { KAFKA_DEV_PORT: '0' };
   const dev = await startDev({
     out: sink,
     env: {
@@ -57,7 +64,7 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
       REDIS_URL: redis.url,
       BULLMQ_PREFIX: redis.prefix,
       PORT: String(await freePort()),
-      KAFKA_DEV_PORT: '0',
+      ...kafka,
       ADMIN_USER: 'ops',
       ADMIN_PASSWORD: 'e2e-pw',
       JOB_BACKOFF_MS: '20',
