@@ -5,8 +5,8 @@ import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
 import { Router, type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
-import type { Config } from '../lib/config.js';
-import { UnauthorizedError } from '../lib/errors.js';
+import type { Config } from '../lib/platform/config.js';
+import { UnauthorizedError } from '../lib/domain/errors.js';
 
 /**
  * The admin surface of the web process: Bull Board behind HTTP Basic auth. Without credentials

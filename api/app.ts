@@ -1,10 +1,10 @@
 import express, { type Express, type RequestHandler, type Router } from 'express';
 import helmet from 'helmet';
 import swaggerUi from 'swagger-ui-express';
-import type { OrdersStore } from '../db/orders.js';
-import type { Catalog } from '../lib/catalog.js';
-import type { Logger } from '../lib/logger.js';
-import type { Metrics } from '../lib/metrics.js';
+import type { Db } from '../db/client.js';
+import type { Catalog } from '../lib/peers/catalog.js';
+import type { Logger } from '../lib/platform/logger.js';
+import type { Metrics } from '../lib/platform/metrics.js';
 import { errorHandler, notFoundRoute } from './errors.js';
 import { buildOpenApi } from './openapi.js';
 import { requestContext, requireJson } from './request-context.js';
@@ -15,7 +15,7 @@ export const BODY_LIMIT = '16kb';
 
 export interface AppDeps {
   logger: Logger;
-  orders: OrdersStore;
+  db: Db;
   catalog: Catalog;
   readiness: ReadinessChecks;
   version?: string;
@@ -71,7 +71,7 @@ export function createApp(deps: AppDeps): Express {
     swaggerUi.setup(openapi, { customSiteTitle: 'Order Service API' }),
   );
   for (const { path, router } of deps.routes ?? []) app.use(path, router);
-  app.use('/api/v1/orders', ordersRouter({ orders: deps.orders, catalog: deps.catalog }));
+  app.use('/api/v1/orders', ordersRouter({ db: deps.db, catalog: deps.catalog }));
 
   app.use(notFoundRoute);
   app.use(errorHandler(deps.logger));

@@ -1,5 +1,5 @@
 import type { Response } from 'express';
-import type { FieldProblem } from '../lib/errors.js';
+import type { FieldProblem } from '../lib/domain/errors.js';
 
 export interface ErrorItem {
   code: string;

@@ -4,8 +4,8 @@ import {
   isDatabaseUnavailable,
   PeerUnavailableError,
   ValidationError,
-} from '../lib/errors.js';
-import type { Logger } from '../lib/logger.js';
+} from '../lib/domain/errors.js';
+import type { Logger } from '../lib/platform/logger.js';
 import { problemsToErrors, sendErrors } from './envelope.js';
 
 /** Seconds a client should wait before retrying when a peer is unavailable and did not say. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import type { Logger } from '../lib/logger.js';
-import type { Metrics } from '../lib/metrics.js';
+import type { Logger } from '../lib/platform/logger.js';
+import type { Metrics } from '../lib/platform/metrics.js';
 
 const INCOMING_ID = /^[\w.:-]{1,128}$/;
 

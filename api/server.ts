@@ -3,18 +3,17 @@ import type { AddressInfo } from 'node:net';
 import type { Router } from 'express';
 import type { Redis } from 'ioredis';
 import { createDatabase, type Database } from '../db/client.js';
-import { createOrdersStore } from '../db/orders.js';
 import { createQueues, type QueueSet } from '../jobs/queues.js';
 import { registerQueueDepthGauge } from '../jobs/worker-metrics.js';
 import { registerStateGauges } from '../db/state-gauges.js';
-import { createMetrics, type Metrics } from '../lib/metrics.js';
+import { createMetrics, type Metrics } from '../lib/platform/metrics.js';
 import { closeRedis, createRedis } from '../jobs/redis.js';
-import { createCatalogClient } from '../lib/catalog.js';
-import { loadConfigOrExit, type Config } from '../lib/config.js';
-import { createLogger, type Logger } from '../lib/logger.js';
-import { isMain } from '../lib/main.js';
-import { exitOnSignals, withinMs } from '../lib/shutdown.js';
-import { packageVersion } from '../lib/version.js';
+import { createCatalogClient } from '../lib/peers/catalog.js';
+import { loadConfigOrExit, type Config } from '../lib/platform/config.js';
+import { createLogger, type Logger } from '../lib/platform/logger.js';
+import { isMain } from '../lib/platform/main.js';
+import { exitOnSignals, withinMs } from '../lib/platform/shutdown.js';
+import { packageVersion } from '../lib/platform/version.js';
 import { ADMIN_PATH, adminCredentials, adminRouter, basicAuth } from './admin.js';
 import { createApp } from './app.js';
 import { deadLettersRouter } from './routes/dead-letters.js';
@@ -98,7 +97,6 @@ export async function startWeb(config: Config, deps: WebDeps): Promise<RunningWe
     deps.database ?? createDatabase({ url: config.databaseUrl, max: config.dbPoolMax, logger });
   const credentials = adminCredentials(config);
   const redis = webRedis(config, deps, credentials !== undefined);
-  const orders = createOrdersStore(database.db);
   const catalog = createCatalogClient({
     baseUrl: config.catalogUrl,
     timeoutMs: config.peerTimeoutMs,
@@ -125,7 +123,7 @@ export async function startWeb(config: Config, deps: WebDeps): Promise<RunningWe
       metrics,
       // Metrics are internal: behind the admin credentials when they are set.
       metricsAuth: credentials && basicAuth(credentials, 'Order Service metrics'),
-      orders,
+      db: database.db,
       catalog,
       readiness: {
         postgres: () => database.ping(),
@@ -137,7 +135,6 @@ export async function startWeb(config: Config, deps: WebDeps): Promise<RunningWe
           path: PAYMENT_CALLBACK_PATH,
           router: paymentCallbackRouter({
             db: database.db,
-            orders,
             webhookSecret: config.paymentsWebhookSecret,
           }),
         },

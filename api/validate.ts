@@ -1,5 +1,5 @@
 import type Joi from 'joi';
-import { ValidationError } from '../lib/errors.js';
+import { ValidationError } from '../lib/domain/errors.js';
 
 /**
  * Validates with a joi schema and returns the typed value, or throws a ValidationError naming every

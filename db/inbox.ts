@@ -1,6 +1,38 @@
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
+import type { InboundEvent } from '../lib/domain/inbound-event.js';
 import type { Executor } from './client.js';
 import { inbox, type InboxRow } from './schema.js';
+
+/** Inserts the event's inbox row; undefined when (source, messageKey) is already there. */
+export async function insertInboxRow(
+  tx: Executor,
+  event: InboundEvent,
+): Promise<number | undefined> {
+  const [inserted] = await tx
+    .insert(inbox)
+    .values({
+      source: event.source,
+      messageKey: event.messageKey,
+      orderId: event.orderId,
+      eventType: event.eventType,
+      payload: event.payload,
+    })
+    .onConflictDoNothing({ target: [inbox.source, inbox.messageKey] })
+    .returning({ id: inbox.id });
+  return inserted?.id;
+}
+
+export async function findInboxRowId(
+  tx: Executor,
+  source: string,
+  messageKey: string,
+): Promise<number | undefined> {
+  const [row] = await tx
+    .select({ id: inbox.id })
+    .from(inbox)
+    .where(and(eq(inbox.source, source), eq(inbox.messageKey, messageKey)));
+  return row?.id;
+}
 
 /**
  * Loads an inbox row locked FOR UPDATE until the transaction ends: two jobs applying the same

@@ -2,9 +2,9 @@ import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { loadConfigOrExit } from '../lib/config.js';
-import { createLogger, type Logger } from '../lib/logger.js';
-import { isMain } from '../lib/main.js';
+import { loadConfigOrExit } from '../lib/platform/config.js';
+import { createLogger, type Logger } from '../lib/platform/logger.js';
+import { isMain } from '../lib/platform/main.js';
 
 /** Same folder from source (tsx) and from dist/, where the build copies the SQL files. */
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('./migrations', import.meta.url));

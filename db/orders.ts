@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, lt, sql } from 'drizzle-orm';
-import { OUTBOX_CHANNEL, type NewOutboxRow } from '../lib/outbox-events.js';
+import { OUTBOX_CHANNEL, type NewOutboxRow } from '../lib/domain/outbox-events.js';
 import type { Db } from './client.js';
+import { outboxInsert } from './outbox.js';
 import { orderStatusHistory, orders, type OrderRow } from './schema.js';
 
 export interface NewOrder {
@@ -19,23 +20,6 @@ export interface HistoryEntry {
   status: string;
   reason: string | null;
   createdAt: Date;
-}
-
-export interface OrdersStore {
-  findByIdempotencyKey(key: string): Promise<OrderRow | undefined>;
-  /**
-   * Writes the order (status `new`), its first history row and its outbox rows, and signals the
-   * relay: all or nothing. Returns undefined when an order with the same idempotency key exists.
-   */
-  insertNew(
-    order: NewOrder,
-    reason: string,
-    outboxRows: NewOutboxRow[],
-  ): Promise<OrderRow | undefined>;
-  findById(id: string): Promise<OrderRow | undefined>;
-  history(orderId: string): Promise<HistoryEntry[]>;
-  /** A user's orders, newest first, strictly older than `beforeId` when given. */
-  listByUser(userId: string, limit: number, beforeId?: string): Promise<OrderRow[]>;
 }
 
 type RawOrder = {
@@ -71,96 +55,102 @@ const fromRaw = (r: RawOrder): OrderRow => ({
   updatedAt: new Date(r.updated_at),
 });
 
-export function createOrdersStore(db: Db): OrdersStore {
-  // Every create asks this first and every read the second: built once (on first use) and
-  // prepared by name, so neither drizzle nor Postgres plans them again per request.
-  const prepareByKey = () =>
-    db
+// The two hottest reads (every create asks the first, every read the second) are prepared by
+// name, once per database handle, so neither drizzle nor Postgres plans them again per request.
+const prepared = new WeakMap<Db, ReturnType<typeof prepare>>();
+function prepare(db: Db) {
+  return {
+    byIdempotencyKey: db
       .select()
       .from(orders)
       .where(eq(orders.idempotencyKey, sql.placeholder('key')))
       .limit(1)
-      .prepare('orders_by_idempotency_key');
-  const prepareById = () =>
-    db
+      .prepare('orders_by_idempotency_key'),
+    byId: db
       .select()
       .from(orders)
       .where(eq(orders.id, sql.placeholder('id')))
       .limit(1)
-      .prepare('orders_by_id');
-  let byIdempotencyKey: ReturnType<typeof prepareByKey> | undefined;
-  let byId: ReturnType<typeof prepareById> | undefined;
-  return {
-    async findByIdempotencyKey(key) {
-      byIdempotencyKey ??= prepareByKey();
-      const [row] = await byIdempotencyKey.execute({ key });
-      return row;
-    },
-
-    async insertNew(o, reason, outboxRows) {
-      // One statement, so one round trip and one implicit transaction: intake throughput is bounded
-      // by Postgres, and a multi-statement transaction would spend most of its time in round trips.
-      // Data-modifying CTEs all run (or all fail) together; the history and outbox inserts select
-      // from `o`, so when the idempotency key already exists nothing at all is written.
-      const rows = JSON.stringify(
-        outboxRows.map((r) => ({
-          queue: r.queue,
-          event_type: r.eventType,
-          idempotency_key: r.idempotencyKey,
-          payload: r.payload,
-        })),
-      );
-      const result = await db.execute<RawOrder>(sql`
-        with o as (
-          insert into orders (id, user_id, item_id, quantity, unit_price, amount, status,
-                              idempotency_key, request_hash, payment_idempotency_key)
-          values (${o.id}, ${o.userId}, ${o.itemId}, ${o.quantity}, ${o.unitPrice}, ${o.amount}, 'new',
-                  ${o.idempotencyKey}, ${o.requestHash}, ${o.paymentIdempotencyKey})
-          on conflict (idempotency_key) do nothing
-          returning *
-        ), h as (
-          insert into order_status_history (order_id, status, reason)
-          select id, status, ${reason} from o
-        ), ob as (
-          insert into outbox (queue, event_type, order_id, idempotency_key, payload)
-          select v.queue, v.event_type, o.id, v.idempotency_key, v.payload
-          from o, jsonb_to_recordset(${rows}::jsonb)
-            as v(queue text, event_type text, idempotency_key uuid, payload jsonb)
-        )
-        select o.*, pg_notify(${OUTBOX_CHANNEL}, '') from o`);
-      const [raw] = result.rows;
-      return raw ? fromRaw(raw) : undefined;
-    },
-
-    async findById(id) {
-      byId ??= prepareById();
-      const [row] = await byId.execute({ id });
-      return row;
-    },
-
-    async history(orderId) {
-      return db
-        .select({
-          status: orderStatusHistory.status,
-          reason: orderStatusHistory.reason,
-          createdAt: orderStatusHistory.createdAt,
-        })
-        .from(orderStatusHistory)
-        .where(eq(orderStatusHistory.orderId, orderId))
-        .orderBy(asc(orderStatusHistory.id));
-    },
-
-    async listByUser(userId, limit, beforeId) {
-      return db
-        .select()
-        .from(orders)
-        .where(
-          beforeId
-            ? and(eq(orders.userId, userId), lt(orders.id, beforeId))
-            : eq(orders.userId, userId),
-        )
-        .orderBy(desc(orders.id))
-        .limit(limit);
-    },
+      .prepare('orders_by_id'),
   };
+}
+function statements(db: Db) {
+  let found = prepared.get(db);
+  if (!found) prepared.set(db, (found = prepare(db)));
+  return found;
+}
+
+export async function findOrderByIdempotencyKey(
+  db: Db,
+  key: string,
+): Promise<OrderRow | undefined> {
+  const [row] = await statements(db).byIdempotencyKey.execute({ key });
+  return row;
+}
+
+export async function findOrderById(db: Db, id: string): Promise<OrderRow | undefined> {
+  const [row] = await statements(db).byId.execute({ id });
+  return row;
+}
+
+/**
+ * Writes the order (status `new`), its first history row and its outbox rows, and signals the
+ * relay: all or nothing. Returns undefined when an order with the same idempotency key exists.
+ */
+export async function insertNewOrder(
+  db: Db,
+  o: NewOrder,
+  reason: string,
+  outboxRows: NewOutboxRow[],
+): Promise<OrderRow | undefined> {
+  // One statement, so one round trip and one implicit transaction: intake throughput is bounded
+  // by Postgres, and a multi-statement transaction would spend most of its time in round trips.
+  // Data-modifying CTEs all run (or all fail) together; the history and outbox inserts happen
+  // only if `o` inserted a row, so when the idempotency key already exists nothing is written.
+  const result = await db.execute<RawOrder>(sql`
+    with o as (
+      insert into orders (id, user_id, item_id, quantity, unit_price, amount, status,
+                          idempotency_key, request_hash, payment_idempotency_key)
+      values (${o.id}, ${o.userId}, ${o.itemId}, ${o.quantity}, ${o.unitPrice}, ${o.amount}, 'new',
+              ${o.idempotencyKey}, ${o.requestHash}, ${o.paymentIdempotencyKey})
+      on conflict (idempotency_key) do nothing
+      returning *
+    ), h as (
+      insert into order_status_history (order_id, status, reason)
+      select id, status, ${reason} from o
+    ), ob as (${outboxInsert(outboxRows, sql`select 1 from o`)})
+    select o.*, pg_notify(${OUTBOX_CHANNEL}, '') from o`);
+  const [raw] = result.rows;
+  return raw ? fromRaw(raw) : undefined;
+}
+
+export async function orderHistory(db: Db, orderId: string): Promise<HistoryEntry[]> {
+  return db
+    .select({
+      status: orderStatusHistory.status,
+      reason: orderStatusHistory.reason,
+      createdAt: orderStatusHistory.createdAt,
+    })
+    .from(orderStatusHistory)
+    .where(eq(orderStatusHistory.orderId, orderId))
+    .orderBy(asc(orderStatusHistory.id));
+}
+
+/** A user's orders, newest first, strictly older than `beforeId` when given. */
+export async function listOrdersByUser(
+  db: Db,
+  userId: string,
+  limit: number,
+  beforeId?: string,
+): Promise<OrderRow[]> {
+  return db
+    .select()
+    .from(orders)
+    .where(
+      beforeId
+        ? and(eq(orders.userId, userId), lt(orders.id, beforeId))
+        : eq(orders.userId, userId),
+    )
+    .orderBy(desc(orders.id))
+    .limit(limit);
 }

@@ -1,14 +1,14 @@
-import { and, asc, eq, gt, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
-import { OUTBOX_CHANNEL, type NewOutboxRow } from '../lib/outbox-events.js';
+import { and, asc, eq, gt, inArray, isNotNull, isNull, lt, sql, type SQL } from 'drizzle-orm';
+import { OUTBOX_CHANNEL, type NewOutboxRow } from '../lib/domain/outbox-events.js';
 import type { Executor, Tx } from './client.js';
 import { outbox } from './schema.js';
 
 /**
- * Inserts outbox rows and signals the relay, in one statement (one round trip: this runs in every
- * intake and every applied event). The NOTIFY is delivered only if the transaction commits.
+ * The one INSERT of outbox rows, for use inside a statement: rows travel as one JSON parameter, so
+ * any number of them is one round trip. With `onlyIf` (a query), nothing is inserted unless it
+ * returns a row: intake inserts its rows only when its order insert did.
  */
-export async function insertOutboxRows(tx: Executor, rows: NewOutboxRow[]): Promise<number[]> {
-  if (rows.length === 0) return [];
+export function outboxInsert(rows: NewOutboxRow[], onlyIf?: SQL): SQL {
   const values = JSON.stringify(
     rows.map((r) => ({
       queue: r.queue,
@@ -18,14 +18,24 @@ export async function insertOutboxRows(tx: Executor, rows: NewOutboxRow[]): Prom
       payload: r.payload,
     })),
   );
+  return sql`
+    insert into outbox (queue, event_type, order_id, idempotency_key, payload)
+    select v.queue, v.event_type, v.order_id, v.idempotency_key, v.payload
+    from jsonb_to_recordset(${values}::jsonb)
+      as v(queue text, event_type text, order_id uuid, idempotency_key uuid, payload jsonb)
+    ${onlyIf ? sql`where exists (${onlyIf})` : sql``}
+    returning id`;
+}
+
+/**
+ * Inserts outbox rows and signals the relay, in one statement (one round trip: this runs in every
+ * applied event). The NOTIFY is delivered only if the transaction commits.
+ */
+export async function insertOutboxRows(tx: Executor, rows: NewOutboxRow[]): Promise<number[]> {
+  if (rows.length === 0) return [];
   const result = await tx.execute<{ id: number | string }>(sql`
-    with ins as (
-      insert into outbox (queue, event_type, order_id, idempotency_key, payload)
-      select v.queue, v.event_type, v.order_id, v.idempotency_key, v.payload
-      from jsonb_to_recordset(${values}::jsonb)
-        as v(queue text, event_type text, order_id uuid, idempotency_key uuid, payload jsonb)
-      returning id
-    ), wake as (select pg_notify(${OUTBOX_CHANNEL}, ''))
+    with ins as (${outboxInsert(rows)}),
+    wake as (select pg_notify(${OUTBOX_CHANNEL}, ''))
     select ins.id from ins, wake`);
   // Raw rows: ids may come back as text; callers get them in insertion (id) order.
   return result.rows.map((r) => Number(r.id)).sort((x, y) => x - y);

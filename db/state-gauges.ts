@@ -1,5 +1,5 @@
 import { and, count, isNull, sql } from 'drizzle-orm';
-import type { Metrics } from '../lib/metrics.js';
+import type { Metrics } from '../lib/platform/metrics.js';
 import type { Db } from './client.js';
 import { deadLetters, inbox, outbox } from './schema.js';
 

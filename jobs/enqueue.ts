@@ -1,5 +1,5 @@
 import type { DispatchableRow } from '../db/outbox.js';
-import type { QueueName } from '../lib/outbox-events.js';
+import type { QueueName } from '../lib/domain/outbox-events.js';
 import { isQueueName, outboxJobId, parsePayload, type OutboxJobData } from './job-data.js';
 import type { Queues } from './queues.js';
 

@@ -5,7 +5,7 @@ import {
   type PaymentRequestPayload,
   type QueueName,
   type ShippingRequestPayload,
-} from '../lib/outbox-events.js';
+} from '../lib/domain/outbox-events.js';
 
 /**
  * What every outbox job carries: enough that a processor never reads the payload back from
@@ -58,7 +58,7 @@ function problem(value: unknown, type: Shape[string]): string | undefined {
   return undefined;
 }
 
-/** Each queue's payload, as lib/outbox-events.ts builds it. */
+/** Each queue's payload, as lib/domain/outbox-events.ts builds it. */
 export interface QueuePayloads {
   payments: PaymentRequestPayload;
   notifications: NotificationPayload;

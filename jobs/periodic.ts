@@ -1,4 +1,4 @@
-import type { Logger } from '../lib/logger.js';
+import type { Logger } from '../lib/platform/logger.js';
 
 /**
  * Runs a task every `everyMs`, measured from the end of one run to the start of the next, so runs

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Logger } from '../lib/logger.js';
+import type { Logger } from '../lib/platform/logger.js';
 
 /**
  * A dedicated Postgres connection LISTENing on one channel (a pooled connection cannot LISTEN:

@@ -1,6 +1,6 @@
 import { Worker } from 'bullmq';
 import type { Db } from '../db/client.js';
-import type { Logger } from '../lib/logger.js';
+import type { Logger } from '../lib/platform/logger.js';
 import type { OutboxJobData } from './job-data.js';
 import {
   createOutboxJobRunner,

@@ -1,8 +1,8 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Config } from '../lib/config.js';
-import type { Logger } from '../lib/logger.js';
-import { QUEUE_NAMES, type QueueName } from '../lib/outbox-events.js';
+import type { Config } from '../lib/platform/config.js';
+import type { Logger } from '../lib/platform/logger.js';
+import { QUEUE_NAMES, type QueueName } from '../lib/domain/outbox-events.js';
 import type { OutboxJobData } from './job-data.js';
 import { closeRedis, createRedis } from './redis.js';
 

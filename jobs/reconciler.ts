@@ -5,7 +5,7 @@ import {
   markRedispatched,
   type DispatchableRow,
 } from '../db/outbox.js';
-import type { Logger } from '../lib/logger.js';
+import type { Logger } from '../lib/platform/logger.js';
 import { isQueueName, outboxJobId } from './job-data.js';
 import { enqueueRows } from './enqueue.js';
 import { periodic } from './periodic.js';

@@ -1,7 +1,7 @@
 import type { Db } from '../db/client.js';
 import { claimForDispatch, markClaimedUndispatchable } from '../db/outbox.js';
-import type { Logger } from '../lib/logger.js';
-import { OUTBOX_CHANNEL, type QueueName } from '../lib/outbox-events.js';
+import type { Logger } from '../lib/platform/logger.js';
+import { OUTBOX_CHANNEL, type QueueName } from '../lib/domain/outbox-events.js';
 import { enqueueRows } from './enqueue.js';
 import { createPgListener } from './pg-listener.js';
 import type { Queues } from './queues.js';

@@ -1,7 +1,7 @@
 import type { Db } from '../db/client.js';
 import { deleteProcessedInbox } from '../db/inbox.js';
 import { deleteCompletedOutbox } from '../db/outbox.js';
-import type { Logger } from '../lib/logger.js';
+import type { Logger } from '../lib/platform/logger.js';
 import { pause, periodic } from './periodic.js';
 
 /**

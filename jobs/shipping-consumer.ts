@@ -6,13 +6,13 @@
  */
 import type { Consumer, EachMessagePayload, Kafka } from 'kafkajs';
 import { createDatabase, type Database } from '../db/client.js';
-import { loadConfigOrExit, type Config } from '../lib/config.js';
-import { consumerOptions, createKafka, ensureTopics } from '../lib/kafka.js';
-import { createLogger, type Logger } from '../lib/logger.js';
-import { isMain } from '../lib/main.js';
-import { createMetrics, type Metrics } from '../lib/metrics.js';
-import { exitOnSignals, withinMs } from '../lib/shutdown.js';
-import { takeShippingMessage } from '../lib/take-shipping-message.js';
+import { loadConfigOrExit, type Config } from '../lib/platform/config.js';
+import { consumerOptions, createKafka, ensureTopics } from '../lib/kafka/client.js';
+import { createLogger, type Logger } from '../lib/platform/logger.js';
+import { isMain } from '../lib/platform/main.js';
+import { createMetrics, type Metrics } from '../lib/platform/metrics.js';
+import { exitOnSignals, withinMs } from '../lib/platform/shutdown.js';
+import { recordShippingResult } from '../lib/orders/record-shipping-result.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
 
 export interface ShippingConsumerDeps {
@@ -94,7 +94,7 @@ export async function startShippingConsumer(
     const log = logger.child(position);
     for (let attempt = 0; ; attempt++) {
       try {
-        const taken = await takeShippingMessage(database.db, position, value);
+        const taken = await recordShippingResult(database.db, position, value);
         metrics?.shippingMessages.inc({ outcome: taken.outcome });
         if (taken.outcome === 'dead_lettered')
           log.warn({ reason: taken.reason }, 'shipping message dead-lettered');

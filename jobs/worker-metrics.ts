@@ -1,7 +1,7 @@
 import type { Db } from '../db/client.js';
 import { registerStateGauges } from '../db/state-gauges.js';
-import type { Metrics } from '../lib/metrics.js';
-import type { QueueName } from '../lib/outbox-events.js';
+import type { Metrics } from '../lib/platform/metrics.js';
+import type { QueueName } from '../lib/domain/outbox-events.js';
 import type { JobOutcome } from './processors/run-outbox-job.js';
 import type { Queues } from './queues.js';
 

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import Joi from 'joi';
 import type { Db } from '../../db/client.js';
 import { listDeadLetters } from '../../db/dead-letters.js';
-import { replayDeadLetter } from '../../lib/replay-dead-letter.js';
+import { replayDeadLetter } from '../../lib/orders/replay-dead-letter.js';
 import { send } from '../envelope.js';
 import { validate } from '../validate.js';
 

@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { readinessAnswer, runChecks, type ReadinessChecks } from '../../lib/health.js';
+import { readinessAnswer, runChecks, type ReadinessChecks } from '../../lib/platform/health.js';
 import { send } from '../envelope.js';
 
 export type { ReadinessChecks };

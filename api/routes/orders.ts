@@ -1,15 +1,16 @@
 import { Router } from 'express';
-import type { OrdersStore } from '../../db/orders.js';
-import type { Catalog } from '../../lib/catalog.js';
-import { createOrder } from '../../lib/create-order.js';
-import { NotFoundError, ValidationError } from '../../lib/errors.js';
+import type { Db } from '../../db/client.js';
+import { findOrderById, listOrdersByUser, orderHistory } from '../../db/orders.js';
+import type { Catalog } from '../../lib/peers/catalog.js';
+import { createOrder } from '../../lib/orders/create-order.js';
+import { NotFoundError, ValidationError } from '../../lib/domain/errors.js';
 import { send } from '../envelope.js';
 import { decodeCursor, encodeCursor, orderJson } from '../presenters.js';
 import { createOrderBody, listOrdersQuery, orderIdParams } from '../schemas.js';
 import { validate } from '../validate.js';
 
 export interface OrdersRouteDeps {
-  orders: OrdersStore;
+  db: Db;
   catalog: Catalog;
 }
 
@@ -38,13 +39,16 @@ export function ordersRouter(deps: OrdersRouteDeps): Router {
     // A new order's history is its one creation row; a replay may have moved on, so read it.
     const history = created
       ? [{ status: order.status, reason: 'order created', createdAt: order.createdAt }]
-      : await deps.orders.history(order.id);
+      : await orderHistory(deps.db, order.id);
     send(res, created ? 201 : 200, orderJson(order, history), { replayed: !created });
   });
 
   router.get('/:id', async (req, res) => {
     const { id } = validate<{ id: string }>(orderIdParams, req.params);
-    const [order, history] = await Promise.all([deps.orders.findById(id), deps.orders.history(id)]);
+    const [order, history] = await Promise.all([
+      findOrderById(deps.db, id),
+      orderHistory(deps.db, id),
+    ]);
     if (!order) throw new NotFoundError(`order ${id} does not exist`, 'id');
     send(res, 200, orderJson(order, history));
   });
@@ -66,7 +70,7 @@ export function ordersRouter(deps: OrdersRouteDeps): Router {
         ]);
     }
     // One extra row tells whether another page exists without a count query.
-    const rows = await deps.orders.listByUser(q.user_id, q.limit + 1, beforeId);
+    const rows = await listOrdersByUser(deps.db, q.user_id, q.limit + 1, beforeId);
     const page = rows.slice(0, q.limit);
     const last = page.at(-1);
     const nextCursor = rows.length > q.limit && last ? encodeCursor(last.id) : null;

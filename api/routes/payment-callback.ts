@@ -1,19 +1,17 @@
 import { Router } from 'express';
 import type { Db } from '../../db/client.js';
-import { recordInboundEvent } from '../../db/inbound.js';
-import type { OrdersStore } from '../../db/orders.js';
 import {
-  acceptPaymentResult,
+  recordPaymentResult,
   type PaymentCallback,
   type PaymentResultOutcome,
-} from '../../lib/accept-payment-result.js';
-import { AppError } from '../../lib/errors.js';
-import type { Logger } from '../../lib/logger.js';
+} from '../../lib/orders/record-payment-result.js';
+import { AppError } from '../../lib/domain/errors.js';
+import type { Logger } from '../../lib/platform/logger.js';
 import {
   createWebhookVerifier,
   WEBHOOK_HEADERS,
   WebhookSignatureError,
-} from '../../lib/webhook-signature.js';
+} from '../../lib/peers/webhook-signature.js';
 import { send } from '../envelope.js';
 import { paymentCallbackBody } from '../schemas.js';
 import { validate } from '../validate.js';
@@ -22,7 +20,6 @@ export const PAYMENT_CALLBACK_PATH = '/api/v1/orders/payment-callback';
 
 export interface PaymentCallbackRouteDeps {
   db: Db;
-  orders: Pick<OrdersStore, 'findById'>;
   /** Standard Webhooks secret; when unset callbacks are taken unsigned (development only). */
   webhookSecret?: string;
 }
@@ -42,10 +39,7 @@ export function paymentCallbackRouter(deps: PaymentCallbackRouteDeps): Router {
     try {
       if (verifier) verifier.verify(req.rawBody ?? EMPTY, req.headers);
       callback = validate<PaymentCallback>(paymentCallbackBody, req.body);
-      const outcome = await acceptPaymentResult(
-        { orders: deps.orders, recordInbound: (event) => recordInboundEvent(deps.db, event) },
-        callback,
-      );
+      const outcome = await recordPaymentResult(deps.db, callback);
       log.info(
         {
           order_id: callback.order_id,

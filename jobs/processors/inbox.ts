@@ -1,5 +1,5 @@
 import type { Db } from '../../db/client.js';
-import { applyInboxEvent } from '../../lib/apply-inbox-event.js';
+import { applyInboxEvent } from '../../lib/orders/apply-inbox-event.js';
 import type { OutboxProcessor } from './run-outbox-job.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { NotificationsClient } from '../../lib/notifications.js';
+import type { NotificationsClient } from '../../lib/peers/notifications.js';
 import type { OutboxProcessor } from './run-outbox-job.js';
 
 /** Sends one customer notification. */

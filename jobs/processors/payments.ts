@@ -1,4 +1,4 @@
-import type { PaymentsClient } from '../../lib/payments.js';
+import type { PaymentsClient } from '../../lib/peers/payments.js';
 import type { OutboxProcessor } from './run-outbox-job.js';
 
 /** Asks Payments to charge the order; Payments calls our webhook back with the result. */

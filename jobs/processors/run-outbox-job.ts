@@ -7,9 +7,9 @@ import {
   markOutboxFailed,
   recordOutboxAttemptFailed,
 } from '../../db/outbox.js';
-import { AppError, PeerUnavailableError } from '../../lib/errors.js';
-import type { Logger } from '../../lib/logger.js';
-import type { QueueName } from '../../lib/outbox-events.js';
+import { AppError, PeerUnavailableError } from '../../lib/domain/errors.js';
+import type { Logger } from '../../lib/platform/logger.js';
+import type { QueueName } from '../../lib/domain/outbox-events.js';
 import {
   InvalidJobPayloadError,
   parsePayload,

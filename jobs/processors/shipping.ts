@@ -1,4 +1,4 @@
-import type { ShippingProducer } from '../../lib/shipping-producer.js';
+import type { ShippingProducer } from '../../lib/kafka/shipping-producer.js';
 import type { OutboxProcessor } from './run-outbox-job.js';
 
 /** Registers a paid order with Shipping: one Kafka message, key = order id. */

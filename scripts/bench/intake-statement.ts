@@ -9,9 +9,9 @@ import { randomUUID } from 'node:crypto';
 import type { SQL } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import type { Db } from '../../db/client.js';
-import { createOrdersStore, type NewOrder } from '../../db/orders.js';
-import { multiplyMoney } from '../../lib/money.js';
-import { notification, paymentRequested } from '../../lib/outbox-events.js';
+import { insertNewOrder, type NewOrder } from '../../db/orders.js';
+import { multiplyMoney } from '../../lib/domain/money.js';
+import { notification, paymentRequested } from '../../lib/domain/outbox-events.js';
 import { DEMO_ITEMS } from '../peers/catalog.js';
 
 export interface IntakeStatement {
@@ -38,10 +38,10 @@ function templateOrder(): NewOrder {
   };
 }
 
-/** Runs the real insertNew against a recorder and returns the SQL it would have sent. */
+/** Runs the real insertNewOrder against a recorder and returns the SQL it would have sent. */
 export async function captureIntakeStatement(order: NewOrder = templateOrder()) {
   let captured: SQL | undefined;
-  // insertNew calls db.execute(sql`…`) and reads `.rows`; nothing else of Db is touched, so a
+  // insertNewOrder calls db.execute(sql`…`) and reads `.rows`; nothing else of Db is touched, so a
   // stand-in with that one method is enough (cast: Db's full type is drizzle's whole client).
   const recorder = {
     execute: (query: SQL) => {
@@ -49,11 +49,11 @@ export async function captureIntakeStatement(order: NewOrder = templateOrder()) 
       return Promise.resolve({ rows: [] });
     },
   } as unknown as Db;
-  await createOrdersStore(recorder).insertNew(order, 'order created', [
+  await insertNewOrder(recorder, order, 'order created', [
     paymentRequested(order),
     notification(order, 'order.created', `Order ${order.id} for 2 × ${ITEM.name} created`),
   ]);
-  if (!captured) throw new Error('db/orders.ts insertNew did not run a statement');
+  if (!captured) throw new Error('db/orders.ts insertNewOrder did not run a statement');
   const { sql, params } = new PgDialect().sqlToQuery(captured);
   return { order, statement: { sql, params } satisfies IntakeStatement };
 }

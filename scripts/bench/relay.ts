@@ -16,9 +16,9 @@ import type { OutboxProcessor } from '../../jobs/processors/run-outbox-job.js';
 import { createQueues } from '../../jobs/queues.js';
 import { createRelay } from '../../jobs/relay.js';
 import { startWorker } from '../../jobs/worker.js';
-import { loadConfig } from '../../lib/config.js';
-import { silentLogger } from '../../lib/logger.js';
-import { notification } from '../../lib/outbox-events.js';
+import { loadConfig } from '../../lib/platform/config.js';
+import { silentLogger } from '../../lib/platform/logger.js';
+import { notification } from '../../lib/domain/outbox-events.js';
 import { epochMs, summarize, type Summary } from './stats.js';
 
 export interface RelayBenchOptions {

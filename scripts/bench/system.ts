@@ -17,7 +17,7 @@ import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { startWeb } from '../../api/server.js';
-import { createLogger, silentLogger } from '../../lib/logger.js';
+import { createLogger, silentLogger } from '../../lib/platform/logger.js';
 import { ADMIN_URL, createTestDatabase, type TestDatabase } from '../../test/support/database.js';
 import { deletePrefixKeys } from '../../test/support/redis.js';
 import { startDev } from '../dev.js';

@@ -9,7 +9,7 @@
  * (main.ts). Nothing under api/, jobs/ or lib/ imports it. No replication, no persistence, no
  * transactions, no SASL/TLS; committed offsets and messages vanish when it stops.
  */
-import { silentLogger, type Logger } from '../../lib/logger.js';
+import { silentLogger, type Logger } from '../../lib/platform/logger.js';
 import { GroupCoordinator } from './groups.js';
 import { OffsetStore } from './offsets.js';
 import type { Broker, BrokerStats } from './handler.js';

@@ -11,7 +11,7 @@
  * static membership (group.instance.id is ignored) and the initial rebalance delay (it is 0).
  */
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '../../lib/logger.js';
+import type { Logger } from '../../lib/platform/logger.js';
 import { ErrorCode } from './protocol.js';
 
 export type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable';

@@ -4,7 +4,7 @@
  * version kafkajs 2.2.4 uses (the highest it implements; it picks the highest both sides support),
  * and advertises only what it serves.
  */
-import type { Logger } from '../../lib/logger.js';
+import type { Logger } from '../../lib/platform/logger.js';
 import type { GroupCoordinator } from './groups.js';
 import type { OffsetStore } from './offsets.js';
 import type { ProducerRegistry } from './producers.js';

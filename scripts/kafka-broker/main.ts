@@ -6,8 +6,8 @@
  * and the tests (test/support/kafka.ts) start the same broker in-process; production and
  * docker-compose use real Kafka. See broker.ts for what it implements and what it does not.
  */
-import { loadConfigOrExit } from '../../lib/config.js';
-import { createLogger } from '../../lib/logger.js';
+import { loadConfigOrExit } from '../../lib/platform/config.js';
+import { createLogger } from '../../lib/platform/logger.js';
 import { startBroker } from './broker.js';
 
 const config = loadConfigOrExit();

@@ -10,7 +10,7 @@
  * closes the connection, as Kafka does.
  */
 import net from 'node:net';
-import type { Logger } from '../../lib/logger.js';
+import type { Logger } from '../../lib/platform/logger.js';
 import { unsupportedVersionBody } from './handlers/api-versions.js';
 import type { ApiHandler, BrokerStats, RequestHeader } from './handler.js';
 import { Decoder, type Encoder } from './protocol.js';

@@ -1,4 +1,4 @@
-import { isMain } from '../../lib/main.js';
+import { isMain } from '../../lib/platform/main.js';
 import { listen, sendJson, type StartedServer } from './http-server.js';
 
 /**

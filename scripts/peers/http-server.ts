@@ -2,8 +2,8 @@ import { once } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { ConfigError } from '../../lib/config.js';
-import type { Logger } from '../../lib/logger.js';
+import { ConfigError } from '../../lib/platform/config.js';
+import type { Logger } from '../../lib/platform/logger.js';
 
 /** Small helpers the development peers share: their HTTP servers, outgoing calls, waiting. */
 export interface StartedServer {

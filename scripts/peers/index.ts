@@ -1,6 +1,6 @@
-import { loadConfig } from '../../lib/config.js';
-import { createLogger, type Logger } from '../../lib/logger.js';
-import { isMain } from '../../lib/main.js';
+import { loadConfig } from '../../lib/platform/config.js';
+import { createLogger, type Logger } from '../../lib/platform/logger.js';
+import { isMain } from '../../lib/platform/main.js';
 import { startCatalogPeer, type CatalogItemFixture, type CatalogPeer } from './catalog.js';
 import { envInteger, runUntilSignal } from './http-server.js';
 import {

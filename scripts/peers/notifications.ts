@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import Joi from 'joi';
-import { createLogger, type Logger } from '../../lib/logger.js';
-import { isMain } from '../../lib/main.js';
+import { createLogger, type Logger } from '../../lib/platform/logger.js';
+import { isMain } from '../../lib/platform/main.js';
 import {
   changeWaiters,
   envInteger,

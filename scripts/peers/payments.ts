@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import Joi from 'joi';
-import { createLogger, type Logger } from '../../lib/logger.js';
-import { isMain } from '../../lib/main.js';
-import { moneyEquals, parseMoney } from '../../lib/money.js';
-import { signedWebhookHeaders } from '../../lib/webhook-signature.js';
+import { createLogger, type Logger } from '../../lib/platform/logger.js';
+import { isMain } from '../../lib/platform/main.js';
+import { moneyEquals, parseMoney } from '../../lib/domain/money.js';
+import { signedWebhookHeaders } from '../../lib/peers/webhook-signature.js';
 import {
   changeWaiters,
   envChoice,

@@ -9,10 +9,15 @@ import {
   type KafkaMessage,
   type Producer,
 } from 'kafkajs';
-import { loadConfig } from '../../lib/config.js';
-import { bunyanLogCreator, createKafka, ensureTopics, kafkajsLogLevel } from '../../lib/kafka.js';
-import { createLogger, type Logger } from '../../lib/logger.js';
-import { isMain } from '../../lib/main.js';
+import { loadConfig } from '../../lib/platform/config.js';
+import {
+  bunyanLogCreator,
+  createKafka,
+  ensureTopics,
+  kafkajsLogLevel,
+} from '../../lib/kafka/client.js';
+import { createLogger, type Logger } from '../../lib/platform/logger.js';
+import { isMain } from '../../lib/platform/main.js';
 import {
   changeWaiters,
   envChoice,

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { startWeb, type RunningWeb } from '../../api/server.js';
-import { silentLogger } from '../../lib/logger.js';
+import { silentLogger } from '../../lib/platform/logger.js';
 import { startPeers, type Peers } from '../../scripts/peers/index.js';
 import { request, testConfig } from '../support/api.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';

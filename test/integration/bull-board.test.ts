@@ -3,7 +3,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import { once } from 'node:events';
 import { startWeb } from '../../api/server.js';
 import { closeRedis, createRedis } from '../../jobs/redis.js';
-import { silentLogger } from '../../lib/logger.js';
+import { silentLogger } from '../../lib/platform/logger.js';
 import { request, startTestApi, testConfig, type TestApi } from '../support/api.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
 

@@ -3,7 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import type { Consumer, Kafka, Producer } from 'kafkajs';
 import { Webhook } from 'standardwebhooks';
-import { silentLogger } from '../../lib/logger.js';
+import { silentLogger } from '../../lib/platform/logger.js';
 import {
   changeWaiters,
   listen,

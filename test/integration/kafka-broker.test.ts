@@ -16,9 +16,9 @@ import {
 import createRequest, { type ProtocolRequest } from 'kafkajs/src/protocol/request.js';
 import produceRequest from 'kafkajs/src/protocol/requests/produce/v7/request.js';
 import produceResponse from 'kafkajs/src/protocol/requests/produce/v7/response.js';
-import { loadConfig } from '../../lib/config.js';
-import { consumerOptions, createKafka, producerOptions } from '../../lib/kafka.js';
-import { silentLogger } from '../../lib/logger.js';
+import { loadConfig } from '../../lib/platform/config.js';
+import { consumerOptions, createKafka, producerOptions } from '../../lib/kafka/client.js';
+import { silentLogger } from '../../lib/platform/logger.js';
 import { GroupCoordinator } from '../../scripts/kafka-broker/groups.js';
 import { Encoder, ErrorCode } from '../../scripts/kafka-broker/protocol.js';
 import {

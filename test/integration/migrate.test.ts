@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { runMigrations } from '../../db/migrate.js';
-import { silentLogger } from '../../lib/logger.js';
+import { silentLogger } from '../../lib/platform/logger.js';
 import { ADMIN_URL, databaseUrl } from '../support/database.js';
 
 describe('release: migrations', () => {

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { startWeb } from '../../api/server.js';
 import { createDatabase } from '../../db/client.js';
-import { silentLogger } from '../../lib/logger.js';
+import { silentLogger } from '../../lib/platform/logger.js';
 import { request, startTestApi, testConfig, type TestApi } from '../support/api.js';
 import { orderBody } from '../support/factories.js';
 

@@ -5,10 +5,14 @@ import { Writable } from 'node:stream';
 import { insertOutboxRows } from '../../db/outbox.js';
 import { outbox, type OutboxRow } from '../../db/schema.js';
 import { startWorker, type RunningWorker } from '../../jobs/worker.js';
-import { loadConfig } from '../../lib/config.js';
-import { createLogger } from '../../lib/logger.js';
-import { createMetrics, type Metrics } from '../../lib/metrics.js';
-import { notification, paymentRequested, type NewOutboxRow } from '../../lib/outbox-events.js';
+import { loadConfig } from '../../lib/platform/config.js';
+import { createLogger } from '../../lib/platform/logger.js';
+import { createMetrics, type Metrics } from '../../lib/platform/metrics.js';
+import {
+  notification,
+  paymentRequested,
+  type NewOutboxRow,
+} from '../../lib/domain/outbox-events.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import {
   startRecordingPeer,

@@ -7,9 +7,13 @@ import { createQueues, type QueueSet } from '../../jobs/queues.js';
 import { createReconciler } from '../../jobs/reconciler.js';
 import { createRelay } from '../../jobs/relay.js';
 import { startWorker, type RunningWorker } from '../../jobs/worker.js';
-import { loadConfig } from '../../lib/config.js';
-import { silentLogger } from '../../lib/logger.js';
-import { notification, paymentRequested, type NewOutboxRow } from '../../lib/outbox-events.js';
+import { loadConfig } from '../../lib/platform/config.js';
+import { silentLogger } from '../../lib/platform/logger.js';
+import {
+  notification,
+  paymentRequested,
+  type NewOutboxRow,
+} from '../../lib/domain/outbox-events.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startRecordingPeer, waitFor, type RecordingPeer } from '../support/recording-peer.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';

@@ -7,14 +7,14 @@ import { insertOutboxRows } from '../../db/outbox.js';
 import { outbox } from '../../db/schema.js';
 import { createQueues, type QueueSet } from '../../jobs/queues.js';
 import { createRelay, type Relay, type RelayOptions } from '../../jobs/relay.js';
-import { loadConfig } from '../../lib/config.js';
-import { silentLogger } from '../../lib/logger.js';
+import { loadConfig } from '../../lib/platform/config.js';
+import { silentLogger } from '../../lib/platform/logger.js';
 import {
   notification,
   paymentRequested,
   type NewOutboxRow,
   type QueueName,
-} from '../../lib/outbox-events.js';
+} from '../../lib/domain/outbox-events.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { waitFor } from '../support/recording-peer.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';

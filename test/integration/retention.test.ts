@@ -3,7 +3,7 @@ import { asc, sql } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import { inbox, outbox } from '../../db/schema.js';
 import { createRetention } from '../../jobs/retention.js';
-import { silentLogger } from '../../lib/logger.js';
+import { silentLogger } from '../../lib/platform/logger.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
 describe('retention', function () {

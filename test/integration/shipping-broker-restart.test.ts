@@ -3,8 +3,8 @@ import type { Consumer, KafkaMessage } from 'kafkajs';
 import { startHealthServer, type HealthServer } from '../../jobs/health-server.js';
 import { startWorker, workerReadiness, type RunningWorker } from '../../jobs/worker.js';
 import { insertOutboxRows } from '../../db/outbox.js';
-import { silentLogger } from '../../lib/logger.js';
-import { shippingRequested } from '../../lib/outbox-events.js';
+import { silentLogger } from '../../lib/platform/logger.js';
+import { shippingRequested } from '../../lib/domain/outbox-events.js';
 import { testConfig } from '../support/api.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import {

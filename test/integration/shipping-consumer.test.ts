@@ -6,8 +6,8 @@ import {
   startShippingConsumer,
   type RunningShippingConsumer,
 } from '../../jobs/shipping-consumer.js';
-import { silentLogger } from '../../lib/logger.js';
-import { createMetrics } from '../../lib/metrics.js';
+import { silentLogger } from '../../lib/platform/logger.js';
+import { createMetrics } from '../../lib/platform/metrics.js';
 import { testConfig } from '../support/api.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import {
@@ -231,18 +231,17 @@ describe('shipping consumer (Kafka over TCP, real Postgres)', function () {
   it('when Postgres fails for a while, then consumption pauses and resumes without losing the message', async () => {
     const topic = uniqueName('responses');
     const order = await insertOrder(db.db, { status: 'paid' });
-    // The consumer's first query for a message is its order look-up: fail it three times.
-    const realSelect = db.db.select.bind(db.db);
+    // The consumer's first query for a message is its order look-up (the prepared statement
+    // `orders_by_id`, sent through the pool): fail it three times, as a refusing Postgres would.
+    const realQuery = db.pool.query.bind(db.pool) as (...args: unknown[]) => Promise<unknown>;
     let failures = 0;
-    const stub = sinon.stub(db.db, 'select').callsFake(((
-      ...args: Parameters<typeof realSelect>
-    ) => {
-      if (failures < 3) {
+    const stub = sinon.stub(db.pool, 'query').callsFake(((...args: unknown[]) => {
+      if (failures < 3 && (args[0] as { name?: string } | undefined)?.name === 'orders_by_id') {
         failures++;
-        throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+        return Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432'));
       }
-      return realSelect(...args);
-    }) as typeof realSelect);
+      return realQuery(...args);
+    }) as typeof db.pool.query);
     await start(configFor(topic));
     await send(topic, [shipped(order.id, 'shp-outage')]);
 

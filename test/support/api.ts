@@ -1,6 +1,6 @@
 import { startWeb, type RunningWeb, type WebDeps } from '../../api/server.js';
-import { loadConfig, type Config } from '../../lib/config.js';
-import { silentLogger } from '../../lib/logger.js';
+import { loadConfig, type Config } from '../../lib/platform/config.js';
+import { silentLogger } from '../../lib/platform/logger.js';
 import { startCatalogPeer, type CatalogPeer } from '../../scripts/peers/catalog.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 

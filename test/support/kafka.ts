@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, type Consumer, type KafkaConfig } from 'kafkajs';
 import type { LogLevelString } from 'bunyan';
-import { createLogger, silentLogger } from '../../lib/logger.js';
+import { createLogger, silentLogger } from '../../lib/platform/logger.js';
 import {
   startBroker,
   type BrokerOptions,

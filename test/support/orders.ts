@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Executor } from '../../db/client.js';
 import { insertOutboxRows } from '../../db/outbox.js';
 import { inbox, orders, type InboxRow, type OrderRow } from '../../db/schema.js';
-import { inboxApply } from '../../lib/outbox-events.js';
+import { inboxApply } from '../../lib/domain/outbox-events.js';
 
 /** Test data factories: valid rows by default, any field overridable. */
 

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { PAYMENT_CALLBACK_PATH } from '../../api/routes/payment-callback.js';
-import type { PaymentCallback } from '../../lib/accept-payment-result.js';
-import { signedWebhookHeaders } from '../../lib/webhook-signature.js';
+import type { PaymentCallback } from '../../lib/orders/record-payment-result.js';
+import { signedWebhookHeaders } from '../../lib/peers/webhook-signature.js';
 import type { TestApi, TestResponse } from './api.js';
 import { orderBody, type CreateOrderBody } from './factories.js';
 

@@ -1,6 +1,10 @@
 import { expect } from 'chai';
-import { createCatalogClient } from '../../lib/catalog.js';
-import { ItemNotFoundError, PeerContractError, PeerUnavailableError } from '../../lib/errors.js';
+import { createCatalogClient } from '../../lib/peers/catalog.js';
+import {
+  ItemNotFoundError,
+  PeerContractError,
+  PeerUnavailableError,
+} from '../../lib/domain/errors.js';
 import { listen, sendJson, type StartedServer } from '../../scripts/peers/http-server.js';
 
 describe('catalog client (against a real HTTP server)', () => {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { ConfigError, loadConfig, parseBrokers } from '../../lib/config.js';
+import { ConfigError, loadConfig, parseBrokers } from '../../lib/platform/config.js';
 
 describe('config', () => {
   it('when nothing is set, then defaults work against 127.0.0.1 with PORT 8000', () => {
@@ -75,7 +75,7 @@ describe('config', () => {
 describe('.env.example', () => {
   it('when compared with the config schema, then it lists every variable and only those', async () => {
     const { readFile } = await import('node:fs/promises');
-    const { CONFIG_VARIABLES } = await import('../../lib/config.js');
+    const { CONFIG_VARIABLES } = await import('../../lib/platform/config.js');
     const text = await readFile(new URL('../../.env.example', import.meta.url), 'utf8');
     const listed = [...text.matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]);
     expect(listed).to.have.members(CONFIG_VARIABLES);

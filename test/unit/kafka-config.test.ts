@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { ConnectionOptions, PeerCertificate } from 'node:tls';
 import { Writable } from 'node:stream';
 import { logLevel, Partitioners } from 'kafkajs';
-import { loadConfig } from '../../lib/config.js';
+import { loadConfig } from '../../lib/platform/config.js';
 import {
   bunyanLogCreator,
   consumerOptions,
@@ -10,8 +10,8 @@ import {
   kafkaClientOptions,
   kafkajsLogLevel,
   producerOptions,
-} from '../../lib/kafka.js';
-import { createLogger, silentLogger, type Logger } from '../../lib/logger.js';
+} from '../../lib/kafka/client.js';
+import { createLogger, silentLogger, type Logger } from '../../lib/platform/logger.js';
 
 const TRUSTED_CERT = '-----BEGIN CERTIFICATE-----\nTRUSTED-CA\n-----END CERTIFICATE-----\n';
 const CLIENT_CERT = '-----BEGIN CERTIFICATE-----\nCLIENT\n-----END CERTIFICATE-----\n';

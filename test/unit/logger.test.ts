@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { PassThrough } from 'node:stream';
-import { createLogger, redact } from '../../lib/logger.js';
+import { createLogger, redact } from '../../lib/platform/logger.js';
 
 describe('logger', () => {
   it('when a record holds secrets, then they never reach the output', async () => {

@@ -5,7 +5,7 @@ import {
   MoneyFormatError,
   multiplyMoney,
   parseMoney,
-} from '../../lib/money.js';
+} from '../../lib/domain/money.js';
 
 describe('money', () => {
   it('when multiplying, then the result is exact where floats are not', () => {

@@ -7,7 +7,7 @@ import {
   transition,
   type OrderEvent,
   type OrderStatus,
-} from '../../lib/order-state.js';
+} from '../../lib/domain/order-state.js';
 
 type Expected =
   | { to: OrderStatus; notify: string; requestShipping: boolean }

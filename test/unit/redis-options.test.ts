@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { redisOptions } from '../../jobs/redis.js';
-import { loadConfig } from '../../lib/config.js';
+import { loadConfig } from '../../lib/platform/config.js';
 
 describe('redis connection options', () => {
   it('when the URL is rediss://, then TLS is on and verifies the certificate unless told not to', () => {

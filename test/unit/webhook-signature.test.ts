@@ -8,7 +8,7 @@ import {
   WebhookSignatureError,
   type HeaderBag,
   type WebhookRejection,
-} from '../../lib/webhook-signature.js';
+} from '../../lib/peers/webhook-signature.js';
 
 const KEY = randomBytes(32);
 const SECRET = `whsec_${KEY.toString('base64')}`;

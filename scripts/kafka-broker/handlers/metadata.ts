@@ -1,6 +1,6 @@
 /** Metadata v6: this broker as the only node, leader of every partition; topics are created on
  * first use when the client allows it (producers and consumers do, kafkajs's admin does not). */
-import type { Logger } from '../../../lib/logger.js';
+import type { Logger } from '../../../lib/platform/logger.js';
 import type { ApiHandler, Broker } from '../handler.js';
 import { ApiKey, Encoder, ErrorCode, readNullableArray, readRequiredString } from '../protocol.js';
 import { isValidTopicName } from '../topics.js';

@@ -14,8 +14,8 @@ import {
   type ProducerConfig,
   type SASLOptions,
 } from 'kafkajs';
-import type { Config } from './config.js';
-import type { Logger } from './logger.js';
+import type { Config } from '../platform/config.js';
+import type { Logger } from '../platform/logger.js';
 
 export type KafkaSettings = Config['kafka'];
 type SaslSettings = NonNullable<KafkaSettings['sasl']>;

@@ -1,7 +1,7 @@
 import Joi from 'joi';
-import { ItemNotFoundError, PeerContractError, PeerUnavailableError } from './errors.js';
-import { parseMoney } from './money.js';
-import { callPeer, type PeerClientOptions } from './peer-http.js';
+import { ItemNotFoundError, PeerContractError, PeerUnavailableError } from '../domain/errors.js';
+import { parseMoney } from '../domain/money.js';
+import { callPeer, type PeerClientOptions } from './http.js';
 
 export interface CatalogItem {
   id: string;

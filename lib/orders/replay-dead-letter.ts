@@ -1,7 +1,7 @@
-import type { Db } from '../db/client.js';
-import { findDeadLetter, markDeadLetterReplayed } from '../db/dead-letters.js';
-import { ConflictError, NotFoundError } from './errors.js';
-import { applyShippingMessage } from './take-shipping-message.js';
+import type { Db } from '../../db/client.js';
+import { findDeadLetter, markDeadLetterReplayed } from '../../db/dead-letters.js';
+import { ConflictError, NotFoundError } from '../domain/errors.js';
+import { recordShippingResponse } from './record-shipping-result.js';
 
 export interface ReplayResult {
   id: number;
@@ -21,7 +21,7 @@ export async function replayDeadLetter(
   const letter = await findDeadLetter(db, id);
   if (!letter) throw new NotFoundError(`dead letter ${id} does not exist`, 'id');
   if (letter.replayedAt) throw new ConflictError(`dead letter ${id} was already replayed`, 'id');
-  const applied = await applyShippingMessage(db, replacementValue ?? letter.value);
+  const applied = await recordShippingResponse(db, replacementValue ?? letter.value);
   if (applied.outcome === 'rejected') {
     throw new ConflictError(
       `dead letter ${id} is still unusable: ${applied.reason}`,

@@ -1,11 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
-import type { OrdersStore } from '../db/orders.js';
-import type { OrderRow } from '../db/schema.js';
-import type { Catalog } from './catalog.js';
-import { ConflictError, OutOfStockError } from './errors.js';
-import { multiplyMoney } from './money.js';
-import { notification, paymentRequested } from './outbox-events.js';
+import type { Db } from '../../db/client.js';
+import { findOrderByIdempotencyKey, insertNewOrder } from '../../db/orders.js';
+import type { OrderRow } from '../../db/schema.js';
+import type { Catalog } from '../peers/catalog.js';
+import { ConflictError, OutOfStockError } from '../domain/errors.js';
+import { multiplyMoney } from '../domain/money.js';
+import { notification, paymentRequested } from '../domain/outbox-events.js';
 
 export interface CreateOrderInput {
   itemId: string;
@@ -21,7 +22,7 @@ export interface CreateOrderResult {
 }
 
 export interface CreateOrderDeps {
-  orders: OrdersStore;
+  db: Db;
   catalog: Catalog;
 }
 
@@ -50,7 +51,7 @@ export async function createOrder(
   input: CreateOrderInput,
 ): Promise<CreateOrderResult> {
   const hash = requestHash(input);
-  const existing = await deps.orders.findByIdempotencyKey(input.idempotencyKey);
+  const existing = await findOrderByIdempotencyKey(deps.db, input.idempotencyKey);
   if (existing) return replayOf(existing, hash);
 
   const item = await deps.catalog.getItem(input.itemId);
@@ -69,7 +70,7 @@ export async function createOrder(
     requestHash: hash,
     paymentIdempotencyKey: randomUUID(),
   };
-  const inserted = await deps.orders.insertNew(order, 'order created', [
+  const inserted = await insertNewOrder(deps.db, order, 'order created', [
     paymentRequested(order),
     notification(
       order,
@@ -80,7 +81,7 @@ export async function createOrder(
   if (inserted) return { order: inserted, created: true };
 
   // Lost a race with a concurrent request carrying the same key: that one's order is the answer.
-  const winner = await deps.orders.findByIdempotencyKey(input.idempotencyKey);
+  const winner = await findOrderByIdempotencyKey(deps.db, input.idempotencyKey);
   if (!winner)
     throw new Error(`order for idempotency key ${input.idempotencyKey} vanished after a conflict`);
   return replayOf(winner, hash);

@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
-import { UnauthorizedError } from './errors.js';
+import { UnauthorizedError } from '../domain/errors.js';
 
 /**
  * Standard Webhooks (https://www.standardwebhooks.com) as the Payments peer signs its callbacks:

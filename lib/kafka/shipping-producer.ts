@@ -1,7 +1,7 @@
 import type { Kafka, Producer } from 'kafkajs';
-import { ensureTopics, producerOptions, type KafkaSettings } from './kafka.js';
-import type { Logger } from './logger.js';
-import type { ShippingRequestPayload } from './outbox-events.js';
+import { ensureTopics, producerOptions, type KafkaSettings } from './client.js';
+import type { Logger } from '../platform/logger.js';
+import type { ShippingRequestPayload } from '../domain/outbox-events.js';
 
 /**
  * Sends shipping requests to Kafka through one producer per process, connected once. kafkajs

@@ -1,4 +1,4 @@
-import { callPeer, type PeerClientOptions } from './peer-http.js';
+import { callPeer, type PeerClientOptions } from './http.js';
 
 /**
  * Notifications' contract: POST {message, idempotency_key} → 201; order_id, user_id and event

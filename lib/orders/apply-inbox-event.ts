@@ -1,10 +1,10 @@
-import type { Db, Tx } from '../db/client.js';
-import { lockInboxRow, markInboxProcessed } from '../db/inbox.js';
-import { lockOrder, setOrderStatus } from '../db/order-transitions.js';
-import { insertOutboxRows, markOutboxCompleted } from '../db/outbox.js';
-import type { InboxRow, OrderRow } from '../db/schema.js';
-import { isOrderEvent, isOrderStatus, transition, type Accepted } from './order-state.js';
-import { notification, shippingRequested, type NewOutboxRow } from './outbox-events.js';
+import type { Db, Tx } from '../../db/client.js';
+import { lockInboxRow, markInboxProcessed } from '../../db/inbox.js';
+import { lockOrder, setOrderStatus } from '../../db/order-transitions.js';
+import { insertOutboxRows, markOutboxCompleted } from '../../db/outbox.js';
+import type { InboxRow, OrderRow } from '../../db/schema.js';
+import { isOrderEvent, isOrderStatus, transition, type Accepted } from '../domain/order-state.js';
+import { notification, shippingRequested, type NewOutboxRow } from '../domain/outbox-events.js';
 
 /**
  * Applies one inbound event (a payment result, a shipping response) to its order, in one

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import fetch, { type Response } from 'node-fetch';
-import { PeerRejectedError, PeerUnavailableError } from './errors.js';
+import { PeerRejectedError, PeerUnavailableError } from '../domain/errors.js';
 
 /**
  * The one way this service calls its HTTP peers (Catalog, Payments, Notifications): a bounded

@@ -1,7 +1,9 @@
-import type { InboundEvent, RecordedInbound } from '../db/inbound.js';
-import type { OrderRow } from '../db/schema.js';
-import { ConflictError, NotFoundError } from './errors.js';
-import { moneyEquals } from './money.js';
+import type { Db } from '../../db/client.js';
+import { findOrderById } from '../../db/orders.js';
+import type { OrderRow } from '../../db/schema.js';
+import { recordInboundEvent } from './record-inbound-event.js';
+import { ConflictError, NotFoundError } from '../domain/errors.js';
+import { moneyEquals } from '../domain/money.js';
 
 /** The Payments peer's callback body, as validated by api/schemas.ts `paymentCallbackBody`. */
 export interface PaymentCallback {
@@ -21,12 +23,6 @@ export type PaymentResultOutcome =
   /** `pending` tells nothing the order does not know yet: nothing is written. */
   | { kind: 'pending' }
   | { kind: 'recorded' | 'duplicate'; eventType: PaymentEventType; inboxId: number };
-
-export interface AcceptPaymentResultDeps {
-  orders: { findById(id: string): Promise<OrderRow | undefined> };
-  /** db/inbound.ts `recordInboundEvent`, bound to the database. */
-  recordInbound(event: InboundEvent): Promise<RecordedInbound>;
-}
 
 export const PAYMENTS_SOURCE = 'payments';
 
@@ -66,18 +62,18 @@ export function paymentMessageKey(callback: PaymentCallback): string {
  * what this service asked Payments for is taken into the inbox; the inbox processor applies it.
  * Throws NotFoundError / ConflictError (nothing written) when it does not match.
  */
-export async function acceptPaymentResult(
-  deps: AcceptPaymentResultDeps,
+export async function recordPaymentResult(
+  db: Db,
   callback: PaymentCallback,
 ): Promise<PaymentResultOutcome> {
   if (callback.status === 'pending') return { kind: 'pending' };
 
-  const order = await deps.orders.findById(callback.order_id);
+  const order = await findOrderById(db, callback.order_id);
   if (!order) throw new NotFoundError(`order ${callback.order_id} does not exist`, 'order_id');
   assertMatchesRequest(order, callback);
 
   const eventType = EVENT_TYPES[callback.status];
-  const { inboxId, duplicate } = await deps.recordInbound({
+  const { inboxId, duplicate } = await recordInboundEvent(db, {
     source: PAYMENTS_SOURCE,
     messageKey: paymentMessageKey(callback),
     orderId: order.id,

@@ -1,4 +1,4 @@
-import { callPeer, type PeerClientOptions } from './peer-http.js';
+import { callPeer, type PeerClientOptions } from './http.js';
 
 /** Payments' contract: POST {order_id, amount, callback_url, idempotency_key} → 201. */
 export interface PaymentRequest {

@@ -1,9 +1,8 @@
-import { eq } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
-import { insertDeadLetter } from '../db/dead-letters.js';
-import { recordInboundEvent } from '../db/inbound.js';
-import { orders } from '../db/schema.js';
-import { judgeShippingMessage } from './accept-shipping-result.js';
+import type { Db } from '../../db/client.js';
+import { insertDeadLetter } from '../../db/dead-letters.js';
+import { recordInboundEvent } from './record-inbound-event.js';
+import { findOrderById } from '../../db/orders.js';
+import { parseShippingResponse } from '../kafka/parse-shipping-response.js';
 
 /** Where one Kafka message sits, for dead letters and logs. */
 export interface MessagePosition {
@@ -13,26 +12,23 @@ export interface MessagePosition {
   key: string | null;
 }
 
-export type TakeOutcome =
+export type RecordShippingOutcome =
   | { outcome: 'recorded'; orderId: string; inboxId: number }
   | { outcome: 'duplicate'; orderId: string; inboxId: number }
   | { outcome: 'skipped'; reason: string }
   | { outcome: 'dead_lettered'; reason: string };
 
 type Applied =
-  Exclude<TakeOutcome, { outcome: 'dead_lettered' }> | { outcome: 'rejected'; reason: string };
+  | Exclude<RecordShippingOutcome, { outcome: 'dead_lettered' }>
+  | { outcome: 'rejected'; reason: string };
 
 /** Records a shipping-response message if it is usable; says why not otherwise. Writes no dead letter. */
-export async function applyShippingMessage(db: Db, value: string | null): Promise<Applied> {
-  const verdict = judgeShippingMessage(value);
+export async function recordShippingResponse(db: Db, value: string | null): Promise<Applied> {
+  const verdict = parseShippingResponse(value);
   if (verdict.kind === 'skip') return { outcome: 'skipped', reason: verdict.reason };
   if (verdict.kind === 'dead-letter') return { outcome: 'rejected', reason: verdict.reason };
   const { result } = verdict;
-  const [known] = await db
-    .select({ id: orders.id })
-    .from(orders)
-    .where(eq(orders.id, result.orderId))
-    .limit(1);
+  const known = await findOrderById(db, result.orderId);
   if (!known) return { outcome: 'rejected', reason: `unknown order ${result.orderId}` };
   const recorded = await recordInboundEvent(db, {
     source: 'shipping',
@@ -54,12 +50,12 @@ export async function applyShippingMessage(db: Db, value: string | null): Promis
  * as a dead letter with the reason. Database errors propagate: the caller must not commit the
  * offset then.
  */
-export async function takeShippingMessage(
+export async function recordShippingResult(
   db: Db,
   position: MessagePosition,
   value: string | null,
-): Promise<TakeOutcome> {
-  const applied = await applyShippingMessage(db, value);
+): Promise<RecordShippingOutcome> {
+  const applied = await recordShippingResponse(db, value);
   if (applied.outcome !== 'rejected') return applied;
   await insertDeadLetter(db, { ...position, value, reason: applied.reason });
   return { outcome: 'dead_lettered', reason: applied.reason };

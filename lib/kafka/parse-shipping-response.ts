@@ -24,7 +24,7 @@ export interface ShippingResult {
   payload: Record<string, unknown>;
 }
 
-export type ShippingMessageVerdict =
+export type ParsedShippingResponse =
   | { kind: 'result'; result: ShippingResult }
   | { kind: 'skip'; reason: string }
   | { kind: 'dead-letter'; reason: string };
@@ -44,7 +44,7 @@ const responseSchema = Joi.object({
   reason: Joi.string().max(1000).allow(null, ''),
 }).unknown(true);
 
-export function judgeShippingMessage(raw: string | null): ShippingMessageVerdict {
+export function parseShippingResponse(raw: string | null): ParsedShippingResponse {
   if (raw === null || raw === '') return { kind: 'dead-letter', reason: 'empty message' };
   let parsed: unknown;
   try {

@@ -1,0 +1,39 @@
+import type { Db } from '../../db/client.js';
+import { findInboxRowId, insertInboxRow } from '../../db/inbox.js';
+import { insertOutboxRows } from '../../db/outbox.js';
+import type { InboundEvent } from '../domain/inbound-event.js';
+import { inboxApply } from '../domain/outbox-events.js';
+
+export type { InboundEvent } from '../domain/inbound-event.js';
+
+export interface RecordedInbound {
+  /** The inbox row: the new one, or on a repeat the one the first delivery wrote. */
+  inboxId: number;
+  /** True when (source, messageKey) was already taken in: nothing was written this time. */
+  duplicate: boolean;
+}
+
+/**
+ * Takes an inbound event in: its inbox row and, only when that row is new, the `inbox` outbox row
+ * that gets it applied, in one transaction (the outbox insert also NOTIFYs the relay). A repeat of
+ * (source, messageKey) writes nothing. When two deliveries race, Postgres makes the second insert
+ * wait for the first transaction, so exactly one of them writes.
+ */
+export async function recordInboundEvent(db: Db, event: InboundEvent): Promise<RecordedInbound> {
+  return db.transaction(async (tx) => {
+    const inserted = await insertInboxRow(tx, event);
+    if (inserted !== undefined) {
+      await insertOutboxRows(tx, [inboxApply(inserted, event.orderId, event.eventType)]);
+      return { inboxId: inserted, duplicate: false };
+    }
+    const existing = await findInboxRowId(tx, event.source, event.messageKey);
+    // Retention deletes only processed rows, and only long after they were written; a conflict
+    // with no row to show for it means something else deletes inbox rows.
+    if (existing === undefined) {
+      throw new Error(
+        `inbox row ${event.source}/${event.messageKey} conflicted on insert but cannot be found`,
+      );
+    }
+    return { inboxId: existing, duplicate: true };
+  });
+}
