@@ -1,13 +1,48 @@
 // @ts-check
 import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
+import importX from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
+
+/**
+ * The import direction (ARCHITECTURE.md): `api` takes data in, `lib` decides, `db` keeps it,
+ * `jobs` carries it out; `scripts` are tools that nothing in the service may lean on.
+ */
+const importDirection = [
+  {
+    target: './lib/domain',
+    from: './',
+    except: ['./lib/domain'],
+    message: 'lib/domain holds pure rules: it imports nothing outside itself.',
+  },
+  {
+    target: './db',
+    from: ['./api', './jobs', './scripts', './lib/orders', './lib/peers', './lib/kafka'],
+    message: 'db/ is data access: it imports only lib/domain and lib/platform.',
+  },
+  {
+    target: './lib',
+    from: ['./api', './jobs', './scripts'],
+    message: 'lib/ never imports the entry points (api/, jobs/) or the tools (scripts/).',
+  },
+  {
+    target: ['./api', './jobs'],
+    from: './scripts',
+    message: 'scripts/ are development tools: only tests and other scripts import them.',
+  },
+];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'db/migrations/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
+    plugins: { 'import-x': importX },
+    settings: {
+      // Resolves the `.js` specifiers of TypeScript ESM sources to their `.ts` files.
+      'import-x/resolver-next': [createTypeScriptImportResolver()],
+    },
     rules: {
       '@typescript-eslint/no-unused-vars': [
         'error',
@@ -15,6 +50,9 @@ export default tseslint.config(
       ],
       '@typescript-eslint/consistent-type-imports': 'error',
       'no-console': 'off',
+      'import-x/no-restricted-paths': ['error', { zones: importDirection }],
+      // An import that does not resolve would slip past the rule above.
+      'import-x/no-unresolved': ['error', { ignore: ['^node:'] }],
     },
   },
   {
