@@ -2,17 +2,18 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Router } from 'express';
 import type { Redis } from 'ioredis';
-import { createDatabase, type Database } from '../db/client.js';
+import { type Database } from '../db/client.js';
 import { createQueues, type QueueSet } from '../jobs/queues.js';
 import { registerQueueDepthGauge } from '../jobs/worker-metrics.js';
 import { registerStateGauges } from '../db/state-gauges.js';
 import { createMetrics, type Metrics } from '../lib/platform/metrics.js';
 import { closeRedis, createRedis } from '../jobs/redis.js';
 import { createCatalogClient } from '../lib/peers/catalog.js';
-import { loadConfigOrExit, type Config } from '../lib/platform/config.js';
-import { createLogger, type Logger } from '../lib/platform/logger.js';
+import type { Config } from '../lib/platform/config.js';
+import type { Logger } from '../lib/platform/logger.js';
 import { isMain } from '../lib/platform/main.js';
-import { exitOnSignals, withinMs } from '../lib/platform/shutdown.js';
+import { runProcess } from '../lib/platform/runner.js';
+import { withinMs } from '../lib/platform/shutdown.js';
 import { packageVersion } from '../lib/platform/version.js';
 import { ADMIN_PATH, adminCredentials, adminRouter, basicAuth } from './admin.js';
 import { createApp } from './app.js';
@@ -23,7 +24,7 @@ import { PAYMENT_CALLBACK_PATH, paymentCallbackRouter } from './routes/payment-c
 export interface WebDeps {
   logger: Logger;
   /** Reuse a pool (the all-in-one dev mode); otherwise the web process opens its own. */
-  database?: Database;
+  database: Database;
   /** Port to listen on; defaults to config.port. 0 picks a free one. */
   port?: number;
   /** Feature routers and readiness checks added by later wiring (webhook, admin, Redis). */
@@ -49,7 +50,7 @@ function webRedis(config: Config, deps: WebDeps, boardOn: boolean) {
   const ownQueues = !deps.queues && boardOn ? createQueues(config, logger) : undefined;
   const queueSet = deps.queues ?? ownQueues;
   if (queueSet) {
-    return { queueSet, connection: queueSet.connection, close: () => ownQueues?.close() };
+    return { queueSet, connection: queueSet.connection, close: async () => ownQueues?.close() };
   }
   const connection = createRedis(config.redisUrl, 'producer', 'order-service:web', {
     verify: config.redisTlsVerify,
@@ -93,8 +94,7 @@ export interface RunningWeb {
 export async function startWeb(config: Config, deps: WebDeps): Promise<RunningWeb> {
   const { logger } = deps;
   if (!config.catalogUrl) throw new Error('CATALOG_SERVICE_API_URL is required by the web process');
-  const database =
-    deps.database ?? createDatabase({ url: config.databaseUrl, max: config.dbPoolMax, logger });
+  const database = deps.database;
   const credentials = adminCredentials(config);
   const redis = webRedis(config, deps, credentials !== undefined);
   const catalog = createCatalogClient({
@@ -107,13 +107,7 @@ export async function startWeb(config: Config, deps: WebDeps): Promise<RunningWe
   }
   logger.info({ admin: credentials ? ADMIN_PATH : 'off' }, 'admin surface');
 
-  const releaseResources = async () => {
-    try {
-      await redis.close();
-    } finally {
-      if (!deps.database) await database.close();
-    }
-  };
+  const releaseResources = () => redis.close();
   const metrics = deps.metrics ?? createMetrics();
   registerStateGauges(metrics, database.db);
   if (redis.queueSet) registerQueueDepthGauge(metrics, redis.queueSet.queues);
@@ -181,13 +175,5 @@ export async function startWeb(config: Config, deps: WebDeps): Promise<RunningWe
 }
 
 if (isMain(import.meta.url)) {
-  const config = loadConfigOrExit();
-  const logger = createLogger({ name: 'web', level: config.logLevel });
-  startWeb(config, { logger }).then(
-    (web) => exitOnSignals(() => web.stop(), config.shutdownTimeoutMs, logger),
-    (err: unknown) => {
-      logger.fatal({ err }, 'web failed to start');
-      process.exit(1);
-    },
-  );
+  runProcess({ name: 'web', start: ({ config, ...deps }) => startWeb(config, deps) });
 }

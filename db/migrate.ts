@@ -2,9 +2,9 @@ import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { loadConfigOrExit } from '../lib/platform/config.js';
-import { createLogger, type Logger } from '../lib/platform/logger.js';
+import type { Logger } from '../lib/platform/logger.js';
 import { isMain } from '../lib/platform/main.js';
+import { runTask } from '../lib/platform/runner.js';
 
 /** Same folder from source (tsx) and from dist/, where the build copies the SQL files. */
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('./migrations', import.meta.url));
@@ -39,13 +39,5 @@ export async function runMigrations(databaseUrl: string, logger: Logger): Promis
 }
 
 if (isMain(import.meta.url)) {
-  const config = loadConfigOrExit();
-  const logger = createLogger({ name: 'release', level: config.logLevel });
-  runMigrations(config.databaseUrl, logger).then(
-    () => process.exit(0),
-    (err: unknown) => {
-      logger.fatal({ err }, 'migration failed');
-      process.exit(1);
-    },
-  );
+  runTask('release', ({ config, logger }) => runMigrations(config.databaseUrl, logger));
 }

@@ -5,19 +5,20 @@
  * holds the partition (retrying with backoff, heartbeating) instead of skipping a message.
  */
 import type { Consumer, EachMessagePayload, Kafka } from 'kafkajs';
-import { createDatabase, type Database } from '../db/client.js';
-import { loadConfigOrExit, type Config } from '../lib/platform/config.js';
+import { type Database } from '../db/client.js';
+import { type Config } from '../lib/platform/config.js';
 import { consumerOptions, createKafka, ensureTopics } from '../lib/kafka/client.js';
-import { createLogger, type Logger } from '../lib/platform/logger.js';
+import { type Logger } from '../lib/platform/logger.js';
 import { isMain } from '../lib/platform/main.js';
-import { createMetrics, type Metrics } from '../lib/platform/metrics.js';
-import { exitOnSignals, withinMs } from '../lib/platform/shutdown.js';
+import { type Metrics } from '../lib/platform/metrics.js';
+import { runProcess } from '../lib/platform/runner.js';
+import { withinMs } from '../lib/platform/shutdown.js';
 import { recordShippingResult } from '../lib/orders/record-shipping-result.js';
-import { startHealthServer, type HealthServer } from './health-server.js';
 
 export interface ShippingConsumerDeps {
   logger: Logger;
-  database?: Database;
+  /** Owned and closed by the caller (the process runner, the dev mode, tests). */
+  database: Database;
   kafka?: Kafka;
   metrics?: Metrics;
   /** Consumer settings (tests shorten session timeouts). */
@@ -47,8 +48,7 @@ export async function startShippingConsumer(
   deps: ShippingConsumerDeps,
 ): Promise<RunningShippingConsumer> {
   const logger = deps.logger.child({ component: 'shipping-consumer' });
-  const database =
-    deps.database ?? createDatabase({ url: config.databaseUrl, max: config.dbPoolMax, logger });
+  const database = deps.database;
   const kafka = deps.kafka ?? createKafka(config.kafka, logger);
   const metrics = deps.metrics;
   // A short fetch wait: a broker answers as soon as data arrives anyway, and disconnect() waits
@@ -140,53 +140,29 @@ export async function startShippingConsumer(
       await withinMs(consumer.disconnect(), Math.max(1000, config.shutdownTimeoutMs - 2000), () => {
         logger.warn('consumer did not disconnect within the bound');
       });
-      if (!deps.database) await database.close();
     },
   };
 }
 
 if (isMain(import.meta.url)) {
-  const config = loadConfigOrExit();
-  const logger = createLogger({ name: 'consumer', level: config.logLevel });
-  const metrics = createMetrics();
-  const database = createDatabase({ url: config.databaseUrl, max: config.dbPoolMax, logger });
-  let health: HealthServer | undefined;
-  startShippingConsumer(config, {
-    logger,
-    database,
-    metrics,
-    onFatal: (err) => {
-      logger.fatal({ err }, 'consumer cannot go on; exiting for a restart');
-      process.exit(1);
-    },
-  }).then(
-    async (running) => {
-      if (config.healthPort) {
-        health = await startHealthServer({
-          port: config.healthPort,
-          logger,
-          metrics,
-          checks: {
-            postgres: () => database.ping(),
-            kafka: async () => {
-              if (!running.isReady()) throw new Error('not a member of the consumer group');
-            },
-          },
-        });
-      }
-      exitOnSignals(
-        async () => {
-          await health?.stop();
-          await running.stop();
-          await database.close();
-        },
-        config.shutdownTimeoutMs,
+  runProcess({
+    name: 'consumer',
+    async start({ config, logger, database, metrics, fatal }) {
+      const running = await startShippingConsumer(config, {
         logger,
-      );
+        database,
+        metrics,
+        onFatal: (err) => fatal(err, 'consumer cannot go on; exiting for a restart'),
+      });
+      return {
+        stop: () => running.stop(),
+        readiness: {
+          postgres: () => database.ping(),
+          kafka: async () => {
+            if (!running.isReady()) throw new Error('not a member of the consumer group');
+          },
+        },
+      };
     },
-    (err: unknown) => {
-      logger.fatal({ err }, 'consumer failed to start');
-      process.exit(1);
-    },
-  );
+  });
 }

@@ -1,14 +1,13 @@
 import type { Redis } from 'ioredis';
-import { createDatabase, type Database, type Db } from '../db/client.js';
-import { ConfigError, loadConfigOrExit, type Config } from '../lib/platform/config.js';
-import { createLogger, type Logger } from '../lib/platform/logger.js';
+import { type Database, type Db } from '../db/client.js';
+import { ConfigError, type Config } from '../lib/platform/config.js';
+import { type Logger } from '../lib/platform/logger.js';
 import type { ReadinessChecks } from '../lib/platform/health.js';
 import { isMain } from '../lib/platform/main.js';
-import { createMetrics, type Metrics } from '../lib/platform/metrics.js';
+import { type Metrics } from '../lib/platform/metrics.js';
 import { createNotificationsClient } from '../lib/peers/notifications.js';
 import { createPaymentsClient } from '../lib/peers/payments.js';
-import { exitOnSignals } from '../lib/platform/shutdown.js';
-import { startHealthServer } from './health-server.js';
+import { runProcess } from '../lib/platform/runner.js';
 import { createKafka } from '../lib/kafka/client.js';
 import { createShippingProducer, type ShippingProducer } from '../lib/kafka/shipping-producer.js';
 import { inboxProcessor } from './processors/inbox.js';
@@ -28,9 +27,9 @@ import { instrumentWorker } from './worker-metrics.js';
  * retention. Wiring only; each piece lives in its own module.
  */
 export interface WorkerDeps {
-  logger?: Logger;
-  /** A database the caller owns and closes (tests, the dev mode); otherwise one is made here. */
-  database?: Database;
+  logger: Logger;
+  /** Owned and closed by the caller (the process runner, the dev mode, tests). */
+  database: Database;
   /** Replaces the processor list (tests); by default: processorsFor(config, db). */
   processors?: OutboxProcessor[];
   /** When given: relay latency, job durations and failures, outbox lag and queue depths. */
@@ -87,30 +86,17 @@ export function processorsFor(
   ];
 }
 
-export async function startWorker(config: Config, deps: WorkerDeps = {}): Promise<RunningWorker> {
-  const logger = deps.logger ?? createLogger({ name: 'worker', level: config.logLevel });
-  const database =
-    deps.database ??
-    createDatabase({
-      url: config.databaseUrl,
-      max: config.dbPoolMax,
-      logger,
-      applicationName: 'order-service-worker',
-    });
-  const { db } = database;
+export async function startWorker(config: Config, deps: WorkerDeps): Promise<RunningWorker> {
+  const { logger } = deps;
+  const { db } = deps.database;
   let processors: OutboxProcessor[];
   let shipping: ShippingProducer | undefined;
-  try {
-    if (deps.processors) {
-      processors = deps.processors;
-    } else {
-      assertWorkerConfig(config);
-      shipping = createShippingProducer(createKafka(config.kafka, logger), config.kafka, logger);
-      processors = processorsFor(config, db, shipping);
-    }
-  } catch (err) {
-    if (!deps.database) await database.close();
-    throw err;
+  if (deps.processors) {
+    processors = deps.processors;
+  } else {
+    assertWorkerConfig(config);
+    shipping = createShippingProducer(createKafka(config.kafka, logger), config.kafka, logger);
+    processors = processorsFor(config, db, shipping);
   }
   const queueSet = createQueues(config, logger);
   const { queues } = queueSet;
@@ -167,7 +153,6 @@ export async function startWorker(config: Config, deps: WorkerDeps = {}): Promis
     await Promise.all(workers.map((w) => w.close(deadline - Date.now())));
     await queueSet.close();
     await shipping?.disconnect();
-    if (!deps.database) await database.close();
     logger.info('worker stopped');
   }
   return {
@@ -196,40 +181,12 @@ export function workerReadiness(running: RunningWorker, database: Database): Rea
   };
 }
 
-async function main(): Promise<void> {
-  const config = loadConfigOrExit();
-  const logger = createLogger({ name: 'worker', level: config.logLevel });
-  const metrics = createMetrics();
-  const database = createDatabase({
-    url: config.databaseUrl,
-    max: config.dbPoolMax,
-    logger,
-    applicationName: 'order-service-worker',
-  });
-  const running = await startWorker(config, { logger, database, metrics });
-  const health = config.healthPort
-    ? await startHealthServer({
-        port: config.healthPort,
-        logger,
-        metrics,
-        checks: workerReadiness(running, database),
-      })
-    : undefined;
-  exitOnSignals(
-    async () => {
-      await health?.stop();
-      await running.stop();
-      await database.close();
-    },
-    config.shutdownTimeoutMs,
-    logger,
-  );
-}
-
 if (isMain(import.meta.url)) {
-  main().catch((err: unknown) => {
-    if (err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
-    else createLogger({ name: 'worker' }).fatal({ err }, 'worker failed to start');
-    process.exit(1);
+  runProcess({
+    name: 'worker',
+    async start({ config, logger, database, metrics }) {
+      const running = await startWorker(config, { logger, database, metrics });
+      return { stop: () => running.stop(), readiness: workerReadiness(running, database) };
+    },
   });
 }

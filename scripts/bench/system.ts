@@ -17,6 +17,7 @@ import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { startWeb } from '../../api/server.js';
+import { createDatabase } from '../../db/client.js';
 import { createLogger, silentLogger } from '../../lib/platform/logger.js';
 import { ADMIN_URL, createTestDatabase, type TestDatabase } from '../../test/support/database.js';
 import { deletePrefixKeys } from '../../test/support/redis.js';
@@ -199,10 +200,10 @@ export async function startSystem(
         // startDev has no way to stop only its worker and consumer: stop it all and start the
         // web part alone on the same port, with the same configuration.
         await (stopDev ??= dev.stop());
-        const web = await startWeb(dev.config, {
-          logger: createLogger({ name: 'web', level: 'warn', out: devLog }),
-          port: webPort,
-        });
+        const logger = createLogger({ name: 'web', level: 'warn', out: devLog });
+        const database = createDatabase({ url: dev.config.databaseUrl, max: 10, logger });
+        cleanup.add('web database pool', () => database.close());
+        const web = await startWeb(dev.config, { logger, database, port: webPort });
         cleanup.add('web (in-process)', () => web.stop());
         return 'in-process: the development mode was stopped and its web part restarted alone';
       },

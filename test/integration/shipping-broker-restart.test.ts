@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { Consumer, KafkaMessage } from 'kafkajs';
-import { startHealthServer, type HealthServer } from '../../jobs/health-server.js';
+import { startHealthServer, type HealthServer } from '../../lib/platform/health-server.js';
 import { startWorker, workerReadiness, type RunningWorker } from '../../jobs/worker.js';
 import { insertOutboxRows } from '../../db/outbox.js';
 import { silentLogger } from '../../lib/platform/logger.js';

@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readinessAnswer, runChecks, type ReadinessChecks } from '../lib/platform/health.js';
-import type { Logger } from '../lib/platform/logger.js';
-import type { Metrics } from '../lib/platform/metrics.js';
+import { readinessAnswer, runChecks, type ReadinessChecks } from './health.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
 
 /**
  * The worker's and consumer's small HTTP port (HEALTH_PORT): `/health/live`, `/health/ready`
