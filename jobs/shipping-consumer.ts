@@ -7,7 +7,7 @@
 import type { Consumer, EachMessagePayload, Kafka } from 'kafkajs';
 import { createDatabase, type Database } from '../db/client.js';
 import { loadConfigOrExit, type Config } from '../lib/config.js';
-import { consumerOptions, createKafka, ensureTopics } from '../lib/kafka.js';
+import { consumerOptions, createKafka, ensureTopics, topicUnavailableError } from '../lib/kafka.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { isMain } from '../lib/main.js';
 import { createMetrics, type Metrics } from '../lib/metrics.js';
@@ -122,14 +122,21 @@ export async function startShippingConsumer(
     }
   }
 
-  await ensureTopics(kafka, [config.kafka.responsesTopic], logger);
-  await consumer.connect();
-  await consumer.subscribe({ topic: config.kafka.responsesTopic, fromBeginning: true });
-  await consumer.run({ partitionsConsumedConcurrently: 4, eachMessage: handle });
-  logger.info(
-    { topic: config.kafka.responsesTopic, group: config.kafka.groupId },
-    'shipping consumer running',
-  );
+  const topic = config.kafka.responsesTopic;
+  try {
+    await ensureTopics(kafka, [topic], logger);
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true }).catch((err: unknown) => {
+      throw topicUnavailableError(err, topic, 'shipping responses') ?? err;
+    });
+    await consumer.run({ partitionsConsumedConcurrently: 4, eachMessage: handle });
+  } catch (err) {
+    // A start that failed leaves no connection or pool behind for the caller to find.
+    await consumer.disconnect().catch(() => undefined);
+    if (!deps.database) await database.close();
+    throw err;
+  }
+  logger.info({ topic, group: config.kafka.groupId }, 'shipping consumer running');
 
   return {
     consumer,
