@@ -7,7 +7,12 @@
 import type { Consumer, EachMessagePayload, Kafka } from 'kafkajs';
 import { type Database } from '../db/client.js';
 import { type Config } from '../lib/platform/config.js';
-import { consumerOptions, createKafka, ensureTopics } from '../lib/kafka/client.js';
+import {
+  consumerOptions,
+  createKafka,
+  ensureTopics,
+  topicUnavailableError,
+} from '../lib/kafka/client.js';
 import { type Logger } from '../lib/platform/logger.js';
 import { isMain } from '../lib/platform/main.js';
 import { type Metrics } from '../lib/platform/metrics.js';
@@ -122,14 +127,24 @@ export async function startShippingConsumer(
     }
   }
 
-  await ensureTopics(kafka, [config.kafka.responsesTopic], logger);
-  await consumer.connect();
-  await consumer.subscribe({ topic: config.kafka.responsesTopic, fromBeginning: true });
-  await consumer.run({ partitionsConsumedConcurrently: 4, eachMessage: handle });
-  logger.info(
-    { topic: config.kafka.responsesTopic, group: config.kafka.groupId },
-    'shipping consumer running',
-  );
+  const topic = config.kafka.responsesTopic;
+  try {
+    await ensureTopics(kafka, [topic], logger);
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true }).catch((err: unknown) => {
+      throw topicUnavailableError(err, topic, 'shipping responses') ?? err;
+    });
+    await consumer.run({ partitionsConsumedConcurrently: 4, eachMessage: handle });
+  } catch (err) {
+    // A start that failed leaves no connection behind for the caller to find.
+    await consumer
+      .disconnect()
+      .catch((disconnectErr: unknown) =>
+        logger.warn({ err: disconnectErr }, 'could not disconnect after a failed start'),
+      );
+    throw err;
+  }
+  logger.info({ topic, group: config.kafka.groupId }, 'shipping consumer running');
 
   return {
     consumer,

@@ -173,6 +173,49 @@ export async function ensureTopics(kafka: Kafka, topics: string[], logger: Logge
   }
 }
 
+/** Kafka's error code (kafkajs's `type`, e.g. UNKNOWN_TOPIC_OR_PARTITION) of an error or of
+ * the error it wraps: kafkajs wraps the broker's answer in KafkaJSNumberOfRetriesExceeded's
+ * `cause` once its retries run out. */
+export function kafkaErrorType(err: unknown): string | undefined {
+  const seen = new Set<unknown>();
+  for (let e = err; e && typeof e === 'object' && !seen.has(e); e = (e as Error).cause) {
+    seen.add(e);
+    const type = (e as { type?: unknown }).type;
+    if (typeof type === 'string') return type;
+  }
+  return undefined;
+}
+
+/**
+ * An error naming `topic` when kafkajs's `err` says it is missing or forbidden, else undefined.
+ * kafkajs's own message ("This server does not host this topic-partition") names no topic, and
+ * with ensureTopics tolerating a refused creation, this is where a topic nobody created shows.
+ * `purpose` says which setting the topic came from, e.g. 'shipping responses'.
+ */
+export function topicUnavailableError(
+  err: unknown,
+  topic: string,
+  purpose: string,
+): Error | undefined {
+  switch (kafkaErrorType(err)) {
+    case 'UNKNOWN_TOPIC_OR_PARTITION':
+      return new Error(
+        `the ${purpose} topic "${topic}" does not exist on the Kafka cluster and this client ` +
+          'could not create it: create it beforehand (on a multi-tenant plan, with the name ' +
+          'KAFKA_PREFIX included)',
+        { cause: err },
+      );
+    case 'TOPIC_AUTHORIZATION_FAILED':
+      return new Error(
+        `the Kafka cluster refused this client access to the ${purpose} topic "${topic}" ` +
+          "(TOPIC_AUTHORIZATION_FAILED): check the topic's name and its ACLs for this client",
+        { cause: err },
+      );
+    default:
+      return undefined;
+  }
+}
+
 /** The consumer group; the group id in configuration already carries KAFKA_PREFIX. */
 export function consumerOptions(cfg: KafkaSettings): ConsumerConfig {
   return { groupId: cfg.groupId };

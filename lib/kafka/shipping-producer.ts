@@ -1,5 +1,10 @@
 import type { Kafka, Producer } from 'kafkajs';
-import { ensureTopics, producerOptions, type KafkaSettings } from './client.js';
+import {
+  ensureTopics,
+  producerOptions,
+  topicUnavailableError,
+  type KafkaSettings,
+} from './client.js';
 import type { Logger } from '../platform/logger.js';
 import type { ShippingRequestPayload } from '../domain/outbox-events.js';
 
@@ -45,21 +50,26 @@ export function createShippingProducer(
   return {
     async send(request) {
       await connect();
-      await producer.send({
-        topic: cfg.requestsTopic,
-        acks: -1,
-        messages: [
-          {
-            // Key = order id: one order's messages stay in one partition, in order.
-            key: request.order_id,
-            value: JSON.stringify(request),
-            headers: {
-              'idempotency-key': request.idempotency_key,
-              'event-type': request.event_type,
+      await producer
+        .send({
+          topic: cfg.requestsTopic,
+          acks: -1,
+          messages: [
+            {
+              // Key = order id: one order's messages stay in one partition, in order.
+              key: request.order_id,
+              value: JSON.stringify(request),
+              headers: {
+                'idempotency-key': request.idempotency_key,
+                'event-type': request.event_type,
+              },
             },
-          },
-        ],
-      });
+          ],
+        })
+        .catch((err: unknown) => {
+          // The job's last_error then names the topic, not just "does not host this partition".
+          throw topicUnavailableError(err, cfg.requestsTopic, 'shipping requests') ?? err;
+        });
       logger.debug(
         { order_id: request.order_id, topic: cfg.requestsTopic },
         'shipping request sent',

@@ -8,8 +8,10 @@ import {
   consumerOptions,
   createKafka,
   kafkaClientOptions,
+  kafkaErrorType,
   kafkajsLogLevel,
   producerOptions,
+  topicUnavailableError,
 } from '../../lib/kafka/client.js';
 import { createLogger, silentLogger, type Logger } from '../../lib/platform/logger.js';
 
@@ -117,6 +119,39 @@ describe('lib/kafka: configuration to kafkajs options', () => {
     expect(() => kafkaClientOptions(kafkaConfig({}), silentLogger())).to.throw(
       /KAFKA_URL or KAFKA_BOOTSTRAP_SERVERS/,
     );
+  });
+});
+
+describe('lib/kafka: errors that name the topic', () => {
+  // As kafkajs builds them: the broker's answer as a KafkaJSProtocolError with its `type`, wrapped
+  // in KafkaJSNumberOfRetriesExceeded's `cause` once the retries ran out.
+  const brokerAnswer = (type: string, message: string) =>
+    Object.assign(new Error(message), { type });
+  const afterRetries = (cause: Error) =>
+    new Error(cause.message, { cause }) as Error & { type?: string };
+
+  it("when kafkajs's error wraps the broker's answer, then its type is found under the wrapper", () => {
+    const answer = brokerAnswer('UNKNOWN_TOPIC_OR_PARTITION', 'no such topic');
+
+    expect(kafkaErrorType(answer)).to.equal('UNKNOWN_TOPIC_OR_PARTITION');
+    expect(kafkaErrorType(afterRetries(answer))).to.equal('UNKNOWN_TOPIC_OR_PARTITION');
+    expect(kafkaErrorType(new Error('connect ECONNREFUSED'))).to.equal(undefined);
+    expect(kafkaErrorType(undefined)).to.equal(undefined);
+  });
+
+  it('when a topic is missing or forbidden, then the error names it and keeps the cause', () => {
+    const missing = afterRetries(
+      brokerAnswer('UNKNOWN_TOPIC_OR_PARTITION', 'This server does not host this topic-partition'),
+    );
+    const forbidden = brokerAnswer('TOPIC_AUTHORIZATION_FAILED', 'Not authorized');
+
+    const a = topicUnavailableError(missing, 't.shipping.responses', 'shipping responses');
+    const b = topicUnavailableError(forbidden, 't.shipping.requests', 'shipping requests');
+
+    expect(a?.message).to.match(/shipping responses topic "t\.shipping\.responses" does not exist/);
+    expect(a?.cause).to.equal(missing);
+    expect(b?.message).to.match(/refused .* shipping requests topic "t\.shipping\.requests"/);
+    expect(topicUnavailableError(new Error('ECONNREFUSED'), 't', 'x')).to.equal(undefined);
   });
 });
 
