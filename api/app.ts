@@ -10,6 +10,10 @@ import { buildOpenApi } from './openapi.js';
 import { requestContext, requireJson } from './request-context.js';
 import { healthRouter, type ReadinessChecks } from './routes/health.js';
 import { ordersRouter } from './routes/orders.js';
+import { deadLettersRouter } from './routes/dead-letters.js';
+import { PAYMENT_CALLBACK_PATH, paymentCallbackRouter } from './routes/payment-callback.js';
+import { ADMIN_PATH, adminRouter, basicAuth, type AdminCredentials } from './admin.js';
+import type { Queues } from '../jobs/queues.js';
 
 export const BODY_LIMIT = '16kb';
 
@@ -21,7 +25,11 @@ export interface AppDeps {
   version?: string;
   /** Prometheus metrics; served at /metrics, behind `metricsAuth` when given. */
   metrics?: Metrics;
-  metricsAuth?: RequestHandler;
+  /** Standard Webhooks secret of the payment callback; unset, callbacks are taken unsigned. */
+  webhookSecret?: string;
+  /** Bull Board and dead letters behind these credentials, which also guard /metrics. Off when
+   * absent. */
+  admin?: { credentials: AdminCredentials; queues: Queues };
   /**
    * Routers of later features, mounted before the orders routes (so a fixed path such as
    * `/api/v1/orders/payment-callback` wins over `/:id`) and before the 404 handler.
@@ -56,7 +64,10 @@ export function createApp(deps: AppDeps): Express {
   app.use('/health', healthRouter(deps.readiness));
   if (deps.metrics) {
     const { registry } = deps.metrics;
-    const auth: RequestHandler = deps.metricsAuth ?? ((_req, _res, next) => next());
+    // Metrics are internal: behind the admin credentials when they are set.
+    const auth: RequestHandler = deps.admin
+      ? basicAuth(deps.admin.credentials, 'Order Service metrics')
+      : (_req, _res, next) => next();
     app.get('/metrics', auth, async (_req, res) => {
       res.type(registry.contentType).send(await registry.metrics());
     });
@@ -70,6 +81,19 @@ export function createApp(deps: AppDeps): Express {
     swaggerUi.serve,
     swaggerUi.setup(openapi, { customSiteTitle: 'Order Service API' }),
   );
+  // Fixed paths first, so `/api/v1/orders/payment-callback` is not taken for an order id.
+  app.use(
+    PAYMENT_CALLBACK_PATH,
+    paymentCallbackRouter({ db: deps.db, webhookSecret: deps.webhookSecret }),
+  );
+  if (deps.admin) {
+    const router = adminRouter({
+      credentials: deps.admin.credentials,
+      queues: Object.values(deps.admin.queues),
+      routes: [{ path: '/dead-letters', router: deadLettersRouter(deps.db) }],
+    });
+    app.use(ADMIN_PATH, router);
+  }
   for (const { path, router } of deps.routes ?? []) app.use(path, router);
   app.use('/api/v1/orders', ordersRouter({ db: deps.db, catalog: deps.catalog }));
 

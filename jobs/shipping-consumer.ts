@@ -7,12 +7,8 @@
 import type { Consumer, EachMessagePayload, Kafka } from 'kafkajs';
 import { type Database } from '../db/client.js';
 import { type Config } from '../lib/platform/config.js';
-import {
-  consumerOptions,
-  createKafka,
-  ensureTopics,
-  topicUnavailableError,
-} from '../lib/kafka/client.js';
+import { consumerOptions, createKafka } from '../lib/kafka/client.js';
+import { ensureTopics, topicUnavailableError } from '../lib/kafka/topics.js';
 import { type Logger } from '../lib/platform/logger.js';
 import { isMain } from '../lib/platform/main.js';
 import { type Metrics } from '../lib/platform/metrics.js';

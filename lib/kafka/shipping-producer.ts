@@ -1,10 +1,6 @@
 import type { Kafka, Producer } from 'kafkajs';
-import {
-  ensureTopics,
-  producerOptions,
-  topicUnavailableError,
-  type KafkaSettings,
-} from './client.js';
+import { producerOptions, type KafkaSettings } from './client.js';
+import { ensureTopics, topicUnavailableError } from './topics.js';
 import type { Logger } from '../platform/logger.js';
 import type { ShippingRequestPayload } from '../domain/outbox-events.js';
 

@@ -10,12 +10,8 @@ import {
   type Producer,
 } from 'kafkajs';
 import { loadConfig } from '../../lib/platform/config.js';
-import {
-  bunyanLogCreator,
-  createKafka,
-  ensureTopics,
-  kafkajsLogLevel,
-} from '../../lib/kafka/client.js';
+import { bunyanLogCreator, createKafka, kafkajsLogLevel } from '../../lib/kafka/client.js';
+import { ensureTopics } from '../../lib/kafka/topics.js';
 import { createLogger, type Logger } from '../../lib/platform/logger.js';
 import { isMain } from '../../lib/platform/main.js';
 import {

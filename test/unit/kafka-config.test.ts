@@ -8,11 +8,10 @@ import {
   consumerOptions,
   createKafka,
   kafkaClientOptions,
-  kafkaErrorType,
   kafkajsLogLevel,
   producerOptions,
-  topicUnavailableError,
 } from '../../lib/kafka/client.js';
+import { kafkaErrorType, topicUnavailableError } from '../../lib/kafka/topics.js';
 import { createLogger, silentLogger, type Logger } from '../../lib/platform/logger.js';
 
 const TRUSTED_CERT = '-----BEGIN CERTIFICATE-----\nTRUSTED-CA\n-----END CERTIFICATE-----\n';
