@@ -10,6 +10,7 @@ import {
 import { AppError, PeerUnavailableError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { QueueName } from '../../lib/outbox-events.js';
+import { retryWindowOver } from '../retry-policy.js';
 import {
   InvalidJobPayloadError,
   parsePayload,
@@ -48,6 +49,11 @@ export interface OutboxJobRunnerDeps {
   logger: Logger;
   /** Pauses the whole queue (every worker, every process) for `ms`: a peer said 429. */
   rateLimit(ms: number): Promise<void>;
+  /**
+   * How long after a job was added its transient failures are retried (retry-policy.ts); the
+   * first one after that fails the job for good.
+   */
+  retryWindowMs: number;
   /** Per attempt, for metrics: how it ended and how long it took. */
   onOutcome?(event: { queue: QueueName; outcome: JobOutcome; ms: number }): void;
 }
@@ -121,7 +127,9 @@ export function createOutboxJobRunner(
     }
     const message = messageOf(err);
     const attemptsLeft = (job.opts.attempts ?? 1) - (job.attemptsMade + 1);
-    const final = verdict.kind === 'fail' || (verdict.kind === 'retry' && attemptsLeft <= 0);
+    const windowOver = retryWindowOver({ windowMs: deps.retryWindowMs }, job.timestamp);
+    const givesUp = verdict.kind === 'retry' && (attemptsLeft <= 0 || windowOver);
+    const final = verdict.kind === 'fail' || givesUp;
     try {
       if (final) await markOutboxFailed(db, job.data.outboxId, message, { countAttempt: true });
       else await recordOutboxAttemptFailed(db, job.data.outboxId, message);
@@ -137,16 +145,26 @@ export function createOutboxJobRunner(
       case 'fail':
         log.error({ err, attempts: job.attemptsMade + 1 }, 'job failed for good');
         return { outcome: 'failed', error: new UnrecoverableError(verdict.reason) };
-      case 'retry':
-        if (final) {
-          log.error(
-            { err, attempts: job.attemptsMade + 1 },
-            'job failed for good: attempts used up',
-          );
-        } else {
-          log.warn({ err, attemptsLeft }, 'job attempt failed; will retry');
+      case 'retry': {
+        const attempts = job.attemptsMade + 1;
+        const retryUntil = new Date(job.timestamp + deps.retryWindowMs).toISOString();
+        if (!givesUp) {
+          log.warn({ err, retryUntil }, 'job attempt failed; will retry');
+          return { outcome: 'retry', error: toError(err) };
         }
-        return { outcome: final ? 'failed' : 'retry', error: toError(err) };
+        if (attemptsLeft <= 0) {
+          log.error({ err, attempts }, 'job failed for good: attempts used up');
+          return { outcome: 'failed', error: toError(err) };
+        }
+        // BullMQ would retry (attempts are left): stop it, and say why on the job.
+        log.error({ err, attempts, retryUntil }, 'job failed for good: retry window over');
+        return {
+          outcome: 'failed',
+          error: new UnrecoverableError(
+            `${message} (gave up: still failing after the retry window of ${deps.retryWindowMs} ms)`,
+          ),
+        };
+      }
     }
   }
 

@@ -5,8 +5,9 @@ import net from 'node:net';
 import sinon from 'sinon';
 import { insertOutboxRows } from '../../db/outbox.js';
 import { outbox } from '../../db/schema.js';
-import { createQueues, type QueueSet } from '../../jobs/queues.js';
+import { createQueues, retryPolicyOf, type QueueSet } from '../../jobs/queues.js';
 import { createRelay, type Relay, type RelayOptions } from '../../jobs/relay.js';
+import { attemptsToCover, BACKOFF_TYPE } from '../../jobs/retry-policy.js';
 import { loadConfig } from '../../lib/config.js';
 import { silentLogger } from '../../lib/logger.js';
 import {
@@ -124,7 +125,10 @@ describe('outbox relay', function () {
         idempotency_key: order.paymentIdempotencyKey,
       },
     });
-    expect(payment?.opts.attempts).to.equal(8);
+    // Retried with the capped backoff for the whole 24 h window, not a handful of attempts.
+    expect(payment?.opts.backoff).to.deep.include({ type: BACKOFF_TYPE });
+    expect(payment?.opts.attempts).to.equal(attemptsToCover(retryPolicyOf(queueConfig().jobs)));
+    expect(payment?.opts.attempts).to.be.above(2000);
     const note = await queueSet.queues.notifications.getJob(`outbox-${notificationId}`);
     expect(note?.data.payload).to.include({ event: 'order.created', order_id: order.id });
     const rows = await tdb.db.select().from(outbox).orderBy(asc(outbox.id));
