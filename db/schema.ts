@@ -94,6 +94,11 @@ export const outbox = pgTable(
       .where(
         sql`${t.dispatchedAt} is not null and ${t.completedAt} is null and ${t.failedAt} is null`,
       ),
+    // The outbox_oldest_open_seconds gauge: per queue, the oldest row neither completed nor
+    // failed. Partial, so it holds only the rows in flight (or waiting out an outage).
+    index('outbox_open_queue_created_idx')
+      .on(t.queue, t.createdAt)
+      .where(sql`${t.completedAt} is null and ${t.failedAt} is null`),
     // Retention's query.
     index('outbox_completed_at_idx')
       .on(t.completedAt)

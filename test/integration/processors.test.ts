@@ -309,6 +309,13 @@ describe('outbox processors: a peer outage longer than the old retry budget', fu
       (r) => (r.body as { order_id?: string } | undefined)?.order_id === orderId,
     );
 
+  async function gauge(queue: string): Promise<number | undefined> {
+    const text = await metrics.registry.metrics();
+    const line = new RegExp(`^outbox_oldest_open_seconds\\{queue="${queue}"\\} (\\S+)$`, 'm');
+    const m = line.exec(text);
+    return m ? Number(m[1]) : undefined;
+  }
+
   before(async () => {
     tdb = await createTestDatabase('outage');
     redis = createTestRedisPrefix();
@@ -383,5 +390,21 @@ describe('outbox processors: a peer outage longer than the old retry budget', fu
     expect(row.failedAt).to.be.instanceOf(Date);
     expect(row.attempts).to.equal(1);
     expect(forOrder(order.id)).to.have.length(1);
+  });
+
+  it('while Payments is down, then outbox_oldest_open_seconds shows how long the oldest payments row has waited, and 0 once it recovers', async () => {
+    payments.script([{ status: 503 }]);
+    const order = orderFacts();
+    const [id] = await tdb.db.transaction((tx) => insertOutboxRows(tx, [paymentRequested(order)]));
+    await waitFor(() => forOrder(order.id).length >= 3, { what: 'three failed tries' });
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+
+    expect(await gauge('payments')).to.be.at.least(1);
+    expect(await gauge('notifications')).to.equal(0);
+
+    payments.script([{ status: 201 }]);
+    const row = await settled(id!);
+    expect(row.completedAt).to.be.instanceOf(Date);
+    expect(await gauge('payments')).to.equal(0);
   });
 });
