@@ -70,6 +70,12 @@ export const outbox = pgTable(
   'outbox',
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
+    /**
+     * The row's job identity, unique to it forever: its BullMQ job id is derived from this, not
+     * from the serial id, which a restored or re-created database hands out again while Redis
+     * still holds the jobs of the earlier rows.
+     */
+    jobId: uuid('job_id').notNull().defaultRandom(),
     queue: text('queue').notNull(),
     eventType: text('event_type').notNull(),
     orderId: uuid('order_id'),

@@ -17,7 +17,7 @@ export type Queues = Record<QueueName, OutboxQueue>;
 
 export type QueueConfig = Pick<Config, 'redisUrl' | 'redisTlsVerify' | 'bullPrefix' | 'jobs'>;
 
-/** Finished jobs kept at least this long, so a re-add of the same outbox id stays a no-op. */
+/** Finished jobs kept at least this long, so a re-add of the same outbox row stays a no-op. */
 const MIN_KEEP_COMPLETED_SECONDS = 3600;
 /** Failed jobs stay a week: the window in which ops can inspect and retry them in Bull Board. */
 const KEEP_FAILED_SECONDS = 7 * 24 * 3600;

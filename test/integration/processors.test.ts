@@ -10,6 +10,7 @@ import { createLogger, silentLogger } from '../../lib/logger.js';
 import { createMetrics, type Metrics } from '../../lib/metrics.js';
 import { notification, paymentRequested, type NewOutboxRow } from '../../lib/outbox-events.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { bullJobIdOfRow } from '../support/orders.js';
 import {
   startRecordingPeer,
   waitFor,
@@ -137,9 +138,10 @@ describe('outbox processors (payments, notifications)', function () {
     const id = await insert(paymentRequested(order));
     await until(id, 'completed');
 
+    const jobId = await bullJobIdOfRow(tdb.db, id);
     const lines = logLines.filter((l) => l.order_id === order.id);
     expect(lines.map((l) => l.msg)).to.include('job attempt failed; will retry');
-    expect(lines.every((l) => l.job_id === `outbox-${id}` && l.outbox_id === id)).to.equal(true);
+    expect(lines.every((l) => l.job_id === jobId && l.outbox_id === id)).to.equal(true);
   });
 
   it('when Payments rejects with 400, then the job fails at once with the reason, and an ops retry after the fix completes the row', async () => {
@@ -152,7 +154,7 @@ describe('outbox processors (payments, notifications)', function () {
     expect(forOrder(payments, order.id)).to.have.length(1);
     expect(failed.lastError).to.match(/payments answered 400: .*amount must be positive/);
     expect(failed.attempts).to.equal(1);
-    const job = await worker.queues.payments.getJob(`outbox-${id}`);
+    const job = await worker.queues.payments.getJob(await bullJobIdOfRow(tdb.db, id));
     await waitFor(async () => (await job!.getState()) === 'failed', { what: 'job failed' });
 
     payments.script([{ status: 201 }]);
@@ -199,7 +201,7 @@ describe('outbox processors (payments, notifications)', function () {
     const order = orderFacts();
     const id = await insert(notification(order, 'order.created', 'once'));
     await until(id, 'completed');
-    const original = await worker.queues.notifications.getJob(`outbox-${id}`);
+    const original = await worker.queues.notifications.getJob(await bullJobIdOfRow(tdb.db, id));
 
     const duplicate = await worker.queues.notifications.add('order.created', original!.data, {
       jobId: `duplicate-${id}`,
@@ -220,7 +222,13 @@ describe('outbox processors (payments, notifications)', function () {
 
     await worker.queues.notifications.add(
       'order.created',
-      { outboxId: id, orderId: order.id, idempotencyKey: randomUUID(), payload: { event: 1 } },
+      {
+        outboxId: id,
+        jobId: (await outboxRow(id)).jobId,
+        orderId: order.id,
+        idempotencyKey: randomUUID(),
+        payload: { event: 1 },
+      },
       { jobId: `broken-${id}` },
     );
 
@@ -257,7 +265,7 @@ describe('outbox processors (payments, notifications)', function () {
     const seen = forOrder(notifications, order.id);
     expect(seen).to.have.length(2);
     expect(seen[1]!.at - seen[0]!.at).to.be.at.least(900);
-    const job = await worker.queues.notifications.getJob(`outbox-${id}`);
+    const job = await worker.queues.notifications.getJob(await bullJobIdOfRow(tdb.db, id));
     expect(job?.attemptsMade).to.equal(1);
   });
 });
