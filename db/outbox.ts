@@ -44,6 +44,8 @@ export async function insertOutboxRows(tx: Executor, rows: NewOutboxRow[]): Prom
 /** What the relay and the reconciler need of a row to enqueue it. */
 export interface DispatchableRow {
   id: number;
+  /** The row's job identity (outbox.job_id): its BullMQ job id derives from it. */
+  jobId: string;
   queue: string;
   eventType: string;
   orderId: string | null;
@@ -55,6 +57,7 @@ export interface DispatchableRow {
 
 const dispatchable = {
   id: outbox.id,
+  jobId: outbox.jobId,
   queue: outbox.queue,
   eventType: outbox.eventType,
   orderId: outbox.orderId,
@@ -97,6 +100,8 @@ export async function markClaimedUndispatchable(tx: Tx, id: number, error: strin
 }
 
 export interface OutboxState {
+  /** The row's job identity: a job acts on this row only if its data carries the same. */
+  jobId: string;
   completed: boolean;
   failed: boolean;
 }
@@ -104,17 +109,31 @@ export interface OutboxState {
 /** undefined when the row is gone (retention deletes only completed rows). */
 export async function getOutboxState(ex: Executor, id: number): Promise<OutboxState | undefined> {
   const [row] = await ex
-    .select({ completedAt: outbox.completedAt, failedAt: outbox.failedAt })
+    .select({ jobId: outbox.jobId, completedAt: outbox.completedAt, failedAt: outbox.failedAt })
     .from(outbox)
     .where(eq(outbox.id, id));
-  return row && { completed: row.completedAt !== null, failed: row.failedAt !== null };
+  return (
+    row && { jobId: row.jobId, completed: row.completedAt !== null, failed: row.failedAt !== null }
+  );
 }
 
 /**
- * The effect is done: counts the attempt and clears any earlier failure (a success after an ops
- * retry completes the row as usual). False when the row was completed already.
+ * A job's writes name the row by its id and its job id: a row whose id a restored database
+ * handed out again (another job id) is left alone.
  */
-export async function markOutboxCompleted(ex: Executor, id: number): Promise<boolean> {
+export interface OutboxJobRef {
+  id: number;
+  jobId: string;
+}
+
+const isRow = (ref: OutboxJobRef) => and(eq(outbox.id, ref.id), eq(outbox.jobId, ref.jobId));
+
+/**
+ * The effect is done: counts the attempt and clears any earlier failure (a success after an ops
+ * retry completes the row as usual). False when the row was completed already, or is not the
+ * job's row.
+ */
+export async function markOutboxCompleted(ex: Executor, ref: OutboxJobRef): Promise<boolean> {
   const done = await ex
     .update(outbox)
     .set({
@@ -123,7 +142,7 @@ export async function markOutboxCompleted(ex: Executor, id: number): Promise<boo
       lastError: null,
       attempts: sql`${outbox.attempts} + 1`,
     })
-    .where(and(eq(outbox.id, id), isNull(outbox.completedAt)))
+    .where(and(isRow(ref), isNull(outbox.completedAt)))
     .returning({ id: outbox.id });
   return done.length > 0;
 }
@@ -131,32 +150,36 @@ export async function markOutboxCompleted(ex: Executor, id: number): Promise<boo
 /** One attempt failed and will be retried: count it and keep its error for ops. */
 export async function recordOutboxAttemptFailed(
   ex: Executor,
-  id: number,
+  ref: OutboxJobRef,
   error: string,
 ): Promise<void> {
   await ex
     .update(outbox)
     .set({ lastError: error, attempts: sql`${outbox.attempts} + 1` })
-    .where(and(eq(outbox.id, id), isNull(outbox.completedAt)));
+    .where(and(isRow(ref), isNull(outbox.completedAt)));
 }
 
-/**
- * Given up on: attempts ran out, the failure is permanent, or the row cannot be enqueued at all
- * (`countAttempt: false`, nothing was tried). A completed row is never marked failed.
- */
+/** Given up on: the retry window is over or the failure is permanent. Never a completed row. */
 export async function markOutboxFailed(
   ex: Executor,
-  id: number,
+  ref: OutboxJobRef,
   error: string,
-  { countAttempt }: { countAttempt: boolean },
 ): Promise<void> {
   await ex
     .update(outbox)
-    .set({
-      failedAt: sql`now()`,
-      lastError: error,
-      ...(countAttempt ? { attempts: sql`${outbox.attempts} + 1` } : {}),
-    })
+    .set({ failedAt: sql`now()`, lastError: error, attempts: sql`${outbox.attempts} + 1` })
+    .where(and(isRow(ref), isNull(outbox.completedAt)));
+}
+
+/** A row that cannot become a job (unknown queue, broken payload): failed, nothing tried. */
+export async function markOutboxUndispatchable(
+  ex: Executor,
+  id: number,
+  error: string,
+): Promise<void> {
+  await ex
+    .update(outbox)
+    .set({ failedAt: sql`now()`, lastError: error })
     .where(and(eq(outbox.id, id), isNull(outbox.completedAt)));
 }
 

@@ -70,6 +70,12 @@ export const outbox = pgTable(
   'outbox',
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
+    /**
+     * The row's job identity, unique to it forever: its BullMQ job id is derived from this, not
+     * from the serial id, which a restored or re-created database hands out again while Redis
+     * still holds the jobs of the earlier rows.
+     */
+    jobId: uuid('job_id').notNull().defaultRandom(),
     queue: text('queue').notNull(),
     eventType: text('event_type').notNull(),
     orderId: uuid('order_id'),
@@ -94,6 +100,11 @@ export const outbox = pgTable(
       .where(
         sql`${t.dispatchedAt} is not null and ${t.completedAt} is null and ${t.failedAt} is null`,
       ),
+    // The outbox_oldest_open_seconds gauge: per queue, the oldest row neither completed nor
+    // failed. Partial, so it holds only the rows in flight (or waiting out an outage).
+    index('outbox_open_queue_created_idx')
+      .on(t.queue, t.createdAt)
+      .where(sql`${t.completedAt} is null and ${t.failedAt} is null`),
     // Retention's query.
     index('outbox_completed_at_idx')
       .on(t.completedAt)

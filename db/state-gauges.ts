@@ -1,11 +1,13 @@
 import { and, count, isNull, sql } from 'drizzle-orm';
 import type { Metrics } from '../lib/platform/metrics.js';
+import { QUEUE_NAMES } from '../lib/domain/outbox-events.js';
 import type { Db } from './client.js';
 import { deadLetters, inbox, outbox } from './schema.js';
 
 /**
  * Gauges of what Postgres holds, read at scrape time: outbox lag (age of the oldest row not yet
- * handed to BullMQ), inbox rows not yet applied, and dead letters not yet replayed. Each is one
+ * handed to BullMQ), the age of the oldest open outbox row per queue (a peer outage shows there
+ * while its jobs retry), inbox rows not yet applied, and dead letters not yet replayed. Each is one
  * query on a partial index, so a scrape stays cheap whatever the table sizes.
  */
 export function registerStateGauges(metrics: Metrics, db: Db): void {
@@ -21,6 +23,28 @@ export function registerStateGauges(metrics: Metrics, db: Db): void {
         .from(outbox)
         .where(and(isNull(outbox.dispatchedAt), isNull(outbox.failedAt)));
       return [{ value: row?.age ?? 0 }];
+    },
+  );
+  metrics.gauge(
+    'outbox_oldest_open_seconds',
+    'Age of the oldest outbox row neither completed nor failed, by queue (0 when none): grows ' +
+      'through a peer outage while jobs retry, and drops back once they get through',
+    ['queue'],
+    async () => {
+      // One index probe per queue (outbox_open_queue_created_idx), however many rows are open.
+      const result = await db.execute<{ queue: string; age: number }>(sql`
+        select q.queue,
+               coalesce(extract(epoch from now() - o.oldest), 0)::float8 as age
+        from unnest(array[${sql.join(
+          QUEUE_NAMES.map((q) => sql`${q}`),
+          sql`, `,
+        )}]::text[]) as q(queue)
+        left join lateral (
+          select min(${outbox.createdAt}) as oldest from ${outbox}
+          where ${outbox.queue} = q.queue
+            and ${outbox.completedAt} is null and ${outbox.failedAt} is null
+        ) o on true`);
+      return result.rows.map((r) => ({ labels: { queue: r.queue }, value: Number(r.age) }));
     },
   );
   metrics.gauge('inbox_pending', 'Inbound events recorded but not yet applied', [], async () => {

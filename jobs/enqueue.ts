@@ -58,11 +58,12 @@ export function sortRows(rows: DispatchableRow[]): {
 function jobOf(row: DispatchableRow) {
   const data: OutboxJobData = {
     outboxId: row.id,
+    jobId: row.jobId,
     orderId: row.orderId,
     idempotencyKey: row.idempotencyKey,
     payload: row.payload as Record<string, unknown>,
   };
-  return { name: row.eventType, data, opts: { jobId: outboxJobId(row.id) } };
+  return { name: row.eventType, data, opts: { jobId: outboxJobId(row.jobId) } };
 }
 
 /**

@@ -9,6 +9,7 @@ import {
 } from './processors/run-outbox-job.js';
 import type { Queues } from './queues.js';
 import { closeRedis, createRedis } from './redis.js';
+import { backoffStrategy, type RetryPolicy } from './retry-policy.js';
 
 /**
  * One BullMQ Worker for one processor, on its own worker-grade Redis connection, with a bounded
@@ -24,6 +25,8 @@ export interface QueueWorkerOptions {
   redisTlsVerify?: boolean;
   prefix: string;
   concurrency: number;
+  /** How transient failures are retried: the backoff strategy and the window. */
+  retry: RetryPolicy;
   onOutcome?: OutboxJobRunnerDeps['onOutcome'];
 }
 
@@ -52,6 +55,7 @@ export function createQueueWorker(options: QueueWorkerOptions): QueueWorker {
       db,
       logger: log,
       rateLimit: (ms) => queues[name].rateLimit(ms),
+      retryWindowMs: options.retry.windowMs,
       onOutcome: options.onOutcome,
     },
     processor,
@@ -61,6 +65,8 @@ export function createQueueWorker(options: QueueWorkerOptions): QueueWorker {
     prefix: options.prefix,
     concurrency: options.concurrency,
     limiter: LIMITER,
+    // Delays for the jobs' custom backoff type (jobs/queues.ts sets it on every job).
+    settings: { backoffStrategy: backoffStrategy(options.retry) },
   });
   // Without a listener an 'error' event would crash the process; BullMQ reconnects by itself.
   worker.on('error', (err) => log.error({ err }, 'worker error'));

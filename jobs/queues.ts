@@ -5,9 +5,10 @@ import type { Logger } from '../lib/platform/logger.js';
 import { QUEUE_NAMES, type QueueName } from '../lib/domain/outbox-events.js';
 import type { OutboxJobData } from './job-data.js';
 import { closeRedis, createRedis } from './redis.js';
+import { attemptsToCover, BACKOFF_TYPE, type RetryPolicy } from './retry-policy.js';
 
 /**
- * The four queues, defined once: job options (attempts, backoff, how long finished jobs stay) and
+ * The four queues, defined once: job options (retries, how long finished jobs stay) and
  * the BullMQ prefix. Producers (the relay, the reconciler, the web process's Bull Board) and the
  * workers all build their queues from here so they cannot disagree.
  */
@@ -16,7 +17,7 @@ export type Queues = Record<QueueName, OutboxQueue>;
 
 export type QueueConfig = Pick<Config, 'redisUrl' | 'redisTlsVerify' | 'bullPrefix' | 'jobs'>;
 
-/** Finished jobs kept at least this long, so a re-add of the same outbox id stays a no-op. */
+/** Finished jobs kept at least this long, so a re-add of the same outbox row stays a no-op. */
 const MIN_KEEP_COMPLETED_SECONDS = 3600;
 /** Failed jobs stay a week: the window in which ops can inspect and retry them in Bull Board. */
 const KEEP_FAILED_SECONDS = 7 * 24 * 3600;
@@ -28,6 +29,14 @@ const KEEP_FAILED_SECONDS = 7 * 24 * 3600;
 const KEEP_COMPLETED_COUNT = 50_000;
 const KEEP_FAILED_COUNT = 100_000;
 
+/** Stack traces of the latest failed tries kept on a job. */
+const STACK_TRACES_KEPT = 5;
+
+/** The retry policy the configuration asks for. */
+export function retryPolicyOf(jobs: QueueConfig['jobs']): RetryPolicy {
+  return { baseMs: jobs.backoffMs, maxMs: jobs.backoffMaxMs, windowMs: jobs.retryWindowMs };
+}
+
 export function defaultJobOptions(jobs: QueueConfig['jobs']): JobsOptions {
   // Keep completed jobs well past the reconciler's window (a row is re-added only when it has been
   // open for reconcileAfterMs and its job is gone).
@@ -36,10 +45,13 @@ export function defaultJobOptions(jobs: QueueConfig['jobs']): JobsOptions {
     Math.ceil((2 * (jobs.reconcileAfterMs + jobs.reconcileEveryMs)) / 1000),
   );
   return {
-    attempts: jobs.attempts,
-    // jitter 0.5: each delay is drawn from [d/2, d], so jobs that failed together in one outage
-    // do not all come back at the same instant.
-    backoff: { type: 'exponential', delay: jobs.backoffMs, jitter: 0.5 },
+    // Transient failures are retried for the retry window with capped, jittered delays (the
+    // worker's backoff strategy, see retry-policy.ts); the attempt count only has to outlast it.
+    attempts: attemptsToCover(retryPolicyOf(jobs)),
+    backoff: { type: BACKOFF_TYPE, delay: jobs.backoffMs },
+    // BullMQ keeps every failed try's stack trace on the job and rewrites them all on each retry:
+    // over a day of retries that is thousands per job. The latest few are enough to debug.
+    stackTraceLimit: STACK_TRACES_KEPT,
     removeOnComplete: { age: keepCompleted, count: KEEP_COMPLETED_COUNT },
     removeOnFail: { age: Math.max(keepCompleted, KEEP_FAILED_SECONDS), count: KEEP_FAILED_COUNT },
   };

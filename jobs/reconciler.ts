@@ -1,12 +1,12 @@
 import type { Db } from '../db/client.js';
 import {
   findOpenDispatched,
-  markOutboxFailed,
+  markOutboxUndispatchable,
   markRedispatched,
   type DispatchableRow,
 } from '../db/outbox.js';
 import type { Logger } from '../lib/platform/logger.js';
-import { isQueueName, outboxJobId } from './job-data.js';
+import { isJobOfRow, isQueueName, outboxJobId } from './job-data.js';
 import { enqueueRows } from './enqueue.js';
 import { periodic } from './periodic.js';
 import type { Queues } from './queues.js';
@@ -15,7 +15,8 @@ import type { Queues } from './queues.js';
  * Puts back what Redis lost. An outbox row dispatched more than `afterMs` ago and still neither
  * completed nor failed should have a job in BullMQ (waiting, active, delayed for a retry, or
  * failed awaiting ops); when the job is gone (a Redis flush, a failover that lost writes) the row
- * is enqueued again under the same job id. Postgres stays the truth, so losing Redis loses no work.
+ * is enqueued again under the same job id (and so is a row whose job id holds a job made from other
+ * data). Postgres stays the truth, so losing Redis loses no work.
  */
 export interface ReconcilerOptions {
   db: Db;
@@ -59,18 +60,28 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
 
   /**
    * Rows whose job BullMQ no longer runs; rows of unknown queues go on to be rejected. A job is
-   * live when it is in one of BullMQ's sets. A flush during a job's run can leave a stale job hash
-   * in no set (its worker's late writes recreate part of it), and a completed job cannot belong
-   * to an open row: both are removed, so the re-add under the same id is not ignored.
+   * live when it is in one of BullMQ's sets and its data was made from this row. A flush during a
+   * job's run can leave a stale job hash in no set (its worker's late writes recreate part of it),
+   * a completed job cannot belong to an open row, and a job carrying another row's data would be
+   * refused by the processor: all are removed, so the re-add under the same id is not ignored.
    */
   async function withoutJobs(rows: DispatchableRow[]): Promise<DispatchableRow[]> {
     const live = await Promise.all(
       rows.map(async (row) => {
         if (!isQueueName(row.queue)) return false;
         const queue = queues[row.queue];
-        const jobId = outboxJobId(row.id);
-        const state = await queue.getJobState(jobId);
-        if (LIVE_STATES.has(state)) return true;
+        const jobId = outboxJobId(row.jobId);
+        if (LIVE_STATES.has(await queue.getJobState(jobId))) {
+          // Undefined when the job finished and was removed since (or its data does not parse).
+          const job = await queue.getJob(jobId).catch(() => undefined);
+          if (job && isJobOfRow(job.data, row)) return true;
+          if (job) {
+            log.warn(
+              { outbox_id: row.id, job_id: jobId, job_outbox_id: job.data.outboxId },
+              'the job under this row’s id carries another row’s data; replacing it',
+            );
+          }
+        }
         await queue.remove(jobId);
         return false;
       }),
@@ -85,7 +96,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       enqueued.map(({ row }) => row.id),
     );
     for (const { row, error } of rejected) {
-      await markOutboxFailed(db, row.id, error, { countAttempt: false });
+      await markOutboxUndispatchable(db, row.id, error);
       log.error({ outbox_id: row.id, queue: row.queue, error }, 'outbox row cannot be enqueued');
     }
     if (enqueued.length > 0) {

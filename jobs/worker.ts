@@ -16,7 +16,7 @@ import { paymentsProcessor } from './processors/payments.js';
 import { shippingProcessor } from './processors/shipping.js';
 import type { OutboxProcessor } from './processors/run-outbox-job.js';
 import { createQueueWorker, type QueueWorker } from './queue-worker.js';
-import { createQueues, type Queues, type QueueSet } from './queues.js';
+import { createQueues, retryPolicyOf, type Queues, type QueueSet } from './queues.js';
 import { createReconciler, type Reconciler } from './reconciler.js';
 import { createRelay, type Relay } from './relay.js';
 import { createRetention, type Retention } from './retention.js';
@@ -113,6 +113,7 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Run
       redisTlsVerify: config.redisTlsVerify,
       prefix: config.bullPrefix,
       concurrency: jobs.concurrency[processor.queue],
+      retry: retryPolicyOf(jobs),
       onOutcome: hooks?.onOutcome,
     }),
   );

@@ -14,7 +14,7 @@ export function inboxProcessor(db: Db): OutboxProcessor<'inbox'> {
     async handle({ data, payload, log }) {
       const result = await applyInboxEvent(db, {
         inboxId: payload.inbox_id,
-        outboxId: data.outboxId,
+        outbox: { id: data.outboxId, jobId: data.jobId },
       });
       const fields = { inbox_id: payload.inbox_id, outcome: result.outcome };
       switch (result.outcome) {

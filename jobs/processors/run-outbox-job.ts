@@ -10,16 +10,19 @@ import {
 import { AppError, PeerUnavailableError } from '../../lib/domain/errors.js';
 import type { Logger } from '../../lib/platform/logger.js';
 import type { QueueName } from '../../lib/domain/outbox-events.js';
+import { retryWindowOver } from '../retry-policy.js';
 import {
   InvalidJobPayloadError,
+  isJobOfRow,
   parsePayload,
   type OutboxJobData,
   type QueuePayloads,
 } from '../job-data.js';
 
 /**
- * The one path every outbox job takes: skip it when its row is already completed (a duplicate
- * job), check the payload, do the work, complete the row. On error it decides, in this one place,
+ * The one path every outbox job takes: refuse it when it was made from another row than the one
+ * now under its outbox id, skip it when its row is already completed (a duplicate job), check the
+ * payload, do the work, complete the row. On error it decides, in this one place,
  * whether BullMQ retries, waits out a peer's 429, or fails the job at once, and records the
  * outcome on the outbox row.
  */
@@ -48,6 +51,11 @@ export interface OutboxJobRunnerDeps {
   logger: Logger;
   /** Pauses the whole queue (every worker, every process) for `ms`: a peer said 429. */
   rateLimit(ms: number): Promise<void>;
+  /**
+   * How long after a job was added its transient failures are retried (retry-policy.ts); the
+   * first one after that fails the job for good.
+   */
+  retryWindowMs: number;
   /** Per attempt, for metrics: how it ended and how long it took. */
   onOutcome?(event: { queue: QueueName; outcome: JobOutcome; ms: number }): void;
 }
@@ -75,6 +83,22 @@ export function judge(err: unknown): Verdict {
   return { kind: 'retry' };
 }
 
+/**
+ * The job was made from another row than the one now under its outbox id: a restored or
+ * re-created database hands serial ids out again while Redis keeps the earlier rows' jobs (one
+ * retried from Bull Board, say). It must not run its old payload nor touch the new row.
+ */
+export class ForeignJobError extends UnrecoverableError {
+  constructor(job: OutboxJob, rowJobId: string) {
+    super(
+      `job ${job.id} belongs to another outbox row: it was made for job id ` +
+        `${job.data.jobId ?? '(none)'} of row ${job.data.outboxId}, and that row is now job id ` +
+        `${rowJobId} (a restored or re-created database reuses outbox ids); not run`,
+    );
+    this.name = new.target.name;
+  }
+}
+
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -94,13 +118,18 @@ export function createOutboxJobRunner(
       log.warn('outbox row not found; job skipped');
       return 'skipped';
     }
+    if (!isJobOfRow(data, { id: data.outboxId, jobId: state.jobId })) {
+      throw new ForeignJobError(job, state.jobId);
+    }
     if (state.completed) {
       log.info('outbox row already completed; duplicate job skipped');
       return 'skipped';
     }
     const payload = parsePayload(queue, data.payload);
     await processor.handle({ job, data, payload, log });
-    if (!processor.completesRow) await markOutboxCompleted(db, data.outboxId);
+    if (!processor.completesRow) {
+      await markOutboxCompleted(db, { id: data.outboxId, jobId: data.jobId });
+    }
     return 'completed';
   }
 
@@ -121,10 +150,17 @@ export function createOutboxJobRunner(
     }
     const message = messageOf(err);
     const attemptsLeft = (job.opts.attempts ?? 1) - (job.attemptsMade + 1);
-    const final = verdict.kind === 'fail' || (verdict.kind === 'retry' && attemptsLeft <= 0);
+    const windowOver = retryWindowOver({ windowMs: deps.retryWindowMs }, job.timestamp);
+    const givesUp = verdict.kind === 'retry' && (attemptsLeft <= 0 || windowOver);
+    const final = verdict.kind === 'fail' || givesUp;
+    // Guarded by the job id too: a job that turns out not to be its row's never writes to it.
+    const ref = { id: job.data.outboxId, jobId: job.data.jobId };
     try {
-      if (final) await markOutboxFailed(db, job.data.outboxId, message, { countAttempt: true });
-      else await recordOutboxAttemptFailed(db, job.data.outboxId, message);
+      // Undefined in a job made before rows had job ids (Redis may still hold one): no row is its.
+      if (ref.jobId !== undefined) {
+        if (final) await markOutboxFailed(db, ref, message);
+        else await recordOutboxAttemptFailed(db, ref, message);
+      }
     } catch (dbErr) {
       // The job's own outcome still goes to BullMQ; this row stays open with its job in Redis.
       log.error({ err: dbErr, jobError: message }, 'could not record job failure on outbox row');
@@ -137,16 +173,26 @@ export function createOutboxJobRunner(
       case 'fail':
         log.error({ err, attempts: job.attemptsMade + 1 }, 'job failed for good');
         return { outcome: 'failed', error: new UnrecoverableError(verdict.reason) };
-      case 'retry':
-        if (final) {
-          log.error(
-            { err, attempts: job.attemptsMade + 1 },
-            'job failed for good: attempts used up',
-          );
-        } else {
-          log.warn({ err, attemptsLeft }, 'job attempt failed; will retry');
+      case 'retry': {
+        const attempts = job.attemptsMade + 1;
+        const retryUntil = new Date(job.timestamp + deps.retryWindowMs).toISOString();
+        if (!givesUp) {
+          log.warn({ err, retryUntil }, 'job attempt failed; will retry');
+          return { outcome: 'retry', error: toError(err) };
         }
-        return { outcome: final ? 'failed' : 'retry', error: toError(err) };
+        if (attemptsLeft <= 0) {
+          log.error({ err, attempts }, 'job failed for good: attempts used up');
+          return { outcome: 'failed', error: toError(err) };
+        }
+        // BullMQ would retry (attempts are left): stop it, and say why on the job.
+        log.error({ err, attempts, retryUntil }, 'job failed for good: retry window over');
+        return {
+          outcome: 'failed',
+          error: new UnrecoverableError(
+            `${message} (gave up: still failing after the retry window of ${deps.retryWindowMs} ms)`,
+          ),
+        };
+      }
     }
   }
 
@@ -165,6 +211,11 @@ export function createOutboxJobRunner(
     try {
       outcome = await run(job, log);
     } catch (err) {
+      if (err instanceof ForeignJobError) {
+        log.error({ err }, 'job belongs to another outbox row; not run, row left alone');
+        report('failed');
+        throw err;
+      }
       const failure = await failed(job, err, log);
       report(failure.outcome);
       throw failure.error;

@@ -1,7 +1,7 @@
 import type { Db, Tx } from '../../db/client.js';
 import { lockInboxRow, markInboxProcessed } from '../../db/inbox.js';
 import { lockOrder, setOrderStatus } from '../../db/order-transitions.js';
-import { insertOutboxRows, markOutboxCompleted } from '../../db/outbox.js';
+import { insertOutboxRows, markOutboxCompleted, type OutboxJobRef } from '../../db/outbox.js';
 import type { InboxRow, OrderRow } from '../../db/schema.js';
 import { isOrderEvent, isOrderStatus, transition, type Accepted } from '../domain/order-state.js';
 import { notification, shippingRequested, type NewOutboxRow } from '../domain/outbox-events.js';
@@ -15,8 +15,8 @@ import { notification, shippingRequested, type NewOutboxRow } from '../domain/ou
  */
 export interface ApplyInboxEventInput {
   inboxId: number;
-  /** The `inbox` queue's outbox row to complete with the change. */
-  outboxId?: number;
+  /** The `inbox` queue's outbox row to complete with the change (only if it is that job's row). */
+  outbox?: OutboxJobRef;
 }
 
 export type ApplyInboxEventResult =
@@ -27,11 +27,11 @@ export type ApplyInboxEventResult =
 
 export async function applyInboxEvent(
   db: Db,
-  { inboxId, outboxId }: ApplyInboxEventInput,
+  { inboxId, outbox }: ApplyInboxEventInput,
 ): Promise<ApplyInboxEventResult> {
   return db.transaction(async (tx) => {
     const result = await decideAndApply(tx, inboxId);
-    if (outboxId !== undefined) await markOutboxCompleted(tx, outboxId);
+    if (outbox !== undefined) await markOutboxCompleted(tx, outbox);
     return result;
   });
 }

@@ -48,8 +48,12 @@ export interface Config {
     devPort: number;
   };
   jobs: {
-    attempts: number;
+    /** First retry delay of a transient failure; doubles per try up to backoffMaxMs (jittered). */
     backoffMs: number;
+    /** Cap on one retry delay: after a peer recovers, work resumes within about this long. */
+    backoffMaxMs: number;
+    /** How long a job retries transient failures before it fails for good. */
+    retryWindowMs: number;
     concurrency: { payments: number; notifications: number; shipping: number; inbox: number };
     relayBatchSize: number;
     relayPollMs: number;
@@ -113,8 +117,10 @@ const envSchema = Joi.object({
   KAFKA_CLIENT_ID: Joi.string().default('order-service'),
   KAFKA_IDEMPOTENT: Joi.boolean().default(true),
   KAFKA_DEV_PORT: Joi.number().port().default(9092),
-  JOB_ATTEMPTS: positiveInt.max(100).default(8),
   JOB_BACKOFF_MS: positiveInt.default(500),
+  JOB_BACKOFF_MAX_MS: positiveInt.default(60_000),
+  // 30 days at most: past that a failed-for-good job would outlive its week in Bull Board anyway.
+  JOB_RETRY_WINDOW_MS: positiveInt.max(30 * 24 * 3600_000).default(24 * 3600_000),
   PAYMENTS_CONCURRENCY: positiveInt.max(1000).default(16),
   NOTIFICATIONS_CONCURRENCY: positiveInt.max(1000).default(16),
   SHIPPING_CONCURRENCY: positiveInt.max(1000).default(16),
@@ -203,6 +209,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (Boolean(adminUser) !== Boolean(adminPassword)) {
     problems.push('ADMIN_USER and ADMIN_PASSWORD must be set together');
   }
+  if (n('JOB_BACKOFF_MAX_MS') < n('JOB_BACKOFF_MS')) {
+    problems.push('JOB_BACKOFF_MAX_MS must be at least JOB_BACKOFF_MS');
+  }
   if (problems.length) throw new ConfigError(problems);
 
   const prefix = s('KAFKA_PREFIX') ?? '';
@@ -247,8 +256,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       devPort: n('KAFKA_DEV_PORT'),
     },
     jobs: {
-      attempts: n('JOB_ATTEMPTS'),
       backoffMs: n('JOB_BACKOFF_MS'),
+      backoffMaxMs: n('JOB_BACKOFF_MAX_MS'),
+      retryWindowMs: n('JOB_RETRY_WINDOW_MS'),
       concurrency: {
         payments: n('PAYMENTS_CONCURRENCY'),
         notifications: n('NOTIFICATIONS_CONCURRENCY'),

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { orderBody, STICKER } from '../support/factories.js';
 import { ADMIN_AUTH, startTestSystem, type TestSystem } from '../support/system.js';
 import { ADMIN_URL } from '../support/database.js';
+import { waitFor } from '../support/recording-peer.js';
 import pg from 'pg';
 
 /**
@@ -57,6 +58,41 @@ describe('faults while orders flow', function () {
       );
     }
   }
+
+  it('when Payments answers 503 for longer than the old retry budget, then the order is paid and ships once Payments recovers, with no operator action', async () => {
+    const { payments } = sys.dev.peers;
+    payments!.setFault({ status: 503 });
+    let id: string;
+    try {
+      const created = await sys.request(
+        'POST',
+        '/api/v1/orders',
+        orderBody({ item_id: STICKER.id }),
+      );
+      expect(created.status).to.equal(201);
+      id = created.body.data.id as string;
+      // The old budget: 8 attempts, 20 ms doubling (about 2.5 s at most). Stay down past both.
+      const downSince = Date.now();
+      await waitFor(
+        async () => {
+          const row = await sys.db.pool.query(
+            "select attempts, failed_at from outbox where order_id = $1 and queue = 'payments'",
+            [id],
+          );
+          const r = row.rows[0] as { attempts: number; failed_at: Date | null } | undefined;
+          return (
+            r !== undefined &&
+            (r.failed_at !== null || (r.attempts >= 12 && Date.now() - downSince > 3000))
+          );
+        },
+        { timeoutMs: 20000, what: 'Payments to have been down past the old retry budget' },
+      );
+    } finally {
+      payments!.setFault(undefined);
+    }
+
+    await expectShippedOnce([id]);
+  });
 
   it('when every Postgres connection is cut mid-run (as a restart does), then every accepted order still ships once', async () => {
     const before = await createSome(15);

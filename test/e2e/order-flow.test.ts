@@ -113,7 +113,7 @@ describe('end to end: an order from POST to its final state', function () {
       payments.setFault(undefined);
     }
     const row = await sys.db.pool.query(
-      "select id, last_error, attempts from outbox where order_id = $1 and queue = 'payments'",
+      "select id, job_id, last_error, attempts from outbox where order_id = $1 and queue = 'payments'",
       [id],
     );
     expect(row.rows[0].last_error).to.match(/400/);
@@ -121,7 +121,7 @@ describe('end to end: an order from POST to its final state', function () {
 
     const retry = await sys.request(
       'PUT',
-      `/admin/queues/api/queues/payments/outbox-${row.rows[0].id}/retry`,
+      `/admin/queues/api/queues/payments/outbox-${row.rows[0].job_id}/retry`,
       undefined,
       ADMIN_AUTH,
     );

@@ -8,7 +8,7 @@ import { applyInboxEvent } from '../../lib/orders/apply-inbox-event.js';
 import { loadConfig } from '../../lib/platform/config.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { insertInboxEvent, insertOrder } from '../support/orders.js';
+import { bullJobIdOfRow, insertInboxEvent, insertOrder } from '../support/orders.js';
 import { waitFor } from '../support/recording-peer.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
 
@@ -50,12 +50,16 @@ describe('applying inbox events', function () {
 
   it('when payment.succeeded is applied to a new order, then it is paid, with a history row, a notification and a shipping request, and the inbox and its outbox row are done', async () => {
     const order = await insertOrder(tdb.db, { quantity: 3 });
-    const { inboxRow: event, outboxId } = await insertInboxEvent(tdb.db, {
+    const {
+      inboxRow: event,
+      outboxId,
+      outboxRef,
+    } = await insertInboxEvent(tdb.db, {
       orderId: order.id,
       eventType: 'payment.succeeded',
     });
 
-    const result = await applyInboxEvent(tdb.db, { inboxId: event.id, outboxId });
+    const result = await applyInboxEvent(tdb.db, { inboxId: event.id, outbox: outboxRef });
 
     expect(result).to.include({ outcome: 'applied', from: 'new', to: 'paid' });
     const after = await orderState(order.id);
@@ -83,16 +87,16 @@ describe('applying inbox events', function () {
 
   it('when the same inbox row is applied twice, even at once, then it is applied once', async () => {
     const order = await insertOrder(tdb.db);
-    const { inboxRow: event, outboxId } = await insertInboxEvent(tdb.db, {
+    const { inboxRow: event, outboxRef } = await insertInboxEvent(tdb.db, {
       orderId: order.id,
       eventType: 'payment.succeeded',
     });
 
     const results = await Promise.all([
-      applyInboxEvent(tdb.db, { inboxId: event.id, outboxId }),
-      applyInboxEvent(tdb.db, { inboxId: event.id, outboxId }),
+      applyInboxEvent(tdb.db, { inboxId: event.id, outbox: outboxRef }),
+      applyInboxEvent(tdb.db, { inboxId: event.id, outbox: outboxRef }),
     ]);
-    const third = await applyInboxEvent(tdb.db, { inboxId: event.id, outboxId });
+    const third = await applyInboxEvent(tdb.db, { inboxId: event.id, outbox: outboxRef });
 
     expect(results.map((r) => r.outcome).sort()).to.deep.equal(['already-processed', 'applied']);
     expect(third).to.deep.equal({
@@ -107,12 +111,16 @@ describe('applying inbox events', function () {
 
   it('when payment.succeeded arrives for a cancelled order, then it is refused and recorded, and nothing changes', async () => {
     const order = await insertOrder(tdb.db, { status: 'cancelled' });
-    const { inboxRow: event, outboxId } = await insertInboxEvent(tdb.db, {
+    const {
+      inboxRow: event,
+      outboxId,
+      outboxRef,
+    } = await insertInboxEvent(tdb.db, {
       orderId: order.id,
       eventType: 'payment.succeeded',
     });
 
-    const result = await applyInboxEvent(tdb.db, { inboxId: event.id, outboxId });
+    const result = await applyInboxEvent(tdb.db, { inboxId: event.id, outbox: outboxRef });
 
     expect(result).to.deep.equal({
       outcome: 'refused',
@@ -225,7 +233,7 @@ describe('applying inbox events', function () {
       await waitFor(async () => (await outboxRow(outboxId)).completedAt !== null, {
         what: 'inbox job done',
       });
-      const job = await worker.queues.inbox.getJob(`outbox-${outboxId}`);
+      const job = await worker.queues.inbox.getJob(await bullJobIdOfRow(tdb.db, outboxId));
       const duplicate = await worker.queues.inbox.add(job!.name, job!.data, {
         jobId: `duplicate-${outboxId}`,
       });

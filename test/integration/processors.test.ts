@@ -6,7 +6,7 @@ import { insertOutboxRows } from '../../db/outbox.js';
 import { outbox, type OutboxRow } from '../../db/schema.js';
 import { startWorker, type RunningWorker } from '../../jobs/worker.js';
 import { loadConfig } from '../../lib/platform/config.js';
-import { createLogger } from '../../lib/platform/logger.js';
+import { createLogger, silentLogger } from '../../lib/platform/logger.js';
 import { createMetrics, type Metrics } from '../../lib/platform/metrics.js';
 import {
   notification,
@@ -14,6 +14,7 @@ import {
   type NewOutboxRow,
 } from '../../lib/domain/outbox-events.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { bullJobIdOfRow } from '../support/orders.js';
 import {
   startRecordingPeer,
   waitFor,
@@ -85,7 +86,6 @@ describe('outbox processors (payments, notifications)', function () {
       PAYMENTS_CALLBACK_URL: 'http://127.0.0.1:1/api/v1/orders/payment-callback',
       CAPASHINO_SERVICE_ACCESS_TOKEN: 'test-token',
       PEER_TIMEOUT_MS: '2000',
-      JOB_ATTEMPTS: '5',
       JOB_BACKOFF_MS: '5',
       SHUTDOWN_TIMEOUT_MS: '2000',
     });
@@ -142,9 +142,10 @@ describe('outbox processors (payments, notifications)', function () {
     const id = await insert(paymentRequested(order));
     await until(id, 'completed');
 
+    const jobId = await bullJobIdOfRow(tdb.db, id);
     const lines = logLines.filter((l) => l.order_id === order.id);
     expect(lines.map((l) => l.msg)).to.include('job attempt failed; will retry');
-    expect(lines.every((l) => l.job_id === `outbox-${id}` && l.outbox_id === id)).to.equal(true);
+    expect(lines.every((l) => l.job_id === jobId && l.outbox_id === id)).to.equal(true);
   });
 
   it('when Payments rejects with 400, then the job fails at once with the reason, and an ops retry after the fix completes the row', async () => {
@@ -157,7 +158,7 @@ describe('outbox processors (payments, notifications)', function () {
     expect(forOrder(payments, order.id)).to.have.length(1);
     expect(failed.lastError).to.match(/payments answered 400: .*amount must be positive/);
     expect(failed.attempts).to.equal(1);
-    const job = await worker.queues.payments.getJob(`outbox-${id}`);
+    const job = await worker.queues.payments.getJob(await bullJobIdOfRow(tdb.db, id));
     await waitFor(async () => (await job!.getState()) === 'failed', { what: 'job failed' });
 
     payments.script([{ status: 201 }]);
@@ -204,7 +205,7 @@ describe('outbox processors (payments, notifications)', function () {
     const order = orderFacts();
     const id = await insert(notification(order, 'order.created', 'once'));
     await until(id, 'completed');
-    const original = await worker.queues.notifications.getJob(`outbox-${id}`);
+    const original = await worker.queues.notifications.getJob(await bullJobIdOfRow(tdb.db, id));
 
     const duplicate = await worker.queues.notifications.add('order.created', original!.data, {
       jobId: `duplicate-${id}`,
@@ -225,7 +226,13 @@ describe('outbox processors (payments, notifications)', function () {
 
     await worker.queues.notifications.add(
       'order.created',
-      { outboxId: id, orderId: order.id, idempotencyKey: randomUUID(), payload: { event: 1 } },
+      {
+        outboxId: id,
+        jobId: (await outboxRow(id)).jobId,
+        orderId: order.id,
+        idempotencyKey: randomUUID(),
+        payload: { event: 1 },
+      },
       { jobId: `broken-${id}` },
     );
 
@@ -262,7 +269,154 @@ describe('outbox processors (payments, notifications)', function () {
     const seen = forOrder(notifications, order.id);
     expect(seen).to.have.length(2);
     expect(seen[1]!.at - seen[0]!.at).to.be.at.least(900);
-    const job = await worker.queues.notifications.getJob(`outbox-${id}`);
+    const job = await worker.queues.notifications.getJob(await bullJobIdOfRow(tdb.db, id));
     expect(job?.attemptsMade).to.equal(1);
+  });
+});
+
+describe('outbox processors: a peer outage longer than the old retry budget', function () {
+  this.timeout(30000);
+  // Short stand-ins for the defaults (24 h window, 60 s cap): first delay 10 ms, each delay at
+  // most 100 ms, retries for 5 s. The old policy (8 attempts from 10 ms, no cap) gave up after
+  // about a second.
+  const WINDOW_MS = 5000;
+  const CAP_MS = 100;
+  let tdb: TestDatabase;
+  let redis: TestRedisPrefix;
+  let payments: RecordingPeer;
+  let worker: RunningWorker;
+  let metrics: Metrics;
+
+  function orderFacts() {
+    return {
+      id: randomUUID(),
+      userId: 'user-outage',
+      itemId: randomUUID(),
+      quantity: 1,
+      amount: '5.00',
+      paymentIdempotencyKey: randomUUID(),
+    };
+  }
+
+  async function outboxRow(id: number): Promise<OutboxRow> {
+    const [row] = await tdb.db.select().from(outbox).where(eq(outbox.id, id));
+    return row!;
+  }
+
+  /** Waits until the row is completed or failed, whichever comes first. */
+  async function settled(id: number, timeoutMs = 15000): Promise<OutboxRow> {
+    let row: OutboxRow | undefined;
+    await waitFor(
+      async () => {
+        row = await outboxRow(id);
+        return row.completedAt !== null || row.failedAt !== null;
+      },
+      { timeoutMs, what: `outbox row ${id} completed or failed` },
+    );
+    return row!;
+  }
+
+  const forOrder = (orderId: string): RecordedRequest[] =>
+    payments.requests.filter(
+      (r) => (r.body as { order_id?: string } | undefined)?.order_id === orderId,
+    );
+
+  async function gauge(queue: string): Promise<number | undefined> {
+    const text = await metrics.registry.metrics();
+    const line = new RegExp(`^outbox_oldest_open_seconds\\{queue="${queue}"\\} (\\S+)$`, 'm');
+    const m = line.exec(text);
+    return m ? Number(m[1]) : undefined;
+  }
+
+  before(async () => {
+    tdb = await createTestDatabase('outage');
+    redis = createTestRedisPrefix();
+    payments = await startRecordingPeer();
+    metrics = createMetrics({ defaults: false });
+    const config = loadConfig({
+      DATABASE_URL: tdb.url,
+      REDIS_URL: redis.url,
+      BULLMQ_PREFIX: redis.prefix,
+      PAYMENTS_SERVICE_API_URL: payments.url,
+      NOTIFICATIONS_SERVICE_API_URL: payments.url,
+      KAFKA_BOOTSTRAP_SERVERS: '127.0.0.1:9',
+      PEER_TIMEOUT_MS: '2000',
+      JOB_BACKOFF_MS: '10',
+      JOB_BACKOFF_MAX_MS: String(CAP_MS),
+      JOB_RETRY_WINDOW_MS: String(WINDOW_MS),
+      SHUTDOWN_TIMEOUT_MS: '2000',
+    });
+    worker = await startWorker(config, { database: tdb, metrics, logger: silentLogger() });
+  });
+
+  after(async () => {
+    await worker?.stop();
+    await payments?.close();
+    await redis?.flush();
+    await tdb?.drop();
+  });
+
+  it('when Payments answers 503 more often than the old attempt limit allowed, then the payment goes through once it recovers, with no operator action, and the job keeps few stack traces', async () => {
+    payments.script([{ status: 503, times: 12 }, { status: 201 }]);
+    const order = orderFacts();
+    const [id] = await tdb.db.transaction((tx) => insertOutboxRows(tx, [paymentRequested(order)]));
+
+    const row = await settled(id!);
+
+    expect(row.failedAt, `failed: ${row.lastError}`).to.equal(null);
+    expect(row.completedAt).to.be.instanceOf(Date);
+    expect(row.attempts).to.equal(13);
+    expect(forOrder(order.id)).to.have.length(13);
+    const [job] = (await worker.queues.payments.getJobs(['completed'])).filter(
+      (j) => j.data.orderId === order.id,
+    );
+    expect(job?.stacktrace?.length).to.be.within(1, 10);
+  });
+
+  it('when Payments stays down past the retry window, then the job fails for good only after the window, retrying at a bounded pace', async () => {
+    payments.script([{ status: 503 }]);
+    const order = orderFacts();
+    const [id] = await tdb.db.transaction((tx) => insertOutboxRows(tx, [paymentRequested(order)]));
+
+    const row = await settled(id!);
+
+    expect(row.failedAt).to.be.instanceOf(Date);
+    expect(row.lastError).to.match(/answered 503/);
+    expect(row.failedAt!.getTime() - row.createdAt.getTime()).to.be.at.least(WINDOW_MS);
+    const seen = forOrder(order.id);
+    // No hot loop: once the delays reach the cap, at most one try every CAP_MS / 2.
+    expect(seen.length).to.be.at.most(Math.ceil(WINDOW_MS / (CAP_MS / 2)) + 10);
+    const [job] = (await worker.queues.payments.getJobs(['failed'])).filter(
+      (j) => j.data.orderId === order.id,
+    );
+    expect(job?.failedReason).to.match(/retry window/);
+  });
+
+  it('when Payments rejects with 400, then the job fails at once, window or not', async () => {
+    payments.script([{ status: 400, body: { error: 'bad amount' } }]);
+    const order = orderFacts();
+    const [id] = await tdb.db.transaction((tx) => insertOutboxRows(tx, [paymentRequested(order)]));
+
+    const row = await settled(id!);
+
+    expect(row.failedAt).to.be.instanceOf(Date);
+    expect(row.attempts).to.equal(1);
+    expect(forOrder(order.id)).to.have.length(1);
+  });
+
+  it('while Payments is down, then outbox_oldest_open_seconds shows how long the oldest payments row has waited, and 0 once it recovers', async () => {
+    payments.script([{ status: 503 }]);
+    const order = orderFacts();
+    const [id] = await tdb.db.transaction((tx) => insertOutboxRows(tx, [paymentRequested(order)]));
+    await waitFor(() => forOrder(order.id).length >= 3, { what: 'three failed tries' });
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+
+    expect(await gauge('payments')).to.be.at.least(1);
+    expect(await gauge('notifications')).to.equal(0);
+
+    payments.script([{ status: 201 }]);
+    const row = await settled(id!);
+    expect(row.completedAt).to.be.instanceOf(Date);
+    expect(await gauge('payments')).to.equal(0);
   });
 });

@@ -15,6 +15,7 @@ import {
   type NewOutboxRow,
 } from '../../lib/domain/outbox-events.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { bullJobIdOfRow } from '../support/orders.js';
 import { startRecordingPeer, waitFor, type RecordingPeer } from '../support/recording-peer.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
 
@@ -129,8 +130,10 @@ describe('reconciler', function () {
     expect(first).to.deep.equal({ checked: 10, requeued: 10 });
     expect(second).to.deep.equal({ checked: 0, requeued: 0 });
     const jobs = await Promise.all(
-      ids.map((id, i) =>
-        queueSet.queues[i % 2 === 0 ? 'payments' : 'notifications'].getJob(`outbox-${id}`),
+      ids.map(async (id, i) =>
+        queueSet.queues[i % 2 === 0 ? 'payments' : 'notifications'].getJob(
+          await bullJobIdOfRow(tdb.db, id),
+        ),
       ),
     );
     expect(jobs.map((j) => j?.data.outboxId)).to.deep.equal(ids);
@@ -140,14 +143,38 @@ describe('reconciler', function () {
     const [id] = await dispatched(1);
     await redis.flush();
     // What a worker's late write after a flush leaves: part of a job hash, in no queue set.
+    const jobId = await bullJobIdOfRow(tdb.db, id!);
     const client = await queueSet.queues.payments.client;
-    await client.hset(`${redis.prefix}:payments:outbox-${id}`, { ats: '1' });
+    await client.hset(`${redis.prefix}:payments:${jobId}`, { ats: '1' });
     await ageDispatch([id!]);
 
     const result = await reconciler().runOnce();
 
     expect(result).to.deep.equal({ checked: 1, requeued: 1 });
-    expect(await queueSet.queues.payments.getJobState(`outbox-${id}`)).to.equal('waiting');
+    expect(await queueSet.queues.payments.getJobState(jobId)).to.equal('waiting');
+  });
+
+  it('when the job under a row’s job id carries another row’s data (one a restored database left), then it is not the row’s job: the row is enqueued again', async () => {
+    const [id] = await dispatched(1);
+    const [job] = await queueSet.queues.payments.getJobs(['waiting']);
+    expect(job?.data.outboxId).to.equal(id);
+    const other = randomUUID();
+    const foreign = {
+      ...job!.data,
+      jobId: randomUUID(),
+      orderId: other,
+      idempotencyKey: other,
+      payload: { order_id: other, amount: '9.00', idempotency_key: other },
+    };
+    await job!.remove();
+    await queueSet.queues.payments.add(job!.name, foreign, { jobId: job!.id });
+    await ageDispatch([id!]);
+
+    const result = await reconciler().runOnce();
+
+    expect(result).to.deep.equal({ checked: 1, requeued: 1 });
+    const now = await queueSet.queues.payments.getJob(job!.id!);
+    expect(now?.data).to.deep.equal(job!.data);
   });
 
   it('when Redis is flushed after dispatch, then the running worker’s reconciler puts the jobs back and every row completes', async () => {

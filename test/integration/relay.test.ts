@@ -5,8 +5,9 @@ import net from 'node:net';
 import sinon from 'sinon';
 import { insertOutboxRows } from '../../db/outbox.js';
 import { outbox } from '../../db/schema.js';
-import { createQueues, type QueueSet } from '../../jobs/queues.js';
+import { createQueues, retryPolicyOf, type QueueSet } from '../../jobs/queues.js';
 import { createRelay, type Relay, type RelayOptions } from '../../jobs/relay.js';
+import { attemptsToCover, BACKOFF_TYPE } from '../../jobs/retry-policy.js';
 import { loadConfig } from '../../lib/platform/config.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import {
@@ -16,6 +17,7 @@ import {
   type QueueName,
 } from '../../lib/domain/outbox-events.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { bullJobIdOfRow } from '../support/orders.js';
 import { waitFor } from '../support/recording-peer.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
 
@@ -101,7 +103,7 @@ describe('outbox relay', function () {
     await tdb?.drop();
   });
 
-  it('when rows are committed, then the running relay enqueues them at once as outbox-<id> jobs carrying the row, and marks them dispatched', async () => {
+  it('when rows are committed, then the running relay enqueues them at once as outbox-<job uuid> jobs carrying the row, and marks them dispatched', async () => {
     const r = relay();
     await r.start();
     const order = orderFacts();
@@ -112,10 +114,15 @@ describe('outbox relay', function () {
 
     await waitFor(async () => (await undispatchedCount()) === 0, { what: 'rows dispatched' });
 
-    const payment = await queueSet.queues.payments.getJob(`outbox-${paymentId}`);
+    const [paymentRow] = await tdb.db.select().from(outbox).where(eq(outbox.id, paymentId!));
+    const payment = await queueSet.queues.payments.getJob(`outbox-${paymentRow!.jobId}`);
+    expect(payment?.id).to.match(
+      /^outbox-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+    );
     expect(payment?.name).to.equal('payment.requested');
     expect(payment?.data).to.deep.equal({
       outboxId: paymentId,
+      jobId: paymentRow!.jobId,
       orderId: order.id,
       idempotencyKey: order.paymentIdempotencyKey,
       payload: {
@@ -124,8 +131,13 @@ describe('outbox relay', function () {
         idempotency_key: order.paymentIdempotencyKey,
       },
     });
-    expect(payment?.opts.attempts).to.equal(8);
-    const note = await queueSet.queues.notifications.getJob(`outbox-${notificationId}`);
+    // Retried with the capped backoff for the whole 24 h window, not a handful of attempts.
+    expect(payment?.opts.backoff).to.deep.include({ type: BACKOFF_TYPE });
+    expect(payment?.opts.attempts).to.equal(attemptsToCover(retryPolicyOf(queueConfig().jobs)));
+    expect(payment?.opts.attempts).to.be.above(2000);
+    const note = await queueSet.queues.notifications.getJob(
+      await bullJobIdOfRow(tdb.db, notificationId!),
+    );
     expect(note?.data.payload).to.include({ event: 'order.created', order_id: order.id });
     const rows = await tdb.db.select().from(outbox).orderBy(asc(outbox.id));
     expect(rows.every((row) => row.dispatchedAt !== null && row.failedAt === null)).to.equal(true);
@@ -149,7 +161,8 @@ describe('outbox relay', function () {
     );
     expect(added).to.have.length(2000);
     expect(new Set(added).size).to.equal(2000);
-    expect(new Set(added)).to.deep.equal(new Set(ids.map((id) => `outbox-${id}`)));
+    const expected = await Promise.all(ids.map((id) => bullJobIdOfRow(tdb.db, id)));
+    expect(new Set(added)).to.deep.equal(new Set(expected));
     const counts = await queueSet.queues.notifications.getJobCounts('waiting');
     expect(counts.waiting).to.equal(2000);
     expect(await undispatchedCount()).to.equal(0);
@@ -175,7 +188,9 @@ describe('outbox relay', function () {
     expect(byId.get(broken!)?.lastError).to.match(/payments payload: amount must be a string/);
     expect(byId.get(before!)?.dispatchedAt).to.be.instanceOf(Date);
     expect(byId.get(behind!)?.dispatchedAt).to.be.instanceOf(Date);
-    expect(await queueSet.queues.notifications.getJob(`outbox-${behind}`)).to.not.equal(undefined);
+    expect(
+      await queueSet.queues.notifications.getJob(await bullJobIdOfRow(tdb.db, behind!)),
+    ).to.not.equal(undefined);
     expect(await relay().drainOnce()).to.deep.equal({ enqueued: 0, rejected: 0 });
   });
 
@@ -213,7 +228,7 @@ describe('outbox relay', function () {
     await waitFor(async () => (await undispatchedCount()) === 0, { what: 'rows dispatched' });
     expect(addBulk.callCount).to.equal(3);
     const jobs = await Promise.all(
-      ids.map((id) => queueSet.queues.notifications.getJob(`outbox-${id}`)),
+      ids.map(async (id) => queueSet.queues.notifications.getJob(await bullJobIdOfRow(tdb.db, id))),
     );
     expect(jobs.every(Boolean)).to.equal(true);
   });

@@ -62,8 +62,8 @@ describe('shipping requests while the Kafka broker is down', function () {
       NOTIFICATIONS_SERVICE_API_URL: peer.url,
       KAFKA_BOOTSTRAP_SERVERS: broker.address,
       KAFKA_SHIPPING_REQUESTS_TOPIC: topic,
-      JOB_ATTEMPTS: '50',
       JOB_BACKOFF_MS: '100',
+      JOB_BACKOFF_MAX_MS: '1000',
       SHUTDOWN_TIMEOUT_MS: '3000',
     });
     worker = await startWorker(config, { logger: silentLogger(), database: db });

@@ -1,7 +1,9 @@
+import { eq } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import type { Executor } from '../../db/client.js';
-import { insertOutboxRows } from '../../db/outbox.js';
-import { inbox, orders, type InboxRow, type OrderRow } from '../../db/schema.js';
+import { insertOutboxRows, type OutboxJobRef } from '../../db/outbox.js';
+import { inbox, orders, outbox, type InboxRow, type OrderRow } from '../../db/schema.js';
+import { outboxJobId } from '../../jobs/job-data.js';
 import { inboxApply } from '../../lib/domain/outbox-events.js';
 
 /** Test data factories: valid rows by default, any field overridable. */
@@ -41,7 +43,7 @@ export interface InboxEventInput {
 export async function insertInboxEvent(
   db: Executor,
   input: InboxEventInput,
-): Promise<{ inboxRow: InboxRow; outboxId: number }> {
+): Promise<{ inboxRow: InboxRow; outboxId: number; outboxRef: OutboxJobRef }> {
   const [inboxRow] = await db
     .insert(inbox)
     .values({
@@ -55,5 +57,16 @@ export async function insertInboxEvent(
   const [outboxId] = await insertOutboxRows(db, [
     inboxApply(inboxRow!.id, input.orderId, input.eventType),
   ]);
-  return { inboxRow: inboxRow!, outboxId: outboxId! };
+  const [row] = await db
+    .select({ id: outbox.id, jobId: outbox.jobId })
+    .from(outbox)
+    .where(eq(outbox.id, outboxId!));
+  return { inboxRow: inboxRow!, outboxId: outboxId!, outboxRef: row! };
+}
+
+/** The BullMQ job id of outbox row `id` (derived from its job_id, see jobs/job-data.ts). */
+export async function bullJobIdOfRow(db: Executor, id: number): Promise<string> {
+  const [row] = await db.select({ jobId: outbox.jobId }).from(outbox).where(eq(outbox.id, id));
+  if (!row) throw new Error(`no outbox row ${id}`);
+  return outboxJobId(row.jobId);
 }

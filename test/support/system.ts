@@ -68,6 +68,8 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
       ADMIN_USER: 'ops',
       ADMIN_PASSWORD: 'e2e-pw',
       JOB_BACKOFF_MS: '20',
+      // Tests do not wait out production's 60 s cap between retries.
+      JOB_BACKOFF_MAX_MS: '200',
       SHUTDOWN_TIMEOUT_MS: '5000',
       ...env,
     },

@@ -21,7 +21,7 @@ describe('config', () => {
         PORT: 'eighty',
         DATABASE_URL: 'mysql://x',
         PAYMENTS_SERVICE_API_URL: 'not a url',
-        JOB_ATTEMPTS: '0',
+        JOB_RETRY_WINDOW_MS: '0',
       });
     } catch (e) {
       error = e as ConfigError;
@@ -32,9 +32,24 @@ describe('config', () => {
       'PORT',
       'DATABASE_URL',
       'PAYMENTS_SERVICE_API_URL',
-      'JOB_ATTEMPTS',
+      'JOB_RETRY_WINDOW_MS',
     ]);
     expect(error!.message.split('\n')).to.have.length(5);
+  });
+
+  it('when nothing is set, then transient failures are retried for 24 h, from 500 ms, each delay at most 60 s', () => {
+    expect(loadConfig({}).jobs).to.include({
+      backoffMs: 500,
+      backoffMaxMs: 60_000,
+      retryWindowMs: 24 * 3600_000,
+    });
+  });
+
+  it('when the backoff cap is below the first delay, then it is refused', () => {
+    expect(() => loadConfig({ JOB_BACKOFF_MS: '5000', JOB_BACKOFF_MAX_MS: '1000' })).to.throw(
+      ConfigError,
+      /JOB_BACKOFF_MAX_MS must be at least JOB_BACKOFF_MS/,
+    );
   });
 
   it('when the webhook secret is not whsec_<base64>, then it is refused without echoing it', () => {

@@ -1,0 +1,1 @@
+CREATE INDEX "outbox_open_queue_created_idx" ON "outbox" USING btree ("queue","created_at") WHERE "outbox"."completed_at" is null and "outbox"."failed_at" is null;
