@@ -417,6 +417,8 @@ describe('in-repo Kafka broker, driven by kafkajs over TCP', function () {
   it('when a consumer group is running, then the admin client describes it', async function () {
     const topic = uniqueName('described');
     const groupId = uniqueName('group');
+    // As on Apache Kafka, a subscription needs the topic to exist.
+    await createTopic(topic);
     const c = await consumer(topic, { groupId });
     const joined = nextAssignment(c);
     await c.run({ eachMessage: async () => undefined });
@@ -431,6 +433,7 @@ describe('in-repo Kafka broker, driven by kafkajs over TCP', function () {
 
   it('when a consumer is idle, then it long-polls instead of spinning', async function () {
     const topic = uniqueName('idle');
+    await createTopic(topic);
     const c = await consumer(topic, { maxWaitTimeInMs: 1000 });
     const fetching = nextFetch(c);
     await c.run({ eachMessage: async () => undefined });
