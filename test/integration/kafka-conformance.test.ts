@@ -142,6 +142,25 @@ async function eventually(
 }
 
 /**
+ * Resolves once every partition of a new topic answers ListOffsets. Apache Kafka's CreateTopics
+ * (and kafkajs's wait for leaders in its metadata) can complete a moment before the broker acts
+ * as the new partitions' leader; ListOffsets then gets NOT_LEADER_FOR_PARTITION, which kafkajs's
+ * admin.fetchTopicOffsets does not retry. Producers and consumers do retry it.
+ */
+async function untilServed(admin: Admin, topic: string): Promise<void> {
+  const leaderMoving = new Set(['NOT_LEADER_FOR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+  await eventually(async () => {
+    try {
+      await admin.fetchTopicOffsets(topic);
+      return true;
+    } catch (err) {
+      if (leaderMoving.has((err as { type?: string }).type ?? '')) return false;
+      throw err;
+    }
+  }, `the partitions of ${topic} served`);
+}
+
+/**
  * Defines the scenarios for one broker. `getBroker` runs in a `before` hook with its mocha
  * context, so it can skip the whole half (`this.skip()`) when that broker is not in this run.
  */
@@ -191,9 +210,11 @@ function conformance(name: string, getBroker: (ctx: Mocha.Context) => Promise<Su
       return c;
     }
 
+    /** Creates the topic and waits until its partitions are served (see untilServed). */
     async function createTopic(topic: string, numPartitions: number): Promise<void> {
       const a = await admin();
       expect(await a.createTopics({ topics: [{ topic, numPartitions }] })).to.equal(true);
+      await untilServed(a, topic);
     }
 
     describe('produce and consume', function () {
@@ -662,6 +683,7 @@ function conformance(name: string, getBroker: (ctx: Mocha.Context) => Promise<Su
             expect(x.isr).to.include(x.leader);
           }
         }
+        await untilServed(a, five);
         expect(await a.fetchTopicOffsets(five)).to.have.length(5);
       });
 
