@@ -368,9 +368,10 @@ export class GroupCoordinator {
     }
     group.generationId++;
     if (group.members.size === 0) {
+      // Kafka keeps the protocol type of an emptied group (DescribeGroups and ListGroups still
+      // say "consumer"); the next first member sets it again (addMember).
       group.state = 'Empty';
       group.protocol = null;
-      group.protocolType = null;
       group.leaderId = null;
       this.logger.info({ groupId: group.groupId, generationId: group.generationId }, 'Group empty');
       return;

@@ -1,8 +1,6 @@
 import { expect } from 'chai';
 import sinon from 'sinon';
-import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   CompressionTypes,
@@ -26,6 +24,7 @@ import {
   deferred,
   nextAssignment,
   nextFetch,
+  startChildConsumer,
   startEmbeddedBroker,
   testKafka,
   uniqueName,
@@ -418,6 +417,8 @@ describe('in-repo Kafka broker, driven by kafkajs over TCP', function () {
   it('when a consumer group is running, then the admin client describes it', async function () {
     const topic = uniqueName('described');
     const groupId = uniqueName('group');
+    // As on Apache Kafka, a subscription needs the topic to exist.
+    await createTopic(topic);
     const c = await consumer(topic, { groupId });
     const joined = nextAssignment(c);
     await c.run({ eachMessage: async () => undefined });
@@ -432,6 +433,7 @@ describe('in-repo Kafka broker, driven by kafkajs over TCP', function () {
 
   it('when a consumer is idle, then it long-polls instead of spinning', async function () {
     const topic = uniqueName('idle');
+    await createTopic(topic);
     const c = await consumer(topic, { maxWaitTimeInMs: 1000 });
     const fetching = nextFetch(c);
     await c.run({ eachMessage: async () => undefined });
@@ -556,34 +558,6 @@ describe('group coordinator rules (no network, fake clock)', function () {
     expect(refused.errorCode).to.equal(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
   });
 });
-
-/** A kafkajs consumer in a child process, so it can be killed with no chance to leave. */
-function startChildConsumer(brokerAddress: string, topic: string, groupId: string) {
-  const code = `
-    import { Kafka, logLevel } from 'kafkajs';
-    const [brokerAddress, topic, groupId] = process.argv.slice(1);
-    const kafka = new Kafka({ brokers: [brokerAddress], clientId: 'doomed', logLevel: logLevel.NOTHING });
-    const consumer = kafka.consumer({ groupId, ...${JSON.stringify(FAST_CONSUMER)} });
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) =>
-      console.log(JSON.stringify(payload.memberAssignment)));
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({ eachMessage: async () => {} });
-  `;
-  const child: ChildProcess = spawn(
-    process.execPath,
-    ['--input-type=module', '-e', code, brokerAddress, topic, groupId],
-    { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const assigned = new Promise<number[]>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`child consumer exited with ${code}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const parts = (JSON.parse(line) as Assignment)[topic] ?? [];
-      if (parts.length > 0) resolve(parts);
-    });
-  });
-  return { process: child, assigned };
-}
 
 /** A bare protocol connection, for requests kafkajs's client would never make. */
 async function rawConnection(broker: RunningBroker) {

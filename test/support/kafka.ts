@@ -9,7 +9,9 @@
  * Also: kafkajs clients pointed at a broker, and ways to wait on consumer events instead of
  * sleeping.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
 import { Kafka, logLevel, type Consumer, type KafkaConfig } from 'kafkajs';
 import type { LogLevelString } from 'bunyan';
 import { createLogger, silentLogger } from '../../lib/platform/logger.js';
@@ -252,4 +254,40 @@ export async function within<T>(ms: number, promise: Promise<T>, message: string
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * A kafkajs consumer (FAST_CONSUMER settings) in a child process, so it can be killed with no
+ * chance to leave its group: its session has to expire. `assigned` resolves with the partitions
+ * of `topic` it is first given (a join that gives it none is not an answer).
+ */
+export function startChildConsumer(
+  brokerAddress: string,
+  topic: string,
+  groupId: string,
+): { process: ChildProcess; assigned: Promise<number[]> } {
+  const code = `
+    import { Kafka, logLevel } from 'kafkajs';
+    const [brokerAddress, topic, groupId] = process.argv.slice(1);
+    const kafka = new Kafka({ brokers: [brokerAddress], clientId: 'doomed', logLevel: logLevel.NOTHING });
+    const consumer = kafka.consumer({ groupId, ...${JSON.stringify(FAST_CONSUMER)} });
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) =>
+      console.log(JSON.stringify(payload.memberAssignment)));
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({ eachMessage: async () => {} });
+  `;
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--input-type=module', '-e', code, brokerAddress, topic, groupId],
+    { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const assigned = new Promise<number[]>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`child consumer exited with ${code}`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const parts = (JSON.parse(line) as Assignment)[topic] ?? [];
+      if (parts.length > 0) resolve(parts);
+    });
+  });
+  return { process: child, assigned };
 }

@@ -22,6 +22,15 @@ function encode(result: JoinResult): Encoder {
     );
 }
 
+/**
+ * The member's host as Kafka shows it in DescribeGroups: Java's InetAddress.toString() of an
+ * address with no host name, "/127.0.0.1". An IPv4 client on a dual-stack socket is shown as the
+ * IPv4 address, as Java does.
+ */
+function kafkaClientHost(remoteAddress: string): string {
+  return `/${remoteAddress.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '')}`;
+}
+
 export function joinGroupHandler(broker: Broker): ApiHandler {
   return {
     apiKey: ApiKey.JoinGroup,
@@ -44,7 +53,7 @@ export function joinGroupHandler(broker: Broker): ApiHandler {
         groupId,
         memberId,
         clientId: header.clientId,
-        clientHost,
+        clientHost: kafkaClientHost(clientHost),
         sessionTimeout,
         rebalanceTimeout,
         protocolType,

@@ -1,5 +1,14 @@
-/** Metadata v6: this broker as the only node, leader of every partition; topics are created on
- * first use when the client allows it (producers and consumers do, kafkajs's admin does not). */
+/**
+ * Metadata v6: this broker as the only node, leader of every partition.
+ *
+ * A request naming a topic that does not exist creates it when the client allows it (producers
+ * and consumers do, kafkajs's admin does not), as Kafka with auto.create.topics.enable does; and,
+ * as Kafka (KRaft) does, that request is still answered UNKNOWN_TOPIC_OR_PARTITION: Kafka hands
+ * the creation to its controller and answers before it is done (AutoTopicCreationManager). A
+ * producer retries and finds the topic; a kafkajs consumer's subscribe() fails, so a consumer
+ * must create its topic first (lib/kafka/topics.ts ensureTopics). The topic is created here at once, so
+ * the very next request sees it, where Kafka may take some milliseconds.
+ */
 import type { Logger } from '../../../lib/platform/logger.js';
 import type { ApiHandler, Broker } from '../handler.js';
 import { ApiKey, Encoder, ErrorCode, readNullableArray, readRequiredString } from '../protocol.js';
@@ -35,9 +44,9 @@ export function metadataHandler(broker: Broker): ApiHandler {
     topics.create(topic, broker.settings.defaultPartitions);
     logger.info(
       { topic, partitions: broker.settings.defaultPartitions },
-      'Topic created on first use',
+      'Topic created on first use; this request is answered UNKNOWN_TOPIC_OR_PARTITION, as by Kafka',
     );
-    return ErrorCode.NONE;
+    return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
   };
 
   return {
