@@ -90,10 +90,11 @@ export const outbox = pgTable(
     failedAt: timestamp('failed_at', { withTimezone: true }),
   },
   (t) => [
-    // The relay's query: undispatched rows in id order. Partial, so it stays tiny.
+    // The relay's query: undispatched rows in id order, skipping the ones given up (migration
+    // 0001). Partial, so it stays tiny.
     index('outbox_undispatched_idx')
       .on(t.id)
-      .where(sql`${t.dispatchedAt} is null`),
+      .where(sql`${t.dispatchedAt} is null and ${t.failedAt} is null`),
     // The reconciler's query: dispatched, still open.
     index('outbox_open_dispatched_idx')
       .on(t.dispatchedAt)
