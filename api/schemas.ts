@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import { ORDER_STATUSES } from '../lib/domain/order-state.js';
 
 /**
  * The API's shapes, once: the routes validate requests with these and api/openapi.ts turns the
@@ -69,7 +70,7 @@ export const paymentCallbackResult = Joi.object({
 }).label('PaymentCallbackResult');
 
 const historyEntry = Joi.object({
-  status: Joi.string().valid('new', 'paid', 'shipped', 'cancelled'),
+  status: Joi.string().valid(...ORDER_STATUSES),
   reason: Joi.string().allow(null),
   created_at: Joi.string().isoDate(),
 }).label('StatusHistoryEntry');
@@ -81,7 +82,7 @@ export const orderResponse = Joi.object({
   quantity: Joi.number().integer(),
   unit_price: money,
   amount: money,
-  status: Joi.string().valid('new', 'paid', 'shipped', 'cancelled'),
+  status: Joi.string().valid(...ORDER_STATUSES),
   shipment_id: Joi.string().allow(null),
   created_at: Joi.string().isoDate(),
   updated_at: Joi.string().isoDate(),
