@@ -9,13 +9,13 @@ import {
 } from '../../db/outbox.js';
 import { AppError, PeerUnavailableError } from '../../lib/domain/errors.js';
 import type { Logger } from '../../lib/platform/logger.js';
-import type { QueueName } from '../../lib/domain/outbox-events.js';
 import {
   InvalidJobPayloadError,
   parsePayload,
-  type OutboxJobData,
+  type QueueName,
   type QueuePayloads,
-} from '../job-data.js';
+} from '../../lib/domain/outbox-events.js';
+import type { OutboxJobData } from '../job-data.js';
 
 /**
  * The one path every outbox job takes: skip it when its row is already completed (a duplicate
