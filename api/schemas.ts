@@ -1,9 +1,12 @@
 import Joi from 'joi';
 import { ORDER_STATUSES } from '../lib/domain/order-state.js';
+import type { PaymentCallback } from '../lib/orders/record-payment-result.js';
 
 /**
  * The API's shapes, once: the routes validate requests with these and api/openapi.ts turns the
  * same objects into the OpenAPI document, so the docs cannot drift from what is enforced.
+ * Request schemas are `Joi.object<T, true>`: strict, so T's keys and the schema's must agree, and
+ * validate() returns T (api/validate.ts).
  */
 export const MAX_QUANTITY = 10000;
 export const MAX_PAGE_SIZE = 100;
@@ -13,7 +16,14 @@ const money = Joi.string()
   .pattern(/^\d+\.\d{2}$/)
   .example('5.00');
 
-export const createOrderBody = Joi.object({
+export interface CreateOrderRequest {
+  item_id: string;
+  quantity: number;
+  user_id: string;
+  idempotency_key: string;
+}
+
+export const createOrderBody = Joi.object<CreateOrderRequest, true>({
   item_id: uuid.required().description('Catalog item id'),
   quantity: Joi.number().integer().min(1).max(MAX_QUANTITY).required(),
   user_id: Joi.string()
@@ -28,11 +38,17 @@ export const createOrderBody = Joi.object({
   .required()
   .label('CreateOrderRequest');
 
-export const orderIdParams = Joi.object({
+export const orderIdParams = Joi.object<{ id: string }, true>({
   id: uuid.required().description('Order id'),
 });
 
-export const listOrdersQuery = Joi.object({
+export interface ListOrdersQuery {
+  user_id: string;
+  limit: number;
+  cursor?: string;
+}
+
+export const listOrdersQuery = Joi.object<ListOrdersQuery, true>({
   user_id: Joi.string().min(1).max(128).required(),
   limit: Joi.number().integer().min(1).max(MAX_PAGE_SIZE).default(20),
   cursor: Joi.string()
@@ -41,7 +57,7 @@ export const listOrdersQuery = Joi.object({
     .description('Opaque: the next_cursor of the previous page'),
 });
 
-export const paymentCallbackBody = Joi.object({
+export const paymentCallbackBody = Joi.object<PaymentCallback, true>({
   id: Joi.string().min(1).max(200).required().description('Payment id'),
   user_id: Joi.string().max(200).allow('', null),
   order_id: uuid.required(),

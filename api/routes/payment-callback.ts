@@ -38,7 +38,7 @@ export function paymentCallbackRouter(deps: PaymentCallbackRouteDeps): Router {
     let callback: PaymentCallback | undefined;
     try {
       if (verifier) verifier.verify(req.rawBody ?? EMPTY, req.headers);
-      callback = validate<PaymentCallback>(paymentCallbackBody, req.body);
+      callback = validate(paymentCallbackBody, req.body);
       const outcome = await recordPaymentResult(deps.db, callback);
       log.info(
         {
