@@ -1,6 +1,7 @@
 import Joi from 'joi';
 import { ORDER_STATUSES } from '../lib/domain/order-state.js';
 import type { PaymentCallback } from '../lib/orders/record-payment-result.js';
+import type { ErrorItem } from '../lib/platform/envelope.js';
 
 /**
  * The API's shapes, once: the routes validate requests with these and api/openapi.ts turns the
@@ -105,7 +106,7 @@ export const orderResponse = Joi.object({
   history: Joi.array().items(historyEntry),
 }).label('Order');
 
-export const errorItem = Joi.object({
+export const errorItem = Joi.object<ErrorItem, true>({
   code: Joi.string(),
   field: Joi.string().allow(null),
   message: Joi.string(),
