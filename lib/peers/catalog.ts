@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import Joi from 'joi';
 import { ItemNotFoundError, PeerContractError, PeerUnavailableError } from '../domain/errors.js';
 import { parseMoney } from '../domain/money.js';
@@ -35,8 +36,6 @@ const itemSchema = Joi.object<
   price: Joi.alternatives(Joi.string(), Joi.number()).required(),
   available_qty: Joi.number().integer().min(0).required(),
 }).unknown(true);
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function toItem(body: unknown): CatalogItem {
   const { error, value: v } = itemSchema.validate(body);
