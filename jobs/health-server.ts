@@ -5,6 +5,7 @@ import { envelope } from '../lib/platform/envelope.js';
 import { readinessAnswer, runChecks, type ReadinessChecks } from '../lib/platform/health.js';
 import type { Logger } from '../lib/platform/logger.js';
 import type { Metrics } from '../lib/platform/metrics.js';
+import { exitOnSignals } from '../lib/platform/shutdown.js';
 
 /**
  * The worker's and consumer's small HTTP port (HEALTH_PORT): `/health/live`, `/health/ready`
@@ -69,4 +70,39 @@ export async function startHealthServer({
         server.closeAllConnections();
       }),
   };
+}
+
+/**
+ * How the worker and the consumer run once started: the health port when HEALTH_PORT is set, then
+ * on SIGTERM or SIGINT a stop in the order that loses nothing: the health port first (readiness
+ * stops answering), then the work (jobs and messages in flight finish), then the database pool the
+ * work was writing through.
+ */
+export async function serveUntilSignalled({
+  config,
+  logger,
+  metrics,
+  checks,
+  running,
+  database,
+}: {
+  config: { healthPort?: number; shutdownTimeoutMs: number };
+  logger: Logger;
+  metrics?: Metrics;
+  checks: ReadinessChecks;
+  running: { stop(): Promise<void> };
+  database: { close(): Promise<void> };
+}): Promise<void> {
+  const health = config.healthPort
+    ? await startHealthServer({ port: config.healthPort, logger, metrics, checks })
+    : undefined;
+  exitOnSignals(
+    async () => {
+      await health?.stop();
+      await running.stop();
+      await database.close();
+    },
+    config.shutdownTimeoutMs,
+    logger,
+  );
 }

@@ -12,9 +12,9 @@ import { consumerOptions, createKafka, ensureTopics } from '../lib/kafka/client.
 import { createLogger, type Logger } from '../lib/platform/logger.js';
 import { isMain } from '../lib/platform/main.js';
 import { createMetrics, type Metrics } from '../lib/platform/metrics.js';
-import { exitOnSignals, withinMs } from '../lib/platform/shutdown.js';
+import { withinMs } from '../lib/platform/shutdown.js';
 import { recordShippingResult } from '../lib/orders/record-shipping-result.js';
-import { startHealthServer, type HealthServer } from './health-server.js';
+import { serveUntilSignalled } from './health-server.js';
 
 export interface ShippingConsumerDeps {
   logger: Logger;
@@ -150,7 +150,6 @@ if (isMain(import.meta.url)) {
   const logger = createLogger({ name: 'consumer', level: config.logLevel });
   const metrics = createMetrics();
   const database = createDatabase({ url: config.databaseUrl, max: config.dbPoolMax, logger });
-  let health: HealthServer | undefined;
   startShippingConsumer(config, {
     logger,
     database,
@@ -160,30 +159,20 @@ if (isMain(import.meta.url)) {
       process.exit(1);
     },
   }).then(
-    async (running) => {
-      if (config.healthPort) {
-        health = await startHealthServer({
-          port: config.healthPort,
-          logger,
-          metrics,
-          checks: {
-            postgres: () => database.ping(),
-            kafka: async () => {
-              if (!running.isReady()) throw new Error('not a member of the consumer group');
-            },
-          },
-        });
-      }
-      exitOnSignals(
-        async () => {
-          await health?.stop();
-          await running.stop();
-          await database.close();
-        },
-        config.shutdownTimeoutMs,
+    (running) =>
+      serveUntilSignalled({
+        config,
         logger,
-      );
-    },
+        metrics,
+        checks: {
+          postgres: () => database.ping(),
+          kafka: async () => {
+            if (!running.isReady()) throw new Error('not a member of the consumer group');
+          },
+        },
+        running,
+        database,
+      }),
     (err: unknown) => {
       logger.fatal({ err }, 'consumer failed to start');
       process.exit(1);

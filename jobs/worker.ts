@@ -7,8 +7,7 @@ import { isMain } from '../lib/platform/main.js';
 import { createMetrics, type Metrics } from '../lib/platform/metrics.js';
 import { createNotificationsClient } from '../lib/peers/notifications.js';
 import { createPaymentsClient } from '../lib/peers/payments.js';
-import { exitOnSignals } from '../lib/platform/shutdown.js';
-import { startHealthServer } from './health-server.js';
+import { serveUntilSignalled } from './health-server.js';
 import { createKafka } from '../lib/kafka/client.js';
 import { createShippingProducer, type ShippingProducer } from '../lib/kafka/shipping-producer.js';
 import { inboxProcessor } from './processors/inbox.js';
@@ -207,23 +206,14 @@ async function main(): Promise<void> {
     applicationName: 'order-service-worker',
   });
   const running = await startWorker(config, { logger, database, metrics });
-  const health = config.healthPort
-    ? await startHealthServer({
-        port: config.healthPort,
-        logger,
-        metrics,
-        checks: workerReadiness(running, database),
-      })
-    : undefined;
-  exitOnSignals(
-    async () => {
-      await health?.stop();
-      await running.stop();
-      await database.close();
-    },
-    config.shutdownTimeoutMs,
+  await serveUntilSignalled({
+    config,
     logger,
-  );
+    metrics,
+    checks: workerReadiness(running, database),
+    running,
+    database,
+  });
 }
 
 if (isMain(import.meta.url)) {
