@@ -86,16 +86,19 @@ export function processorsFor(
   ];
 }
 
+/** The worker's pool, named so its connections are told apart in pg_stat_activity. */
+function workerDatabase(config: Config, logger: Logger): Database {
+  return createDatabase({
+    url: config.databaseUrl,
+    max: config.dbPoolMax,
+    logger,
+    applicationName: 'order-service-worker',
+  });
+}
+
 export async function startWorker(config: Config, deps: WorkerDeps = {}): Promise<RunningWorker> {
   const logger = deps.logger ?? createLogger({ name: 'worker', level: config.logLevel });
-  const database =
-    deps.database ??
-    createDatabase({
-      url: config.databaseUrl,
-      max: config.dbPoolMax,
-      logger,
-      applicationName: 'order-service-worker',
-    });
+  const database = deps.database ?? workerDatabase(config, logger);
   const { db } = database;
   let processors: OutboxProcessor[];
   let shipping: ShippingProducer | undefined;
@@ -199,12 +202,7 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger({ name: 'worker', level: config.logLevel });
   const metrics = createMetrics();
-  const database = createDatabase({
-    url: config.databaseUrl,
-    max: config.dbPoolMax,
-    logger,
-    applicationName: 'order-service-worker',
-  });
+  const database = workerDatabase(config, logger);
   const running = await startWorker(config, { logger, database, metrics });
   await serveUntilSignalled({
     config,
