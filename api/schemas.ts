@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import { ORDER_STATUSES } from '../lib/domain/order-state.js';
-import type { PaymentCallback } from '../lib/orders/record-payment-result.js';
+import { PAYMENT_STATUSES, type PaymentCallback } from '../lib/orders/record-payment-result.js';
 import type { ErrorItem } from '../lib/platform/envelope.js';
 
 /**
@@ -66,7 +66,9 @@ export const paymentCallbackBody = Joi.object<PaymentCallback, true>({
     .pattern(/^\d+(\.\d{1,2})?$/)
     .required()
     .description("Must equal the order's amount by value"),
-  status: Joi.string().valid('pending', 'succeeded', 'failed').required(),
+  status: Joi.string()
+    .valid(...PAYMENT_STATUSES)
+    .required(),
   idempotency_key: uuid
     .required()
     .description('Must be the key this service sent Payments for the order'),
@@ -80,7 +82,7 @@ export const paymentCallbackBody = Joi.object<PaymentCallback, true>({
 export const paymentCallbackResult = Joi.object({
   order_id: uuid,
   payment_id: Joi.string(),
-  status: Joi.string().valid('pending', 'succeeded', 'failed'),
+  status: Joi.string().valid(...PAYMENT_STATUSES),
   outcome: Joi.string()
     .valid('recorded', 'duplicate', 'ignored')
     .description('ignored: pending changes nothing; duplicate: taken in before, nothing new'),

@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import type { OrderEvent } from '../domain/order-state.js';
 import { SHIPPING_REQUEST_EVENT } from '../domain/outbox-events.js';
 
 /**
@@ -10,7 +11,7 @@ export const SHIPPING_RESULT_EVENTS = [
   'order.shipped',
   'order.cancelled',
   'shipping.failed',
-] as const;
+] as const satisfies readonly OrderEvent[];
 export type ShippingResultEvent = (typeof SHIPPING_RESULT_EVENTS)[number];
 
 export interface ShippingResult {
