@@ -1,28 +1,24 @@
 import type { Response } from 'express';
 import type { FieldProblem } from '../lib/domain/errors.js';
+import { envelope, type ErrorItem } from '../lib/platform/envelope.js';
 
-export interface ErrorItem {
-  code: string;
-  field: string | null;
-  message: string;
-}
+export type { ErrorItem };
 
-/** Every response is `{data, meta, errors}`, as the original service answered. */
+/** Sends the envelope, its meta always carrying the request id. */
 export function send(
   res: Response,
   status: number,
   data: unknown,
   meta: Record<string, unknown> = {},
+  errors: ErrorItem[] = [],
 ): void {
   res
     .status(status)
-    .json({ data, meta: { request_id: res.locals.requestId as string, ...meta }, errors: [] });
+    .json(envelope(data, { request_id: res.locals.requestId as string, ...meta }, errors));
 }
 
 export function sendErrors(res: Response, status: number, errors: ErrorItem[]): void {
-  res
-    .status(status)
-    .json({ data: null, meta: { request_id: res.locals.requestId as string }, errors });
+  send(res, status, null, {}, errors);
 }
 
 export const problemsToErrors = (code: string, problems: FieldProblem[]): ErrorItem[] =>

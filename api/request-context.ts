@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import type { Logger } from '../lib/platform/logger.js';
 import type { Metrics } from '../lib/platform/metrics.js';
+import { sendErrors } from './envelope.js';
 
 const INCOMING_ID = /^[\w.:-]{1,128}$/;
 
@@ -41,17 +42,13 @@ export const requireJson: RequestHandler = (req, res, next) => {
   const hasBody =
     Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;
   if (hasBody && !req.is('application/json')) {
-    res.status(415).json({
-      data: null,
-      meta: { request_id: res.locals.requestId as string },
-      errors: [
-        {
-          code: 'unsupported_media_type',
-          field: 'content-type',
-          message: 'send the body as application/json',
-        },
-      ],
-    });
+    sendErrors(res, 415, [
+      {
+        code: 'unsupported_media_type',
+        field: 'content-type',
+        message: 'send the body as application/json',
+      },
+    ]);
     return;
   }
   next();

@@ -1,8 +1,13 @@
 import Joi from 'joi';
+import { ORDER_STATUSES } from '../lib/domain/order-state.js';
+import { PAYMENT_STATUSES, type PaymentCallback } from '../lib/orders/record-payment-result.js';
+import type { ErrorItem } from '../lib/platform/envelope.js';
 
 /**
  * The API's shapes, once: the routes validate requests with these and api/openapi.ts turns the
  * same objects into the OpenAPI document, so the docs cannot drift from what is enforced.
+ * Request schemas are `Joi.object<T, true>`: strict, so T's keys and the schema's must agree, and
+ * validate() returns T (api/validate.ts).
  */
 export const MAX_QUANTITY = 10000;
 export const MAX_PAGE_SIZE = 100;
@@ -12,7 +17,14 @@ const money = Joi.string()
   .pattern(/^\d+\.\d{2}$/)
   .example('5.00');
 
-export const createOrderBody = Joi.object({
+export interface CreateOrderRequest {
+  item_id: string;
+  quantity: number;
+  user_id: string;
+  idempotency_key: string;
+}
+
+export const createOrderBody = Joi.object<CreateOrderRequest, true>({
   item_id: uuid.required().description('Catalog item id'),
   quantity: Joi.number().integer().min(1).max(MAX_QUANTITY).required(),
   user_id: Joi.string()
@@ -27,11 +39,17 @@ export const createOrderBody = Joi.object({
   .required()
   .label('CreateOrderRequest');
 
-export const orderIdParams = Joi.object({
+export const orderIdParams = Joi.object<{ id: string }, true>({
   id: uuid.required().description('Order id'),
 });
 
-export const listOrdersQuery = Joi.object({
+export interface ListOrdersQuery {
+  user_id: string;
+  limit: number;
+  cursor?: string;
+}
+
+export const listOrdersQuery = Joi.object<ListOrdersQuery, true>({
   user_id: Joi.string().min(1).max(128).required(),
   limit: Joi.number().integer().min(1).max(MAX_PAGE_SIZE).default(20),
   cursor: Joi.string()
@@ -40,7 +58,7 @@ export const listOrdersQuery = Joi.object({
     .description('Opaque: the next_cursor of the previous page'),
 });
 
-export const paymentCallbackBody = Joi.object({
+export const paymentCallbackBody = Joi.object<PaymentCallback, true>({
   id: Joi.string().min(1).max(200).required().description('Payment id'),
   user_id: Joi.string().max(200).allow('', null),
   order_id: uuid.required(),
@@ -48,7 +66,9 @@ export const paymentCallbackBody = Joi.object({
     .pattern(/^\d+(\.\d{1,2})?$/)
     .required()
     .description("Must equal the order's amount by value"),
-  status: Joi.string().valid('pending', 'succeeded', 'failed').required(),
+  status: Joi.string()
+    .valid(...PAYMENT_STATUSES)
+    .required(),
   idempotency_key: uuid
     .required()
     .description('Must be the key this service sent Payments for the order'),
@@ -62,14 +82,14 @@ export const paymentCallbackBody = Joi.object({
 export const paymentCallbackResult = Joi.object({
   order_id: uuid,
   payment_id: Joi.string(),
-  status: Joi.string().valid('pending', 'succeeded', 'failed'),
+  status: Joi.string().valid(...PAYMENT_STATUSES),
   outcome: Joi.string()
     .valid('recorded', 'duplicate', 'ignored')
     .description('ignored: pending changes nothing; duplicate: taken in before, nothing new'),
 }).label('PaymentCallbackResult');
 
 const historyEntry = Joi.object({
-  status: Joi.string().valid('new', 'paid', 'shipped', 'cancelled'),
+  status: Joi.string().valid(...ORDER_STATUSES),
   reason: Joi.string().allow(null),
   created_at: Joi.string().isoDate(),
 }).label('StatusHistoryEntry');
@@ -81,14 +101,14 @@ export const orderResponse = Joi.object({
   quantity: Joi.number().integer(),
   unit_price: money,
   amount: money,
-  status: Joi.string().valid('new', 'paid', 'shipped', 'cancelled'),
+  status: Joi.string().valid(...ORDER_STATUSES),
   shipment_id: Joi.string().allow(null),
   created_at: Joi.string().isoDate(),
   updated_at: Joi.string().isoDate(),
   history: Joi.array().items(historyEntry),
 }).label('Order');
 
-export const errorItem = Joi.object({
+export const errorItem = Joi.object<ErrorItem, true>({
   code: Joi.string(),
   field: Joi.string().allow(null),
   message: Joi.string(),

@@ -2,10 +2,23 @@ import type Joi from 'joi';
 import { ValidationError } from '../lib/domain/errors.js';
 
 /**
+ * The value a request schema validates to: the T of `Joi.object<T, true>(...)`. Strict mode makes
+ * the compiler hold each key of T against the schema's keys, so the type is stated once, at the
+ * schema, and a route cannot name another. A schema declared without T would give `any`; it gives
+ * `never` instead, so using its fields fails to compile until the schema states its type.
+ */
+export type Validated<S> =
+  S extends Joi.ObjectSchema<infer T> ? (0 extends 1 & T ? never : T) : never;
+
+/**
  * Validates with a joi schema and returns the typed value, or throws a ValidationError naming every
  * bad field. Bodies are not type-converted ("2" is not a quantity); query strings are.
  */
-export function validate<T>(schema: Joi.Schema, input: unknown, { convert = false } = {}): T {
+export function validate<S extends Joi.ObjectSchema>(
+  schema: S,
+  input: unknown,
+  { convert = false } = {},
+): Validated<S> {
   const { error, value } = schema.validate(input, {
     abortEarly: false,
     convert,
@@ -20,5 +33,5 @@ export function validate<T>(schema: Joi.Schema, input: unknown, { convert = fals
       }),
     );
   }
-  return value as T;
+  return value as Validated<S>;
 }

@@ -2,11 +2,15 @@ import { and, asc, eq, isNull } from 'drizzle-orm';
 import type { Executor } from './client.js';
 import { deadLetters, type DeadLetterRow } from './schema.js';
 
-export interface NewDeadLetter {
+/** Where one Kafka message sits, for dead letters and logs. */
+export interface MessagePosition {
   topic: string;
   partition: number;
   offset: string;
   key: string | null;
+}
+
+export interface NewDeadLetter extends MessagePosition {
   value: string | null;
   reason: string;
 }

@@ -1,6 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { InboundEvent } from '../lib/domain/inbound-event.js';
 import type { Executor } from './client.js';
+import { deleteOlderThan, type AgeLimits } from './delete-old.js';
 import { inbox, type InboxRow } from './schema.js';
 
 /** Inserts the event's inbox row; undefined when (source, messageKey) is already there. */
@@ -57,17 +58,6 @@ export async function markInboxProcessed(tx: Executor, id: number, result: strin
  * message older than the retention age would be taken in again and then refused by the state
  * machine as a duplicate, so no order changes twice.
  */
-export async function deleteProcessedInbox(
-  ex: Executor,
-  { olderThanHours, limit }: { olderThanHours: number; limit: number },
-): Promise<number> {
-  const result = await ex.execute(sql`
-    delete from ${inbox} where ${inbox.id} in (
-      select ${inbox.id} from ${inbox}
-      where ${inbox.processedAt} < now() - make_interval(secs => ${olderThanHours * 3600})
-      order by ${inbox.processedAt}
-      limit ${limit}
-      for update skip locked
-    )`);
-  return result.rowCount ?? 0;
+export async function deleteProcessedInbox(ex: Executor, limits: AgeLimits): Promise<number> {
+  return deleteOlderThan(ex, inbox, { id: inbox.id, at: inbox.processedAt }, limits);
 }

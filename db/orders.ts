@@ -1,4 +1,5 @@
 import { and, asc, desc, eq, lt, sql } from 'drizzle-orm';
+import type { OrderStatus } from '../lib/domain/order-state.js';
 import { OUTBOX_CHANNEL, type NewOutboxRow } from '../lib/domain/outbox-events.js';
 import type { Db } from './client.js';
 import { outboxInsert } from './outbox.js';
@@ -29,7 +30,7 @@ type RawOrder = {
   quantity: number;
   unit_price: string;
   amount: string;
-  status: string;
+  status: OrderStatus;
   idempotency_key: string;
   request_hash: string;
   payment_idempotency_key: string;

@@ -1,6 +1,7 @@
 import { and, asc, eq, gt, inArray, isNotNull, isNull, lt, sql, type SQL } from 'drizzle-orm';
 import { OUTBOX_CHANNEL, type NewOutboxRow } from '../lib/domain/outbox-events.js';
 import type { Executor, Tx } from './client.js';
+import { deleteOlderThan, type AgeLimits } from './delete-old.js';
 import { outbox } from './schema.js';
 
 /**
@@ -217,21 +218,7 @@ export async function markRedispatched(ex: Executor, ids: number[]): Promise<voi
     .where(and(inArray(outbox.id, ids), isNull(outbox.completedAt), isNull(outbox.failedAt)));
 }
 
-/**
- * Deletes up to `limit` completed rows older than `olderThanHours`; returns how many. SKIP LOCKED
- * and a small limit keep each statement short, so it never holds many locks for long.
- */
-export async function deleteCompletedOutbox(
-  ex: Executor,
-  { olderThanHours, limit }: { olderThanHours: number; limit: number },
-): Promise<number> {
-  const result = await ex.execute(sql`
-    delete from ${outbox} where ${outbox.id} in (
-      select ${outbox.id} from ${outbox}
-      where ${outbox.completedAt} < now() - make_interval(secs => ${olderThanHours * 3600})
-      order by ${outbox.completedAt}
-      limit ${limit}
-      for update skip locked
-    )`);
-  return result.rowCount ?? 0;
+/** Deletes up to `limit` completed rows older than `olderThanHours`; returns how many. */
+export async function deleteCompletedOutbox(ex: Executor, limits: AgeLimits): Promise<number> {
+  return deleteOlderThan(ex, outbox, { id: outbox.id, at: outbox.completedAt }, limits);
 }

@@ -1,6 +1,6 @@
 import type { DispatchableRow } from '../db/outbox.js';
-import type { QueueName } from '../lib/domain/outbox-events.js';
-import { isQueueName, outboxJobId, parsePayload, type OutboxJobData } from './job-data.js';
+import { isQueueName, parsePayload, type QueueName } from '../lib/domain/outbox-events.js';
+import { outboxJobId, type OutboxJobData } from './job-data.js';
 import type { Queues } from './queues.js';
 
 /**

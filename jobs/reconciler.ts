@@ -6,7 +6,8 @@ import {
   type DispatchableRow,
 } from '../db/outbox.js';
 import type { Logger } from '../lib/platform/logger.js';
-import { isJobOfRow, isQueueName, outboxJobId } from './job-data.js';
+import { isQueueName } from '../lib/domain/outbox-events.js';
+import { isJobOfRow, outboxJobId } from './job-data.js';
 import { enqueueRows } from './enqueue.js';
 import { periodic } from './periodic.js';
 import type { Queues } from './queues.js';

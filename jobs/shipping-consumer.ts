@@ -4,6 +4,7 @@
  * resolved, so an offset is only ever committed after the database commit. A database outage
  * holds the partition (retrying with backoff, heartbeating) instead of skipping a message.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachMessagePayload, Kafka } from 'kafkajs';
 import { type Database } from '../db/client.js';
 import { type Config } from '../lib/platform/config.js';
@@ -42,7 +43,6 @@ export interface RunningShippingConsumer {
 
 const RETRY_MIN_MS = 200;
 const RETRY_MAX_MS = 5000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startShippingConsumer(
   config: Config,

@@ -6,12 +6,14 @@ import { replayDeadLetter } from '../../lib/orders/replay-dead-letter.js';
 import { send } from '../envelope.js';
 import { validate } from '../validate.js';
 
-const listQuery = Joi.object({
+const listQuery = Joi.object<{ include_replayed: boolean; limit: number }, true>({
   include_replayed: Joi.boolean().default(false),
   limit: Joi.number().integer().min(1).max(500).default(100),
 });
-const idParams = Joi.object({ id: Joi.number().integer().min(1).required() });
-const replayBody = Joi.object({ value: Joi.string().max(1_000_000) }).default({});
+const idParams = Joi.object<{ id: number }, true>({ id: Joi.number().integer().min(1).required() });
+const replayBody = Joi.object<{ value?: string }, true>({
+  value: Joi.string().max(1_000_000),
+}).default({});
 
 /**
  * Ops' view of shipping messages the consumer could not take in, and a way to send one back
@@ -20,9 +22,7 @@ const replayBody = Joi.object({ value: Joi.string().max(1_000_000) }).default({}
 export function deadLettersRouter(db: Db): Router {
   const router = Router();
   router.get('/', async (req, res) => {
-    const q = validate<{ include_replayed: boolean; limit: number }>(listQuery, req.query, {
-      convert: true,
-    });
+    const q = validate(listQuery, req.query, { convert: true });
     const rows = await listDeadLetters(db, { includeReplayed: q.include_replayed, limit: q.limit });
     send(
       res,
@@ -41,8 +41,8 @@ export function deadLettersRouter(db: Db): Router {
     );
   });
   router.post('/:id/replay', async (req, res) => {
-    const { id } = validate<{ id: number }>(idParams, req.params, { convert: true });
-    const body = validate<{ value?: string }>(replayBody, req.body ?? {});
+    const { id } = validate(idParams, req.params, { convert: true });
+    const body = validate(replayBody, req.body ?? {});
     const result = await replayDeadLetter(db, id, body.value);
     res.locals.log?.info({ dead_letter_id: id, outcome: result.outcome }, 'dead letter replayed');
     send(res, 200, result);

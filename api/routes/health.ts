@@ -9,7 +9,7 @@ export function healthRouter(checks: ReadinessChecks): Router {
   router.get('/live', (_req, res) => send(res, 200, { status: 'ok' }));
   router.get('/ready', async (_req, res) => {
     const { status, data, errors } = readinessAnswer(await runChecks(checks));
-    res.status(status).json({ data, meta: { request_id: res.locals.requestId as string }, errors });
+    send(res, status, data, {}, errors);
   });
   return router;
 }

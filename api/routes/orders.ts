@@ -14,18 +14,11 @@ export interface OrdersRouteDeps {
   catalog: Catalog;
 }
 
-interface CreateBody {
-  item_id: string;
-  quantity: number;
-  user_id: string;
-  idempotency_key: string;
-}
-
 export function ordersRouter(deps: OrdersRouteDeps): Router {
   const router = Router();
 
   router.post('/', async (req, res) => {
-    const body = validate<CreateBody>(createOrderBody, req.body);
+    const body = validate(createOrderBody, req.body);
     const { order, created } = await createOrder(deps, {
       itemId: body.item_id,
       quantity: body.quantity,
@@ -44,7 +37,7 @@ export function ordersRouter(deps: OrdersRouteDeps): Router {
   });
 
   router.get('/:id', async (req, res) => {
-    const { id } = validate<{ id: string }>(orderIdParams, req.params);
+    const { id } = validate(orderIdParams, req.params);
     const [order, history] = await Promise.all([
       findOrderById(deps.db, id),
       orderHistory(deps.db, id),
@@ -54,13 +47,7 @@ export function ordersRouter(deps: OrdersRouteDeps): Router {
   });
 
   router.get('/', async (req, res) => {
-    const q = validate<{ user_id: string; limit: number; cursor?: string }>(
-      listOrdersQuery,
-      req.query,
-      {
-        convert: true,
-      },
-    );
+    const q = validate(listOrdersQuery, req.query, { convert: true });
     let beforeId: string | undefined;
     if (q.cursor !== undefined) {
       beforeId = decodeCursor(q.cursor);

@@ -38,29 +38,20 @@ export function paymentCallbackRouter(deps: PaymentCallbackRouteDeps): Router {
     let callback: PaymentCallback | undefined;
     try {
       if (verifier) verifier.verify(req.rawBody ?? EMPTY, req.headers);
-      callback = validate<PaymentCallback>(paymentCallbackBody, req.body);
+      callback = validate(paymentCallbackBody, req.body);
       const outcome = await recordPaymentResult(deps.db, callback);
+      // The log line carries what Payments is told, plus the inbox row when one was written.
+      const answer = {
+        order_id: callback.order_id,
+        payment_id: callback.id,
+        status: callback.status,
+        outcome: outcomeName(outcome),
+      };
       log.info(
-        {
-          order_id: callback.order_id,
-          payment_id: callback.id,
-          status: callback.status,
-          outcome: outcomeName(outcome),
-          ...(outcome.kind !== 'pending' && { inbox_id: outcome.inboxId }),
-        },
+        { ...answer, ...(outcome.kind !== 'pending' && { inbox_id: outcome.inboxId }) },
         'payment callback accepted',
       );
-      send(
-        res,
-        200,
-        {
-          order_id: callback.order_id,
-          payment_id: callback.id,
-          status: callback.status,
-          outcome: outcomeName(outcome),
-        },
-        { duplicate: outcome.kind === 'duplicate' },
-      );
+      send(res, 200, answer, { duplicate: outcome.kind === 'duplicate' });
     } catch (err) {
       // A refused callback is Payments (or someone posing as it) disagreeing with us: worth a
       // warning even though the answer is a 4xx. Ids and the reason only: never the signature,

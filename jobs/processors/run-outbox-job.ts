@@ -9,15 +9,14 @@ import {
 } from '../../db/outbox.js';
 import { AppError, PeerUnavailableError } from '../../lib/domain/errors.js';
 import type { Logger } from '../../lib/platform/logger.js';
-import type { QueueName } from '../../lib/domain/outbox-events.js';
 import { retryWindowOver } from '../retry-policy.js';
 import {
   InvalidJobPayloadError,
-  isJobOfRow,
   parsePayload,
-  type OutboxJobData,
+  type QueueName,
   type QueuePayloads,
-} from '../job-data.js';
+} from '../../lib/domain/outbox-events.js';
+import { isJobOfRow, type OutboxJobData } from '../job-data.js';
 
 /**
  * The one path every outbox job takes: refuse it when it was made from another row than the one

@@ -8,6 +8,7 @@
  *
  * shipped and cancelled are final.
  */
+/** The one list of statuses: the table's check constraint and the API's schemas are built from it. */
 export const ORDER_STATUSES = ['new', 'paid', 'shipped', 'cancelled'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 

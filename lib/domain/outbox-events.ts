@@ -19,30 +19,89 @@ export interface NewOutboxRow {
   payload: Record<string, unknown>;
 }
 
-/** What the payments processor sends; callback_url is added at send time from configuration. */
-export interface PaymentRequestPayload {
-  order_id: string;
-  amount: string;
-  idempotency_key: string;
+export function isQueueName(value: unknown): value is QueueName {
+  return (QUEUE_NAMES as readonly unknown[]).includes(value);
 }
 
-export interface NotificationPayload {
-  event: string;
-  order_id: string;
-  user_id: string;
-  message: string;
+/** The event type of a shipping request; the shipping consumer skips it when it reads it back. */
+export const SHIPPING_REQUEST_EVENT = 'order.paid';
+
+/** 'string' is a non-empty string; 'integer' a safe integer. */
+type FieldKind = 'string' | 'integer';
+interface FieldTypes {
+  string: string;
+  integer: number;
 }
 
-export interface ShippingRequestPayload {
-  event_type: 'order.paid';
-  order_id: string;
-  item_id: string;
-  quantity: number;
-  idempotency_key: string;
+/**
+ * Each queue's payload, field by field: the one definition. The payload types, the builders below
+ * and parsePayload (which the relay and every processor run) are all derived from it, so adding a
+ * field is one edit here and the compiler points at each builder that must now fill it.
+ */
+const PAYLOAD_FIELDS = {
+  /** What the payments processor sends; callback_url is added at send time from configuration. */
+  payments: { order_id: 'string', amount: 'string', idempotency_key: 'string' },
+  notifications: { event: 'string', order_id: 'string', user_id: 'string', message: 'string' },
+  /** The builder writes SHIPPING_REQUEST_EVENT as event_type; the check, and so the type, say string. */
+  shipping: {
+    event_type: 'string',
+    order_id: 'string',
+    item_id: 'string',
+    quantity: 'integer',
+    idempotency_key: 'string',
+  },
+  inbox: { inbox_id: 'integer' },
+} as const satisfies Record<QueueName, Record<string, FieldKind>>;
+
+type Fields = typeof PAYLOAD_FIELDS;
+
+/** Each queue's payload, as the builders below write it and parsePayload returns it. */
+export type QueuePayloads = {
+  [Q in QueueName]: { -readonly [F in keyof Fields[Q]]: FieldTypes[Fields[Q][F] & FieldKind] };
+};
+export type PaymentRequestPayload = QueuePayloads['payments'];
+export type NotificationPayload = QueuePayloads['notifications'];
+export type ShippingRequestPayload = QueuePayloads['shipping'];
+export type InboxApplyPayload = QueuePayloads['inbox'];
+
+/** A payload that breaks its queue's contract: retrying cannot fix it. */
+export class InvalidJobPayloadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
 }
 
-export interface InboxApplyPayload {
-  inbox_id: number;
+function problem(value: unknown, kind: FieldKind): string | undefined {
+  if (kind === 'integer') return Number.isSafeInteger(value) ? undefined : 'must be an integer';
+  if (typeof value !== 'string') return 'must be a string';
+  if (value.length === 0) return 'must not be empty';
+  return undefined;
+}
+
+/** Checks a payload against its queue's fields; throws InvalidJobPayloadError naming each bad one. */
+export function parsePayload<Q extends QueueName>(queue: Q, payload: unknown): QueuePayloads[Q] {
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
+    throw new InvalidJobPayloadError(`${queue} payload must be an object`);
+  }
+  const fields: Record<string, FieldKind> = PAYLOAD_FIELDS[queue];
+  const problems = Object.entries(fields).flatMap(([field, kind]) => {
+    const p = problem((payload as Record<string, unknown>)[field], kind);
+    return p ? [`${field} ${p}`] : [];
+  });
+  if (problems.length) {
+    throw new InvalidJobPayloadError(`${queue} payload: ${problems.join(', ')}`);
+  }
+  // Every field the type names was checked just above.
+  return payload as QueuePayloads[Q];
+}
+
+function outboxRow<Q extends QueueName>(
+  queue: Q,
+  row: Omit<NewOutboxRow, 'queue' | 'payload'>,
+  payload: QueuePayloads[Q],
+): NewOutboxRow {
+  return { queue, ...row, payload };
 }
 
 interface OrderFacts {
@@ -55,18 +114,19 @@ interface OrderFacts {
 }
 
 export function paymentRequested(order: OrderFacts): NewOutboxRow {
-  const payload: PaymentRequestPayload = {
-    order_id: order.id,
-    amount: order.amount,
-    idempotency_key: order.paymentIdempotencyKey,
-  };
-  return {
-    queue: 'payments',
-    eventType: 'payment.requested',
-    orderId: order.id,
-    idempotencyKey: order.paymentIdempotencyKey,
-    payload: { ...payload },
-  };
+  return outboxRow(
+    'payments',
+    {
+      eventType: 'payment.requested',
+      orderId: order.id,
+      idempotencyKey: order.paymentIdempotencyKey,
+    },
+    {
+      order_id: order.id,
+      amount: order.amount,
+      idempotency_key: order.paymentIdempotencyKey,
+    },
+  );
 }
 
 export function notification(
@@ -74,48 +134,34 @@ export function notification(
   event: string,
   message: string,
 ): NewOutboxRow {
-  const payload: NotificationPayload = {
-    event,
-    order_id: order.id,
-    user_id: order.userId,
-    message,
-  };
-  return {
-    queue: 'notifications',
-    eventType: event,
-    orderId: order.id,
-    idempotencyKey: randomUUID(),
-    payload: { ...payload },
-  };
+  return outboxRow(
+    'notifications',
+    { eventType: event, orderId: order.id, idempotencyKey: randomUUID() },
+    { event, order_id: order.id, user_id: order.userId, message },
+  );
 }
 
 export function shippingRequested(
   order: Pick<OrderFacts, 'id' | 'itemId' | 'quantity'>,
 ): NewOutboxRow {
   const idempotencyKey = randomUUID();
-  const payload: ShippingRequestPayload = {
-    event_type: 'order.paid',
-    order_id: order.id,
-    item_id: order.itemId,
-    quantity: order.quantity,
-    idempotency_key: idempotencyKey,
-  };
-  return {
-    queue: 'shipping',
-    eventType: 'shipping.requested',
-    orderId: order.id,
-    idempotencyKey,
-    payload: { ...payload },
-  };
+  return outboxRow(
+    'shipping',
+    { eventType: 'shipping.requested', orderId: order.id, idempotencyKey },
+    {
+      event_type: SHIPPING_REQUEST_EVENT,
+      order_id: order.id,
+      item_id: order.itemId,
+      quantity: order.quantity,
+      idempotency_key: idempotencyKey,
+    },
+  );
 }
 
 export function inboxApply(inboxId: number, orderId: string, eventType: string): NewOutboxRow {
-  const payload: InboxApplyPayload = { inbox_id: inboxId };
-  return {
-    queue: 'inbox',
-    eventType,
-    orderId,
-    idempotencyKey: randomUUID(),
-    payload: { ...payload },
-  };
+  return outboxRow(
+    'inbox',
+    { eventType, orderId, idempotencyKey: randomUUID() },
+    { inbox_id: inboxId },
+  );
 }

@@ -1,4 +1,6 @@
 import Joi from 'joi';
+import type { OrderEvent } from '../domain/order-state.js';
+import { SHIPPING_REQUEST_EVENT } from '../domain/outbox-events.js';
 
 /**
  * Turns one shipping-response message into what the service does with it, without I/O:
@@ -9,11 +11,8 @@ export const SHIPPING_RESULT_EVENTS = [
   'order.shipped',
   'order.cancelled',
   'shipping.failed',
-] as const;
+] as const satisfies readonly OrderEvent[];
 export type ShippingResultEvent = (typeof SHIPPING_RESULT_EVENTS)[number];
-
-/** This service's own request type: skipped when both directions share one topic. */
-export const OWN_REQUEST_TYPE = 'order.paid';
 
 export interface ShippingResult {
   eventType: ShippingResultEvent;
@@ -56,7 +55,8 @@ export function parseShippingResponse(raw: string | null): ParsedShippingRespons
     return { kind: 'dead-letter', reason: 'not a JSON object' };
   }
   const eventType = (parsed as { event_type?: unknown }).event_type;
-  if (eventType === OWN_REQUEST_TYPE) return { kind: 'skip', reason: 'own shipping request' };
+  // This service's own request: skipped when both directions share one topic.
+  if (eventType === SHIPPING_REQUEST_EVENT) return { kind: 'skip', reason: 'own shipping request' };
   if (
     typeof eventType === 'string' &&
     !(SHIPPING_RESULT_EVENTS as readonly string[]).includes(eventType)

@@ -4,6 +4,10 @@ import type { OrderRow } from '../../db/schema.js';
 import { recordInboundEvent } from './record-inbound-event.js';
 import { ConflictError, NotFoundError } from '../domain/errors.js';
 import { moneyEquals } from '../domain/money.js';
+import type { OrderEvent } from '../domain/order-state.js';
+
+/** What Payments says a payment is; api/schemas.ts accepts and documents exactly these. */
+export const PAYMENT_STATUSES = ['pending', 'succeeded', 'failed'] as const;
 
 /** The Payments peer's callback body, as validated by api/schemas.ts `paymentCallbackBody`. */
 export interface PaymentCallback {
@@ -12,12 +16,13 @@ export interface PaymentCallback {
   user_id?: string | null;
   order_id: string;
   amount: string;
-  status: 'pending' | 'succeeded' | 'failed';
+  status: (typeof PAYMENT_STATUSES)[number];
   idempotency_key: string;
   created_at?: string | null;
 }
 
-export type PaymentEventType = 'payment.succeeded' | 'payment.failed';
+/** Taken from the state machine's events, so renaming one there breaks EVENT_TYPES below. */
+export type PaymentEventType = Extract<OrderEvent, 'payment.succeeded' | 'payment.failed'>;
 
 export type PaymentResultOutcome =
   /** `pending` tells nothing the order does not know yet: nothing is written. */

@@ -1,16 +1,8 @@
 import type { Db } from '../../db/client.js';
-import { insertDeadLetter } from '../../db/dead-letters.js';
+import { insertDeadLetter, type MessagePosition } from '../../db/dead-letters.js';
 import { recordInboundEvent } from './record-inbound-event.js';
 import { findOrderById } from '../../db/orders.js';
 import { parseShippingResponse } from '../kafka/parse-shipping-response.js';
-
-/** Where one Kafka message sits, for dead letters and logs. */
-export interface MessagePosition {
-  topic: string;
-  partition: number;
-  offset: string;
-  key: string | null;
-}
 
 export type RecordShippingOutcome =
   | { outcome: 'recorded'; orderId: string; inboxId: number }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import Joi from 'joi';
 import { ItemNotFoundError, PeerContractError, PeerUnavailableError } from '../domain/errors.js';
 import { parseMoney } from '../domain/money.js';
@@ -25,20 +26,20 @@ export interface CatalogClientOptions {
 }
 
 // Catalog's contract: {id, name, price: "2.50", available_qty: 10, created_at}. Extra fields are
-// tolerated so Catalog can grow without breaking us.
-const itemSchema = Joi.object({
+// tolerated so Catalog can grow without breaking us. Strict, so the type and the schema agree.
+const itemSchema = Joi.object<
+  { id: string; name: string; price: string | number; available_qty: number },
+  true
+>({
   id: Joi.string().required(),
   name: Joi.string().allow('').required(),
   price: Joi.alternatives(Joi.string(), Joi.number()).required(),
   available_qty: Joi.number().integer().min(0).required(),
 }).unknown(true);
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 function toItem(body: unknown): CatalogItem {
-  const { error, value } = itemSchema.validate(body);
+  const { error, value: v } = itemSchema.validate(body);
   if (error) throw new PeerContractError(`catalog item malformed: ${error.message}`);
-  const v = value as { id: string; name: string; price: string | number; available_qty: number };
   // A numeric price in JSON has already been through a float; accept it only as its exact text.
   const price = String(v.price);
   try {

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { envelope } from './envelope.js';
 import { readinessAnswer, runChecks, type ReadinessChecks } from './health.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -31,12 +32,11 @@ export async function startHealthServer({
       res.end(body);
     };
     const path = (req.url ?? '/').split('?')[0];
-    if (path === '/health/live')
-      return reply(200, JSON.stringify({ data: { status: 'ok' }, meta: {}, errors: [] }));
+    if (path === '/health/live') return reply(200, JSON.stringify(envelope({ status: 'ok' })));
     if (path === '/health/ready') {
       void runChecks(checks).then((report) => {
         const { status, data, errors } = readinessAnswer(report);
-        reply(status, JSON.stringify({ data, meta: {}, errors }));
+        reply(status, JSON.stringify(envelope(data, {}, errors)));
       });
       return;
     }
@@ -52,11 +52,9 @@ export async function startHealthServer({
     }
     reply(
       404,
-      JSON.stringify({
-        data: null,
-        meta: {},
-        errors: [{ code: 'not_found', field: null, message: 'not found' }],
-      }),
+      JSON.stringify(
+        envelope(null, {}, [{ code: 'not_found', field: null, message: 'not found' }]),
+      ),
     );
   });
   server.listen(port);

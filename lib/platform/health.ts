@@ -1,3 +1,5 @@
+import type { ErrorItem } from './envelope.js';
+
 /** A named dependency check: resolves when the dependency answers, rejects with why it does not. */
 export type ReadinessChecks = Record<string, () => Promise<void>>;
 
@@ -35,7 +37,7 @@ export async function runChecks(checks: ReadinessChecks): Promise<ReadinessRepor
 export function readinessAnswer(report: ReadinessReport): {
   status: 200 | 503;
   data: { status: 'ready' | 'not ready'; checks: Record<string, string> };
-  errors: { code: string; field: string; message: string }[];
+  errors: ErrorItem[];
 } {
   return {
     status: report.ready ? 200 : 503,

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import type { CreateOrderRequest } from '../../api/schemas.js';
 import { DEMO_ITEMS } from '../peers/catalog.js';
 import { epochMs } from './stats.js';
 
@@ -13,12 +14,8 @@ import { epochMs } from './stats.js';
 // peers' failure rules never fire: every order should end `shipped`.
 const ITEM = DEMO_ITEMS[0]!;
 
-export interface OrderRequest {
-  item_id: string;
-  quantity: number;
-  user_id: string;
-  idempotency_key: string;
-}
+/** The API's own request type, so a field the API adds shows up here as a compile error. */
+export type OrderRequest = CreateOrderRequest;
 
 export function newOrderRequest(i: number): OrderRequest {
   return {

@@ -22,6 +22,7 @@ import {
   type ShippingAnswer,
   type ShippingPeer,
 } from '../../scripts/peers/shipping.js';
+import { waitFor } from '../support/recording-peer.js';
 import { sharedTestBroker, testKafka, uniqueName, type TestBroker } from '../support/kafka.js';
 
 interface ReceivedCallback {
@@ -487,8 +488,10 @@ describe('development peers', () => {
           quantity: 2,
         });
         expect(answer!.shipment_id).to.match(/^[0-9a-f-]{36}$/);
-        const [shipment] = shipping.recorded({ order_id: request.order_id }).shipments;
-        expect(shipment).to.include({ state: 'answered', duplicates: 0 });
+        // A reader can see the answer before the peer's send() has resolved and marked it.
+        const recorded = () => shipping.recorded({ order_id: request.order_id }).shipments[0];
+        await waitFor(() => recorded()?.state !== 'answering', { what: 'the answer recorded' });
+        expect(recorded()).to.include({ state: 'answered', duplicates: 0 });
       });
     });
 

@@ -1,16 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import type { CreateOrderRequest } from '../../api/schemas.js';
 import { DEMO_ITEMS } from '../../scripts/peers/catalog.js';
 
 export const STICKER = DEMO_ITEMS[1]!; // 0.10, plenty of stock
 export const LIMITED = DEMO_ITEMS[2]!; // 2 in stock
 export const KEYBOARD = DEMO_ITEMS[3]!; // 19.99, a million in stock
 
-export interface CreateOrderBody {
-  item_id: string;
-  quantity: number;
-  user_id: string;
-  idempotency_key: string;
-}
+/** The API's own request type, so a field the API adds shows up here as a compile error. */
+export type CreateOrderBody = CreateOrderRequest;
 
 /** A valid create-order body; override what the test is about. */
 export function orderBody(overrides: Partial<CreateOrderBody> = {}): CreateOrderBody {
