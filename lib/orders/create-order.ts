@@ -43,8 +43,9 @@ function replayOf(existing: OrderRow, hash: string): CreateOrderResult {
 }
 
 /**
- * DESIGN.md Flow 1. A replay is answered from the stored order before Catalog is asked, so a
- * client retrying a created order gets it even while Catalog is down.
+ * Creating an order (ARCHITECTURE.md, "The path of an order"). A replay is answered from the
+ * stored order before Catalog is asked, so a client retrying a created order gets it even while
+ * Catalog is down.
  */
 export async function createOrder(
   deps: CreateOrderDeps,

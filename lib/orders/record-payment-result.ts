@@ -63,8 +63,9 @@ export function paymentMessageKey(callback: PaymentCallback): string {
 }
 
 /**
- * DESIGN.md Flow 4, after the signature and the shape have been checked: a result that matches
- * what this service asked Payments for is taken into the inbox; the inbox processor applies it.
+ * The payment callback (ARCHITECTURE.md), after the signature and the shape have been checked:
+ * a result that matches what this service asked Payments for is taken into the inbox; the inbox
+ * processor applies it.
  * Throws NotFoundError / ConflictError (nothing written) when it does not match.
  */
 export async function recordPaymentResult(

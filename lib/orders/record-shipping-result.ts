@@ -37,9 +37,9 @@ export async function recordShippingResponse(db: Db, value: string | null): Prom
 }
 
 /**
- * Takes one shipping-response message in (DESIGN.md Flow 6): a valid result for a known order
- * becomes an inbox row and its `inbox` outbox row in one transaction; anything unusable is kept
- * as a dead letter with the reason. Database errors propagate: the caller must not commit the
+ * Takes one shipping-response message in (ARCHITECTURE.md, "The path of an order"): a valid
+ * result for a known order becomes an inbox row and its `inbox` outbox row in one transaction;
+ * anything unusable is kept as a dead letter with the reason. Database errors propagate: the caller must not commit the
  * offset then.
  */
 export async function recordShippingResult(
