@@ -10,7 +10,7 @@
  *   the platform restarts the process.
  */
 import { createDatabase, type Database } from '../../db/client.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { loadConfigOrExit, type Config } from './config.js';
 import type { ReadinessChecks } from './health.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
 import { createLogger, type Logger } from './logger.js';
@@ -39,22 +39,9 @@ export interface ProcessSpec {
   start(kit: ProcessKit): Promise<RunningProcess>;
 }
 
-function exitOnBadConfig(env: NodeJS.ProcessEnv): Config {
-  try {
-    return loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      // Never through the logger: the message names variables, and it must reach a human as is.
-      process.stderr.write(`${err.message}\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
-}
-
 /** Starts a long-running process and keeps it until a signal. Never resolves or rejects. */
 export function runProcess(spec: ProcessSpec, env: NodeJS.ProcessEnv = process.env): void {
-  const config = exitOnBadConfig(env);
+  const config = loadConfigOrExit(env);
   const logger = createLogger({ name: spec.name, level: config.logLevel });
   const metrics = createMetrics();
   const database = createDatabase({
@@ -107,7 +94,7 @@ export function runTask(
   task: (kit: { config: Config; logger: Logger }) => Promise<void>,
   env: NodeJS.ProcessEnv = process.env,
 ): void {
-  const config = exitOnBadConfig(env);
+  const config = loadConfigOrExit(env);
   const logger = createLogger({ name, level: config.logLevel });
   task({ config, logger }).then(
     () => process.exit(0),
