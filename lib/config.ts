@@ -44,6 +44,9 @@ export interface Config {
     responsesTopic: string;
     groupId: string;
     idempotent: boolean;
+    /** The consumer's group session: how long the group waits for a silent member (a crashed
+     * process) before giving its partitions to the others. */
+    sessionTimeoutMs: number;
     clientId: string;
     devPort: number;
   };
@@ -112,6 +115,8 @@ const envSchema = Joi.object({
   KAFKA_GROUP_ID: Joi.string().default('order-service'),
   KAFKA_CLIENT_ID: Joi.string().default('order-service'),
   KAFKA_IDEMPOTENT: Joi.boolean().default(true),
+  // Apache Kafka's default group.min/max.session.timeout.ms bound it.
+  KAFKA_SESSION_TIMEOUT_MS: Joi.number().integer().min(6000).max(1800000).default(30000),
   KAFKA_DEV_PORT: Joi.number().port().default(9092),
   JOB_ATTEMPTS: positiveInt.max(100).default(8),
   JOB_BACKOFF_MS: positiveInt.default(500),
@@ -243,6 +248,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       responsesTopic: prefix + (sharedTopic ?? (v.KAFKA_SHIPPING_RESPONSES_TOPIC as string)),
       groupId: prefix + (v.KAFKA_GROUP_ID as string),
       idempotent: v.KAFKA_IDEMPOTENT as boolean,
+      sessionTimeoutMs: n('KAFKA_SESSION_TIMEOUT_MS'),
       clientId: v.KAFKA_CLIENT_ID as string,
       devPort: n('KAFKA_DEV_PORT'),
     },
