@@ -448,13 +448,22 @@ describe('broker restarted with its data kept while shipping jobs are pending (A
     await broker!.stop();
     const stoppedAt = Date.now();
     const pending = await paidOrders(ORDERS);
+    // Every job handed to the worker, and sends failing: the broker is really gone for them.
+    // (Sends go out one at a time, so the others wait behind the failing one.)
     await waitFor(
-      async () =>
-        (await count(
-          'select count(*)::int as n from outbox where id = any($1) and last_error is not null',
+      async () => {
+        const r = await db.pool.query<{ dispatched: number; failed: number; done: number }>(
+          `select count(*) filter (where dispatched_at is not null)::int as dispatched,
+                  count(*) filter (where last_error is not null)::int as failed,
+                  count(*) filter (where completed_at is not null)::int as done
+             from outbox where id = any($1)`,
           [pending.outboxIds],
-        )) === ORDERS,
-      { timeoutMs: 60000, intervalMs: 200, what: 'a failed send attempt for every pending order' },
+        );
+        const { dispatched, failed, done } = r.rows[0]!;
+        if (done > 0) throw new Error(`${done} shipping rows completed with the broker stopped`);
+        return dispatched === ORDERS && failed > 0;
+      },
+      { timeoutMs: 60000, intervalMs: 200, what: 'every pending job dispatched and a send failed' },
     );
     expect(await shippedCount(pending.ids)).to.equal(0);
     await broker!.start();
