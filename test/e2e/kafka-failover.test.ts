@@ -16,9 +16,10 @@ import { testConfig } from '../support/api.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import {
   FAST_CONSUMER,
+  reportFigures,
   sharedTestBroker,
+  skipUnlessApacheKafka,
   startPrivateTestBroker,
-  testBrokerKind,
   testKafka,
   uniqueKafkaNames,
   uniqueName,
@@ -29,21 +30,13 @@ import { insertOrder } from '../support/orders.js';
 import { startRecordingPeer, waitFor, type RecordingPeer } from '../support/recording-peer.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
 
-/** Numbers for a person looking at a run (takeover time, redeliveries); quiet unless asked. */
-function report(what: string, numbers: Record<string, unknown>): void {
-  if (process.env.KAFKA_FAILOVER_REPORT)
-    process.stderr.write(`  [${what}] ${JSON.stringify(numbers)}\n`);
-}
-
-/** The suite needs Apache Kafka: the in-repo broker has no crash semantics worth proving. */
-async function requireApacheKafka(ctx: Mocha.Context): Promise<void> {
-  if ((await testBrokerKind()) === 'real') return;
-  process.stderr.write(
-    '  skipped: needs Apache Kafka (KAFKA_TEST_BROKER=real); the in-repo broker does not model ' +
-      'session expiry after a crash\n',
-  );
-  ctx.skip();
-}
+/**
+ * Failures of Kafka's moving parts on Apache Kafka, with the service's own entry points: a
+ * consumer process killed with kill -9 while responses stream in, and the broker stopped and
+ * started again (its data kept) while shipping requests wait. Each response is taken in and
+ * applied once, each request is sent once, and every order ships. (A partition leader killed in a
+ * three-node cluster: kafka-leader-failover.test.ts.)
+ */
 
 /** One bunyan line of a child process. */
 interface LogLine {
@@ -118,7 +111,10 @@ describe('shipping consumer killed with kill -9 (Apache Kafka)', function () {
     partitioner({ topic, partitionMetadata, message: { key, value: null } });
 
   before(async function () {
-    await requireApacheKafka(this);
+    await skipUnlessApacheKafka(
+      this,
+      "this proves Apache Kafka's group coordinator handing a killed member's partitions over",
+    );
     broker = await sharedTestBroker();
     db = await createTestDatabase('consumerkill');
     redis = createTestRedisPrefix();
@@ -343,7 +339,7 @@ describe('shipping consumer killed with kill -9 (Apache Kafka)', function () {
       await count("select count(*)::int as n from inbox where result is distinct from 'applied'"),
     ).to.equal(0);
 
-    report('consumer kill -9', {
+    reportFigures('consumer kill -9', {
       orders: ORDERS,
       partitions: PARTITIONS,
       victimPartitions,
@@ -376,7 +372,7 @@ describe('broker restarted with its data kept while shipping jobs are pending (A
   const names = uniqueKafkaNames();
 
   before(async function () {
-    await requireApacheKafka(this);
+    await skipUnlessApacheKafka(this, 'the in-repo broker keeps no data over a restart');
     broker = await startPrivateTestBroker();
     db = await createTestDatabase('brokerdata');
     redis = createTestRedisPrefix();
@@ -522,7 +518,7 @@ describe('broker restarted with its data kept while shipping jobs are pending (A
       'select attempts from outbox where id = any($1)',
       [pending.outboxIds],
     );
-    report('broker restart', {
+    reportFigures('broker restart', {
       orders: ORDERS,
       downMs,
       recoveredMs,

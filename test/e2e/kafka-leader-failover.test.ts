@@ -13,8 +13,9 @@ import { startShippingPeer, type ShippingPeer } from '../../scripts/peers/shippi
 import { testConfig } from '../support/api.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import {
+  reportFigures,
+  skipUnlessApacheKafka,
   startRealCluster,
-  testBrokerKind,
   testKafka,
   uniqueKafkaNames,
   uniqueName,
@@ -23,13 +24,6 @@ import {
 import { insertOrder } from '../support/orders.js';
 import { startRecordingPeer, waitFor, type RecordingPeer } from '../support/recording-peer.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
-
-/** Numbers for a person looking at a run; quiet unless KAFKA_FAILOVER_REPORT is set. */
-function report(what: string, numbers: Record<string, unknown>): void {
-  if (process.env.KAFKA_FAILOVER_REPORT) {
-    process.stderr.write(`  [${what}] ${JSON.stringify(numbers)}\n`);
-  }
-}
 
 /**
  * A three-node Apache Kafka cluster (replication 3, min.insync.replicas 2) loses the leader of a
@@ -57,12 +51,7 @@ describe('partition leader killed in a three-node cluster (Apache Kafka)', funct
   const responsesTopic = names.env.KAFKA_SHIPPING_RESPONSES_TOPIC;
 
   before(async function () {
-    if ((await testBrokerKind()) !== 'real') {
-      process.stderr.write(
-        '  skipped: needs Apache Kafka (KAFKA_TEST_BROKER=real) for a three-node cluster\n',
-      );
-      this.skip();
-    }
+    await skipUnlessApacheKafka(this, 'a three-node cluster');
     [cluster, db, peer] = await Promise.all([
       startRealCluster({ brokers: 3 }),
       createTestDatabase('leaderkill'),
@@ -302,7 +291,7 @@ describe('partition leader killed in a three-node cluster (Apache Kafka)', funct
     const twice = directIds.filter((id) => answers.get(id) !== 1 && !failedSends.has(id));
     expect(twice).to.deep.equal([]);
 
-    report('leader killed', {
+    reportFigures('leader killed', {
       directOrders: DIRECT,
       requestedOrders: REQUESTED,
       killedNode: leader,
