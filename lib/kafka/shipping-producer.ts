@@ -8,6 +8,16 @@ import type { ShippingRequestPayload } from '../domain/outbox-events.js';
  * Sends shipping requests to Kafka through one producer per process, connected once. kafkajs
  * reconnects a connected producer by itself after a broker loss; a send that fails anyway throws
  * and the shipping job retries with BullMQ's backoff.
+ *
+ * One send at a time, and a new idempotent producer after a send failed. kafkajs (2.2.4) gives a
+ * partition's sequence number back when a produce request fails, even one the broker may have
+ * written before its answer was lost (a leader killed mid-request), and the next produce to that
+ * partition takes it. Were that a different request (a concurrent send, or the next job after this
+ * one gave up), the broker would take it for the duplicate of the written one: acknowledged, not
+ * written, its order never shipped; and the first written twice when its job retries. With one
+ * send in flight, only kafkajs's own retry of the same messages reuses the number; after a send
+ * that failed for good, a new producer id starts the numbers afresh (the failed request, if it
+ * was written, is then written again by its job's retry: Shipping deduplicates by idempotency key).
  */
 export interface ShippingProducer {
   send(request: ShippingRequestPayload): Promise<void>;
@@ -21,15 +31,22 @@ export function createShippingProducer(
   cfg: KafkaSettings,
   logger: Logger,
 ): ShippingProducer {
-  const producer: Producer = kafka.producer(producerOptions(cfg));
   // A producer has no ping and keeps saying "connected" after its broker is gone; readiness asks
   // a broker for the cluster's metadata instead, through an admin client that fails fast.
   const admin = kafka.admin({ retry: { retries: 0 } });
   let adminConnected: Promise<void> | undefined;
   let connecting: Promise<void> | undefined;
-  producer.on(producer.events.DISCONNECT, () => {
-    connecting = undefined;
-  });
+  let producer = newProducer();
+  /** The send in flight, if any; the next one waits for it. */
+  let previous: Promise<unknown> = Promise.resolve();
+
+  function newProducer(): Producer {
+    const created = kafka.producer(producerOptions(cfg));
+    created.on(created.events.DISCONNECT, () => {
+      if (producer === created) connecting = undefined;
+    });
+    return created;
+  }
 
   const connect = () => {
     // The topic first: Apache Kafka would auto-create it on the first send only where
@@ -43,33 +60,52 @@ export function createShippingProducer(
     return connecting;
   };
 
+  async function sendNow(request: ShippingRequestPayload): Promise<void> {
+    await connect();
+    try {
+      await producer.send({
+        topic: cfg.requestsTopic,
+        acks: -1,
+        messages: [
+          {
+            // Key = order id: one order's messages stay in one partition, in order.
+            key: request.order_id,
+            value: JSON.stringify(request),
+            headers: {
+              'idempotency-key': request.idempotency_key,
+              'event-type': request.event_type,
+            },
+          },
+        ],
+      });
+    } catch (err) {
+      if (cfg.idempotent) {
+        const failed = producer;
+        producer = newProducer();
+        connecting = undefined;
+        failed.disconnect().catch((disconnectErr: unknown) => {
+          logger.warn({ err: disconnectErr }, 'could not disconnect the replaced producer');
+        });
+        logger.warn(
+          { err, order_id: request.order_id },
+          'shipping request not sent; the next send uses a new idempotent producer',
+        );
+      }
+      // The job's last_error then names the topic, not just "does not host this partition".
+      throw topicUnavailableError(err, cfg.requestsTopic, 'shipping requests') ?? err;
+    }
+    logger.debug({ order_id: request.order_id, topic: cfg.requestsTopic }, 'shipping request sent');
+  }
+
   return {
     async send(request) {
+      // Outside the line too: while Kafka is unreachable, waiting sends share one connection
+      // attempt and fail together, not one after another.
       await connect();
-      await producer
-        .send({
-          topic: cfg.requestsTopic,
-          acks: -1,
-          messages: [
-            {
-              // Key = order id: one order's messages stay in one partition, in order.
-              key: request.order_id,
-              value: JSON.stringify(request),
-              headers: {
-                'idempotency-key': request.idempotency_key,
-                'event-type': request.event_type,
-              },
-            },
-          ],
-        })
-        .catch((err: unknown) => {
-          // The job's last_error then names the topic, not just "does not host this partition".
-          throw topicUnavailableError(err, cfg.requestsTopic, 'shipping requests') ?? err;
-        });
-      logger.debug(
-        { order_id: request.order_id, topic: cfg.requestsTopic },
-        'shipping request sent',
-      );
+      const sending = previous.then(() => sendNow(request));
+      // Only the line's order is kept here; the caller gets this send's error through `sending`.
+      previous = sending.catch(() => undefined);
+      return sending;
     },
     async check() {
       adminConnected ??= admin.connect().catch((err: unknown) => {

@@ -121,9 +121,13 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Kafka's cluster id: 16 random bytes, base64url without padding. */
+/** Kafka's cluster id: 16 random bytes, base64url without padding. Never one starting with `-`
+ * (as Kafka's own Uuid.randomUuid): `kafka-storage format -t -x…` would read it as an option. */
 function newClusterId(): string {
-  return randomBytes(16).toString('base64url');
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 async function loadOrPlanLayout(

@@ -195,6 +195,24 @@ export function uniqueKafkaNames() {
   };
 }
 
+/**
+ * For a suite's `before` hook: skips the suite, saying why, unless this run uses Apache Kafka
+ * (CI runs `real`).
+ */
+export async function skipUnlessApacheKafka(ctx: Mocha.Context, why: string): Promise<void> {
+  if ((await testBrokerKind()) === 'real') return;
+  process.stderr.write(`  skipped: needs Apache Kafka (KAFKA_TEST_BROKER=real): ${why}\n`);
+  ctx.skip();
+}
+
+/** Figures of a failover test (takeover time, redeliveries) for a person watching a run; printed
+ * only with KAFKA_FAILOVER_REPORT set. */
+export function reportFigures(what: string, figures: Record<string, unknown>): void {
+  if (process.env.KAFKA_FAILOVER_REPORT) {
+    process.stderr.write(`  [${what}] ${JSON.stringify(figures)}\n`);
+  }
+}
+
 /** A topic or group name no other test uses. */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${randomBytes(4).toString('hex')}`;

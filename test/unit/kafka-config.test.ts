@@ -94,10 +94,34 @@ describe('lib/kafka: configuration to kafkajs options', () => {
   it('when KAFKA_PREFIX is set, then the group id carries it once and the client options do not', () => {
     const cfg = kafkaConfig({ KAFKA_URL: 'kafka+ssl://h:9096', KAFKA_PREFIX: 'tenant-42.' });
 
-    expect(consumerOptions(cfg)).to.deep.equal({ groupId: 'tenant-42.order-service' });
+    expect(consumerOptions(cfg).groupId).to.equal('tenant-42.order-service');
     expect(cfg.requestsTopic).to.equal('tenant-42.shipping.requests');
     expect(cfg.responsesTopic).to.equal('tenant-42.shipping.responses');
     expect(kafkaClientOptions(cfg, silentLogger()).clientId).to.equal('order-service');
+  });
+
+  it("when KAFKA_SESSION_TIMEOUT_MS is unset, then the consumer keeps kafkajs's 30 s session and 3 s heartbeat", () => {
+    expect(consumerOptions(kafkaConfig({}))).to.deep.equal({
+      groupId: 'order-service',
+      sessionTimeout: 30000,
+      heartbeatInterval: 3000,
+    });
+  });
+
+  it('when KAFKA_SESSION_TIMEOUT_MS is short, then heartbeats go every third of it', () => {
+    expect(consumerOptions(kafkaConfig({ KAFKA_SESSION_TIMEOUT_MS: '6000' }))).to.include({
+      sessionTimeout: 6000,
+      heartbeatInterval: 2000,
+    });
+  });
+
+  it("when KAFKA_SESSION_TIMEOUT_MS is outside Apache Kafka's default bounds, then it is refused", () => {
+    expect(() => kafkaConfig({ KAFKA_SESSION_TIMEOUT_MS: '5999' })).to.throw(
+      /KAFKA_SESSION_TIMEOUT_MS/,
+    );
+    expect(() => kafkaConfig({ KAFKA_SESSION_TIMEOUT_MS: '1800001' })).to.throw(
+      /KAFKA_SESSION_TIMEOUT_MS/,
+    );
   });
 
   it('when nothing says otherwise, then the producer is idempotent with one request in flight', () => {

@@ -100,6 +100,15 @@ export const kafka = {
       default: true,
       description: 'Idempotent producer; false for clusters that forbid it.',
     }),
+    sessionTimeoutMs: variable({
+      env: 'KAFKA_SESSION_TIMEOUT_MS',
+      // Apache Kafka's default group.min/max.session.timeout.ms bound it.
+      rule: Joi.number().integer().min(6000).max(1800000),
+      default: 30000,
+      description:
+        "The consumer group's session, in ms: how long a crashed consumer keeps its partitions " +
+        'before the others take them over.',
+    }),
     devPort: variable({
       env: 'KAFKA_DEV_PORT',
       rule: Joi.number().port(),
