@@ -177,16 +177,26 @@ describe('tracing: one trace per order across the processes', function () {
     const inTrace = () => collector.spans.filter((s) => s.traceId === traceId);
     const named = (service: string, name: string) =>
       inTrace().filter((s) => s.service === `order-service-${service}` && s.name === name);
-    // The last span of the journey: the `shipped` notification's HTTP call, in the worker.
-    await waitFor(() => named('worker', 'process notifications').length === 3, {
-      timeoutMs: 20000,
-      what: 'the three notification jobs exported',
+    // Each process exports on its own schedule: wait until every expected span has arrived.
+    const expected: [string, string, number][] = [
+      ['web', 'POST /api/v1/orders', 1],
+      ['web', 'inbox.record payments', 1],
+      ['worker', 'process payments', 1],
+      ['worker', 'process notifications', 3],
+      ['worker', 'process inbox', 2],
+      ['worker', 'process shipping', 1],
+      ['worker', `send ${kafkaRequestsTopic}`, 1],
+      ['consumer', 'inbox.record shipping', 1],
+    ];
+    await waitFor(() => expected.every(([p, n, count]) => named(p, n).length >= count), {
+      timeoutMs: 30000,
+      what: 'every expected span exported',
+    }).catch((err: Error) => {
+      const got = inTrace().map((s) => `${s.service} ${s.name}`);
+      throw new Error(`${err.message}; spans in the trace: ${[...new Set(got)].join(', ')}`);
     });
-    await waitFor(() => named('worker', 'process inbox').length === 2, {
-      timeoutMs: 20000,
-      what: 'both inbox jobs exported',
-    });
-
+    expect(named('worker', 'process notifications')).to.have.length(3);
+    expect(named('worker', 'process inbox')).to.have.length(2);
     expect(named('web', 'POST /api/v1/orders')).to.have.length(1);
     expect(named('worker', 'process payments')).to.have.length(1);
     expect(named('worker', 'process shipping')).to.have.length(1);
