@@ -19,5 +19,6 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 USER node
 EXPOSE 8000
-# One image, every process type: override the command per service (see docker-compose.yml).
-CMD ["node", "dist/api/server.js"]
+# One image, every process type: override the command per service (see docker-compose.yml). The
+# tracing preload does nothing unless OTEL_* variables ask for traces (README, Observability).
+CMD ["node", "--import", "./dist/lib/platform/tracing.js", "dist/api/server.js"]

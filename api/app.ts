@@ -12,7 +12,8 @@ import { healthRouter, type ReadinessChecks } from './routes/health.js';
 import { ordersRouter } from './routes/orders.js';
 import { deadLettersRouter } from './routes/dead-letters.js';
 import { PAYMENT_CALLBACK_PATH, paymentCallbackRouter } from './routes/payment-callback.js';
-import { ADMIN_PATH, adminRouter, basicAuth, type AdminCredentials } from './admin.js';
+import { ADMIN_PATH, adminRouter, basicAuth, BOARD_PATH, type AdminCredentials } from './admin.js';
+import { journeyRouter } from './routes/journey.js';
 import type { Queues } from '../jobs/queues.js';
 
 export const BODY_LIMIT = '16kb';
@@ -90,7 +91,10 @@ export function createApp(deps: AppDeps): Express {
     const router = adminRouter({
       credentials: deps.admin.credentials,
       queues: Object.values(deps.admin.queues),
-      routes: [{ path: '/dead-letters', router: deadLettersRouter(deps.db) }],
+      routes: [
+        { path: '/dead-letters', router: deadLettersRouter(deps.db) },
+        { path: '/orders', router: journeyRouter(deps.db, deps.admin.queues, BOARD_PATH) },
+      ],
     });
     app.use(ADMIN_PATH, router);
   }

@@ -2,6 +2,7 @@ import { and, asc, desc, eq, lt, sql } from 'drizzle-orm';
 import type { OrderStatus } from '../lib/domain/order-state.js';
 import { OUTBOX_CHANNEL, type NewOutboxRow } from '../lib/domain/outbox-events.js';
 import type { Db } from './client.js';
+import { currentTraceparent } from '../lib/platform/trace-context.js';
 import { outboxInsert } from './outbox.js';
 import { orderStatusHistory, orders, type OrderRow } from './schema.js';
 
@@ -35,6 +36,7 @@ type RawOrder = {
   request_hash: string;
   payment_idempotency_key: string;
   shipment_id: string | null;
+  traceparent: string | null;
   // drizzle's driver hands raw timestamps over as text (it parses them only for typed queries).
   created_at: string | Date;
   updated_at: string | Date;
@@ -52,6 +54,7 @@ const fromRaw = (r: RawOrder): OrderRow => ({
   requestHash: r.request_hash,
   paymentIdempotencyKey: r.payment_idempotency_key,
   shipmentId: r.shipment_id,
+  traceparent: r.traceparent,
   createdAt: new Date(r.created_at),
   updatedAt: new Date(r.updated_at),
 });
@@ -111,9 +114,10 @@ export async function insertNewOrder(
   const result = await db.execute<RawOrder>(sql`
     with o as (
       insert into orders (id, user_id, item_id, quantity, unit_price, amount, status,
-                          idempotency_key, request_hash, payment_idempotency_key)
+                          idempotency_key, request_hash, payment_idempotency_key, traceparent)
       values (${o.id}, ${o.userId}, ${o.itemId}, ${o.quantity}, ${o.unitPrice}, ${o.amount}, 'new',
-              ${o.idempotencyKey}, ${o.requestHash}, ${o.paymentIdempotencyKey})
+              ${o.idempotencyKey}, ${o.requestHash}, ${o.paymentIdempotencyKey},
+              ${currentTraceparent()}::text)
       on conflict (idempotency_key) do nothing
       returning *
     ), h as (
@@ -135,6 +139,15 @@ export async function orderHistory(db: Db, orderId: string): Promise<HistoryEntr
     .from(orderStatusHistory)
     .where(eq(orderStatusHistory.orderId, orderId))
     .orderBy(asc(orderStatusHistory.id));
+}
+
+/** The trace context the order was created in (null when tracing was off, or no such order). */
+export async function findOrderTraceparent(db: Db, id: string): Promise<string | null> {
+  const [row] = await db
+    .select({ traceparent: orders.traceparent })
+    .from(orders)
+    .where(eq(orders.id, id));
+  return row?.traceparent ?? null;
 }
 
 /** A user's orders, newest first, strictly older than `beforeId` when given. */

@@ -1,5 +1,6 @@
 import { and, asc, eq, gt, inArray, isNotNull, isNull, lt, sql, type SQL } from 'drizzle-orm';
 import { OUTBOX_CHANNEL, type NewOutboxRow } from '../lib/domain/outbox-events.js';
+import { currentTraceparent } from '../lib/platform/trace-context.js';
 import type { Executor, Tx } from './client.js';
 import { deleteOlderThan, type AgeLimits } from './delete-old.js';
 import { outbox } from './schema.js';
@@ -7,9 +8,11 @@ import { outbox } from './schema.js';
 /**
  * The one INSERT of outbox rows, for use inside a statement: rows travel as one JSON parameter, so
  * any number of them is one round trip. With `onlyIf` (a query), nothing is inserted unless it
- * returns a row: intake inserts its rows only when its order insert did.
+ * returns a row: intake inserts its rows only when its order insert did. Each row keeps the
+ * writer's trace context (null when tracing is off), so its job continues the same trace.
  */
 export function outboxInsert(rows: NewOutboxRow[], onlyIf?: SQL): SQL {
+  const traceparent = currentTraceparent();
   const values = JSON.stringify(
     rows.map((r) => ({
       queue: r.queue,
@@ -20,8 +23,8 @@ export function outboxInsert(rows: NewOutboxRow[], onlyIf?: SQL): SQL {
     })),
   );
   return sql`
-    insert into outbox (queue, event_type, order_id, idempotency_key, payload)
-    select v.queue, v.event_type, v.order_id, v.idempotency_key, v.payload
+    insert into outbox (queue, event_type, order_id, idempotency_key, payload, traceparent)
+    select v.queue, v.event_type, v.order_id, v.idempotency_key, v.payload, ${traceparent}::text
     from jsonb_to_recordset(${values}::jsonb)
       as v(queue text, event_type text, order_id uuid, idempotency_key uuid, payload jsonb)
     ${onlyIf ? sql`where exists (${onlyIf})` : sql``}
@@ -52,6 +55,8 @@ export interface DispatchableRow {
   orderId: string | null;
   idempotencyKey: string;
   payload: unknown;
+  /** The trace context the row was written in: its job's parent. */
+  traceparent: string | null;
   /** Age of the row when claimed, by the database's clock (no skew with the app's clock). */
   ageMs: number;
 }
@@ -64,6 +69,7 @@ const dispatchable = {
   orderId: outbox.orderId,
   idempotencyKey: outbox.idempotencyKey,
   payload: outbox.payload,
+  traceparent: outbox.traceparent,
   ageMs: sql<number>`(extract(epoch from clock_timestamp() - ${outbox.createdAt}) * 1000)::float8`,
 };
 
@@ -129,6 +135,18 @@ export interface OutboxJobRef {
 
 const isRow = (ref: OutboxJobRef) => and(eq(outbox.id, ref.id), eq(outbox.jobId, ref.jobId));
 
+/** Failed attempts' errors kept on a row (attempt_errors); a day of retries would be thousands. */
+export const OUTBOX_ATTEMPT_ERRORS_KEPT = 20;
+
+/** attempt_errors with this attempt's error appended, trimmed to the latest ones kept. */
+const withAttemptError = (error: string) =>
+  sql`jsonb_path_query_array(
+    ${outbox.attemptErrors} || jsonb_build_array(jsonb_build_object(
+      'at', to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+      'attempt', ${outbox.attempts} + 1,
+      'error', ${error}::text)),
+    ${`$[last-${OUTBOX_ATTEMPT_ERRORS_KEPT - 1} to last]`}::jsonpath)`;
+
 /**
  * The effect is done: counts the attempt and clears any earlier failure (a success after an ops
  * retry completes the row as usual). False when the row was completed already, or is not the
@@ -156,7 +174,11 @@ export async function recordOutboxAttemptFailed(
 ): Promise<void> {
   await ex
     .update(outbox)
-    .set({ lastError: error, attempts: sql`${outbox.attempts} + 1` })
+    .set({
+      lastError: error,
+      attemptErrors: withAttemptError(error),
+      attempts: sql`${outbox.attempts} + 1`,
+    })
     .where(and(isRow(ref), isNull(outbox.completedAt)));
 }
 
@@ -168,7 +190,12 @@ export async function markOutboxFailed(
 ): Promise<void> {
   await ex
     .update(outbox)
-    .set({ failedAt: sql`now()`, lastError: error, attempts: sql`${outbox.attempts} + 1` })
+    .set({
+      failedAt: sql`now()`,
+      lastError: error,
+      attemptErrors: withAttemptError(error),
+      attempts: sql`${outbox.attempts} + 1`,
+    })
     .where(and(isRow(ref), isNull(outbox.completedAt)));
 }
 

@@ -45,6 +45,11 @@ export const orders = pgTable(
     /** The key this service gives Payments for this order's charge; the callback must echo it. */
     paymentIdempotencyKey: uuid('payment_idempotency_key').notNull(),
     shipmentId: text('shipment_id'),
+    /**
+     * The W3C trace context of the request that created the order (null when tracing was off):
+     * inbound events that arrive without it (a payment callback, a shipping response) join it.
+     */
+    traceparent: text('traceparent'),
     ...timestamps,
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
@@ -93,6 +98,17 @@ export const outbox = pgTable(
     payload: jsonb('payload').notNull(),
     attempts: integer('attempts').notNull().default(0),
     lastError: text('last_error'),
+    /**
+     * Each failed attempt's time and error, the latest OUTBOX_ATTEMPT_ERRORS_KEPT (db/outbox.ts)
+     * only: last_error keeps just the latest, and BullMQ's job (and its stack traces) is removed
+     * after a week, while ops reading an order's journey want to see every try.
+     */
+    attemptErrors: jsonb('attempt_errors')
+      .$type<{ at: string; attempt: number; error: string }[]>()
+      .notNull()
+      .default(sql`'[]'::jsonb`),
+    /** The W3C trace context of the transaction that wrote the row: its job continues that trace. */
+    traceparent: text('traceparent'),
     ...timestamps,
     dispatchedAt: timestamp('dispatched_at', { withTimezone: true }),
     completedAt: timestamp('completed_at', { withTimezone: true }),
@@ -115,6 +131,8 @@ export const outbox = pgTable(
     index('outbox_open_queue_created_idx')
       .on(t.queue, t.createdAt)
       .where(sql`${t.completedAt} is null and ${t.failedAt} is null`),
+    // An order's journey (the admin view) lists its rows.
+    index('outbox_order_id_idx').on(t.orderId),
     // Retention's query.
     index('outbox_completed_at_idx')
       .on(t.completedAt)
@@ -139,6 +157,8 @@ export const inbox = pgTable(
   },
   (t) => [
     uniqueIndex('inbox_source_message_key_uq').on(t.source, t.messageKey),
+    // An order's journey (the admin view) lists its rows.
+    index('inbox_order_id_idx').on(t.orderId),
     index('inbox_processed_at_idx')
       .on(t.processedAt)
       .where(sql`${t.processedAt} is not null`),

@@ -2,6 +2,7 @@ import type { DispatchableRow } from '../db/outbox.js';
 import { isQueueName, parsePayload, type QueueName } from '../lib/domain/outbox-events.js';
 import { outboxJobId, type OutboxJobData } from './job-data.js';
 import type { Queues } from './queues.js';
+import { jobTelemetryOf } from './telemetry.js';
 
 /**
  * Adds outbox rows to their queues: one addBulk per queue, all queues at once. Shared by the
@@ -63,7 +64,11 @@ function jobOf(row: DispatchableRow) {
     idempotencyKey: row.idempotencyKey,
     payload: row.payload as Record<string, unknown>,
   };
-  return { name: row.eventType, data, opts: { jobId: outboxJobId(row.jobId) } };
+  return {
+    name: row.eventType,
+    data,
+    opts: { jobId: outboxJobId(row.jobId), ...jobTelemetryOf(row.traceparent) },
+  };
 }
 
 /**

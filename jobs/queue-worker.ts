@@ -10,6 +10,7 @@ import {
 import type { Queues } from './queues.js';
 import { closeRedis, createRedis } from './redis.js';
 import { backoffStrategy, type RetryPolicy } from './retry-policy.js';
+import { bullmqTelemetry } from './telemetry.js';
 
 /**
  * One BullMQ Worker for one processor, on its own worker-grade Redis connection, with a bounded
@@ -65,6 +66,7 @@ export function createQueueWorker(options: QueueWorkerOptions): QueueWorker {
     prefix: options.prefix,
     concurrency: options.concurrency,
     limiter: LIMITER,
+    telemetry: bullmqTelemetry(),
     // Delays for the jobs' custom backoff type (jobs/queues.ts sets it on every job).
     settings: { backoffStrategy: backoffStrategy(options.retry) },
   });

@@ -5,6 +5,7 @@ import type { Logger } from '../lib/platform/logger.js';
 import { QUEUE_NAMES, type QueueName } from '../lib/domain/outbox-events.js';
 import type { OutboxJobData } from './job-data.js';
 import { closeRedis, createRedis } from './redis.js';
+import { bullmqTelemetry } from './telemetry.js';
 import { attemptsToCover, BACKOFF_TYPE, type RetryPolicy } from './retry-policy.js';
 
 /**
@@ -77,6 +78,7 @@ export function createQueues(config: QueueConfig, logger: Logger): QueueSet {
       connection,
       prefix: config.bullPrefix,
       defaultJobOptions: defaults,
+      telemetry: bullmqTelemetry(),
     });
     // Without a listener an 'error' event would crash the process.
     queue.on('error', (err) => logger.warn({ err, queue: name }, 'queue error'));

@@ -9,6 +9,7 @@ import type { Consumer, EachMessagePayload, Kafka } from 'kafkajs';
 import { type Database } from '../db/client.js';
 import { type Config } from '../lib/platform/config.js';
 import { consumerOptions, createKafka } from '../lib/kafka/client.js';
+import { consumerLagReader } from '../lib/kafka/consumer-lag.js';
 import { ensureTopics, topicUnavailableError } from '../lib/kafka/topics.js';
 import { type Logger } from '../lib/platform/logger.js';
 import { isMain } from '../lib/platform/main.js';
@@ -30,6 +31,8 @@ export interface ShippingConsumerDeps {
     rebalanceTimeout?: number;
     maxWaitTimeInMs?: number;
   };
+  /** Least time between two reads of the group's lag (kafka_consumer_lag). @defaultValue 15000 */
+  lagIntervalMs?: number;
   /** Called when the consumer crashed for good: the entry exits so the platform restarts it. */
   onFatal?: (err: Error) => void;
 }
@@ -141,6 +144,21 @@ export async function startShippingConsumer(
     throw err;
   }
   logger.info({ topic, group: config.kafka.groupId }, 'shipping consumer running');
+  const lag = consumerLagReader(kafka, {
+    groupId: config.kafka.groupId,
+    topic,
+    minIntervalMs: deps.lagIntervalMs ?? 15_000,
+  });
+  metrics?.gauge(
+    'kafka_consumer_lag',
+    'Messages not yet consumed by the shipping consumer group, per partition (end - committed)',
+    ['topic', 'partition'],
+    async () =>
+      (await lag.read()).map((p) => ({
+        labels: { topic: p.topic, partition: String(p.partition) },
+        value: p.lag,
+      })),
+  );
 
   return {
     consumer,
@@ -151,6 +169,7 @@ export async function startShippingConsumer(
       await withinMs(consumer.disconnect(), Math.max(1000, config.shutdownTimeoutMs - 2000), () => {
         logger.warn('consumer did not disconnect within the bound');
       });
+      await lag.close().catch((err: unknown) => logger.warn({ err }, 'lag admin close failed'));
     },
   };
 }

@@ -1,6 +1,8 @@
 import type { Db } from '../../db/client.js';
 import { findInboxRowId, insertInboxRow } from '../../db/inbox.js';
 import { insertOutboxRows } from '../../db/outbox.js';
+import { findOrderTraceparent } from '../../db/orders.js';
+import { withinOrderTrace } from '../platform/trace-context.js';
 import type { InboundEvent } from '../domain/inbound-event.js';
 import { inboxApply } from '../domain/outbox-events.js';
 
@@ -20,6 +22,16 @@ export interface RecordedInbound {
  * wait for the first transaction, so exactly one of them writes.
  */
 export async function recordInboundEvent(db: Db, event: InboundEvent): Promise<RecordedInbound> {
+  // The sender may not have passed the order's trace context on (Payments calls back on its own,
+  // Shipping answers over Kafka): the event joins the order's trace, so the inbox job continues it.
+  return withinOrderTrace(
+    `inbox.record ${event.source}`,
+    () => findOrderTraceparent(db, event.orderId),
+    () => record(db, event),
+  );
+}
+
+async function record(db: Db, event: InboundEvent): Promise<RecordedInbound> {
   return db.transaction(async (tx) => {
     const inserted = await insertInboxRow(tx, event);
     if (inserted !== undefined) {

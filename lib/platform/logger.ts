@@ -1,5 +1,6 @@
 import bunyan from 'bunyan';
 import { Writable } from 'node:stream';
+import { activeTraceId } from './trace-context.js';
 
 export type Logger = bunyan;
 
@@ -28,6 +29,14 @@ export function redact(value: unknown, depth = 0): unknown {
 class RedactingStream extends Writable {
   constructor(private readonly out: NodeJS.WritableStream) {
     super({ objectMode: true });
+  }
+  /**
+   * bunyan calls write() synchronously in the logging call, so the active span here is the one the
+   * line was written in (a buffered _write may run later, outside it).
+   */
+  override write(record: object, ...rest: never[]): boolean {
+    const traceId = activeTraceId();
+    return super.write(traceId ? { ...record, trace_id: traceId } : record, ...rest);
   }
   override _write(record: object, _enc: BufferEncoding, done: (err?: Error | null) => void) {
     this.out.write(`${JSON.stringify(redact(record))}\n`);

@@ -16,6 +16,7 @@ import { startHealthServer, type HealthServer } from './health-server.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { exitOnSignals } from './shutdown.js';
+import { shutdownTracing } from './trace-context.js';
 
 export interface ProcessKit {
   config: Config;
@@ -56,7 +57,9 @@ export function runProcess(spec: ProcessSpec, env: NodeJS.ProcessEnv = process.e
     if (dying) return;
     dying = true;
     logger.fatal({ err }, message);
-    Promise.allSettled([health?.stop(), database.close()]).finally(() => process.exit(1));
+    Promise.allSettled([health?.stop(), database.close(), shutdownTracing()]).finally(() =>
+      process.exit(1),
+    );
   };
   const kit: ProcessKit = { config, logger, metrics, database, fatal: die };
 
@@ -78,6 +81,10 @@ export function runProcess(spec: ProcessSpec, env: NodeJS.ProcessEnv = process.e
             await running.stop();
           } finally {
             await database.close();
+            // The last spans (the stop itself) are exported before the process exits.
+            await shutdownTracing().catch((err: unknown) =>
+              logger.warn({ err }, 'could not flush traces'),
+            );
           }
         },
         config.shutdownTimeoutMs,

@@ -38,10 +38,18 @@ export function startServiceProcess(options: {
 }): ServiceProcess {
   const { name } = options;
   // `node --import tsx/esm`: TypeScript straight from the sources, one process per entry, as the
-  // Procfile runs the compiled ones. tsx resolves from cwd (the repository).
+  // Procfile runs the compiled ones, with the same tracing preload (a no-op without OTEL_*). tsx
+  // resolves from cwd (the repository).
   const child: ChildProcess = spawn(
     process.execPath,
-    [...(options.nodeArgs ?? []), '--import', 'tsx/esm', options.entry],
+    [
+      ...(options.nodeArgs ?? []),
+      '--import',
+      'tsx/esm',
+      '--import',
+      './lib/platform/tracing.ts',
+      options.entry,
+    ],
     {
       cwd: options.cwd,
       env: options.env,

@@ -124,8 +124,11 @@ export interface SystemOptions {
 /** Environment for a child: only what it needs, so a developer's own settings cannot leak in. */
 function baseEnv(): NodeJS.ProcessEnv {
   const keep = ['PATH', 'HOME', 'LANG', 'TZ', 'TMPDIR'];
+  // OTEL_* pass through: `OTEL_TRACES_EXPORTER=otlp npm run bench` measures tracing's cost.
   return Object.fromEntries(
-    keep.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]]),
+    Object.keys(process.env)
+      .filter((k) => keep.includes(k) || k.startsWith('OTEL_'))
+      .map((k) => [k, process.env[k]]),
   );
 }
 
