@@ -14,7 +14,7 @@ import { type Logger } from '../lib/platform/logger.js';
 import { isMain } from '../lib/platform/main.js';
 import { type Metrics } from '../lib/platform/metrics.js';
 import { runProcess } from '../lib/platform/runner.js';
-import { withinMs } from '../lib/platform/shutdown.js';
+import { withinMs } from '../lib/platform/timeout.js';
 import { recordShippingResult } from '../lib/orders/record-shipping-result.js';
 
 export interface ShippingConsumerDeps {
