@@ -180,17 +180,12 @@ export async function startShippingConsumer(
 if (isMain(import.meta.url)) {
   runProcess({
     name: 'consumer',
-    async start({ config, logger, database, metrics, fatal }) {
-      const running = await startShippingConsumer(config, {
-        logger,
-        database,
-        metrics,
-        onFatal: (err) => fatal(err, 'consumer cannot go on; exiting for a restart'),
-      });
+    async start({ config, ...kit }) {
+      const running = await startShippingConsumer(config, kit);
       return {
         stop: () => running.stop(),
         readiness: {
-          postgres: () => database.ping(),
+          postgres: () => kit.database.ping(),
           kafka: async () => {
             if (!running.isReady()) throw new Error('not a member of the consumer group');
           },

@@ -188,14 +188,9 @@ export function workerReadiness(running: RunningWorker, database: Database): Rea
 if (isMain(import.meta.url)) {
   runProcess({
     name: 'worker',
-    async start({ config, logger, database, metrics, fatal }) {
-      const running = await startWorker(config, {
-        logger,
-        database,
-        metrics,
-        onFatal: (err) => fatal(err, 'worker cannot go on; exiting for a restart'),
-      });
-      return { stop: () => running.stop(), readiness: workerReadiness(running, database) };
+    async start({ config, ...kit }) {
+      const running = await startWorker(config, kit);
+      return { stop: () => running.stop(), readiness: workerReadiness(running, kit.database) };
     },
   });
 }
