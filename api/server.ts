@@ -11,7 +11,7 @@ import type { Config } from '../lib/platform/config.js';
 import type { Logger } from '../lib/platform/logger.js';
 import { isMain } from '../lib/platform/main.js';
 import { runProcess } from '../lib/platform/runner.js';
-import { withinMs } from '../lib/platform/shutdown.js';
+import { withinMs } from '../lib/platform/timeout.js';
 import { packageVersion } from '../lib/platform/version.js';
 import { openWebRedis, pingRedis } from './web-redis.js';
 import { ADMIN_PATH, adminCredentials } from './admin.js';

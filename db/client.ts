@@ -2,7 +2,7 @@ import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import type { Logger } from '../lib/platform/logger.js';
 import { isDatabaseUnavailable } from '../lib/domain/errors.js';
-import { withinMs } from '../lib/platform/shutdown.js';
+import { withinMs } from '../lib/platform/timeout.js';
 import * as schema from './schema.js';
 
 export type Db = NodePgDatabase<typeof schema>;

@@ -1,4 +1,5 @@
 import type { DispatchableRow } from '../db/outbox.js';
+import { withinMs } from '../lib/platform/timeout.js';
 import { isQueueName, parsePayload, type QueueName } from '../lib/domain/outbox-events.js';
 import { outboxJobId, type OutboxJobData } from './job-data.js';
 import type { Queues } from './queues.js';
@@ -83,15 +84,9 @@ export async function enqueueRows(
 ): Promise<EnqueueResult> {
   const { byQueue, rejected } = sortRows(rows);
   const adds = [...byQueue].map(([name, list]) => queues[name].addBulk(list.map(jobOf)));
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new EnqueueTimeoutError(timeoutMs)), timeoutMs);
+  await withinMs(Promise.all(adds), timeoutMs, () => {
+    throw new EnqueueTimeoutError(timeoutMs);
   });
-  try {
-    await Promise.race([Promise.all(adds), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
   const enqueued = [...byQueue].flatMap(([queue, list]) => list.map((row) => ({ row, queue })));
   return { enqueued, rejected };
 }

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Logger } from '../lib/platform/logger.js';
+import { retry } from '../lib/platform/retry.js';
 
 /**
  * A dedicated Postgres connection LISTENing on one channel (a pooled connection cannot LISTEN:
@@ -30,22 +31,14 @@ export interface PgListener {
 
 export function createPgListener(options: PgListenerOptions): PgListener {
   const { url, channel, logger, onNotify, onConnected } = options;
-  const minRetryMs = options.minRetryMs ?? 100;
-  const maxRetryMs = options.maxRetryMs ?? 5000;
+  const backoff = { minMs: options.minRetryMs ?? 100, maxMs: options.maxRetryMs ?? 5000 };
   let client: pg.Client | undefined;
   let stopped = false;
-  let failures = 0;
-  let retryTimer: NodeJS.Timeout | undefined;
+  let stopping = new AbortController();
   let connecting: Promise<void> | undefined;
 
-  function connect(): Promise<void> {
-    connecting = attempt().finally(() => {
-      connecting = undefined;
-    });
-    return connecting;
-  }
-
-  async function attempt(): Promise<void> {
+  /** One try: connect and LISTEN. Throws when either fails; a later loss reconnects. */
+  async function open(): Promise<void> {
     const c = new pg.Client({
       connectionString: url,
       application_name: options.applicationName ?? 'order-service-listen',
@@ -53,6 +46,7 @@ export function createPgListener(options: PgListenerOptions): PgListener {
       keepAlive: true,
     });
     let lost = false;
+    let established = false;
     const onLost = (err?: Error, ended = false) => {
       if (lost) return;
       lost = true;
@@ -63,14 +57,9 @@ export function createPgListener(options: PgListenerOptions): PgListener {
           logger.debug({ err: endErr }, 'closing a broken LISTEN connection failed'),
         );
       }
-      if (stopped) return;
-      failures += 1;
-      const waitMs = Math.min(minRetryMs * 2 ** (failures - 1), maxRetryMs);
-      logger.warn({ err, channel, retryInMs: waitMs }, 'LISTEN connection lost; reconnecting');
-      retryTimer = setTimeout(() => {
-        retryTimer = undefined;
-        void connect();
-      }, waitMs);
+      if (!established || stopped) return;
+      logger.warn({ err, channel }, 'LISTEN connection lost; reconnecting');
+      void connect();
     };
     c.on('notification', (msg) => {
       if (msg.channel === channel) onNotify();
@@ -82,26 +71,58 @@ export function createPgListener(options: PgListenerOptions): PgListener {
       await c.query(`LISTEN ${c.escapeIdentifier(channel)}`);
     } catch (err) {
       onLost(err as Error);
+      throw err;
+    }
+    if (lost) throw new Error('LISTEN connection closed while it was being set up');
+    if (stopped) {
+      await c.end();
       return;
     }
-    if (stopped || lost) {
-      if (!lost) await c.end();
-      return;
-    }
+    established = true;
     client = c;
-    if (failures > 0) logger.info({ channel }, 'LISTEN connection restored');
-    failures = 0;
     onConnected();
+  }
+
+  /** Resolves after the first try; the retries (with backoff) go on in the background. */
+  function connect(): Promise<void> {
+    let firstTried!: () => void;
+    const first = new Promise<void>((resolve) => (firstTried = resolve));
+    let failures = 0;
+    const { signal } = stopping;
+    const cycle: Promise<void> = retry(open, {
+      backoff,
+      signal,
+      onRetry: (err, attempt) => {
+        failures = attempt;
+        firstTried();
+        logger.warn({ err, channel, failures }, 'LISTEN connection failed; retrying');
+      },
+    })
+      .then(() => {
+        if (failures > 0) logger.info({ channel }, 'LISTEN connection restored');
+      })
+      .catch((err: unknown) => {
+        if (signal.aborted) return;
+        // A bug: not retried. Whoever LISTENs has a slow poll to fall back on.
+        logger.error({ err, channel }, 'LISTEN connection failed with a bug; not retrying it');
+      })
+      .finally(() => {
+        if (connecting === cycle) connecting = undefined;
+        firstTried();
+      });
+    connecting = cycle;
+    return first;
   }
 
   return {
     start() {
       stopped = false;
+      stopping = new AbortController();
       return connect();
     },
     async stop() {
       stopped = true;
-      clearTimeout(retryTimer);
+      stopping.abort();
       await connecting;
       const c = client;
       client = undefined;

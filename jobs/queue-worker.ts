@@ -1,6 +1,7 @@
 import { Worker } from 'bullmq';
 import type { Db } from '../db/client.js';
 import type { Logger } from '../lib/platform/logger.js';
+import { withinMs } from '../lib/platform/timeout.js';
 import type { OutboxJobData } from './job-data.js';
 import {
   createOutboxJobRunner,
@@ -76,13 +77,12 @@ export function createQueueWorker(options: QueueWorkerOptions): QueueWorker {
   return {
     worker,
     async close(timeoutMs) {
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), Math.max(0, timeoutMs));
-      });
       const closing = worker.close();
-      const outcome = await Promise.race([closing.then(() => 'closed' as const), timedOut]);
-      clearTimeout(timer);
+      const outcome = await withinMs(
+        closing.then(() => 'closed' as const),
+        timeoutMs,
+        () => 'timeout' as const,
+      );
       if (outcome === 'timeout') {
         // close(true) cannot cut short a close() already waiting (it returns the same promise),
         // and closing the Redis connection under a running job sends BullMQ into a retry loop

@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { backoffDelayMs, type Backoff } from '../lib/platform/retry.js';
 
 /**
  * Redis connections for BullMQ. Two kinds, as BullMQ needs them:
@@ -10,6 +11,12 @@ import { Redis, type RedisOptions } from 'ioredis';
  * so `REDISS://` gets TLS too.
  */
 export type RedisRole = 'producer' | 'worker';
+
+/**
+ * ioredis runs its own reconnect loop and asks only for the next delay: the shared backoff rule
+ * (lib/platform/retry.ts), quick at first, never slower than every 2 s.
+ */
+const RECONNECT_BACKOFF: Backoff = { minMs: 100, maxMs: 2000 };
 
 export interface RedisTlsOptions {
   /**
@@ -31,8 +38,7 @@ export function redisOptions(
     ...(role === 'producer'
       ? { enableOfflineQueue: false, maxRetriesPerRequest: 1 }
       : { maxRetriesPerRequest: null }),
-    // Reconnect quickly at first, never slower than every 2 s.
-    retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+    retryStrategy: (times: number) => backoffDelayMs(RECONNECT_BACKOFF, times),
   };
 }
 

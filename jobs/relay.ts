@@ -1,6 +1,7 @@
 import type { Db } from '../db/client.js';
 import { claimForDispatch, markClaimedUndispatchable } from '../db/outbox.js';
 import type { Logger } from '../lib/platform/logger.js';
+import { retry } from '../lib/platform/retry.js';
 import { OUTBOX_CHANNEL, type QueueName } from '../lib/domain/outbox-events.js';
 import { enqueueRows } from './enqueue.js';
 import { createPgListener } from './pg-listener.js';
@@ -30,6 +31,12 @@ export interface RelayOptions {
   retryMinMs?: number;
   /** @defaultValue 5000 */
   retryMaxMs?: number;
+  /**
+   * A drain failed with a bug (a programming error): the relay stops instead of retrying, since
+   * the bug would fail the same way for ever while the outbox backs up. The worker entry exits
+   * for a restart.
+   */
+  onFatal?(err: Error): void;
   /** Per enqueued row, after commit: commit-to-enqueue latency, for metrics. */
   onEnqueued?(event: { queue: QueueName; lagMs: number }): void;
 }
@@ -55,16 +62,14 @@ export function createRelay(options: RelayOptions): Relay {
   const batchSize = options.batchSize ?? 500;
   const pollMs = options.pollMs ?? 1000;
   const enqueueTimeoutMs = options.enqueueTimeoutMs ?? 5000;
-  const retryMinMs = options.retryMinMs ?? 100;
-  const retryMaxMs = options.retryMaxMs ?? 5000;
+  const backoff = { minMs: options.retryMinMs ?? 100, maxMs: options.retryMaxMs ?? 5000 };
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error('batchSize must be ≥ 1');
   const log = options.logger.child({ component: 'outbox-relay' });
 
   let stopped = true;
+  let stopping = new AbortController();
   let draining: Promise<void> | undefined;
   let wokenWhileDraining = false;
-  let failures = 0;
-  let retryTimer: NodeJS.Timeout | undefined;
   let pollTimer: NodeJS.Timeout | undefined;
 
   const listener = createPgListener({
@@ -115,36 +120,40 @@ export function createRelay(options: RelayOptions): Relay {
     }
   }
 
-  /** Runs drains until no wake-up arrived during the last one; on failure, schedules a retry. */
+  /**
+   * Runs drains until no wake-up arrived during the last one. A failed drain (rolled back) is
+   * retried with backoff; wake-ups meanwhile only ask for one more drain after it, instead of
+   * hammering a Redis that just failed.
+   */
   async function drainLoop(): Promise<void> {
     do {
       wokenWhileDraining = false;
+      let failures = 0;
       try {
-        await drainOnce();
-        if (failures > 0) log.info({ failures }, 'outbox relay recovered');
-        failures = 0;
+        await retry(drainOnce, {
+          backoff,
+          signal: stopping.signal,
+          onRetry: (err, attempt) => {
+            failures = attempt;
+            log.error({ err, failures }, 'outbox relay batch failed; rolled back; retrying');
+          },
+        });
       } catch (err) {
-        failures += 1;
-        const retryInMs = Math.min(retryMinMs * 2 ** (failures - 1), retryMaxMs);
-        log.error({ err, retryInMs, failures }, 'outbox relay batch failed; rolled back');
-        if (!stopped) {
-          retryTimer = setTimeout(() => {
-            retryTimer = undefined;
-            wake();
-          }, retryInMs);
-        }
+        if (stopping.signal.aborted) return;
+        // Only a bug gets here (retry() gives up on nothing else): the relay stops waking.
+        log.error({ err }, 'outbox relay failed with a bug; stopping it');
+        stopped = true;
+        clearInterval(pollTimer);
+        options.onFatal?.(err as Error);
         return;
       }
+      if (failures > 0) log.info({ failures }, 'outbox relay recovered');
     } while (wokenWhileDraining && !stopped);
   }
 
-  /**
-   * Coalesces wake-ups: one drain at a time, plus at most one more for everything that arrived
-   * while it ran. While a retry is scheduled, wake-ups wait for it instead of hammering a Redis
-   * that just failed.
-   */
+  /** Coalesces wake-ups: one drain at a time, plus at most one more for everything meanwhile. */
   function wake(): void {
-    if (stopped || retryTimer) return;
+    if (stopped) return;
     if (draining) {
       wokenWhileDraining = true;
       return;
@@ -158,6 +167,7 @@ export function createRelay(options: RelayOptions): Relay {
     async start() {
       if (!stopped) return;
       stopped = false;
+      stopping = new AbortController();
       pollTimer = setInterval(wake, pollMs);
       await listener.start();
       // The listener drains on connect; when the first connect failed, drain anyway.
@@ -166,8 +176,7 @@ export function createRelay(options: RelayOptions): Relay {
     async stop() {
       stopped = true;
       clearInterval(pollTimer);
-      clearTimeout(retryTimer);
-      retryTimer = undefined;
+      stopping.abort();
       await listener.stop();
       await draining;
     },

@@ -2,9 +2,9 @@
  * The Procfile's `consumer` entry: a kafkajs consumer group on the shipping-responses topic.
  * Each message is taken in (inbox row + outbox row, or a dead letter) before its offset is
  * resolved, so an offset is only ever committed after the database commit. A database outage
- * holds the partition (retrying with backoff, heartbeating) instead of skipping a message.
+ * holds the partition (retrying with backoff, heartbeating) instead of skipping a message; a bug
+ * taking a message in does not: that message becomes a dead letter naming the bug.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachMessagePayload, Kafka } from 'kafkajs';
 import { type Database } from '../db/client.js';
 import { type Config } from '../lib/platform/config.js';
@@ -14,9 +14,14 @@ import { ensureTopics, topicUnavailableError } from '../lib/kafka/topics.js';
 import { type Logger } from '../lib/platform/logger.js';
 import { isMain } from '../lib/platform/main.js';
 import { type Metrics } from '../lib/platform/metrics.js';
+import { programmingErrorIn, retry, type Backoff } from '../lib/platform/retry.js';
 import { runProcess } from '../lib/platform/runner.js';
-import { withinMs } from '../lib/platform/shutdown.js';
-import { recordShippingResult } from '../lib/orders/record-shipping-result.js';
+import { withinMs } from '../lib/platform/timeout.js';
+import {
+  keepAsDeadLetter,
+  recordShippingResult,
+  type RecordShippingOutcome,
+} from '../lib/orders/record-shipping-result.js';
 
 export interface ShippingConsumerDeps {
   logger: Logger;
@@ -44,8 +49,8 @@ export interface RunningShippingConsumer {
   stop(): Promise<void>;
 }
 
-const RETRY_MIN_MS = 200;
-const RETRY_MAX_MS = 5000;
+/** While Postgres fails: each wait stays well inside the session timeout between heartbeats. */
+const HOLD_BACKOFF: Backoff = { minMs: 200, maxMs: 5000 };
 
 export async function startShippingConsumer(
   config: Config,
@@ -62,7 +67,7 @@ export async function startShippingConsumer(
     maxWaitTimeInMs: 1000,
     ...deps.consumer,
   });
-  let stopping = false;
+  const stopping = new AbortController();
   let member = false;
 
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
@@ -79,7 +84,7 @@ export async function startShippingConsumer(
     member = false;
     const { error, restart } = e.payload;
     logger.error({ err: error, restart }, 'consumer crashed');
-    if (!restart && !stopping) deps.onFatal?.(error);
+    if (!restart && !stopping.signal.aborted) deps.onFatal?.(error);
   });
 
   async function handle({
@@ -96,34 +101,51 @@ export async function startShippingConsumer(
     };
     const value = message.value?.toString('utf8') ?? null;
     const log = logger.child(position);
-    for (let attempt = 0; ; attempt++) {
+    // A failure here is not the message's fault (that would have been dead-lettered): Postgres is
+    // unreachable or failing. Hold this partition and try again, heartbeating; throwing would make
+    // kafkajs restart the consumer and, after its retries, give up on the message.
+    const holdingPartition = <T>(step: () => Promise<T>) =>
+      retry(step, {
+        backoff: HOLD_BACKOFF,
+        signal: stopping.signal,
+        onRetry: async (err, attempt) => {
+          log.warn({ err, attempt }, 'could not take shipping message in; retrying');
+          await heartbeat();
+        },
+      });
+    let taken: RecordShippingOutcome;
+    try {
+      taken = await holdingPartition(() => recordShippingResult(database.db, position, value));
+    } catch (err) {
+      const bug = programmingErrorIn(err);
+      // Stopping, or a heartbeat cut short by a rebalance: kafkajs redelivers the message.
+      if (!bug) throw err;
+      // A bug fails the same way on every try, so retrying would hold the partition for ever. The
+      // message is kept as a dead letter with the reason, for a replay after the fix, and the
+      // partition moves on: one bad message never blocks a partition (DESIGN.md Flow 6).
+      log.error({ err: bug }, 'bug while taking a shipping message in; dead-lettering it');
+      const reason = `not taken in, a bug: ${bug.name}: ${bug.message.slice(0, 500)}`;
       try {
-        const taken = await recordShippingResult(database.db, position, value);
-        metrics?.shippingMessages.inc({ outcome: taken.outcome });
-        if (taken.outcome === 'dead_lettered')
-          log.warn({ reason: taken.reason }, 'shipping message dead-lettered');
-        else if (taken.outcome === 'skipped')
-          log.debug({ reason: taken.reason }, 'shipping message skipped');
-        else
-          log.info(
-            { order_id: taken.orderId, inbox_id: taken.inboxId, outcome: taken.outcome },
-            'shipping result taken in',
-          );
-        return;
-      } catch (err) {
-        // Not the message's fault (that would have been dead-lettered): Postgres is unreachable or
-        // failing. Hold this partition and try again; throwing would make kafkajs restart the
-        // consumer and, after its retries, give up on the message.
-        if (stopping) throw err;
-        const wait = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** attempt);
-        log.warn(
-          { err, attempt: attempt + 1, wait_ms: wait },
-          'could not take shipping message in; retrying',
+        taken = await holdingPartition(() =>
+          keepAsDeadLetter(database.db, position, value, reason),
         );
-        await sleep(wait);
-        await heartbeat();
+      } catch (keepErr) {
+        // Neither taken in nor kept, so the offset must not move: exit for a restart, loudly.
+        const keepBug = programmingErrorIn(keepErr);
+        if (keepBug) deps.onFatal?.(keepBug);
+        throw keepErr;
       }
     }
+    metrics?.shippingMessages.inc({ outcome: taken.outcome });
+    if (taken.outcome === 'dead_lettered')
+      log.warn({ reason: taken.reason }, 'shipping message dead-lettered');
+    else if (taken.outcome === 'skipped')
+      log.debug({ reason: taken.reason }, 'shipping message skipped');
+    else
+      log.info(
+        { order_id: taken.orderId, inbox_id: taken.inboxId, outcome: taken.outcome },
+        'shipping result taken in',
+      );
   }
 
   const topic = config.kafka.responsesTopic;
@@ -164,7 +186,7 @@ export async function startShippingConsumer(
     consumer,
     isReady: () => member,
     async stop() {
-      stopping = true;
+      stopping.abort();
       // disconnect() lets the current message finish, commits resolved offsets and leaves the group.
       await withinMs(consumer.disconnect(), Math.max(1000, config.shutdownTimeoutMs - 2000), () => {
         logger.warn('consumer did not disconnect within the bound');
@@ -177,17 +199,12 @@ export async function startShippingConsumer(
 if (isMain(import.meta.url)) {
   runProcess({
     name: 'consumer',
-    async start({ config, logger, database, metrics, fatal }) {
-      const running = await startShippingConsumer(config, {
-        logger,
-        database,
-        metrics,
-        onFatal: (err) => fatal(err, 'consumer cannot go on; exiting for a restart'),
-      });
+    async start({ config, ...kit }) {
+      const running = await startShippingConsumer(config, kit);
       return {
         stop: () => running.stop(),
         readiness: {
-          postgres: () => database.ping(),
+          postgres: () => kit.database.ping(),
           kafka: async () => {
             if (!running.isReady()) throw new Error('not a member of the consumer group');
           },

@@ -34,6 +34,8 @@ export interface WorkerDeps {
   processors?: OutboxProcessor[];
   /** When given: relay latency, job durations and failures, outbox lag and queue depths. */
   metrics?: Metrics;
+  /** Called when a part cannot go on (a bug in the relay): the entry exits for a restart. */
+  onFatal?: (err: Error) => void;
 }
 
 export interface RunningWorker {
@@ -125,6 +127,7 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Run
     batchSize: jobs.relayBatchSize,
     pollMs: jobs.relayPollMs,
     onEnqueued: hooks?.onEnqueued,
+    onFatal: deps.onFatal,
   });
   const reconciler = createReconciler({
     db,
@@ -185,9 +188,9 @@ export function workerReadiness(running: RunningWorker, database: Database): Rea
 if (isMain(import.meta.url)) {
   runProcess({
     name: 'worker',
-    async start({ config, logger, database, metrics }) {
-      const running = await startWorker(config, { logger, database, metrics });
-      return { stop: () => running.stop(), readiness: workerReadiness(running, database) };
+    async start({ config, ...kit }) {
+      const running = await startWorker(config, kit);
+      return { stop: () => running.stop(), readiness: workerReadiness(running, kit.database) };
     },
   });
 }

@@ -49,6 +49,19 @@ export async function recordShippingResult(
 ): Promise<RecordShippingOutcome> {
   const applied = await recordShippingResponse(db, value);
   if (applied.outcome !== 'rejected') return applied;
-  await insertDeadLetter(db, { ...position, value, reason: applied.reason });
-  return { outcome: 'dead_lettered', reason: applied.reason };
+  return keepAsDeadLetter(db, position, value, applied.reason);
+}
+
+/**
+ * Keeps a message that cannot be taken in, with the reason, for ops to replay after a fix
+ * (replay-dead-letter.ts); a redelivery of the same position is a no-op.
+ */
+export async function keepAsDeadLetter(
+  db: Db,
+  position: MessagePosition,
+  value: string | null,
+  reason: string,
+): Promise<RecordShippingOutcome> {
+  await insertDeadLetter(db, { ...position, value, reason });
+  return { outcome: 'dead_lettered', reason };
 }

@@ -1,7 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import Joi from 'joi';
 import { ItemNotFoundError, PeerContractError, PeerUnavailableError } from '../domain/errors.js';
 import { parseMoney } from '../domain/money.js';
+import { retry } from '../platform/retry.js';
 import { callPeer, type PeerClientOptions } from './http.js';
 
 export interface CatalogItem {
@@ -22,6 +22,7 @@ export interface CatalogClientOptions {
   token?: string;
   /** Extra tries after a fast transient failure (refused connection, 5xx); never after a timeout. */
   retries?: number;
+  /** The first retry's delay (then doubling, jittered, at most 4×). @defaultValue 50 */
   retryDelayMs?: number;
 }
 
@@ -65,10 +66,12 @@ export function createCatalogClient({
 }: CatalogClientOptions): Catalog {
   const peer: PeerClientOptions = { peer: 'catalog', timeoutMs, token };
   const base = baseUrl.replace(/\/+$/, '');
+  // Each delay at most four times the first: the caller (an API request) is waiting.
+  const backoff = { minMs: retryDelayMs, maxMs: 4 * retryDelayMs };
   return {
-    async getItem(itemId) {
-      for (let attempt = 0; ; attempt++) {
-        try {
+    getItem: (itemId) =>
+      retry(
+        async () => {
           const res = await callPeer(peer, {
             method: 'GET',
             url: `${base}/${encodeURIComponent(itemId)}`,
@@ -76,13 +79,13 @@ export function createCatalogClient({
           });
           if (res.status === 404) throw new ItemNotFoundError(itemId);
           return toItem(res.body);
-        } catch (err) {
+        },
+        {
+          backoff,
+          retries,
           // A timeout already spent the caller's budget; only fast failures are worth another try.
-          if (!(err instanceof PeerUnavailableError) || err.timedOut || attempt >= retries)
-            throw err;
-          await sleep(retryDelayMs * (attempt + 1));
-        }
-      }
-    },
+          permanent: (err) => !(err instanceof PeerUnavailableError) || err.timedOut,
+        },
+      ),
   };
 }

@@ -1,4 +1,5 @@
 import type { ErrorItem } from './envelope.js';
+import { withinMs } from './timeout.js';
 
 /** A named dependency check: resolves when the dependency answers, rejects with why it does not. */
 export type ReadinessChecks = Record<string, () => Promise<void>>;
@@ -11,21 +12,16 @@ export interface ReadinessReport {
 
 const CHECK_TIMEOUT_MS = 2000;
 
-function withTimeout(name: string, check: () => Promise<void>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${name} did not answer within ${CHECK_TIMEOUT_MS} ms`)),
-      CHECK_TIMEOUT_MS,
-    );
+function bounded(name: string, check: () => Promise<void>): Promise<void> {
+  return withinMs(check(), CHECK_TIMEOUT_MS, () => {
+    throw new Error(`${name} did not answer within ${CHECK_TIMEOUT_MS} ms`);
   });
-  return Promise.race([check(), timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Runs every check at once, each bounded, and reports them all. */
 export async function runChecks(checks: ReadinessChecks): Promise<ReadinessReport> {
   const names = Object.keys(checks);
-  const results = await Promise.allSettled(names.map((n) => withTimeout(n, checks[n]!)));
+  const results = await Promise.allSettled(names.map((n) => bounded(n, checks[n]!)));
   const out: Record<string, string> = {};
   results.forEach((r, i) => {
     out[names[i]!] = r.status === 'fulfilled' ? 'ok' : `down: ${(r.reason as Error).message}`;

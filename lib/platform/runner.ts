@@ -23,8 +23,11 @@ export interface ProcessKit {
   logger: Logger;
   metrics: Metrics;
   database: Database;
-  /** For a failure the process cannot recover from after it started: log, release, exit 1. */
-  fatal(err: Error, message: string): void;
+  /**
+   * For a failure the process cannot recover from after it started (the entries hand it to their
+   * parts as `onFatal`): log, release, exit 1 so the platform restarts the process.
+   */
+  onFatal(err: Error): void;
 }
 
 export interface RunningProcess {
@@ -61,7 +64,8 @@ export function runProcess(spec: ProcessSpec, env: NodeJS.ProcessEnv = process.e
       process.exit(1),
     );
   };
-  const kit: ProcessKit = { config, logger, metrics, database, fatal: die };
+  const onFatal = (err: Error) => die(err, `${spec.name} cannot go on; exiting for a restart`);
+  const kit: ProcessKit = { config, logger, metrics, database, onFatal };
 
   spec
     .start(kit)

@@ -1,4 +1,5 @@
 import type { Logger } from './logger.js';
+import { withinMs } from './timeout.js';
 
 /**
  * Runs `stop` once on SIGTERM or SIGINT and exits: 0 when it finished within `timeoutMs`, 1 when
@@ -10,13 +11,17 @@ export function exitOnSignals(stop: () => Promise<void>, timeoutMs: number, logg
     if (stopping) return;
     stopping = true;
     logger.info({ signal, timeout_ms: timeoutMs }, 'shutting down');
-    const timer = setTimeout(() => {
-      logger.error({ timeout_ms: timeoutMs }, 'shutdown took too long; exiting anyway');
-      process.exit(1);
-    }, timeoutMs + 1000);
-    timer.unref();
-    stop().then(
-      () => {
+    // Past the bound the process exits anyway, whatever stop() is still waiting for.
+    withinMs(
+      stop().then(() => 'stopped' as const),
+      timeoutMs + 1000,
+      () => 'cut short' as const,
+    ).then(
+      (outcome) => {
+        if (outcome === 'cut short') {
+          logger.error({ timeout_ms: timeoutMs }, 'shutdown took too long; exiting anyway');
+          process.exit(1);
+        }
         logger.info('stopped');
         process.exit(0);
       },
@@ -28,23 +33,4 @@ export function exitOnSignals(stop: () => Promise<void>, timeoutMs: number, logg
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-}
-
-/** Resolves with `work`, or after `ms` with `onTimeout()`: for steps that have no bound of their own. */
-export async function withinMs<T>(
-  work: Promise<T>,
-  ms: number,
-  onTimeout: () => T | Promise<T>,
-): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<T>((resolve, reject) => {
-    timer = setTimeout(() => {
-      Promise.resolve().then(onTimeout).then(resolve, reject);
-    }, ms);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

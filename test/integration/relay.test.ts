@@ -233,6 +233,22 @@ describe('outbox relay', function () {
     expect(jobs.every(Boolean)).to.equal(true);
   });
 
+  it('when a drain fails with a bug, then it is rolled back, not retried, and onFatal is told', async () => {
+    const bug = new TypeError("Cannot read properties of undefined (reading 'opts')");
+    const addBulk = sinon.stub(queueSet.queues.notifications, 'addBulk').rejects(bug);
+    await insert(notificationRows(2));
+    let fatal!: (err: Error) => void;
+    const fatalCalled = new Promise<Error>((resolve) => (fatal = resolve));
+
+    const r = relay({ retryMinMs: 1, retryMaxMs: 1, onFatal: (err) => fatal(err) });
+    await r.start();
+
+    expect(await fatalCalled).to.equal(bug);
+    await r.stop();
+    expect(addBulk.callCount, 'tried once, not retried').to.equal(1);
+    expect(await undispatchedCount()).to.equal(2);
+  });
+
   it('when the LISTEN connection is killed, then the relay reconnects and dispatches rows committed meanwhile', async () => {
     const r = relay();
     await r.start();

@@ -1,12 +1,14 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
+import { PassThrough } from 'node:stream';
 import type { Kafka, Producer } from 'kafkajs';
 import sinon from 'sinon';
 import {
   startShippingConsumer,
   type RunningShippingConsumer,
+  type ShippingConsumerDeps,
 } from '../../jobs/shipping-consumer.js';
-import { silentLogger } from '../../lib/platform/logger.js';
+import { createLogger, silentLogger } from '../../lib/platform/logger.js';
 import { createMetrics } from '../../lib/platform/metrics.js';
 import { testConfig } from '../support/api.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -62,6 +64,7 @@ describe('shipping consumer (Kafka over TCP, real Postgres)', function () {
   async function start(
     config: ReturnType<typeof configFor>,
     metrics = createMetrics({ defaults: false }),
+    deps: Partial<Pick<ShippingConsumerDeps, 'logger' | 'onFatal'>> = {},
   ) {
     const c = await startShippingConsumer(config, {
       logger: silentLogger(),
@@ -69,6 +72,7 @@ describe('shipping consumer (Kafka over TCP, real Postgres)', function () {
       kafka,
       metrics,
       consumer: FAST_CONSUMER,
+      ...deps,
     });
     running.push(c);
     return c;
@@ -248,6 +252,101 @@ describe('shipping consumer (Kafka over TCP, real Postgres)', function () {
     await waitFor(async () => (await inboxRows(order.id)).length === 1, { timeoutMs: 15000 });
     expect(failures).to.equal(3);
     expect(stub.callCount).to.be.at.least(4);
+  });
+
+  /**
+   * Makes the pool fail the way a bug in our own code would (a TypeError thrown while a query is
+   * made), for the queries `when` picks; counts them.
+   */
+  function forceBug(when: (text: string, params: unknown[]) => boolean) {
+    const realQuery = db.pool.query.bind(db.pool) as (...args: unknown[]) => Promise<unknown>;
+    const hits = { count: 0 };
+    sinon.stub(db.pool, 'query').callsFake(((...args: unknown[]) => {
+      const config = args[0] as { text?: string } | string;
+      const text = typeof config === 'string' ? config : (config?.text ?? '');
+      if (when(text, (args[1] as unknown[] | undefined) ?? [])) {
+        hits.count++;
+        return Promise.reject(new TypeError("Cannot read properties of undefined (reading 'id')"));
+      }
+      return realQuery(...args);
+    }) as typeof db.pool.query);
+    return hits;
+  }
+
+  function capturedLogger() {
+    const lines: Array<{ level: number; msg: string; err?: { name: string } }> = [];
+    const out = new PassThrough();
+    out.on('data', (chunk: Buffer) => {
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean))
+        lines.push(JSON.parse(line) as (typeof lines)[number]);
+    });
+    return { logger: createLogger({ name: 'consumer-test', level: 'warn', out }), lines };
+  }
+
+  it('when taking a message in hits a bug, then it is dead-lettered at once naming the bug, logged as an error, and the partition moves on', async () => {
+    const topic = uniqueName('responses');
+    const [poisoned, next] = await Promise.all([
+      insertOrder(db.db, { status: 'paid' }),
+      insertOrder(db.db, { status: 'paid' }),
+    ]);
+    const hits = forceBug(
+      (text, params) => text.includes('"orders"') && params.includes(poisoned.id),
+    );
+    const metrics = createMetrics({ defaults: false });
+    const { logger, lines } = capturedLogger();
+    await start(configFor(topic), metrics, { logger });
+    const bad = shipped(poisoned.id, 'shp-bug');
+    // One key: one partition, the poisoned message first.
+    await send(topic, [bad, shipped(next.id, 'shp-after-bug')], 'one-partition');
+
+    await waitFor(async () => (await inboxRows(next.id)).length === 1, { timeoutMs: 10000 });
+    expect(hits.count, 'the bug is not retried').to.equal(1);
+    expect(await inboxRows(poisoned.id)).to.have.length(0);
+    const letters = await deadLetters(topic);
+    expect(letters).to.have.length(1);
+    expect(letters[0].reason).to.match(/^not taken in, a bug: TypeError: Cannot read properties/);
+    expect(JSON.parse(letters[0].value)).to.deep.equal(bad);
+    const byOutcome = Object.fromEntries(
+      (await metrics.shippingMessages.get()).values.map((v) => [v.labels.outcome, v.value]),
+    );
+    expect(byOutcome).to.deep.equal({ dead_lettered: 1, recorded: 1 });
+    const logged = lines.find((l) => l.msg.startsWith('bug while taking a shipping message in'));
+    expect(logged?.level, 'logged at error level').to.equal(50);
+    expect(logged?.err?.name).to.equal('TypeError');
+  });
+
+  it('when a bug also keeps the message from its dead letter, then onFatal is told, the offset stays, and after the fix it is taken in', async () => {
+    const topic = uniqueName('responses');
+    const group = uniqueName('group');
+    const order = await insertOrder(db.db, { status: 'paid' });
+    const hits = forceBug(
+      (text, params) =>
+        (text.includes('"orders"') && params.includes(order.id)) || text.includes('dead_letters'),
+    );
+    let fatal!: (err: Error) => void;
+    const fatalCalled = new Promise<Error>((resolve) => (fatal = resolve));
+    const config = configFor(topic, 'unused', group);
+    await start(config, undefined, { onFatal: (err) => fatal(err) });
+    await send(topic, [shipped(order.id, 'shp-fatal')]);
+
+    const err = await fatalCalled;
+    expect(err).to.be.instanceOf(TypeError);
+    expect(hits.count).to.be.at.least(2);
+    await running.pop()!.stop();
+    const admin = kafka.admin();
+    await admin.connect();
+    const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    await admin.disconnect();
+    expect(
+      offsets!.partitions.every((p) => p.offset === '-1'),
+      'no offset committed',
+    ).to.equal(true);
+    sinon.restore();
+    expect(await deadLetters(topic)).to.have.length(0);
+
+    // The fix deployed and the process restarted: the message was not lost.
+    await start(config);
+    await waitFor(async () => (await inboxRows(order.id)).length === 1, { timeoutMs: 10000 });
   });
 
   it('when two consumers share the group, then each response is applied once', async () => {
