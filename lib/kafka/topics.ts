@@ -2,7 +2,8 @@
  * The service's topics on a real cluster: created at start where the cluster allows it, and a
  * clear error naming the topic where it does not and nobody created it beforehand.
  */
-import type { Kafka } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
+import { retry } from '../platform/retry.js';
 import type { Logger } from '../platform/logger.js';
 
 /** Answers by which a cluster refuses to let this client create topics: multi-tenant plans
@@ -41,8 +42,9 @@ export async function ensureTopics(kafka: Kafka, topics: string[], logger: Logge
     try {
       await admin.createTopics({
         topics: missing.map((topic) => ({ topic })),
-        waitForLeaders: true,
+        waitForLeaders: false,
       });
+      await waitForTopicLeaders(admin, missing);
       logger.info({ topics: missing }, 'Kafka topics created');
     } catch (err) {
       const refusal = refusalOf(err);
@@ -98,4 +100,32 @@ export function topicUnavailableError(
     default:
       return undefined;
   }
+}
+
+/** Errors a just-created topic answers with until every broker has its metadata and leaders. */
+const NOT_YET_SERVED = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+
+/**
+ * Resolves when every partition of `topics` has a leader, as seen by the brokers the admin asks.
+ * kafkajs's `createTopics({waitForLeaders})` retries only LEADER_NOT_AVAILABLE, but on a cluster of
+ * several KRaft brokers the one it asks may not know the new topic for a moment and answers
+ * UNKNOWN_TOPIC_OR_PARTITION, which made a start fail. Bounded: about 30 s.
+ */
+export async function waitForTopicLeaders(admin: Admin, topics: string[]): Promise<void> {
+  await retry(
+    async () => {
+      const { topics: described } = await admin.fetchTopicMetadata({ topics });
+      const leaderless = described.filter((t) => t.partitions.some((p) => p.leader < 0));
+      if (leaderless.length > 0) {
+        throw Object.assign(new Error(`no leader yet for ${leaderless.map((t) => t.name)}`), {
+          type: 'LEADER_NOT_AVAILABLE',
+        });
+      }
+    },
+    {
+      backoff: { minMs: 100, maxMs: 2000 },
+      retries: 20,
+      permanent: (err) => !NOT_YET_SERVED.has(kafkaErrorType(err) ?? ''),
+    },
+  );
 }

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { waitForTopicLeaders } from '../../lib/kafka/topics.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import { insertOutboxRows } from '../../db/outbox.js';
@@ -72,8 +73,9 @@ describe('partition leader killed in a three-node cluster (Apache Kafka)', funct
           replicationFactor: 3,
           configEntries: [{ name: 'min.insync.replicas', value: '2' }],
         })),
-        waitForLeaders: true,
+        waitForLeaders: false,
       });
+      await waitForTopicLeaders(admin, [requestsTopic, responsesTopic]);
     } finally {
       await admin.disconnect();
     }
