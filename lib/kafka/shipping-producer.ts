@@ -2,15 +2,21 @@ import type { Kafka, Producer } from 'kafkajs';
 import { producerOptions, type KafkaSettings } from './client.js';
 import { ensureTopics, topicUnavailableError } from './topics.js';
 import type { Logger } from '../platform/logger.js';
-import type { ShippingRequestPayload } from '../domain/outbox-events.js';
+import type {
+  CancellationRequestPayload,
+  ShippingRequestPayload,
+} from '../domain/outbox-events.js';
+
+/** What this service asks of Shipping: to ship a paid order, or to cancel one. */
+export type ShippingMessage = ShippingRequestPayload | CancellationRequestPayload;
 
 /**
- * Sends shipping requests to Kafka through one producer per process, connected once. kafkajs
+ * Sends shipping requests (and cancellation requests) to Kafka through one producer per process, connected once. kafkajs
  * reconnects a connected producer by itself after a broker loss; a send that fails anyway throws
  * and the shipping job retries with BullMQ's backoff.
  */
 export interface ShippingProducer {
-  send(request: ShippingRequestPayload): Promise<void>;
+  send(request: ShippingMessage): Promise<void>;
   /** Resolves when a broker answers a metadata request (readiness). */
   check(): Promise<void>;
   disconnect(): Promise<void>;
@@ -67,7 +73,7 @@ export function createShippingProducer(
           throw topicUnavailableError(err, cfg.requestsTopic, 'shipping requests') ?? err;
         });
       logger.debug(
-        { order_id: request.order_id, topic: cfg.requestsTopic },
+        { order_id: request.order_id, topic: cfg.requestsTopic, event_type: request.event_type },
         'shipping request sent',
       );
     },
