@@ -1,6 +1,7 @@
 import Joi from 'joi';
 import joiToSwaggerModule from 'joi-to-swagger';
 import {
+  cancelOrderBody,
   createOrderBody,
   envelope,
   errorItem,
@@ -122,13 +123,44 @@ export function buildOpenApi(version: string): Json {
           },
         },
       },
+      '/api/v1/orders/{id}/cancel': {
+        post: {
+          summary: 'Cancel an order (its customer only)',
+          description:
+            'In `new` the order is cancelled at once (200); a payment that succeeds later is ' +
+            'refunded. In `paid` Shipping is asked to cancel (202, `cancel_requested_at` set): when ' +
+            'it confirms, the order is cancelled and its payment refunded; when it has already ' +
+            'shipped, the order ships and the customer is told the cancellation came too late. ' +
+            'A repeat answers with the current state (`meta.replayed`). Refund progress shows in ' +
+            '`refund_status` and the history.',
+          parameters: parameters(orderIdParams, 'path'),
+          requestBody: body(cancelOrderBody),
+          responses: {
+            200: answer(
+              'Cancelled (now, or by an earlier identical request)',
+              orderResponse,
+              Joi.object({ replayed: Joi.boolean() }),
+            ),
+            202: answer(
+              'Paid: cancellation requested from Shipping, awaiting its answer',
+              orderResponse,
+              Joi.object({ replayed: Joi.boolean() }),
+            ),
+            400: failure('Invalid id or body; errors name each field'),
+            404: failure("No such order, or not this user's"),
+            409: failure('Shipped, or cancelled for another reason (the message says which)'),
+          },
+        },
+      },
       '/api/v1/orders/payment-callback': {
         post: {
           summary: 'Payments webhook (Standard Webhooks signature when a secret is configured)',
           description:
             'Signed as Standard Webhooks: `webhook-signature` is `v1,` + base64 HMAC-SHA256 of ' +
             '`{webhook-id}.{webhook-timestamp}.{raw body}`, keyed with the decoded `whsec_` secret; ' +
-            'several space-separated signatures may be sent. The timestamp must be within 5 minutes.',
+            'several space-separated signatures may be sent. The timestamp must be within 5 minutes. ' +
+            'A refund outcome comes here too: `status` `refunded` or `refund_failed`, `id` the ' +
+            "payment refunded, `idempotency_key` the refund request's.",
           parameters: webhookHeaders,
           requestBody: body(paymentCallbackBody),
           responses: {
@@ -140,7 +172,9 @@ export function buildOpenApi(version: string): Json {
             400: failure('Invalid body'),
             401: failure('Missing, bad or stale signature'),
             404: failure('Unknown order'),
-            409: failure('Amount or idempotency key differs from what was requested'),
+            409: failure(
+              'Amount, idempotency key or (for a refund) payment id differs from what was requested',
+            ),
           },
         },
       },

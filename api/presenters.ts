@@ -11,11 +11,14 @@ export function orderJson(order: OrderRow, history?: HistoryEntry[]) {
     amount: order.amount,
     status: order.status,
     shipment_id: order.shipmentId,
+    refund_status: order.refundStatus,
+    cancel_requested_at: order.cancelRequestedAt?.toISOString() ?? null,
     created_at: order.createdAt.toISOString(),
     updated_at: order.updatedAt.toISOString(),
     ...(history && {
       history: history.map((h) => ({
         status: h.status,
+        refund_status: h.refundStatus,
         reason: h.reason,
         created_at: h.createdAt.toISOString(),
       })),

@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { ORDER_STATUSES } from '../lib/domain/order-state.js';
+import { ORDER_STATUSES, REFUND_STATUSES } from '../lib/domain/order-state.js';
 import { PAYMENT_STATUSES, type PaymentCallback } from '../lib/orders/record-payment-result.js';
 import type { ErrorItem } from '../lib/platform/envelope.js';
 
@@ -24,14 +24,15 @@ export interface CreateOrderRequest {
   idempotency_key: string;
 }
 
+const userId = Joi.string()
+  .min(1)
+  .max(128)
+  .pattern(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
+
 export const createOrderBody = Joi.object<CreateOrderRequest, true>({
   item_id: uuid.required().description('Catalog item id'),
   quantity: Joi.number().integer().min(1).max(MAX_QUANTITY).required(),
-  user_id: Joi.string()
-    .min(1)
-    .max(128)
-    .pattern(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
-    .required(),
+  user_id: userId.required(),
   idempotency_key: uuid
     .required()
     .description('Client-chosen key: repeating a request with it returns the same order'),
@@ -42,6 +43,24 @@ export const createOrderBody = Joi.object<CreateOrderRequest, true>({
 export const orderIdParams = Joi.object<{ id: string }, true>({
   id: uuid.required().description('Order id'),
 });
+
+export const MAX_CANCEL_REASON = 500;
+
+export interface CancelOrderRequest {
+  user_id: string;
+  reason?: string;
+}
+
+export const cancelOrderBody = Joi.object<CancelOrderRequest, true>({
+  user_id: userId
+    .required()
+    .description("Must be the order's user; any other answers 404, as for an unknown order"),
+  reason: Joi.string()
+    .max(MAX_CANCEL_REASON)
+    .description("The customer's reason, kept in the order's history"),
+})
+  .required()
+  .label('CancelOrderRequest');
 
 export interface ListOrdersQuery {
   user_id: string;
@@ -88,8 +107,14 @@ export const paymentCallbackResult = Joi.object({
     .description('ignored: pending changes nothing; duplicate: taken in before, nothing new'),
 }).label('PaymentCallbackResult');
 
+const refundStatus = Joi.string()
+  .valid(...REFUND_STATUSES)
+  .allow(null)
+  .description('null while no refund is owed; requested, then refunded or failed');
+
 const historyEntry = Joi.object({
   status: Joi.string().valid(...ORDER_STATUSES),
+  refund_status: refundStatus,
   reason: Joi.string().allow(null),
   created_at: Joi.string().isoDate(),
 }).label('StatusHistoryEntry');
@@ -103,6 +128,11 @@ export const orderResponse = Joi.object({
   amount: money,
   status: Joi.string().valid(...ORDER_STATUSES),
   shipment_id: Joi.string().allow(null),
+  refund_status: refundStatus,
+  cancel_requested_at: Joi.string()
+    .isoDate()
+    .allow(null)
+    .description('When the customer asked to cancel; in `paid`, Shipping has not answered yet'),
   created_at: Joi.string().isoDate(),
   updated_at: Joi.string().isoDate(),
   history: Joi.array().items(historyEntry),

@@ -1,10 +1,11 @@
 import { eq, sql } from 'drizzle-orm';
+import type { OrderStatus, RefundStatus } from '../lib/domain/order-state.js';
 import type { Executor } from './client.js';
 import { orders, orderStatusHistory, type OrderRow } from './schema.js';
 
 /**
- * The only writes of an order's status. Callers (the inbox use case) decide with lib/order-state;
- * these just lock, set and record.
+ * The only writes of an order's state. Callers (the inbox use case, customer cancellation) decide
+ * with lib/domain/order-state; these just lock, set and record.
  */
 
 /** The order, locked FOR UPDATE: transitions of one order are applied one at a time. */
@@ -13,26 +14,40 @@ export async function lockOrder(tx: Executor, id: string): Promise<OrderRow | un
   return row;
 }
 
-export interface StatusChange {
+export interface OrderChange {
   orderId: string;
-  status: string;
+  status: OrderStatus;
+  refundStatus: RefundStatus | null;
   reason: string;
   /** Set only when given; an earlier shipment id is kept otherwise. */
   shipmentId?: string;
+  /** Set only when given and none is recorded yet: the first successful payment is the one. */
+  paymentId?: string;
+  /** Set only when given and none is recorded yet: one refund per order. */
+  refundIdempotencyKey?: string;
+  /** Stamps cancel_requested_at (once). */
+  cancelRequested?: boolean;
 }
 
-/** Sets the status and writes its history row, in one statement (one round trip). */
-export async function setOrderStatus(tx: Executor, change: StatusChange): Promise<void> {
-  const { orderId, status, reason, shipmentId } = change;
+/** Sets the order's state and writes its history row, in one statement (one round trip). */
+export async function setOrderState(tx: Executor, change: OrderChange): Promise<void> {
+  const { orderId, status, refundStatus, reason } = change;
   await tx.execute(sql`
     with changed as (
       update ${orders}
       set status = ${status},
-          shipment_id = coalesce(${shipmentId ?? null}, ${orders.shipmentId}),
+          refund_status = ${refundStatus},
+          shipment_id = coalesce(${change.shipmentId ?? null}, ${orders.shipmentId}),
+          payment_id = coalesce(${orders.paymentId}, ${change.paymentId ?? null}),
+          refund_idempotency_key = coalesce(${orders.refundIdempotencyKey},
+                                            ${change.refundIdempotencyKey ?? null}::uuid),
+          cancel_requested_at = case when ${change.cancelRequested ?? false}::boolean
+                                     then coalesce(${orders.cancelRequestedAt}, now())
+                                     else ${orders.cancelRequestedAt} end,
           updated_at = now()
       where ${orders.id} = ${orderId}
       returning ${orders.id}
     )
-    insert into ${orderStatusHistory} (order_id, status, reason)
-    select id, ${status}, ${reason} from changed`);
+    insert into ${orderStatusHistory} (order_id, status, refund_status, reason)
+    select id, ${status}, ${refundStatus}, ${reason} from changed`);
 }

@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, lt, sql } from 'drizzle-orm';
-import type { OrderStatus } from '../lib/domain/order-state.js';
+import type { OrderStatus, RefundStatus } from '../lib/domain/order-state.js';
 import { OUTBOX_CHANNEL, type NewOutboxRow } from '../lib/domain/outbox-events.js';
-import type { Db } from './client.js';
+import type { Db, Executor } from './client.js';
 import { currentTraceparent } from '../lib/platform/trace-context.js';
 import { outboxInsert } from './outbox.js';
 import { orderStatusHistory, orders, type OrderRow } from './schema.js';
@@ -20,6 +20,7 @@ export interface NewOrder {
 
 export interface HistoryEntry {
   status: string;
+  refundStatus: string | null;
   reason: string | null;
   createdAt: Date;
 }
@@ -37,6 +38,10 @@ type RawOrder = {
   payment_idempotency_key: string;
   shipment_id: string | null;
   traceparent: string | null;
+  payment_id: string | null;
+  cancel_requested_at: string | Date | null;
+  refund_status: RefundStatus | null;
+  refund_idempotency_key: string | null;
   // drizzle's driver hands raw timestamps over as text (it parses them only for typed queries).
   created_at: string | Date;
   updated_at: string | Date;
@@ -55,6 +60,10 @@ const fromRaw = (r: RawOrder): OrderRow => ({
   paymentIdempotencyKey: r.payment_idempotency_key,
   shipmentId: r.shipment_id,
   traceparent: r.traceparent,
+  paymentId: r.payment_id,
+  cancelRequestedAt: r.cancel_requested_at === null ? null : new Date(r.cancel_requested_at),
+  refundStatus: r.refund_status,
+  refundIdempotencyKey: r.refund_idempotency_key,
   createdAt: new Date(r.created_at),
   updatedAt: new Date(r.updated_at),
 });
@@ -129,10 +138,11 @@ export async function insertNewOrder(
   return raw ? fromRaw(raw) : undefined;
 }
 
-export async function orderHistory(db: Db, orderId: string): Promise<HistoryEntry[]> {
+export async function orderHistory(db: Executor, orderId: string): Promise<HistoryEntry[]> {
   return db
     .select({
       status: orderStatusHistory.status,
+      refundStatus: orderStatusHistory.refundStatus,
       reason: orderStatusHistory.reason,
       createdAt: orderStatusHistory.createdAt,
     })

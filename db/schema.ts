@@ -13,7 +13,12 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-import { ORDER_STATUSES, type OrderStatus } from '../lib/domain/order-state.js';
+import {
+  ORDER_STATUSES,
+  REFUND_STATUSES,
+  type OrderStatus,
+  type RefundStatus,
+} from '../lib/domain/order-state.js';
 
 /**
  * The statuses as a SQL list, inlined rather than bound: a check constraint's text is DDL, and
@@ -21,7 +26,9 @@ import { ORDER_STATUSES, type OrderStatus } from '../lib/domain/order-state.js';
  * The values are the domain's own constants, never input, so inlining them is safe. Adding a
  * status changes this text, so `npm run db:generate` writes the migration that replaces the check.
  */
-const orderStatusList = sql.raw(ORDER_STATUSES.map((s) => `'${s}'`).join(', '));
+const sqlList = (values: readonly string[]) => sql.raw(values.map((s) => `'${s}'`).join(', '));
+const orderStatusList = sqlList(ORDER_STATUSES);
+const refundStatusList = sqlList(REFUND_STATUSES);
 
 const timestamps = {
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
@@ -50,6 +57,14 @@ export const orders = pgTable(
      * inbound events that arrive without it (a payment callback, a shipping response) join it.
      */
     traceparent: text('traceparent'),
+    /** Payments' id of the payment that succeeded: refunds name it, refund callbacks carry it. */
+    paymentId: text('payment_id'),
+    /** When the customer asked to cancel (in `paid`, Shipping's answer is awaited). */
+    cancelRequestedAt: timestamp('cancel_requested_at', { withTimezone: true }),
+    /** Null until a refund is owed (see lib/domain/order-state.ts). */
+    refundStatus: text('refund_status').$type<RefundStatus>(),
+    /** The key this service gave Payments for the refund; the refund callback must echo it. */
+    refundIdempotencyKey: uuid('refund_idempotency_key'),
     ...timestamps,
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
@@ -57,6 +72,11 @@ export const orders = pgTable(
     uniqueIndex('orders_idempotency_key_uq').on(t.idempotencyKey),
     index('orders_user_id_id_idx').on(t.userId, t.id.desc()),
     check('orders_status_ck', sql`${t.status} in (${orderStatusList})`),
+    check('orders_refund_status_ck', sql`${t.refundStatus} in (${refundStatusList})`),
+    // The order_refunds gauge: refunds not confirmed yet, or failed. Partial, so it stays tiny.
+    index('orders_refund_open_idx')
+      .on(t.refundStatus)
+      .where(sql`${t.refundStatus} in ('requested', 'failed')`),
     check('orders_quantity_ck', sql`${t.quantity} > 0`),
   ],
 );
@@ -69,6 +89,8 @@ export const orderStatusHistory = pgTable(
       .notNull()
       .references(() => orders.id, { onDelete: 'cascade' }),
     status: text('status').notNull(),
+    /** The order's refund status after this change; null while none is owed. */
+    refundStatus: text('refund_status').$type<RefundStatus>(),
     reason: text('reason'),
     ...timestamps,
   },

@@ -2,13 +2,14 @@ import { and, count, isNull, sql } from 'drizzle-orm';
 import type { Metrics } from '../lib/platform/metrics.js';
 import { QUEUE_NAMES } from '../lib/domain/outbox-events.js';
 import type { Db } from './client.js';
-import { deadLetters, inbox, outbox } from './schema.js';
+import { deadLetters, inbox, orders, outbox } from './schema.js';
 
 /**
  * Gauges of what Postgres holds, read at scrape time: outbox lag (age of the oldest row not yet
  * handed to BullMQ), the age of the oldest open outbox row per queue (a peer outage shows there
- * while its jobs retry), inbox rows not yet applied, and dead letters not yet replayed. Each is one
- * query on a partial index, so a scrape stays cheap whatever the table sizes.
+ * while its jobs retry), inbox rows not yet applied, dead letters not yet replayed, and refunds
+ * not confirmed (or failed) by Payments. Each is one query on a partial index, so a scrape stays
+ * cheap whatever the table sizes.
  */
 export function registerStateGauges(metrics: Metrics, db: Db): void {
   metrics.gauge(
@@ -63,4 +64,24 @@ export function registerStateGauges(metrics: Metrics, db: Db): void {
       return [{ value: row?.n ?? 0 }];
     },
   );
+  metrics.gauge(
+    'order_refunds',
+    'Orders whose refund Payments has not confirmed, by refund_status: requested (asked, no ' +
+      'outcome yet) and failed (Payments answered refund_failed: needs a person)',
+    ['refund_status'],
+    async () => {
+      // Written as the partial index orders_refund_open_idx says it, so the planner uses it.
+      const rows = await db
+        .select({ status: orders.refundStatus, n: count() })
+        .from(orders)
+        .where(sql`${orders.refundStatus} in ('requested', 'failed')`)
+        .groupBy(orders.refundStatus);
+      return OPEN_REFUNDS.map((status) => ({
+        labels: { refund_status: status },
+        value: rows.find((r) => r.status === status)?.n ?? 0,
+      }));
+    },
+  );
 }
+
+const OPEN_REFUNDS = ['requested', 'failed'] as const;

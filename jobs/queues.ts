@@ -9,7 +9,7 @@ import { bullmqTelemetry } from './telemetry.js';
 import { attemptsToCover, BACKOFF_TYPE, type RetryPolicy } from './retry-policy.js';
 
 /**
- * The four queues, defined once: job options (retries, how long finished jobs stay) and
+ * The queues (QUEUE_NAMES), defined once: job options (retries, how long finished jobs stay) and
  * the BullMQ prefix. Producers (the relay, the reconciler, the web process's Bull Board) and the
  * workers all build their queues from here so they cannot disagree.
  */
@@ -60,12 +60,12 @@ export function defaultJobOptions(jobs: QueueConfig['jobs']): JobsOptions {
 
 export interface QueueSet {
   queues: Queues;
-  /** The one producer connection the four queues share. */
+  /** The one producer connection the queues share. */
   connection: Redis;
   close(): Promise<void>;
 }
 
-/** The four queues on one fail-fast producer connection. */
+/** Every queue on one fail-fast producer connection. */
 export function createQueues(config: QueueConfig, logger: Logger): QueueSet {
   const connection = createRedis(config.redisUrl, 'producer', 'order-service:producer', {
     verify: config.redisTlsVerify,

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { type Database, type Db } from '../db/client.js';
-import { ConfigError, type Config } from '../lib/platform/config.js';
+import { ConfigError, paymentsRefundsUrl, type Config } from '../lib/platform/config.js';
 import { type Logger } from '../lib/platform/logger.js';
 import type { ReadinessChecks } from '../lib/platform/health.js';
 import { isMain } from '../lib/platform/main.js';
@@ -10,9 +10,11 @@ import { createPaymentsClient } from '../lib/peers/payments.js';
 import { runProcess } from '../lib/platform/runner.js';
 import { createKafka } from '../lib/kafka/client.js';
 import { createShippingProducer, type ShippingProducer } from '../lib/kafka/shipping-producer.js';
+import { cancellationsProcessor } from './processors/cancellations.js';
 import { inboxProcessor } from './processors/inbox.js';
 import { notificationsProcessor } from './processors/notifications.js';
 import { paymentsProcessor } from './processors/payments.js';
+import { refundsProcessor } from './processors/refunds.js';
 import { shippingProcessor } from './processors/shipping.js';
 import type { OutboxProcessor } from './processors/run-outbox-job.js';
 import { createQueueWorker, type QueueWorker } from './queue-worker.js';
@@ -74,17 +76,19 @@ export function processorsFor(
 ): OutboxProcessor[] {
   assertWorkerConfig(config);
   const peer = { timeoutMs: config.peerTimeoutMs, token: config.serviceToken };
+  const payments = createPaymentsClient({
+    ...peer,
+    url: config.paymentsUrl!,
+    refundsUrl: paymentsRefundsUrl(config),
+    callbackUrl: config.paymentsCallbackUrl,
+  });
   return [
-    paymentsProcessor(
-      createPaymentsClient({
-        ...peer,
-        url: config.paymentsUrl!,
-        callbackUrl: config.paymentsCallbackUrl,
-      }),
-    ),
+    paymentsProcessor(payments),
     notificationsProcessor(createNotificationsClient({ ...peer, url: config.notificationsUrl! })),
     inboxProcessor(db),
     shippingProcessor(shipping),
+    refundsProcessor(payments),
+    cancellationsProcessor(shipping),
   ];
 }
 

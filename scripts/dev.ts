@@ -20,8 +20,8 @@ import { createMetrics } from '../lib/platform/metrics.js';
 import { startBroker } from './kafka-broker/broker.js';
 import { DEMO_ITEMS, startCatalogPeer, type CatalogPeer } from './peers/catalog.js';
 import { startNotificationsPeer, type NotificationsPeer } from './peers/notifications.js';
-import { startPaymentsPeer, type PaymentsPeer } from './peers/payments.js';
-import { startShippingPeer, type ShippingPeer } from './peers/shipping.js';
+import { refundOutcomeFromEnv, startPaymentsPeer, type PaymentsPeer } from './peers/payments.js';
+import { shippingRulesFromEnv, startShippingPeer, type ShippingPeer } from './peers/shipping.js';
 import { ensureDatabase } from './dev/ensure-database.js';
 import { prettyStream } from './dev/pretty-stream.js';
 
@@ -105,13 +105,15 @@ async function startAll(
     const payments = await startPaymentsPeer({
       port: Number(env.PAYMENTS_PORT ?? 0),
       webhookSecret: env.PAYMENTS_WEBHOOK_SECRET,
+      refundOutcome: refundOutcomeFromEnv(env),
       logger: log('payments-peer'),
     });
     started('payments peer', () => payments.stop());
     env.PAYMENTS_SERVICE_API_URL = `${payments.url}/api/payments`;
     peers.payments = payments;
     notes.push(
-      `Payments     ${payments.url}  (development peer; GET /payments; amounts ending .13 fail)`,
+      `Payments     ${payments.url}  (development peer; GET /payments lists payments and ` +
+        'refunds; amounts ending .13 fail)',
     );
   }
   if (!env.NOTIFICATIONS_SERVICE_API_URL) {
@@ -132,6 +134,9 @@ async function startAll(
   started('database pool', () => database.close());
 
   if (env.SHIPPING_PEER !== 'off') {
+    // SHIPPING_HOLD_MS, SHIPPING_CANCEL_OUTCOME: how long quantity 12 packs, and whether a
+    // cancellation of what has not shipped yet is honoured (cancel) or too late (ship).
+    const rules = shippingRulesFromEnv(env);
     const shipping = await startShippingPeer({
       kafka: createKafka(config.kafka, log('shipping-peer')),
       requestsTopic: config.kafka.requestsTopic,
@@ -139,12 +144,14 @@ async function startAll(
       // Named after the service's group, so two dev runs on one Kafka never share a peer group.
       groupId: `${config.kafka.groupId}.dev-shipping`,
       port: Number(env.SHIPPING_PORT ?? 0),
+      ...rules,
       logger: log('shipping-peer'),
     });
     started('shipping peer', () => shipping.stop());
     peers.shipping = shipping;
     notes.push(
-      `Shipping     ${shipping.url}/shipments  (development peer over Kafka; quantity 13 fails)`,
+      `Shipping     ${shipping.url}/shipments  (development peer over Kafka; quantity 13 fails, ` +
+        `quantity 12 packs for ${(rules.holdMs ?? 0) / 1000} s)`,
     );
   }
 
@@ -168,6 +175,10 @@ async function startAll(
 
   const base = `http://127.0.0.1:${web.port}`;
   const item = DEMO_ITEMS[0]!;
+  const uuid = `'$(uuidgen 2>/dev/null || cat /proc/sys/kernel/random/uuid)'`;
+  const createCurl = (quantity: number) =>
+    `curl -s -X POST ${base}/api/v1/orders -H 'content-type: application/json' \\
+      -d '{"item_id":"${item.id}","quantity":${quantity},"user_id":"demo-user","idempotency_key":"${uuid}"}'`;
   out.write(`
   Order Service — development mode
     API          ${base}/api/v1/orders
@@ -177,10 +188,15 @@ async function startAll(
     ${notes.join('\n    ')}
 
   Create an order (a ${item.name} at ${item.price}):
-    curl -s -X POST ${base}/api/v1/orders -H 'content-type: application/json' \\
-      -d '{"item_id":"${item.id}","quantity":2,"user_id":"demo-user","idempotency_key":"'$(uuidgen 2>/dev/null || cat /proc/sys/kernel/random/uuid)'"}'
+    ${createCurl(2)}
   Follow it (new → paid → shipped within a moment):
     curl -s ${base}/api/v1/orders/<id from the answer>
+  Cancel one: quantity 12 packs at Shipping for a while, so it is still paid when you cancel it:
+    ${createCurl(12)}
+    curl -s -X POST ${base}/api/v1/orders/<id>/cancel -H 'content-type: application/json' \\
+      -d '{"user_id":"demo-user","reason":"changed my mind"}'
+  Shipping confirms: cancelled, and the payment refunded (refund_status: refunded, in the history
+  too). A shipped order answers 409.
   Ctrl-C stops everything.
 
 `);

@@ -2,11 +2,12 @@ import { Router } from 'express';
 import type { Db } from '../../db/client.js';
 import { findOrderById, listOrdersByUser, orderHistory } from '../../db/orders.js';
 import type { Catalog } from '../../lib/peers/catalog.js';
+import { cancelOrder } from '../../lib/orders/cancel-order.js';
 import { createOrder } from '../../lib/orders/create-order.js';
 import { NotFoundError, ValidationError } from '../../lib/domain/errors.js';
 import { send } from '../envelope.js';
 import { decodeCursor, encodeCursor, orderJson } from '../presenters.js';
-import { createOrderBody, listOrdersQuery, orderIdParams } from '../schemas.js';
+import { cancelOrderBody, createOrderBody, listOrdersQuery, orderIdParams } from '../schemas.js';
 import { validate } from '../validate.js';
 
 export interface OrdersRouteDeps {
@@ -31,7 +32,14 @@ export function ordersRouter(deps: OrdersRouteDeps): Router {
     );
     // A new order's history is its one creation row; a replay may have moved on, so read it.
     const history = created
-      ? [{ status: order.status, reason: 'order created', createdAt: order.createdAt }]
+      ? [
+          {
+            status: order.status,
+            refundStatus: null,
+            reason: 'order created',
+            createdAt: order.createdAt,
+          },
+        ]
       : await orderHistory(deps.db, order.id);
     send(res, created ? 201 : 200, orderJson(order, history), { replayed: !created });
   });
@@ -44,6 +52,25 @@ export function ordersRouter(deps: OrdersRouteDeps): Router {
     ]);
     if (!order) throw new NotFoundError(`order ${id} does not exist`, 'id');
     send(res, 200, orderJson(order, history));
+  });
+
+  router.post('/:id/cancel', async (req, res) => {
+    const { id } = validate(orderIdParams, req.params);
+    const body = validate(cancelOrderBody, req.body);
+    const { order, changed } = await cancelOrder(deps.db, {
+      orderId: id,
+      userId: body.user_id,
+      reason: body.reason,
+    });
+    res.locals.log?.info(
+      { order_id: order.id, status: order.status, changed },
+      changed ? 'order cancellation taken' : 'order cancellation repeated',
+    );
+    // 202 while Shipping has yet to answer (the order is still paid); 200 once it is cancelled.
+    const pending = order.status !== 'cancelled';
+    send(res, pending ? 202 : 200, orderJson(order, await orderHistory(deps.db, order.id)), {
+      replayed: !changed,
+    });
   });
 
   router.get('/', async (req, res) => {

@@ -40,6 +40,12 @@ export class ConflictError extends AppError {
   readonly code = 'conflict';
 }
 
+/** The customer asked to cancel an order that can no longer be cancelled (shipped, cancelled). */
+export class NotCancellableError extends AppError {
+  readonly status = 409;
+  readonly code = 'not_cancellable';
+}
+
 export class UnauthorizedError extends AppError {
   readonly status = 401;
   readonly code = 'unauthorized';

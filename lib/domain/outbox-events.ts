@@ -2,9 +2,17 @@ import { randomUUID } from 'node:crypto';
 
 /**
  * What leaves the service, as outbox rows. Every writer of outbox rows (order creation, the inbox
- * processor) builds them here, so each queue's payload has one shape and one place to change.
+ * processor, customer cancellation) builds them here, so each queue's payload has one shape and
+ * one place to change. (Past the usual 200 lines: one declaration and builder per queue.)
  */
-export const QUEUE_NAMES = ['payments', 'notifications', 'shipping', 'inbox'] as const;
+export const QUEUE_NAMES = [
+  'payments',
+  'notifications',
+  'shipping',
+  'inbox',
+  'refunds',
+  'cancellations',
+] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 /** Postgres NOTIFY channel the relay LISTENs on; the payload is empty (the table is the truth). */
@@ -25,6 +33,10 @@ export function isQueueName(value: unknown): value is QueueName {
 
 /** The event type of a shipping request; the shipping consumer skips it when it reads it back. */
 export const SHIPPING_REQUEST_EVENT = 'order.paid';
+/** The event type of a cancellation request to Shipping (same topic, skipped the same way). */
+export const SHIPPING_CANCEL_REQUEST_EVENT = 'order.cancel_requested';
+/** Every type this service produces on the shipping requests topic. */
+export const SHIPPING_REQUEST_EVENTS = [SHIPPING_REQUEST_EVENT, SHIPPING_CANCEL_REQUEST_EVENT];
 
 /** 'string' is a non-empty string; 'integer' a safe integer. */
 type FieldKind = 'string' | 'integer';
@@ -51,6 +63,16 @@ const PAYLOAD_FIELDS = {
     idempotency_key: 'string',
   },
   inbox: { inbox_id: 'integer' },
+  /** What the refunds processor sends Payments; callback_url is added at send time. */
+  refunds: {
+    payment_id: 'string',
+    order_id: 'string',
+    amount: 'string',
+    reason: 'string',
+    idempotency_key: 'string',
+  },
+  /** The builder writes SHIPPING_CANCEL_REQUEST_EVENT as event_type. */
+  cancellations: { event_type: 'string', order_id: 'string', idempotency_key: 'string' },
 } as const satisfies Record<QueueName, Record<string, FieldKind>>;
 
 type Fields = typeof PAYLOAD_FIELDS;
@@ -63,6 +85,8 @@ export type PaymentRequestPayload = QueuePayloads['payments'];
 export type NotificationPayload = QueuePayloads['notifications'];
 export type ShippingRequestPayload = QueuePayloads['shipping'];
 export type InboxApplyPayload = QueuePayloads['inbox'];
+export type RefundRequestPayload = QueuePayloads['refunds'];
+export type CancellationRequestPayload = QueuePayloads['cancellations'];
 
 /** A payload that breaks its queue's contract: retrying cannot fix it. */
 export class InvalidJobPayloadError extends Error {
@@ -163,5 +187,40 @@ export function inboxApply(inboxId: number, orderId: string, eventType: string):
     'inbox',
     { eventType, orderId, idempotencyKey: randomUUID() },
     { inbox_id: inboxId },
+  );
+}
+
+/**
+ * The refund of an order's payment, in full. `idempotencyKey` is also stored on the order (the
+ * refund callback must echo it), so the caller makes it.
+ */
+export function refundRequested(
+  order: Pick<OrderFacts, 'id' | 'amount'>,
+  refund: { paymentId: string; reason: string; idempotencyKey: string },
+): NewOutboxRow {
+  return outboxRow(
+    'refunds',
+    { eventType: 'refund.requested', orderId: order.id, idempotencyKey: refund.idempotencyKey },
+    {
+      payment_id: refund.paymentId,
+      order_id: order.id,
+      amount: order.amount,
+      reason: refund.reason,
+      idempotency_key: refund.idempotencyKey,
+    },
+  );
+}
+
+/** Asks Shipping to cancel a paid order (the customer cancelled it). */
+export function cancellationRequested(order: Pick<OrderFacts, 'id'>): NewOutboxRow {
+  const idempotencyKey = randomUUID();
+  return outboxRow(
+    'cancellations',
+    { eventType: 'shipping.cancel_requested', orderId: order.id, idempotencyKey },
+    {
+      event_type: SHIPPING_CANCEL_REQUEST_EVENT,
+      order_id: order.id,
+      idempotency_key: idempotencyKey,
+    },
   );
 }

@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import type { OrderEvent } from '../domain/order-state.js';
-import { SHIPPING_REQUEST_EVENT } from '../domain/outbox-events.js';
+import { SHIPPING_REQUEST_EVENTS } from '../domain/outbox-events.js';
 
 /**
  * Turns one shipping-response message into what the service does with it, without I/O:
@@ -55,8 +55,10 @@ export function parseShippingResponse(raw: string | null): ParsedShippingRespons
     return { kind: 'dead-letter', reason: 'not a JSON object' };
   }
   const eventType = (parsed as { event_type?: unknown }).event_type;
-  // This service's own request: skipped when both directions share one topic.
-  if (eventType === SHIPPING_REQUEST_EVENT) return { kind: 'skip', reason: 'own shipping request' };
+  // This service's own requests (to ship, to cancel): skipped when both directions share a topic.
+  if ((SHIPPING_REQUEST_EVENTS as unknown[]).includes(eventType)) {
+    return { kind: 'skip', reason: `own shipping request (${String(eventType)})` };
+  }
   if (
     typeof eventType === 'string' &&
     !(SHIPPING_RESULT_EVENTS as readonly string[]).includes(eventType)

@@ -2,10 +2,16 @@ import type { Kafka, Producer } from 'kafkajs';
 import { producerOptions, type KafkaSettings } from './client.js';
 import { ensureTopics, topicUnavailableError } from './topics.js';
 import type { Logger } from '../platform/logger.js';
-import type { ShippingRequestPayload } from '../domain/outbox-events.js';
+import type {
+  CancellationRequestPayload,
+  ShippingRequestPayload,
+} from '../domain/outbox-events.js';
+
+/** What this service asks of Shipping: to ship a paid order, or to cancel one. */
+export type ShippingMessage = ShippingRequestPayload | CancellationRequestPayload;
 
 /**
- * Sends shipping requests to Kafka through one producer per process, connected once. kafkajs
+ * Sends shipping requests (and cancellation requests) to Kafka through one producer per process, connected once. kafkajs
  * reconnects a connected producer by itself after a broker loss; a send that fails anyway throws
  * and the shipping job retries with BullMQ's backoff.
  *
@@ -20,7 +26,7 @@ import type { ShippingRequestPayload } from '../domain/outbox-events.js';
  * was written, is then written again by its job's retry: Shipping deduplicates by idempotency key).
  */
 export interface ShippingProducer {
-  send(request: ShippingRequestPayload): Promise<void>;
+  send(request: ShippingMessage): Promise<void>;
   /** Resolves when a broker answers a metadata request (readiness). */
   check(): Promise<void>;
   disconnect(): Promise<void>;
@@ -60,7 +66,7 @@ export function createShippingProducer(
     return connecting;
   };
 
-  async function sendNow(request: ShippingRequestPayload): Promise<void> {
+  async function sendNow(request: ShippingMessage): Promise<void> {
     await connect();
     try {
       await producer.send({
@@ -94,7 +100,10 @@ export function createShippingProducer(
       // The job's last_error then names the topic, not just "does not host this partition".
       throw topicUnavailableError(err, cfg.requestsTopic, 'shipping requests') ?? err;
     }
-    logger.debug({ order_id: request.order_id, topic: cfg.requestsTopic }, 'shipping request sent');
+    logger.debug(
+      { order_id: request.order_id, topic: cfg.requestsTopic, event_type: request.event_type },
+      'shipping request sent',
+    );
   }
 
   return {

@@ -1,17 +1,24 @@
 import type { Db, Tx } from '../../db/client.js';
 import { lockInboxRow, markInboxProcessed } from '../../db/inbox.js';
-import { lockOrder, setOrderStatus } from '../../db/order-transitions.js';
-import { insertOutboxRows, markOutboxCompleted, type OutboxJobRef } from '../../db/outbox.js';
-import type { InboxRow, OrderRow } from '../../db/schema.js';
-import { isOrderEvent, isOrderStatus, transition, type Accepted } from '../domain/order-state.js';
-import { notification, shippingRequested, type NewOutboxRow } from '../domain/outbox-events.js';
+import { lockOrder } from '../../db/order-transitions.js';
+import { markOutboxCompleted, type OutboxJobRef } from '../../db/outbox.js';
+import type { InboxRow } from '../../db/schema.js';
+import {
+  describeState,
+  isOrderEvent,
+  isOrderStatus,
+  orderStateOf,
+  transition,
+} from '../domain/order-state.js';
+import { applyTransition, type EventFacts } from './apply-transition.js';
+import { PAYMENTS_SOURCE } from './record-payment-result.js';
 
 /**
- * Applies one inbound event (a payment result, a shipping response) to its order, in one
- * transaction: the state machine decides, the status and its history row change, the follow-up
- * outbox rows are written, and the inbox row is marked processed. The outbox row of the `inbox`
- * job that asked for this is completed in the same transaction, so applying is exactly-once even
- * when the job runs twice.
+ * Applies one inbound event (a payment result, a refund outcome, a shipping response) to its
+ * order, in one transaction: the state machine decides, the state and its history row change, the
+ * follow-up outbox rows are written, and the inbox row is marked processed. The outbox row of the
+ * `inbox` job that asked for this is completed in the same transaction, so applying is
+ * exactly-once even when the job runs twice.
  */
 export interface ApplyInboxEventInput {
   inboxId: number;
@@ -50,18 +57,18 @@ async function decideAndApply(tx: Tx, inboxId: number): Promise<ApplyInboxEventR
   if (!isOrderStatus(order.status)) {
     return refuse(tx, event, 'conflict', `order has unknown status ${order.status}`);
   }
-  const decision = transition(order.status, event.eventType);
+  const decision = transition(orderStateOf(order), event.eventType);
   if (!decision.ok) return refuse(tx, event, decision.kind, decision.reason);
 
-  await setOrderStatus(tx, {
-    orderId: order.id,
-    status: decision.to,
-    reason: decision.reason,
-    shipmentId: shipmentIdOf(event.payload),
-  });
-  const outboxIds = await insertOutboxRows(tx, followUpRows(order, decision));
+  const outboxIds = await applyTransition(tx, order, decision, factsOf(event));
   await markInboxProcessed(tx, event.id, 'applied');
-  return { outcome: 'applied', orderId: order.id, from: order.status, to: decision.to, outboxIds };
+  return {
+    outcome: 'applied',
+    orderId: order.id,
+    from: describeState(decision.from),
+    to: describeState(decision.to),
+    outboxIds,
+  };
 }
 
 async function refuse(
@@ -74,18 +81,20 @@ async function refuse(
   return { outcome: 'refused', orderId: event.orderId, kind, reason };
 }
 
-function followUpRows(order: OrderRow, decision: Accepted): NewOutboxRow[] {
-  const { notify, requestShipping } = decision.followUps;
-  const rows = [notification(order, notify.event, notify.message)];
-  if (requestShipping) rows.push(shippingRequested(order));
-  return rows;
-}
-
-/** Shipping responses carry shipment_id; a number is accepted as its text. */
-function shipmentIdOf(payload: unknown): string | undefined {
-  if (payload === null || typeof payload !== 'object') return undefined;
-  const id = (payload as Record<string, unknown>).shipment_id;
-  if (typeof id === 'string' && id.length > 0) return id;
-  if (typeof id === 'number' && Number.isFinite(id)) return String(id);
-  return undefined;
+/** Shipping responses carry shipment_id (a number is accepted as its text); payments, id. */
+function factsOf(event: InboxRow): EventFacts {
+  const payload = event.payload;
+  if (payload === null || typeof payload !== 'object') return {};
+  const { shipment_id: shipment, id } = payload as Record<string, unknown>;
+  const text = (v: unknown) =>
+    typeof v === 'string' && v.length > 0
+      ? v
+      : typeof v === 'number' && Number.isFinite(v)
+        ? String(v)
+        : undefined;
+  return {
+    shipmentId: text(shipment),
+    // Only a payment callback's id is a payment id; a shipping message's fields are not.
+    paymentId: event.source === PAYMENTS_SOURCE ? text(id) : undefined,
+  };
 }

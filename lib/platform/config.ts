@@ -17,6 +17,7 @@ import { redis } from './config/redis.js';
 import { web, webProblems } from './config/web.js';
 
 export { parseBrokers, type SaslMechanism } from './config/kafka.js';
+export { paymentsRefundsUrl } from './config/peers.js';
 
 /** In the order .env.example and the README list them. A new section goes here and in TREE. */
 export const SECTIONS: readonly Section[] = [processes, web, database, redis, peers, kafka, jobs];

@@ -273,8 +273,8 @@ export interface JsonPeerOptions {
   port: number;
   logger: Logger;
   list(orderId: string | undefined): unknown;
-  /** Handles one POST body (any path) and answers it. */
-  accept(res: http.ServerResponse, body: unknown): void;
+  /** Handles one POST body (any path; `path` is it, without the query) and answers it. */
+  accept(res: http.ServerResponse, body: unknown, path: string): void;
   /** Called when handling a request failed (the peer counts it). */
   onError(): void;
 }
@@ -307,7 +307,7 @@ export async function startJsonPeer(options: JsonPeerOptions): Promise<JsonPeer>
     if (current?.status) {
       return sendJson(res, current.status, { detail: `${options.name} fault (test)` });
     }
-    options.accept(res, json);
+    options.accept(res, json, path);
   }
   const server = await listen((req, res) => {
     handle(req, res).catch((err: unknown) => {

@@ -27,8 +27,17 @@ import {
  * 422. A moment later it POSTs the outcome to `callback_url`, signed the Standard Webhooks way
  * when a secret is set, and retries that call with backoff while the receiver is down or answers
  * 5xx/408/429. `GET /payments` (or `/_recorded`, `?order_id=` to filter) shows what it recorded.
+ *
+ * Refunds (this service's extension of the contract): `POST {any path ending in /refunds}`
+ * `{payment_id, order_id, amount, reason, idempotency_key, callback_url}` → 201 with the pending
+ * refund; the same key again → 201 with the same refund, no second callback (each refund counts
+ * its repeats); an unknown payment → 404; another order, more than was paid, or a second refund
+ * of one payment under another key → 422. A moment later it calls back as for a payment, with
+ * `status: refunded` (or `refund_failed` when the refund rule says so), `id` the payment id and
+ * `idempotency_key` the refund's.
  */
 export type PaymentOutcome = 'succeeded' | 'failed';
+export type RefundOutcome = 'refunded' | 'refund_failed';
 
 export interface Payment {
   id: string;
@@ -52,6 +61,27 @@ export const PAYMENT_OUTCOME_RULES = {
   fail: () => 'failed',
 } as const satisfies Record<string, PaymentOutcomeRule>;
 
+export interface Refund {
+  id: string;
+  payment_id: string;
+  order_id: string;
+  amount: string;
+  reason: string | null;
+  status: 'pending';
+  idempotency_key: string;
+  created_at: string;
+  /** Requests that repeated this refund's idempotency key (answered with it, not refunded again). */
+  duplicates: number;
+}
+
+/** Decides a refund's result. */
+export type RefundOutcomeRule = (refund: Refund) => RefundOutcome;
+
+export const REFUND_OUTCOME_RULES = {
+  refund: () => 'refunded',
+  fail: () => 'refund_failed',
+} as const satisfies Record<string, RefundOutcomeRule>;
+
 export interface CallbackRetryOptions {
   /** Tries in all, the first included. @defaultValue 10 */
   maxAttempts?: number;
@@ -72,6 +102,8 @@ export interface PaymentsPeerOptions {
   callbackDelayMs?: number;
   /** @defaultValue {@link failWhenCentsAre13} */
   outcome?: PaymentOutcomeRule;
+  /** @defaultValue every refund succeeds */
+  refundOutcome?: RefundOutcomeRule;
   callbackRetry?: CallbackRetryOptions;
   /** @defaultValue a bunyan logger named dev-payments */
   logger?: Logger;
@@ -89,9 +121,11 @@ export interface CallbackRecord {
   webhook_id: string;
   url: string;
   payment_id: string;
+  /** Set on a refund's callback. */
+  refund_id: string | null;
   order_id: string;
   idempotency_key: string;
-  status: PaymentOutcome;
+  status: PaymentOutcome | RefundOutcome;
   /** pending: not yet answered 2xx; rejected: a 4xx, not retried; gave_up: out of tries. */
   delivery: 'pending' | 'delivered' | 'rejected' | 'gave_up';
   /** The last answer's status; null before any. */
@@ -101,10 +135,14 @@ export interface CallbackRecord {
 
 export interface PaymentsRecorded {
   payments: Payment[];
+  /** One per refund idempotency key: a repeat is counted on the refund, not listed again. */
+  refunds: Refund[];
   callbacks: CallbackRecord[];
   /** Requests repeating a known idempotency key (answered with the stored payment). */
   duplicates: number;
-  /** Requests reusing a key for another order or amount (422). */
+  /** Refund requests repeating a known refund key (answered with the stored refund). */
+  refund_duplicates: number;
+  /** Requests reusing a key for another order or amount, or refunding what cannot be (422). */
   conflicts: number;
   /** Requests with a bad body (400). */
   invalid: number;
@@ -123,6 +161,10 @@ export interface PaymentsPeer extends StartedServer {
   /** The X-API-Key of the last POST, so tests can check it is sent. */
   readonly lastApiKey: string | undefined;
   setFault(fault: PaymentFault | undefined): void;
+  /** Holds every callback due from now on until resumeCallbacks() (tests: a late result). */
+  pauseCallbacks(): void;
+  /** Sends the held callbacks and stops holding. */
+  resumeCallbacks(): void;
 }
 
 const paymentRequestSchema = Joi.object({
@@ -142,6 +184,26 @@ const paymentRequestSchema = Joi.object({
   .unknown(true)
   .required();
 
+const refundRequestSchema = Joi.object({
+  payment_id: Joi.string().min(1).max(200).required(),
+  order_id: Joi.string().min(1).max(200).required(),
+  amount: paymentRequestSchema.extract('amount'),
+  reason: Joi.string().max(1000).allow('', null),
+  idempotency_key: Joi.string().min(1).max(200).required(),
+  callback_url: paymentRequestSchema.extract('callback_url'),
+})
+  .unknown(true)
+  .required();
+
+interface RefundRequest {
+  payment_id: string;
+  order_id: string;
+  amount: string;
+  reason?: string | null;
+  idempotency_key: string;
+  callback_url: string;
+}
+
 interface PaymentRequest {
   order_id: string;
   amount: string;
@@ -158,6 +220,7 @@ export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Prom
     webhookSecret,
     callbackDelayMs = 10,
     outcome = failWhenCentsAre13,
+    refundOutcome = REFUND_OUTCOME_RULES.refund,
     logger = createLogger({ name: 'dev-payments' }),
   } = options;
   const retry = {
@@ -181,14 +244,19 @@ export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Prom
   const waiters = changeWaiters();
 
   const byKey = new Map<string, Payment>();
+  const byId = new Map<string, Payment>();
+  const refundsByKey = new Map<string, Refund>();
   const callbacks: CallbackRecord[] = [];
-  const byOrder = new Map<string, { payments: Payment[]; callbacks: CallbackRecord[] }>();
-  const counts = { duplicates: 0, conflicts: 0, invalid: 0, errors: 0 };
+  type OrderEntry = { payments: Payment[]; refunds: Refund[]; callbacks: CallbackRecord[] };
+  const byOrder = new Map<string, OrderEntry>();
+  const counts = { duplicates: 0, refund_duplicates: 0, conflicts: 0, invalid: 0, errors: 0 };
   let stopped = false;
+  // While paused, callbacks that come due wait here (in order) for resumeCallbacks().
+  let held: (() => void)[] | undefined;
 
   const forOrder = (orderId: string) => {
     let entry = byOrder.get(orderId);
-    if (!entry) byOrder.set(orderId, (entry = { payments: [], callbacks: [] }));
+    if (!entry) byOrder.set(orderId, (entry = { payments: [], refunds: [], callbacks: [] }));
     return entry;
   };
 
@@ -254,20 +322,36 @@ export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Prom
 
   /** From a timer, where nobody awaits: a failure is logged and counted. */
   function deliverLogged(callback: CallbackRecord, body: string): void {
+    if (held) {
+      held.push(() => deliverLogged(callback, body));
+      return;
+    }
     deliver(callback, body).catch((err: unknown) => {
       counts.errors++;
       logger.error({ err, order_id: callback.order_id }, 'payment callback failed unexpectedly');
     });
   }
 
-  function scheduleCallback(payment: Payment, request: PaymentRequest, result: PaymentOutcome) {
+  /** The webhook body: a payment's result, or a refund's (then `id` is still the payment's). */
+  function scheduleCallback(
+    url: string,
+    message: {
+      payment: Payment;
+      refund?: Refund;
+      user_id?: string | null;
+      status: PaymentOutcome | RefundOutcome;
+    },
+  ) {
+    const { payment, refund, status } = message;
+    const idempotencyKey = refund?.idempotency_key ?? payment.idempotency_key;
     const callback: CallbackRecord = {
       webhook_id: `msg_${randomUUID()}`,
-      url: request.callback_url,
+      url,
       payment_id: payment.id,
+      refund_id: refund?.id ?? null,
       order_id: payment.order_id,
-      idempotency_key: payment.idempotency_key,
-      status: result,
+      idempotency_key: idempotencyKey,
+      status,
       delivery: 'pending',
       http_status: null,
       attempts: [],
@@ -276,12 +360,13 @@ export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Prom
     forOrder(payment.order_id).callbacks.push(callback);
     const body = JSON.stringify({
       id: payment.id,
-      user_id: request.user_id ?? null,
+      user_id: message.user_id ?? null,
       order_id: payment.order_id,
-      amount: payment.amount,
-      status: result,
-      idempotency_key: payment.idempotency_key,
-      created_at: payment.created_at,
+      amount: refund?.amount ?? payment.amount,
+      status,
+      idempotency_key: idempotencyKey,
+      ...(refund && { refund_id: refund.id }),
+      created_at: refund?.created_at ?? payment.created_at,
     });
     timers.after(callbackDelayMs, () => deliverLogged(callback, body));
   }
@@ -316,19 +401,79 @@ export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Prom
     // Decided before anything is stored: a rule that throws leaves no payment without a callback.
     const result = outcome(payment);
     byKey.set(payment.idempotency_key, payment);
+    byId.set(payment.id, payment);
     forOrder(payment.order_id).payments.push(payment);
-    scheduleCallback(payment, request, result);
+    scheduleCallback(request.callback_url, { payment, user_id: request.user_id, status: result });
     sendJson(res, 201, payment);
+    waiters.changed();
+  }
+
+  /** Why a refund cannot be made of `payment`, or undefined when it can. */
+  function refundProblem(payment: Payment, request: RefundRequest): string | undefined {
+    if (payment.order_id !== request.order_id) return 'payment_id belongs to another order';
+    if (parseMoney(request.amount) > parseMoney(payment.amount)) {
+      return `amount ${request.amount} exceeds the payment's ${payment.amount}`;
+    }
+    const earlier = [...refundsByKey.values()].find((r) => r.payment_id === payment.id);
+    if (earlier) return `payment already refunded under idempotency key ${earlier.idempotency_key}`;
+    return undefined;
+  }
+
+  function takeRefund(res: http.ServerResponse, json: unknown): void {
+    const { error, value } = refundRequestSchema.validate(json, { abortEarly: false });
+    if (error) {
+      counts.invalid++;
+      return sendJson(res, 400, { detail: error.details.map((d) => d.message) });
+    }
+    const request = value as RefundRequest;
+    const known = refundsByKey.get(request.idempotency_key);
+    if (known) {
+      if (known.payment_id !== request.payment_id || !moneyEquals(known.amount, request.amount)) {
+        counts.conflicts++;
+        return sendJson(res, 422, {
+          detail: 'idempotency_key already used for another refund',
+          refund: known,
+        });
+      }
+      known.duplicates++;
+      counts.refund_duplicates++;
+      waiters.changed();
+      return sendJson(res, 201, { ...known }, { 'idempotent-replayed': 'true' });
+    }
+    const payment = byId.get(request.payment_id);
+    if (!payment) return sendJson(res, 404, { detail: `no payment ${request.payment_id}` });
+    const problem = refundProblem(payment, request);
+    if (problem) {
+      counts.conflicts++;
+      return sendJson(res, 422, { detail: problem });
+    }
+    const refund: Refund = {
+      id: randomUUID(),
+      payment_id: payment.id,
+      order_id: payment.order_id,
+      amount: request.amount,
+      reason: request.reason ?? null,
+      status: 'pending',
+      idempotency_key: request.idempotency_key,
+      created_at: new Date().toISOString(),
+      duplicates: 0,
+    };
+    const result = refundOutcome(refund);
+    refundsByKey.set(refund.idempotency_key, refund);
+    forOrder(refund.order_id).refunds.push(refund);
+    scheduleCallback(request.callback_url, { payment, refund, status: result });
+    sendJson(res, 201, { ...refund });
     waiters.changed();
   }
 
   function recorded(filter: { order_id?: string } = {}): PaymentsRecorded {
     const source =
       filter.order_id === undefined
-        ? { payments: [...byKey.values()], callbacks }
-        : (byOrder.get(filter.order_id) ?? { payments: [], callbacks: [] });
+        ? { payments: [...byKey.values()], refunds: [...refundsByKey.values()], callbacks }
+        : (byOrder.get(filter.order_id) ?? { payments: [], refunds: [], callbacks: [] });
     return {
       payments: source.payments.map((p) => ({ ...p })),
+      refunds: source.refunds.map((r) => ({ ...r })),
       callbacks: source.callbacks.map((c) => ({
         ...c,
         attempts: c.attempts.map((a) => ({ ...a })),
@@ -343,7 +488,8 @@ export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Prom
     port,
     logger,
     list: (orderId) => recorded({ order_id: orderId }),
-    accept: takePayment,
+    accept: (res, json, path) =>
+      path.endsWith('/refunds') ? takeRefund(res, json) : takePayment(res, json),
     onError: () => counts.errors++,
   });
   const { server } = peer;
@@ -356,6 +502,14 @@ export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Prom
       return peer.lastApiKey();
     },
     setFault: peer.setFault,
+    pauseCallbacks() {
+      held ??= [];
+    },
+    resumeCallbacks() {
+      const due = held ?? [];
+      held = undefined;
+      for (const send of due) send();
+    },
     async stop() {
       stopped = true;
       timers.close();
@@ -364,6 +518,13 @@ export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Prom
       await server.stop();
     },
   };
+}
+
+/** PAYMENTS_REFUND_OUTCOME: refund (every refund succeeds) | fail (every one fails). */
+export function refundOutcomeFromEnv(env: NodeJS.ProcessEnv): RefundOutcomeRule {
+  return REFUND_OUTCOME_RULES[
+    envChoice(env, 'PAYMENTS_REFUND_OUTCOME', ['refund', 'fail'] as const, 'refund')
+  ];
 }
 
 /** The peer's options from the environment; the variables are listed at `main` below. */
@@ -376,6 +537,7 @@ export function paymentsOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Pa
       PAYMENT_OUTCOME_RULES[
         envChoice(env, 'PAYMENTS_OUTCOME', ['rule', 'succeed', 'fail'] as const, 'rule')
       ],
+    refundOutcome: refundOutcomeFromEnv(env),
     callbackRetry: {
       maxAttempts: envInteger(env, 'PAYMENTS_CALLBACK_MAX_ATTEMPTS', 10, { min: 1 }),
     },
@@ -384,7 +546,8 @@ export function paymentsOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Pa
 
 if (isMain(import.meta.url)) {
   // PAYMENTS_PORT (8002), PAYMENTS_WEBHOOK_SECRET, PAYMENTS_CALLBACK_DELAY_MS (10),
-  // PAYMENTS_OUTCOME (rule: cents .13 fail | succeed | fail), PAYMENTS_CALLBACK_MAX_ATTEMPTS (10).
+  // PAYMENTS_OUTCOME (rule: cents .13 fail | succeed | fail), PAYMENTS_REFUND_OUTCOME (refund |
+  // fail), PAYMENTS_CALLBACK_MAX_ATTEMPTS (10).
   runUntilSignal(
     'development Payments',
     () => startPaymentsPeer(paymentsOptionsFromEnv()),

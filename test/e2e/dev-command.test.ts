@@ -31,7 +31,7 @@ describe('npm run dev', function () {
     await db?.drop();
   });
 
-  it('when started, then the printed curl creates an order that becomes shipped, and Ctrl-C stops it with exit 0', async () => {
+  it('when started, then the printed curl creates an order that becomes shipped, the printed cancel example ends refunded, and Ctrl-C stops it with exit 0', async () => {
     const port = await freePort();
     // Its own process group, so Ctrl-C can be sent to npm and everything under it, as a terminal does.
     const child = spawn('npm', ['run', 'dev'], {
@@ -82,6 +82,44 @@ describe('npm run dev', function () {
         },
         { timeoutMs: 15000, intervalMs: 50, what: `order to ship (is ${status})` },
       );
+
+      // The printed cancellation example: an order of the printed quantity, cancelled with the
+      // printed body once paid, ends cancelled with its payment refunded.
+      const example =
+        /"quantity":(\d+),"user_id":"([^"]+)"[^\n]*\n[^\n]*\/api\/v1\/orders\/<id>\/cancel[^\n]*\n\s*-d '([^']+)'/.exec(
+          output,
+        );
+      expect(example, `the printed cancel example:\n${output}`).to.not.equal(null);
+      const [, quantity, userId, cancelBody] = example!;
+      const toCancel = await request(
+        api!,
+        'POST',
+        '/api/v1/orders',
+        orderBody({ item_id: itemId!, quantity: Number(quantity), user_id: userId! }),
+      );
+      const cancelId = toCancel.body.data.id as string;
+      const read = async () => (await request(api!, 'GET', `/api/v1/orders/${cancelId}`)).body.data;
+      await waitFor(async () => (await read()).status === 'paid', {
+        timeoutMs: 15000,
+        intervalMs: 50,
+        what: 'the order to cancel to be paid',
+      });
+      const cancelled = await request(
+        api!,
+        'POST',
+        `/api/v1/orders/${cancelId}/cancel`,
+        JSON.parse(cancelBody!),
+      );
+      expect(cancelled.status, JSON.stringify(cancelled.body)).to.equal(202);
+      let last: { status?: string; refund_status?: string } = {};
+      await waitFor(async () => (last = await read()).refund_status === 'refunded', {
+        timeoutMs: 20000,
+        intervalMs: 50,
+        what: 'the cancelled order to be refunded',
+      }).catch((err: Error) => {
+        throw new Error(`${err.message} (last seen: ${JSON.stringify(last)})`);
+      });
+      expect(last.status).to.equal('cancelled');
 
       const exited = once(child, 'exit');
       process.kill(-child.pid!, 'SIGINT');

@@ -165,7 +165,7 @@ describe('Bull Board at /admin/queues, and the web process on Redis', () => {
       }
     });
 
-    it('when the API lists queues with the credentials, then it shows the four queues', async () => {
+    it('when the API lists queues with the credentials, then it shows every queue, refunds and cancellations too', async () => {
       const res = await api.request('GET', '/admin/queues/api/queues', undefined, AUTH);
       expect(res.status).to.equal(200);
       expect(res.body.queues.map((q: { name: string }) => q.name)).to.have.members([
@@ -173,6 +173,8 @@ describe('Bull Board at /admin/queues, and the web process on Redis', () => {
         'notifications',
         'shipping',
         'inbox',
+        'refunds',
+        'cancellations',
       ]);
     });
 

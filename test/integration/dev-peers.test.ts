@@ -275,6 +275,111 @@ describe('development peers', () => {
       });
     });
 
+    describe('when a refund of a payment it took is requested', () => {
+      const refundOf = async (overrides: Record<string, unknown> = {}) => {
+        const request = paymentRequest();
+        const paid = await postJson(`${payments.url}/api/payments`, request);
+        await settled(request.order_id);
+        const refund = {
+          payment_id: paid.body.id,
+          order_id: request.order_id,
+          amount: request.amount,
+          reason: 'order cancelled: shipping failed',
+          idempotency_key: randomUUID(),
+          callback_url: request.callback_url,
+          ...overrides,
+        };
+        return { request, paid: paid.body, refund };
+      };
+
+      it('then it answers 201 pending, calls back signed with refunded for that payment id under the refund key, and a repeat is counted on the refund without a second callback', async () => {
+        const { request, paid, refund } = await refundOf();
+
+        const res = await postJson(`${payments.url}/api/payments/refunds`, refund);
+        await payments.until(
+          () => receiver.receivedFor(request.order_id).length === 2,
+          5000,
+          'the refund callback',
+        );
+        const again = await postJson(`${payments.url}/api/payments/refunds`, refund);
+
+        expect(res.status).to.equal(201);
+        expect(res.body).to.include({
+          payment_id: paid.id,
+          order_id: request.order_id,
+          amount: '5.00',
+          status: 'pending',
+        });
+        const callback = receiver.receivedFor(request.order_id)[1]!;
+        expect(verified(secret, callback)).to.deep.include({
+          id: paid.id,
+          order_id: request.order_id,
+          amount: '5.00',
+          status: 'refunded',
+          idempotency_key: refund.idempotency_key,
+          refund_id: res.body.id,
+        });
+        expect(again.status).to.equal(201);
+        expect(again.headers.get('idempotent-replayed')).to.equal('true');
+        const recorded = payments.recorded({ order_id: request.order_id });
+        expect(recorded.refunds).to.have.length(1);
+        expect(recorded.refunds[0]).to.include({ id: res.body.id, duplicates: 1 });
+        expect(recorded.callbacks.map((c) => c.status)).to.deep.equal(['succeeded', 'refunded']);
+        expect(receiver.receivedFor(request.order_id)).to.have.length(2);
+      });
+
+      it('then GET /payments lists refunds per idempotency key, so they can be counted', async () => {
+        const { request, refund } = await refundOf();
+        await postJson(`${payments.url}/api/payments/refunds`, refund);
+
+        const res = await getJson(`${payments.url}/payments?order_id=${request.order_id}`);
+
+        expect(res.status).to.equal(200);
+        expect(
+          res.body.refunds.map((r: { idempotency_key: string }) => r.idempotency_key),
+        ).to.deep.equal([refund.idempotency_key]);
+      });
+
+      it('then an unknown payment answers 404, and another order, too much money or a second refund of one payment answer 422, none refunded', async () => {
+        const { request, refund } = await refundOf();
+        const url = `${payments.url}/api/payments/refunds`;
+
+        const unknown = await postJson(url, { ...refund, payment_id: randomUUID() });
+        const otherOrder = await postJson(url, { ...refund, order_id: randomUUID() });
+        const tooMuch = await postJson(url, { ...refund, amount: '5.01' });
+        const first = await postJson(url, refund);
+        const second = await postJson(url, { ...refund, idempotency_key: randomUUID() });
+
+        expect([unknown.status, otherOrder.status, tooMuch.status]).to.deep.equal([404, 422, 422]);
+        expect(first.status).to.equal(201);
+        expect(second.status).to.equal(422);
+        expect(second.body.detail).to.match(/already refunded/);
+        expect(payments.recorded({ order_id: request.order_id }).refunds).to.have.length(1);
+      });
+    });
+
+    describe('when callbacks are paused', () => {
+      it('then none is sent until they are resumed, and then each is sent once', async () => {
+        const request = paymentRequest();
+        payments.pauseCallbacks();
+        try {
+          await postJson(payments.url, request);
+          // The payment is recorded and its callback due, but held.
+          await payments.until(
+            () => payments.recorded({ order_id: request.order_id }).payments.length === 1,
+          );
+          expect(receiver.receivedFor(request.order_id)).to.have.length(0);
+          expect(
+            payments.recorded({ order_id: request.order_id }).callbacks[0]!.attempts,
+          ).to.have.length(0);
+        } finally {
+          payments.resumeCallbacks();
+        }
+        await settled(request.order_id);
+        expect(receiver.receivedFor(request.order_id)).to.have.length(1);
+      });
+    });
+
     describe('when the receiver answers 503 twice', () => {
       it('then the callback is retried, same webhook-id, until it answers 200', async () => {
         const request = paymentRequest();
@@ -566,6 +671,116 @@ describe('development peers', () => {
       });
     });
 
+    describe('when a cancellation is requested', () => {
+      const cancelRequest = (orderId: string) => ({
+        event_type: 'order.cancel_requested',
+        order_id: orderId,
+        idempotency_key: randomUUID(),
+      });
+
+      it('then an order still packing (quantity 12) is cancelled, answered order.cancelled once, and a repeat is counted, not answered', async () => {
+        const request = shippingRequest({ quantity: 12 });
+        await send(request);
+        await shipping.until(
+          () => shipping.recorded({ order_id: request.order_id }).shipments[0]?.state === 'packing',
+          10_000,
+          'the order to be packing',
+        );
+        const cancel = cancelRequest(request.order_id);
+
+        await send(cancel, cancel);
+
+        const [answer, ...more] = await answersFor(request.order_id);
+        expect(answer).to.include({
+          event_type: 'order.cancelled',
+          order_id: request.order_id,
+          quantity: 12,
+          shipment_id: null,
+        });
+        await shipping.until(
+          () =>
+            shipping.recorded({ order_id: request.order_id }).cancellations[0]?.duplicates === 1,
+          10_000,
+          'the repeat to be counted',
+        );
+        expect(more).to.have.length(0);
+        // A reader can see the answer before the peer's send() has resolved and marked it.
+        await shipping.until(
+          () => shipping.recorded({ order_id: request.order_id }).shipments[0]?.state !== 'packing',
+          10_000,
+          'the answer recorded',
+        );
+        const recorded = shipping.recorded({ order_id: request.order_id });
+        expect(recorded.shipments[0]).to.include({ state: 'answered' });
+        expect(recorded.shipments[0]!.answer!.event_type).to.equal('order.cancelled');
+        expect(recorded.cancellations[0]).to.include({ outcome: 'cancelled', state: 'answered' });
+        expect(responses.for(request.order_id)).to.have.length(1);
+      });
+
+      it('then an order already shipped is answered order.shipped again, same shipment id: too late', async () => {
+        const request = shippingRequest();
+        await send(request);
+        const [shipped] = await answersFor(request.order_id);
+
+        await send(cancelRequest(request.order_id));
+
+        const answers = await answersFor(request.order_id, 2);
+        expect(answers.map((a) => a.event_type)).to.deep.equal(['order.shipped', 'order.shipped']);
+        expect(answers[1]!.shipment_id).to.equal(shipped!.shipment_id);
+        await shipping.until(
+          () =>
+            shipping.recorded({ order_id: request.order_id }).cancellations[0]?.state ===
+            'answered',
+        );
+        expect(
+          shipping.recorded({ order_id: request.order_id }).cancellations[0]!.outcome,
+        ).to.equal('too_late');
+      });
+
+      it('then one that overtakes its request is answered order.cancelled, and the request, when it comes, is not shipped', async () => {
+        const request = shippingRequest();
+
+        await send(cancelRequest(request.order_id));
+        await answersFor(request.order_id);
+        await send(request);
+
+        const answers = await answersFor(request.order_id, 2);
+        expect(answers.map((a) => a.event_type)).to.deep.equal([
+          'order.cancelled',
+          'order.cancelled',
+        ]);
+        expect(answers.every((a) => a.shipment_id === null)).to.equal(true);
+      });
+
+      it('then, when the cancel rule says ship, an order still packing ships at once and the cancellation is too late', async () => {
+        shipping.setCancelRule(() => 'ship');
+        try {
+          const request = shippingRequest({ quantity: 12 });
+          await send(request);
+          await shipping.until(
+            () =>
+              shipping.recorded({ order_id: request.order_id }).shipments[0]?.state === 'packing',
+          );
+
+          await send(cancelRequest(request.order_id));
+
+          const [answer] = await answersFor(request.order_id);
+          expect(answer).to.include({ event_type: 'order.shipped', quantity: 12 });
+          expect(answer!.shipment_id).to.be.a('string');
+          await shipping.until(
+            () =>
+              shipping.recorded({ order_id: request.order_id }).cancellations[0]?.state ===
+              'answered',
+          );
+          expect(shipping.recorded({ order_id: request.order_id }).cancellations[0]).to.include({
+            outcome: 'too_late',
+          });
+        } finally {
+          shipping.setCancelRule(undefined);
+        }
+      });
+    });
+
     describe('when its records are asked for over HTTP', () => {
       it('then GET /shipments?order_id= lists the request and its answer', async () => {
         const request = shippingRequest();
@@ -577,7 +792,14 @@ describe('development peers', () => {
         expect(res.status).to.equal(200);
         expect(res.body.shipments).to.have.length(1);
         expect(res.body.shipments[0].answer.event_type).to.equal('order.shipped');
-        expect(res.body).to.have.keys('shipments', 'duplicates', 'skipped', 'invalid', 'errors');
+        expect(res.body).to.have.keys(
+          'shipments',
+          'cancellations',
+          'duplicates',
+          'skipped',
+          'invalid',
+          'errors',
+        );
       });
     });
 

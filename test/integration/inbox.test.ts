@@ -109,7 +109,57 @@ describe('applying inbox events', function () {
     expect(after.followUps).to.have.length(2);
   });
 
-  it('when payment.succeeded arrives for a cancelled order, then it is refused and recorded, and nothing changes', async () => {
+  it('when payment.succeeded arrives for an order already cancelled, then it stays cancelled, keeps the payment id, and one refund is requested even when the success repeats', async () => {
+    const order = await insertOrder(tdb.db, { status: 'cancelled' });
+    const first = await insertInboxEvent(tdb.db, {
+      orderId: order.id,
+      eventType: 'payment.succeeded',
+      payload: { id: 'pay-late-1', order_id: order.id, status: 'succeeded' },
+    });
+    const repeat = await insertInboxEvent(tdb.db, {
+      orderId: order.id,
+      eventType: 'payment.succeeded',
+      payload: { id: 'pay-late-1', order_id: order.id, status: 'succeeded' },
+    });
+
+    const result = await applyInboxEvent(tdb.db, {
+      inboxId: first.inboxRow.id,
+      outbox: first.outboxRef,
+    });
+    const again = await applyInboxEvent(tdb.db, { inboxId: repeat.inboxRow.id });
+
+    expect(result).to.include({
+      outcome: 'applied',
+      from: 'cancelled',
+      to: 'cancelled (refund requested)',
+    });
+    expect(again).to.include({ outcome: 'refused', kind: 'duplicate' });
+    const after = await orderState(order.id);
+    expect(after.order).to.include({
+      status: 'cancelled',
+      paymentId: 'pay-late-1',
+      refundStatus: 'requested',
+    });
+    expect(after.history.map((h) => [h.status, h.refundStatus, h.reason])).to.deep.equal([
+      ['cancelled', 'requested', 'payment succeeded after the order was cancelled'],
+    ]);
+    expect(after.followUps.map((r) => [r.queue, r.eventType])).to.deep.equal([
+      ['notifications', 'order.refund_requested'],
+      ['refunds', 'refund.requested'],
+    ]);
+    const refund = after.followUps[1]!;
+    expect(refund.idempotencyKey).to.equal(after.order.refundIdempotencyKey);
+    expect(refund.payload).to.deep.equal({
+      payment_id: 'pay-late-1',
+      order_id: order.id,
+      amount: order.amount,
+      reason: 'order cancelled: payment succeeded after the order was cancelled',
+      idempotency_key: refund.idempotencyKey,
+    });
+    expect((await outboxRow(first.outboxId)).completedAt).to.be.instanceOf(Date);
+  });
+
+  it('when order.shipped arrives for a cancelled order, then it is refused and recorded, and nothing changes', async () => {
     const order = await insertOrder(tdb.db, { status: 'cancelled' });
     const {
       inboxRow: event,
@@ -117,7 +167,8 @@ describe('applying inbox events', function () {
       outboxRef,
     } = await insertInboxEvent(tdb.db, {
       orderId: order.id,
-      eventType: 'payment.succeeded',
+      eventType: 'order.shipped',
+      source: 'shipping',
     });
 
     const result = await applyInboxEvent(tdb.db, { inboxId: event.id, outbox: outboxRef });
@@ -126,7 +177,7 @@ describe('applying inbox events', function () {
       outcome: 'refused',
       orderId: order.id,
       kind: 'conflict',
-      reason: 'payment.succeeded refused: order is cancelled',
+      reason: 'order.shipped refused: order is cancelled',
     });
     const after = await orderState(order.id);
     expect(after.order.status).to.equal('cancelled');
@@ -134,7 +185,7 @@ describe('applying inbox events', function () {
     expect(after.history).to.have.length(0);
     expect(after.followUps).to.have.length(0);
     expect(await inboxRow(event.id)).to.include({
-      result: 'payment.succeeded refused: order is cancelled',
+      result: 'order.shipped refused: order is cancelled',
     });
     expect((await outboxRow(outboxId)).completedAt).to.be.instanceOf(Date);
   });
@@ -156,22 +207,61 @@ describe('applying inbox events', function () {
     expect(after.followUps.map((r) => r.eventType)).to.deep.equal(['order.shipped']);
   });
 
-  it('when shipping.failed arrives for a paid order, then it is cancelled with the reason', async () => {
-    const order = await insertOrder(tdb.db, { status: 'paid' });
+  it('when shipping.failed arrives for a paid order, then it is cancelled with the reason and its payment is refunded, in the same transaction', async () => {
+    const order = await insertOrder(tdb.db, { status: 'paid', paymentId: 'pay-7' });
     const { inboxRow: event } = await insertInboxEvent(tdb.db, {
       orderId: order.id,
       eventType: 'shipping.failed',
       source: 'shipping',
+      // A shipping message's fields are never taken for a payment id.
+      payload: { event_type: 'shipping.failed', order_id: order.id, id: 'not-a-payment' },
     });
 
     await applyInboxEvent(tdb.db, { inboxId: event.id });
 
     const after = await orderState(order.id);
-    expect(after.order.status).to.equal('cancelled');
-    expect(after.history.map((h) => [h.status, h.reason])).to.deep.equal([
-      ['cancelled', 'shipping failed'],
+    expect(after.order).to.include({
+      status: 'cancelled',
+      paymentId: 'pay-7',
+      refundStatus: 'requested',
+    });
+    expect(after.history.map((h) => [h.status, h.refundStatus, h.reason])).to.deep.equal([
+      ['cancelled', 'requested', 'shipping failed'],
     ]);
+    expect(after.followUps.map((r) => r.queue)).to.deep.equal(['notifications', 'refunds']);
+    expect(after.followUps[1]!.payload).to.include({ payment_id: 'pay-7', amount: order.amount });
   });
+
+  for (const [eventType, refundStatus, notified] of [
+    ['refund.succeeded', 'refunded', 'order.refunded'],
+    ['refund.failed', 'failed', 'order.refund_failed'],
+  ] as const) {
+    it(`when ${eventType} arrives for a refund requested, then the order records ${refundStatus} in its history and the customer is told`, async () => {
+      const order = await insertOrder(tdb.db, {
+        status: 'cancelled',
+        paymentId: 'pay-9',
+        refundStatus: 'requested',
+        refundIdempotencyKey: randomUUID(),
+      });
+      const { inboxRow: event } = await insertInboxEvent(tdb.db, {
+        orderId: order.id,
+        eventType,
+        payload: { id: 'pay-9', order_id: order.id },
+      });
+
+      const result = await applyInboxEvent(tdb.db, { inboxId: event.id });
+
+      expect(result).to.include({ outcome: 'applied', to: `cancelled (refund ${refundStatus})` });
+      const after = await orderState(order.id);
+      expect(after.order).to.include({ status: 'cancelled', refundStatus });
+      expect(after.history.map((h) => [h.status, h.refundStatus])).to.deep.equal([
+        ['cancelled', refundStatus],
+      ]);
+      expect(after.followUps.map((r) => [r.queue, r.eventType])).to.deep.equal([
+        ['notifications', notified],
+      ]);
+    });
+  }
 
   it('when the event type is unknown, the order is missing or the inbox row is gone, then nothing changes and the reason is recorded', async () => {
     const order = await insertOrder(tdb.db);

@@ -20,6 +20,7 @@ import {
   type RecordMetadata,
 } from 'kafkajs';
 import {
+  type Assignment,
   FAST_CONSUMER,
   deferred,
   nextAssignment,
@@ -30,8 +31,8 @@ import {
   testBrokerKind,
   testKafka,
   uniqueName,
+  untilServed,
   within,
-  type Assignment,
 } from '../support/kafka.js';
 
 /** A broker under test: where to reach it, and how to stop it if this file started it. */
@@ -139,25 +140,6 @@ async function eventually(
     if (Date.now() > deadline) throw new Error(`${what} (waited ${timeoutMs} ms)`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-/**
- * Resolves once every partition of a new topic answers ListOffsets. Apache Kafka's CreateTopics
- * (and kafkajs's wait for leaders in its metadata) can complete a moment before the broker acts
- * as the new partitions' leader; ListOffsets then gets NOT_LEADER_FOR_PARTITION, which kafkajs's
- * admin.fetchTopicOffsets does not retry. Producers and consumers do retry it.
- */
-async function untilServed(admin: Admin, topic: string): Promise<void> {
-  const leaderMoving = new Set(['NOT_LEADER_FOR_PARTITION', 'LEADER_NOT_AVAILABLE']);
-  await eventually(async () => {
-    try {
-      await admin.fetchTopicOffsets(topic);
-      return true;
-    } catch (err) {
-      if (leaderMoving.has((err as { type?: string }).type ?? '')) return false;
-      throw err;
-    }
-  }, `the partitions of ${topic} served`);
 }
 
 /**

@@ -25,6 +25,7 @@ import {
   uniqueKafkaNames,
   uniqueName,
   type KafkaCluster,
+  untilServed,
 } from '../support/kafka.js';
 import { insertOrder } from '../support/orders.js';
 import { waitFor } from '../support/recording-peer.js';
@@ -124,8 +125,10 @@ describe('Kafka topics: created at start where allowed, created beforehand where
       )
     ).rows;
 
-  const messagesIn = async (admin: Admin, topic: string) =>
-    (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
+  const messagesIn = async (admin: Admin, topic: string) => {
+    await untilServed(admin, topic);
+    return (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
+  };
 
   describe('on a cluster that lets clients create topics (the shared broker)', () => {
     it('when the consumer starts and the first request is sent, then each creates its topic, and a second start with both present creates nothing and works', async () => {

@@ -186,6 +186,80 @@ describe('POST /api/v1/orders/payment-callback', () => {
     });
   });
 
+  describe('when the callback is a refund outcome', () => {
+    const paymentId = 'pay_refunded_1';
+    let refundKey: string;
+
+    /** The order as this service leaves it after asking Payments to refund its payment. */
+    async function refundRequested() {
+      refundKey = randomUUID();
+      await api.db.pool.query(
+        `update orders set status = 'cancelled', payment_id = $2, refund_status = 'requested',
+                refund_idempotency_key = $3 where id = $1`,
+        [order.id, paymentId, refundKey],
+      );
+    }
+    const refundBody = (overrides: Record<string, unknown> = {}) =>
+      paymentCallbackBody(order, {
+        id: paymentId,
+        status: 'refunded',
+        idempotency_key: refundKey,
+        ...overrides,
+      });
+
+    for (const status of ['refunded', 'refund_failed'] as const) {
+      it(`when Payments says ${status} for the payment this service asked to refund, under the refund's key, then 200 and one inbox row`, async () => {
+        await refundRequested();
+        const body = refundBody({ status });
+
+        const res = await sendPaymentCallback(api, body, { secret });
+        const repeat = await sendPaymentCallback(api, body, { secret });
+
+        expect(res.status).to.equal(200);
+        expect(res.body.data).to.include({ payment_id: paymentId, status, outcome: 'recorded' });
+        expect(repeat.body.data.outcome).to.equal('duplicate');
+        const inbox = await api.db.pool.query(
+          'select event_type, message_key from inbox where order_id = $1',
+          [order.id],
+        );
+        expect(inbox.rows).to.deep.equal([
+          {
+            event_type: status === 'refunded' ? 'refund.succeeded' : 'refund.failed',
+            message_key: `${order.id}:${paymentId}:${status}`,
+          },
+        ]);
+      });
+    }
+
+    it('when no refund was requested for the order, then 409 naming status and nothing is written', async () => {
+      refundKey = randomUUID();
+      const res = await sendPaymentCallback(api, refundBody(), { secret });
+      await expectRefused(res, 409, 'status');
+    });
+
+    it('when it names another payment, then 409 naming id and nothing is written', async () => {
+      await refundRequested();
+      const res = await sendPaymentCallback(api, refundBody({ id: 'pay_other' }), { secret });
+      await expectRefused(res, 409, 'id');
+    });
+
+    it("when it carries the payment's key instead of the refund's, then 409 naming idempotency_key and nothing is written", async () => {
+      await refundRequested();
+      const res = await sendPaymentCallback(
+        api,
+        refundBody({ idempotency_key: order.paymentIdempotencyKey }),
+        { secret },
+      );
+      await expectRefused(res, 409, 'idempotency_key');
+    });
+
+    it('when its amount differs from the order, then 409 naming amount and nothing is written', async () => {
+      await refundRequested();
+      const res = await sendPaymentCallback(api, refundBody({ amount: '0.01' }), { secret });
+      await expectRefused(res, 409, 'amount');
+    });
+  });
+
   describe('when the signature does not prove the sender', () => {
     it('when the callback is unsigned, then 401 and nothing is written', async () => {
       const res = await sendPaymentCallback(api, paymentCallbackBody(order));
@@ -261,7 +335,7 @@ describe('POST /api/v1/orders/payment-callback', () => {
     it('when a field is invalid, then 400 naming it and nothing is written', async () => {
       const res = await sendPaymentCallback(
         api,
-        paymentCallbackBody(order, { status: 'refunded' as 'failed' }),
+        paymentCallbackBody(order, { status: 'chargeback' as 'failed' }),
         { secret },
       );
       await expectRefused(res, 400, 'status');

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { CreateOrderRequest } from '../../api/schemas.js';
 import { DEMO_ITEMS } from '../../scripts/peers/catalog.js';
 
+export const COFFEE_MUG = DEMO_ITEMS[0]!; // 12.50
 export const STICKER = DEMO_ITEMS[1]!; // 0.10, plenty of stock
 export const LIMITED = DEMO_ITEMS[2]!; // 2 in stock
 export const KEYBOARD = DEMO_ITEMS[3]!; // 19.99, a million in stock

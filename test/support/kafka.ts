@@ -12,7 +12,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import { Kafka, logLevel, type Consumer, type KafkaConfig } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Consumer, type KafkaConfig } from 'kafkajs';
+import { waitFor } from './recording-peer.js';
 import type { LogLevelString } from 'bunyan';
 import { createLogger, silentLogger } from '../../lib/platform/logger.js';
 import {
@@ -308,4 +309,26 @@ export function startChildConsumer(
     });
   });
   return { process: child, assigned };
+}
+
+/**
+ * Resolves once every partition of a new topic answers ListOffsets. Apache Kafka's CreateTopics
+ * (and kafkajs's wait for leaders in its metadata) can complete a moment before the broker acts
+ * as the new partitions' leader; ListOffsets then gets NOT_LEADER_FOR_PARTITION, which kafkajs's
+ * admin.fetchTopicOffsets does not retry. Producers and consumers do retry it.
+ */
+export async function untilServed(admin: Admin, topic: string): Promise<void> {
+  const leaderMoving = new Set(['NOT_LEADER_FOR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+  await waitFor(
+    async () => {
+      try {
+        await admin.fetchTopicOffsets(topic);
+        return true;
+      } catch (err) {
+        if (leaderMoving.has((err as { type?: string }).type ?? '')) return false;
+        throw err;
+      }
+    },
+    { timeoutMs: 5000, intervalMs: 50, what: `the partitions of ${topic} served` },
+  );
 }

@@ -40,6 +40,8 @@ export const jobs = {
       notifications: concurrency('NOTIFICATIONS_CONCURRENCY', 16, 'notifications'),
       shipping: concurrency('SHIPPING_CONCURRENCY', 16, 'shipping'),
       inbox: concurrency('INBOX_CONCURRENCY', 8, 'inbox'),
+      refunds: concurrency('REFUNDS_CONCURRENCY', 8, 'refunds'),
+      cancellations: concurrency('CANCELLATIONS_CONCURRENCY', 8, 'cancellations'),
     },
     relayBatchSize: variable({
       env: 'OUTBOX_RELAY_BATCH_SIZE',

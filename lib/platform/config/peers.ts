@@ -20,6 +20,14 @@ export const peers = {
       example: 'http://127.0.0.1:8002/api/payments',
       description: 'Payments URL: `POST {order_id, amount, callback_url, idempotency_key}`.',
     }),
+    paymentsRefundsUrl: variable({
+      env: 'PAYMENTS_REFUNDS_API_URL',
+      // Blank as .env.example writes it: the default then applies.
+      rule: httpUrl.allow(''),
+      description:
+        'Payments refunds URL: `POST {payment_id, order_id, amount, reason, idempotency_key, ' +
+        'callback_url}`. Unset: `{PAYMENTS_SERVICE_API_URL}/refunds`.',
+    }),
     paymentsCallbackUrl: variable({
       env: 'PAYMENTS_CALLBACK_URL',
       rule: httpUrl,
@@ -48,3 +56,15 @@ export const peers = {
     }),
   },
 };
+
+/** Where refunds are requested: PAYMENTS_REFUNDS_API_URL, else `/refunds` under the payments URL. */
+export function paymentsRefundsUrl(config: {
+  paymentsRefundsUrl?: string;
+  paymentsUrl?: string;
+}): string | undefined {
+  if (config.paymentsRefundsUrl) return config.paymentsRefundsUrl;
+  if (!config.paymentsUrl) return undefined;
+  const url = new URL(config.paymentsUrl);
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/refunds`;
+  return url.toString();
+}
