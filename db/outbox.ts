@@ -1,7 +1,7 @@
-import { and, asc, eq, gt, inArray, isNotNull, isNull, lt, sql, type SQL } from 'drizzle-orm';
+import { and, eq, isNull, sql, type SQL } from 'drizzle-orm';
 import { OUTBOX_CHANNEL, type NewOutboxRow } from '../lib/domain/outbox-events.js';
 import { currentTraceparent } from '../lib/platform/trace-context.js';
-import type { Executor, Tx } from './client.js';
+import type { Executor } from './client.js';
 import { deleteOlderThan, type AgeLimits } from './delete-old.js';
 import { outbox } from './schema.js';
 
@@ -43,67 +43,6 @@ export async function insertOutboxRows(tx: Executor, rows: NewOutboxRow[]): Prom
     select ins.id from ins, wake`);
   // Raw rows: ids may come back as text; callers get them in insertion (id) order.
   return result.rows.map((r) => Number(r.id)).sort((x, y) => x - y);
-}
-
-/** What the relay and the reconciler need of a row to enqueue it. */
-export interface DispatchableRow {
-  id: number;
-  /** The row's job identity (outbox.job_id): its BullMQ job id derives from it. */
-  jobId: string;
-  queue: string;
-  eventType: string;
-  orderId: string | null;
-  idempotencyKey: string;
-  payload: unknown;
-  /** The trace context the row was written in: its job's parent. */
-  traceparent: string | null;
-  /** Age of the row when claimed, by the database's clock (no skew with the app's clock). */
-  ageMs: number;
-}
-
-const dispatchable = {
-  id: outbox.id,
-  jobId: outbox.jobId,
-  queue: outbox.queue,
-  eventType: outbox.eventType,
-  orderId: outbox.orderId,
-  idempotencyKey: outbox.idempotencyKey,
-  payload: outbox.payload,
-  traceparent: outbox.traceparent,
-  ageMs: sql<number>`(extract(epoch from clock_timestamp() - ${outbox.createdAt}) * 1000)::float8`,
-};
-
-/**
- * Claims up to `limit` undispatched rows in id order and marks them dispatched, in one statement
- * (one round trip, each row written once). Call it inside the transaction that enqueues them: the
- * mark is visible only if that transaction commits, so when enqueueing fails and it rolls back,
- * nothing is dispatched that was not enqueued. SKIP LOCKED lets several relays claim disjoint
- * batches at once. Rows marked failed (not enqueueable) are left out so they never block the rows
- * behind them; clearing failed_at offers one again.
- */
-export async function claimForDispatch(tx: Tx, limit: number): Promise<DispatchableRow[]> {
-  const claimable = tx
-    .select({ id: outbox.id })
-    .from(outbox)
-    .where(and(isNull(outbox.dispatchedAt), isNull(outbox.failedAt)))
-    .orderBy(asc(outbox.id))
-    .limit(limit)
-    .for('update', { skipLocked: true });
-  const rows = await tx
-    .update(outbox)
-    .set({ dispatchedAt: sql`now()` })
-    .where(inArray(outbox.id, claimable))
-    .returning(dispatchable);
-  // UPDATE ... RETURNING has no order; jobs are added in id order.
-  return rows.sort((x, y) => x.id - y.id);
-}
-
-/** A claimed row that cannot become a job: failed with the reason, and not dispatched. */
-export async function markClaimedUndispatchable(tx: Tx, id: number, error: string): Promise<void> {
-  await tx
-    .update(outbox)
-    .set({ dispatchedAt: null, failedAt: sql`now()`, lastError: error })
-    .where(eq(outbox.id, id));
 }
 
 export interface OutboxState {
@@ -209,40 +148,6 @@ export async function markOutboxUndispatchable(
     .update(outbox)
     .set({ failedAt: sql`now()`, lastError: error })
     .where(and(eq(outbox.id, id), isNull(outbox.completedAt)));
-}
-
-/**
- * The reconciler's page: rows handed to BullMQ more than `olderThanMs` ago and still open, in id
- * order after `afterId`, so a pass walks past rows whose jobs are fine. Open dispatched rows are
- * the ones in flight, few at any time; the partial index outbox_open_dispatched_idx finds them.
- */
-export async function findOpenDispatched(
-  ex: Executor,
-  { olderThanMs, afterId, limit }: { olderThanMs: number; afterId: number; limit: number },
-): Promise<DispatchableRow[]> {
-  return ex
-    .select(dispatchable)
-    .from(outbox)
-    .where(
-      and(
-        isNotNull(outbox.dispatchedAt),
-        isNull(outbox.completedAt),
-        isNull(outbox.failedAt),
-        lt(outbox.dispatchedAt, sql`now() - make_interval(secs => ${olderThanMs / 1000})`),
-        gt(outbox.id, afterId),
-      ),
-    )
-    .orderBy(asc(outbox.id))
-    .limit(limit);
-}
-
-/** Re-enqueued by the reconciler: restart the clock so the next pass leaves them alone. */
-export async function markRedispatched(ex: Executor, ids: number[]): Promise<void> {
-  if (ids.length === 0) return;
-  await ex
-    .update(outbox)
-    .set({ dispatchedAt: sql`now()` })
-    .where(and(inArray(outbox.id, ids), isNull(outbox.completedAt), isNull(outbox.failedAt)));
 }
 
 /** Deletes up to `limit` completed rows older than `olderThanHours`; returns how many. */

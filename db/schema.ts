@@ -1,3 +1,5 @@
+// The whole database in one file, as drizzle-kit reads it to generate migrations; past 200 lines
+// because each table keeps its indexes and constraints beside its columns.
 import { sql } from 'drizzle-orm';
 import {
   bigint,

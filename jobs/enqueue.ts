@@ -1,4 +1,4 @@
-import type { DispatchableRow } from '../db/outbox.js';
+import type { DispatchableRow } from '../db/outbox-dispatch.js';
 import { withinMs } from '../lib/platform/timeout.js';
 import { isQueueName, parsePayload, type QueueName } from '../lib/domain/outbox-events.js';
 import { outboxJobId, type OutboxJobData } from './job-data.js';

@@ -1,10 +1,10 @@
 import type { Db } from '../db/client.js';
+import { markOutboxUndispatchable } from '../db/outbox.js';
 import {
   findOpenDispatched,
-  markOutboxUndispatchable,
   markRedispatched,
   type DispatchableRow,
-} from '../db/outbox.js';
+} from '../db/outbox-dispatch.js';
 import type { Logger } from '../lib/platform/logger.js';
 import { isQueueName } from '../lib/domain/outbox-events.js';
 import { isJobOfRow, outboxJobId } from './job-data.js';

@@ -1,5 +1,5 @@
 import type { Db } from '../db/client.js';
-import { claimForDispatch, markClaimedUndispatchable } from '../db/outbox.js';
+import { claimForDispatch, markClaimedUndispatchable } from '../db/outbox-dispatch.js';
 import type { Logger } from '../lib/platform/logger.js';
 import { retry } from '../lib/platform/retry.js';
 import { OUTBOX_CHANNEL, type QueueName } from '../lib/domain/outbox-events.js';

@@ -4,6 +4,7 @@
  * resolved, so an offset is only ever committed after the database commit. A database outage
  * holds the partition (retrying with backoff, heartbeating) instead of skipping a message; a bug
  * taking a message in does not: that message becomes a dead letter naming the bug.
+ * (Just past 200 lines: the consumer's lifecycle and its per-message decision read best together.)
  */
 import type { Consumer, EachMessagePayload, Kafka } from 'kafkajs';
 import { type Database } from '../db/client.js';

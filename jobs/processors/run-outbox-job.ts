@@ -7,16 +7,15 @@ import {
   markOutboxFailed,
   recordOutboxAttemptFailed,
 } from '../../db/outbox.js';
-import { AppError, PeerUnavailableError } from '../../lib/domain/errors.js';
 import type { Logger } from '../../lib/platform/logger.js';
 import { retryWindowOver } from '../retry-policy.js';
 import {
-  InvalidJobPayloadError,
   parsePayload,
   type QueueName,
   type QueuePayloads,
 } from '../../lib/domain/outbox-events.js';
 import { isJobOfRow, type OutboxJobData } from '../job-data.js';
+import { ForeignJobError, judge } from './judge-failure.js';
 
 /**
  * The one path every outbox job takes: refuse it when it was made from another row than the one
@@ -61,42 +60,6 @@ export interface OutboxJobRunnerDeps {
 
 /** skipped: a duplicate job (row already completed or gone); the rest are what `judge` decided. */
 export type JobOutcome = 'completed' | 'skipped' | 'retry' | 'rate-limited' | 'failed';
-
-/** A Retry-After beyond this is capped: one header must not stall a queue for hours. */
-export const MAX_RATE_LIMIT_MS = 5 * 60_000;
-
-type Verdict =
-  { kind: 'retry' } | { kind: 'rate-limited'; ms: number } | { kind: 'fail'; reason: string };
-
-/** The retry-or-fail decision. Unknown errors (a database hiccup, say) are retried. */
-export function judge(err: unknown): Verdict {
-  if (err instanceof PeerUnavailableError) {
-    const seconds = err.retryAfterSeconds;
-    return seconds && seconds > 0
-      ? { kind: 'rate-limited', ms: Math.min(seconds * 1000, MAX_RATE_LIMIT_MS) }
-      : { kind: 'retry' };
-  }
-  if (err instanceof UnrecoverableError) return { kind: 'fail', reason: err.message };
-  if (err instanceof InvalidJobPayloadError) return { kind: 'fail', reason: err.message };
-  if (err instanceof AppError && !err.retriable) return { kind: 'fail', reason: err.message };
-  return { kind: 'retry' };
-}
-
-/**
- * The job was made from another row than the one now under its outbox id: a restored or
- * re-created database hands serial ids out again while Redis keeps the earlier rows' jobs (one
- * retried from Bull Board, say). It must not run its old payload nor touch the new row.
- */
-export class ForeignJobError extends UnrecoverableError {
-  constructor(job: OutboxJob, rowJobId: string) {
-    super(
-      `job ${job.id} belongs to another outbox row: it was made for job id ` +
-        `${job.data.jobId ?? '(none)'} of row ${job.data.outboxId}, and that row is now job id ` +
-        `${rowJobId} (a restored or re-created database reuses outbox ids); not run`,
-    );
-    this.name = new.target.name;
-  }
-}
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

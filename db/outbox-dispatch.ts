@@ -1,0 +1,103 @@
+/**
+ * The outbox rows as the relay and the reconciler see them: claiming undispatched rows for BullMQ,
+ * and finding dispatched rows whose job Redis may have lost. (db/outbox.ts writes rows and their
+ * job outcomes.)
+ */
+import { and, asc, eq, gt, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
+import type { Executor, Tx } from './client.js';
+import { outbox } from './schema.js';
+
+/** What the relay and the reconciler need of a row to enqueue it. */
+export interface DispatchableRow {
+  id: number;
+  /** The row's job identity (outbox.job_id): its BullMQ job id derives from it. */
+  jobId: string;
+  queue: string;
+  eventType: string;
+  orderId: string | null;
+  idempotencyKey: string;
+  payload: unknown;
+  /** The trace context the row was written in: its job's parent. */
+  traceparent: string | null;
+  /** Age of the row when claimed, by the database's clock (no skew with the app's clock). */
+  ageMs: number;
+}
+
+const dispatchable = {
+  id: outbox.id,
+  jobId: outbox.jobId,
+  queue: outbox.queue,
+  eventType: outbox.eventType,
+  orderId: outbox.orderId,
+  idempotencyKey: outbox.idempotencyKey,
+  payload: outbox.payload,
+  traceparent: outbox.traceparent,
+  ageMs: sql<number>`(extract(epoch from clock_timestamp() - ${outbox.createdAt}) * 1000)::float8`,
+};
+
+/**
+ * Claims up to `limit` undispatched rows in id order and marks them dispatched, in one statement
+ * (one round trip, each row written once). Call it inside the transaction that enqueues them: the
+ * mark is visible only if that transaction commits, so when enqueueing fails and it rolls back,
+ * nothing is dispatched that was not enqueued. SKIP LOCKED lets several relays claim disjoint
+ * batches at once. Rows marked failed (not enqueueable) are left out so they never block the rows
+ * behind them; clearing failed_at offers one again.
+ */
+export async function claimForDispatch(tx: Tx, limit: number): Promise<DispatchableRow[]> {
+  const claimable = tx
+    .select({ id: outbox.id })
+    .from(outbox)
+    .where(and(isNull(outbox.dispatchedAt), isNull(outbox.failedAt)))
+    .orderBy(asc(outbox.id))
+    .limit(limit)
+    .for('update', { skipLocked: true });
+  const rows = await tx
+    .update(outbox)
+    .set({ dispatchedAt: sql`now()` })
+    .where(inArray(outbox.id, claimable))
+    .returning(dispatchable);
+  // UPDATE ... RETURNING has no order; jobs are added in id order.
+  return rows.sort((x, y) => x.id - y.id);
+}
+
+/** A claimed row that cannot become a job: failed with the reason, and not dispatched. */
+export async function markClaimedUndispatchable(tx: Tx, id: number, error: string): Promise<void> {
+  await tx
+    .update(outbox)
+    .set({ dispatchedAt: null, failedAt: sql`now()`, lastError: error })
+    .where(eq(outbox.id, id));
+}
+
+/**
+ * The reconciler's page: rows handed to BullMQ more than `olderThanMs` ago and still open, in id
+ * order after `afterId`, so a pass walks past rows whose jobs are fine. Open dispatched rows are
+ * the ones in flight, few at any time; the partial index outbox_open_dispatched_idx finds them.
+ */
+export async function findOpenDispatched(
+  ex: Executor,
+  { olderThanMs, afterId, limit }: { olderThanMs: number; afterId: number; limit: number },
+): Promise<DispatchableRow[]> {
+  return ex
+    .select(dispatchable)
+    .from(outbox)
+    .where(
+      and(
+        isNotNull(outbox.dispatchedAt),
+        isNull(outbox.completedAt),
+        isNull(outbox.failedAt),
+        lt(outbox.dispatchedAt, sql`now() - make_interval(secs => ${olderThanMs / 1000})`),
+        gt(outbox.id, afterId),
+      ),
+    )
+    .orderBy(asc(outbox.id))
+    .limit(limit);
+}
+
+/** Re-enqueued by the reconciler: restart the clock so the next pass leaves them alone. */
+export async function markRedispatched(ex: Executor, ids: number[]): Promise<void> {
+  if (ids.length === 0) return;
+  await ex
+    .update(outbox)
+    .set({ dispatchedAt: sql`now()` })
+    .where(and(inArray(outbox.id, ids), isNull(outbox.completedAt), isNull(outbox.failedAt)));
+}
