@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import { type Database } from '../db/client.js';
 import { type QueueSet } from '../jobs/queues.js';
 import { registerQueueDepthGauge } from '../jobs/worker-metrics.js';
+import { redisReadinessCheck } from '../jobs/redis.js';
 import { registerStateGauges } from '../db/state-gauges.js';
 import { createMetrics, type Metrics } from '../lib/platform/metrics.js';
 import { createCatalogClient } from '../lib/peers/catalog.js';
@@ -67,7 +68,7 @@ export async function startWeb(config: Config, deps: WebDeps): Promise<RunningWe
       admin: credentials && redis.queueSet && { credentials, queues: redis.queueSet.queues },
       readiness: {
         postgres: () => database.ping(),
-        redis: () => pingRedis(redis.connection),
+        redis: redisReadinessCheck(redis.connection, logger, () => pingRedis(redis.connection)),
       },
       version: packageVersion(),
     });
