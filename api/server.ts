@@ -65,7 +65,13 @@ export async function startWeb(config: Config, deps: WebDeps): Promise<RunningWe
       db: database.db,
       catalog,
       webhookSecret: config.paymentsWebhookSecret,
-      admin: credentials && redis.queueSet && { credentials, queues: redis.queueSet.queues },
+      admin: credentials &&
+        redis.queueSet && {
+          credentials,
+          queues: redis.queueSet.queues,
+          failedAttempts: { limit: config.adminFailedAttemptsLimit },
+        },
+      trustProxyHops: config.trustProxyHops,
       readiness: {
         postgres: () => database.ping(),
         redis: redisReadinessCheck(redis.connection, logger, () => pingRedis(redis.connection)),
