@@ -19,6 +19,11 @@ export function validate<S extends Joi.ObjectSchema>(
   input: unknown,
   { convert = false } = {},
 ): Validated<S> {
+  // JSON.parse makes `"__proto__"` an own key, which joi drops without a word (its clone would
+  // otherwise set a prototype): refuse it by name like any other key the API does not know.
+  if (input !== null && typeof input === 'object' && Object.hasOwn(input, '__proto__')) {
+    throw new ValidationError([{ field: '__proto__', message: '__proto__ is not allowed' }]);
+  }
   const { error, value } = schema.validate(input, {
     abortEarly: false,
     convert,
