@@ -11,7 +11,7 @@ import { requestContext, requireJson } from './request-context.js';
 import { healthRouter, type ReadinessChecks } from './routes/health.js';
 import { ordersRouter } from './routes/orders.js';
 import { deadLettersRouter } from './routes/dead-letters.js';
-import { PAYMENT_CALLBACK_PATH, paymentCallbackRouter } from './routes/payment-callback.js';
+import { PAYMENT_CALLBACK_PATH, paymentCallbackRoutes } from './routes/payment-callback.js';
 import { ADMIN_PATH, adminRouter, type AdminCredentials } from './admin.js';
 import { adminGuard } from './admin-guard.js';
 import type { Queues } from '../jobs/queues.js';
@@ -94,10 +94,8 @@ export function createApp(deps: AppDeps): Express {
     swaggerUi.setup(openapi, { customSiteTitle: 'Order Service API' }),
   );
   // Fixed paths first, so `/api/v1/orders/payment-callback` is not taken for an order id.
-  app.use(
-    PAYMENT_CALLBACK_PATH,
-    paymentCallbackRouter({ db: deps.db, webhookSecret: deps.webhookSecret }),
-  );
+  const callback = paymentCallbackRoutes({ db: deps.db, webhookSecret: deps.webhookSecret });
+  app.use(PAYMENT_CALLBACK_PATH, callback.router, callback.parseErrors);
   if (deps.admin) {
     const router = adminRouter({
       guard,

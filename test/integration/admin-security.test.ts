@@ -29,11 +29,14 @@ function boardRoutes(): { method: string; path: string }[] {
       .replace(':jobId', 'outbox-1')
       .replace(':schedulerId', 'sched-1');
   const routes = [appRoutes.entryPoint, ...appRoutes.api];
+  const list = <T>(x: T | T[]) => (Array.isArray(x) ? x : [x]);
   return routes.flatMap((r) =>
-    (Array.isArray(r.route) ? r.route : [r.route]).map((route) => ({
-      method: r.method.toUpperCase(),
-      path: `/admin/queues${fill(route) === '/' ? '' : fill(route)}`,
-    })),
+    list(r.method).flatMap((method) =>
+      list(r.route).map((route) => ({
+        method: method.toUpperCase(),
+        path: `/admin/queues${fill(route) === '/' ? '' : fill(route)}`,
+      })),
+    ),
   );
 }
 
