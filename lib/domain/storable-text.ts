@@ -32,5 +32,5 @@ export function findUnstorableText(value: unknown, depth = 0): string[] | undefi
 
 /** `s` with what Postgres cannot store replaced by U+FFFD, for keeping a bad message as evidence. */
 export function toStorableText(s: string): string {
-  return s.replace(/\u0000/g, '\ufffd').replace(new RegExp(LONE_SURROGATE, 'g'), '\ufffd');
+  return s.replaceAll('\u0000', '\ufffd').replace(new RegExp(LONE_SURROGATE, 'g'), '\ufffd');
 }
