@@ -9,6 +9,7 @@ import {
   nonString,
   notAUuid,
   rowCounts,
+  neverHangs,
 } from '../support/properties.js';
 
 const TABLES = ['orders', 'order_status_history', 'outbox'] as const;
@@ -100,7 +101,7 @@ describe('POST /api/v1/orders with generated bodies (fast-check)', function () {
         for (const field of named) expect(wrong, JSON.stringify(res.body)).to.include(field);
         expect(await rowCounts(api.db.pool, TABLES)).to.deep.equal(before);
       }),
-      { numRuns: 200 },
+      neverHangs(200),
     );
   });
 
@@ -121,7 +122,7 @@ describe('POST /api/v1/orders with generated bodies (fast-check)', function () {
         expectRefusalNaming(res, ['body']);
         expect(await rowCounts(api.db.pool, TABLES)).to.deep.equal(before);
       }),
-      { numRuns: 100 },
+      neverHangs(100),
     );
   });
 
@@ -136,7 +137,7 @@ describe('POST /api/v1/orders with generated bodies (fast-check)', function () {
         expectRefusalNaming(res, ['body', ...FIELDS]);
         expect(await rowCounts(api.db.pool, TABLES)).to.deep.equal(before);
       }),
-      { numRuns: 150 },
+      neverHangs(150),
     );
   });
 
@@ -156,7 +157,7 @@ describe('POST /api/v1/orders with generated bodies (fast-check)', function () {
         else expectRefusalNaming(res, ['item_id'], [404]);
         expect(after).to.deep.equal(before);
       }),
-      { numRuns: 100 },
+      neverHangs(100),
     );
   });
 });

@@ -8,6 +8,7 @@ import {
   nonString,
   notAUuid,
   rowCounts,
+  neverHangs,
   storable,
 } from '../support/properties.js';
 import {
@@ -139,7 +140,7 @@ describe('POST /api/v1/orders/payment-callback with generated input (fast-check)
             expect(await rowCounts(api.db.pool, TABLES)).to.deep.equal(before);
           },
         ),
-        { numRuns: 200 },
+        neverHangs(200),
       );
     });
 
@@ -182,7 +183,7 @@ describe('POST /api/v1/orders/payment-callback with generated input (fast-check)
             }
           },
         ),
-        { numRuns: 200 },
+        neverHangs(200),
       );
     });
   });
@@ -237,7 +238,7 @@ describe('POST /api/v1/orders/payment-callback with generated input (fast-check)
             expect(await rowCounts(api.db.pool, TABLES)).to.deep.equal(before);
           },
         ),
-        { numRuns: 150 },
+        neverHangs(150),
       );
     });
 
@@ -259,7 +260,7 @@ describe('POST /api/v1/orders/payment-callback with generated input (fast-check)
             expect(await rowCounts(api.db.pool, TABLES)).to.deep.equal(before);
           },
         ),
-        { numRuns: 150 },
+        neverHangs(150),
       );
     });
 
@@ -274,7 +275,7 @@ describe('POST /api/v1/orders/payment-callback with generated input (fast-check)
             expect(await rowCounts(api.db.pool, TABLES)).to.deep.equal(before);
           },
         ),
-        { numRuns: 100 },
+        neverHangs(100),
       );
     });
 
@@ -287,7 +288,7 @@ describe('POST /api/v1/orders/payment-callback with generated input (fast-check)
           expectRefusalNaming(res, [...HEADERS, 'body'], [401]);
           expect(await rowCounts(api.db.pool, TABLES)).to.deep.equal(before);
         }),
-        { numRuns: 100 },
+        neverHangs(100),
       );
     });
   });

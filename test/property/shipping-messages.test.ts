@@ -19,7 +19,7 @@ import {
   type TestBroker,
 } from '../support/kafka.js';
 import { insertOrder } from '../support/orders.js';
-import { anyText, nonString, notAUuid, rowCounts } from '../support/properties.js';
+import { anyText, neverHangs, nonString, notAUuid, rowCounts } from '../support/properties.js';
 import { waitFor } from '../support/recording-peer.js';
 
 const OUTCOMES = ['recorded', 'duplicate', 'skipped', 'dead_lettered'] as const;
@@ -223,7 +223,7 @@ describe('shipping consumer with generated garbage messages (fast-check)', funct
       ),
       // The consumer's state carries over between runs: shrinking after a failure would blame
       // whatever came next, so the first failing input is the counterexample.
-      { numRuns: 60, endOnFailure: true },
+      { ...neverHangs(60, 30_000), endOnFailure: true },
     );
     const letters = await db.pool.query<{ reason: string }>('select reason from dead_letters');
     for (const { reason } of letters.rows) expect(reason).to.be.a('string').that.is.not.empty;

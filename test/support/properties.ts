@@ -91,3 +91,13 @@ export const anyText = (maxLength = 40) =>
  */
 export const storable = (s: string): boolean =>
   !s.includes('\u0000') && (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+
+/**
+ * fast-check parameters of the properties that talk to the service: a run (one request and its
+ * checks) still going after `timeoutMs` fails, its input reported as the counterexample, which is
+ * how "never a hang" is asserted.
+ */
+export const neverHangs = (numRuns: number, timeoutMs = 10_000) => ({
+  numRuns,
+  plugins: [fc.timeout(timeoutMs)],
+});
