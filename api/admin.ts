@@ -83,7 +83,8 @@ export const boardContentSecurityPolicy: RequestHandler = helmet.contentSecurity
 });
 
 export interface AdminRouterOptions {
-  credentials: AdminCredentials;
+  /** What every path under it passes first: api/admin-guard.ts (failure limit, Basic auth). */
+  guard: RequestHandler[];
   /** The queues the board shows; their owner closes them. */
   queues: readonly Queue[];
   /** Other admin endpoints (dead letters), mounted under ADMIN_PATH behind the same credentials. */
@@ -91,7 +92,7 @@ export interface AdminRouterOptions {
 }
 
 /** Mount at ADMIN_PATH. Every path under it needs the credentials, the board's API included. */
-export function adminRouter({ credentials, queues, routes = [] }: AdminRouterOptions): Router {
+export function adminRouter({ guard, queues, routes = [] }: AdminRouterOptions): Router {
   const serverAdapter = new ExpressAdapter().setBasePath(BOARD_PATH);
   createBullBoard({
     queues: queues.map((q) => new BullMQAdapter(q)),
@@ -104,7 +105,7 @@ export function adminRouter({ credentials, queues, routes = [] }: AdminRouterOpt
   const board = serverAdapter.getRouter() as Express;
   board.disable('x-powered-by');
   const router = Router();
-  router.use(basicAuth(credentials, 'Order Service admin'));
+  router.use(...guard);
   router.use(BOARD_PATH.slice(ADMIN_PATH.length), boardContentSecurityPolicy, board);
   for (const r of routes) router.use(r.path, r.router);
   return router;

@@ -11,8 +11,9 @@ import { requestContext, requireJson } from './request-context.js';
 import { healthRouter, type ReadinessChecks } from './routes/health.js';
 import { ordersRouter } from './routes/orders.js';
 import { deadLettersRouter } from './routes/dead-letters.js';
-import { PAYMENT_CALLBACK_PATH, paymentCallbackRouter } from './routes/payment-callback.js';
-import { ADMIN_PATH, adminRouter, basicAuth, BOARD_PATH, type AdminCredentials } from './admin.js';
+import { PAYMENT_CALLBACK_PATH, paymentCallbackRoutes } from './routes/payment-callback.js';
+import { ADMIN_PATH, adminRouter, BOARD_PATH, type AdminCredentials } from './admin.js';
+import { adminGuard } from './admin-guard.js';
 import { journeyRouter } from './routes/journey.js';
 import type { Queues } from '../jobs/queues.js';
 
@@ -29,8 +30,18 @@ export interface AppDeps {
   /** Standard Webhooks secret of the payment callback; unset, callbacks are taken unsigned. */
   webhookSecret?: string;
   /** Bull Board and dead letters behind these credentials, which also guard /metrics. Off when
-   * absent. */
-  admin?: { credentials: AdminCredentials; queues: Queues };
+   * absent. `failedAttempts` overrides the limit on failed attempts (api/admin-guard.ts). */
+  admin?: {
+    credentials: AdminCredentials;
+    queues: Queues;
+    failedAttempts?: { limit?: number; windowMs?: number };
+  };
+  /**
+   * Proxies in front of the app that append to X-Forwarded-For (Heroku's router: 1). The client IP
+   * (what the admin failure limit counts by) is taken that many hops back; never `true`, which
+   * would believe whatever the client wrote there.
+   */
+  trustProxyHops?: number;
   /**
    * Routers of later features, mounted before the orders routes (so a fixed path such as
    * `/api/v1/orders/payment-callback` wins over `/:id`) and before the 404 handler.
@@ -49,7 +60,7 @@ declare module 'http' {
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', true);
+  app.set('trust proxy', deps.trustProxyHops ?? 1);
   app.use(requestContext(deps.logger, deps.metrics));
   app.use(helmet());
   app.use(requireJson);
@@ -63,13 +74,14 @@ export function createApp(deps: AppDeps): Express {
   );
 
   app.use('/health', healthRouter(deps.readiness));
+  // One guard for every admin route, so failed attempts anywhere count against one budget.
+  const guard: RequestHandler[] = deps.admin
+    ? adminGuard(deps.admin.credentials, { logger: deps.logger, ...deps.admin.failedAttempts })
+    : [];
   if (deps.metrics) {
     const { registry } = deps.metrics;
     // Metrics are internal: behind the admin credentials when they are set.
-    const auth: RequestHandler = deps.admin
-      ? basicAuth(deps.admin.credentials, 'Order Service metrics')
-      : (_req, _res, next) => next();
-    app.get('/metrics', auth, async (_req, res) => {
+    app.get('/metrics', ...guard, async (_req, res) => {
       res.type(registry.contentType).send(await registry.metrics());
     });
   }
@@ -83,13 +95,11 @@ export function createApp(deps: AppDeps): Express {
     swaggerUi.setup(openapi, { customSiteTitle: 'Order Service API' }),
   );
   // Fixed paths first, so `/api/v1/orders/payment-callback` is not taken for an order id.
-  app.use(
-    PAYMENT_CALLBACK_PATH,
-    paymentCallbackRouter({ db: deps.db, webhookSecret: deps.webhookSecret }),
-  );
+  const callback = paymentCallbackRoutes({ db: deps.db, webhookSecret: deps.webhookSecret });
+  app.use(PAYMENT_CALLBACK_PATH, callback.router, callback.parseErrors);
   if (deps.admin) {
     const router = adminRouter({
-      credentials: deps.admin.credentials,
+      guard,
       queues: Object.values(deps.admin.queues),
       routes: [
         { path: '/dead-letters', router: deadLettersRouter(deps.db) },

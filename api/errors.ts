@@ -47,6 +47,17 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       ]);
       return;
     }
+    // The router could not percent-decode a path parameter (`/orders/%zz`); it does not say which.
+    if (err instanceof URIError && parserError.status === 400) {
+      sendErrors(res, 400, [
+        {
+          code: 'malformed_path',
+          field: 'path',
+          message: 'the URL path is not valid percent-encoding',
+        },
+      ]);
+      return;
+    }
     if (err instanceof ValidationError) {
       sendErrors(res, 400, problemsToErrors(err.code, err.problems));
       return;

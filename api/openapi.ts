@@ -37,7 +37,7 @@ const body = (schema: Joi.Schema) => ({
   content: { 'application/json': { schema: joiToSwagger(schema).swagger } },
 });
 
-const answer = (description: string, data?: Joi.Schema, meta?: Joi.Schema) => ({
+const answer = (description: string, data?: Joi.Schema, meta?: Joi.ObjectSchema) => ({
   description,
   content: {
     'application/json': {
@@ -70,6 +70,19 @@ const webhookHeaders = [
   ),
 ];
 
+const createdMeta = Joi.object({
+  replayed: Joi.boolean().description('true when this answers an earlier identical request'),
+});
+
+/** What a created order leads to (also lets schemathesis's stateful phase chain the calls). */
+const orderLinks = {
+  GetOrder: { operationId: 'getOrder', parameters: { id: '$response.body#/data/id' } },
+  ListUserOrders: {
+    operationId: 'listOrders',
+    parameters: { user_id: '$response.body#/data/user_id' },
+  },
+};
+
 /** The OpenAPI 3 document, built at start-up from the request and response joi schemas. */
 export function buildOpenApi(version: string): Json {
   return {
@@ -78,19 +91,25 @@ export function buildOpenApi(version: string): Json {
       title: 'Order Service',
       version,
       description:
-        'Creates and reads orders. Every response is an envelope `{data, meta, errors}`; errors name the field.',
+        'Creates and reads orders. Every response is an envelope `{data, meta, errors}`; errors name the field. ' +
+        'Text that Postgres cannot store (NUL, unpaired UTF-16 surrogates) is refused with 400 naming where it is, ' +
+        'in any field, known or not.',
     },
     paths: {
       '/api/v1/orders': {
         post: {
+          operationId: 'createOrder',
           summary: 'Create an order',
           description:
             'Checks the item with Catalog, then stores the order and its outbox rows in one transaction. ' +
             'Repeating a request with the same idempotency_key returns the same order (200).',
           requestBody: body(createOrderBody),
           responses: {
-            201: answer('Created', orderResponse),
-            200: answer('Replay of an earlier identical request', orderResponse),
+            201: { ...answer('Created', orderResponse, createdMeta), links: orderLinks },
+            200: {
+              ...answer('Replay of an earlier identical request', orderResponse, createdMeta),
+              links: orderLinks,
+            },
             400: failure('Invalid request; errors name each field'),
             404: failure('Unknown item'),
             409: failure('Not enough stock, or idempotency_key reused with a different body'),
@@ -100,6 +119,7 @@ export function buildOpenApi(version: string): Json {
           },
         },
         get: {
+          operationId: 'listOrders',
           summary: "List a user's orders, newest first",
           parameters: parameters(listOrdersQuery, 'query'),
           responses: {
@@ -114,6 +134,7 @@ export function buildOpenApi(version: string): Json {
       },
       '/api/v1/orders/{id}': {
         get: {
+          operationId: 'getOrder',
           summary: 'An order with its status history',
           parameters: parameters(orderIdParams, 'path'),
           responses: {
@@ -154,6 +175,7 @@ export function buildOpenApi(version: string): Json {
       },
       '/api/v1/orders/payment-callback': {
         post: {
+          operationId: 'paymentCallback',
           summary: 'Payments webhook (Standard Webhooks signature when a secret is configured)',
           description:
             'Signed as Standard Webhooks: `webhook-signature` is `v1,` + base64 HMAC-SHA256 of ' +
@@ -178,9 +200,12 @@ export function buildOpenApi(version: string): Json {
           },
         },
       },
-      '/health/live': { get: { summary: 'Process is up', responses: { 200: answer('Up') } } },
+      '/health/live': {
+        get: { operationId: 'live', summary: 'Process is up', responses: { 200: answer('Up') } },
+      },
       '/health/ready': {
         get: {
+          operationId: 'ready',
           summary: 'Dependencies reachable',
           responses: { 200: answer('Ready'), 503: failure('Names what is down') },
         },

@@ -12,7 +12,9 @@ import type { ErrorItem } from '../lib/platform/envelope.js';
 export const MAX_QUANTITY = 10000;
 export const MAX_PAGE_SIZE = 100;
 
-const uuid = Joi.string().guid({ version: ['uuidv1', 'uuidv4', 'uuidv5', 'uuidv7', 'uuidv8'] });
+// Any UUID version: the OpenAPI `format: uuid` promises no more, Postgres stores them all, and
+// keys chosen by clients or ids given by Catalog may be of any version.
+const uuid = Joi.string().guid();
 const money = Joi.string()
   .pattern(/^\d+\.\d{2}$/)
   .example('5.00');
@@ -30,12 +32,17 @@ const userId = Joi.string()
   .pattern(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
 
 export const createOrderBody = Joi.object<CreateOrderRequest, true>({
-  item_id: uuid.required().description('Catalog item id'),
-  quantity: Joi.number().integer().min(1).max(MAX_QUANTITY).required(),
-  user_id: userId.required(),
+  item_id: uuid
+    .required()
+    .description('Catalog item id')
+    // The development Catalog's sticker (scripts/peers/catalog.ts), so the example is an order.
+    .example('5d1e4c3b-2a19-4f08-8e7d-6c5b4a392817'),
+  quantity: Joi.number().integer().min(1).max(MAX_QUANTITY).required().example(2),
+  user_id: userId.required().example('demo-user'),
   idempotency_key: uuid
     .required()
-    .description('Client-chosen key: repeating a request with it returns the same order'),
+    .description('Client-chosen key: repeating a request with it returns the same order')
+    .example('0190a0a0-0000-7000-8000-000000000002'),
 })
   .required()
   .label('CreateOrderRequest');
@@ -139,15 +146,20 @@ export const orderResponse = Joi.object({
 }).label('Order');
 
 export const errorItem = Joi.object<ErrorItem, true>({
-  code: Joi.string(),
-  field: Joi.string().allow(null),
-  message: Joi.string(),
+  code: Joi.string().required(),
+  field: Joi.string().allow(null).required(),
+  message: Joi.string().required(),
 }).label('Error');
 
-/** The one envelope of every response. */
-export const envelope = (data: Joi.Schema, meta: Joi.Schema = Joi.object()) =>
+/** The one envelope of every response; `meta` always carries the request id, and a route's own
+ * keys when it has any. */
+export const envelope = (data: Joi.Schema, meta: Joi.ObjectSchema = Joi.object()) =>
   Joi.object({
-    data,
-    meta,
-    errors: Joi.array().items(errorItem),
+    data: data.required(),
+    meta: meta
+      .keys({
+        request_id: Joi.string().required().description('Also in the X-Request-Id header'),
+      })
+      .required(),
+    errors: Joi.array().items(errorItem).required(),
   });

@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import { type Database } from '../db/client.js';
 import { type QueueSet } from '../jobs/queues.js';
 import { registerQueueDepthGauge } from '../jobs/worker-metrics.js';
+import { redisReadinessCheck } from '../jobs/redis.js';
 import { registerStateGauges } from '../db/state-gauges.js';
 import { createMetrics, type Metrics } from '../lib/platform/metrics.js';
 import { createCatalogClient } from '../lib/peers/catalog.js';
@@ -64,10 +65,16 @@ export async function startWeb(config: Config, deps: WebDeps): Promise<RunningWe
       db: database.db,
       catalog,
       webhookSecret: config.paymentsWebhookSecret,
-      admin: credentials && redis.queueSet && { credentials, queues: redis.queueSet.queues },
+      admin: credentials &&
+        redis.queueSet && {
+          credentials,
+          queues: redis.queueSet.queues,
+          failedAttempts: { limit: config.adminFailedAttemptsLimit },
+        },
+      trustProxyHops: config.trustProxyHops,
       readiness: {
         postgres: () => database.ping(),
-        redis: () => pingRedis(redis.connection),
+        redis: redisReadinessCheck(redis.connection, logger, () => pingRedis(redis.connection)),
       },
       version: packageVersion(),
     });

@@ -1,5 +1,6 @@
 import type Joi from 'joi';
-import { ValidationError } from '../lib/domain/errors.js';
+import { ValidationError, type FieldProblem } from '../lib/domain/errors.js';
+import { findUnstorableText } from '../lib/domain/storable-text.js';
 
 /**
  * The value a request schema validates to: the T of `Joi.object<T, true>(...)`. Strict mode makes
@@ -19,19 +20,29 @@ export function validate<S extends Joi.ObjectSchema>(
   input: unknown,
   { convert = false } = {},
 ): Validated<S> {
+  // JSON.parse makes `"__proto__"` an own key, which joi drops without a word (its clone would
+  // otherwise set a prototype): refuse it by name like any other key the API does not know.
+  if (input !== null && typeof input === 'object' && Object.hasOwn(input, '__proto__')) {
+    throw new ValidationError([{ field: '__proto__', message: '__proto__ is not allowed' }]);
+  }
+  const problems: FieldProblem[] = [];
+  const unstorable = findUnstorableText(input);
+  if (unstorable !== undefined) {
+    const field = unstorable.length ? unstorable.join('.') : 'body';
+    problems.push({
+      field,
+      message: `${field} contains NUL or an unpaired surrogate, which cannot be stored`,
+    });
+  }
   const { error, value } = schema.validate(input, {
     abortEarly: false,
     convert,
     errors: { wrap: { label: false } },
   });
-  if (error) {
-    throw new ValidationError(
-      error.details.map((d) => {
-        const field = d.path.length ? d.path.join('.') : 'body';
-        // With label wrapping off, joi's message already starts with the field's path.
-        return { field, message: d.message };
-      }),
-    );
+  for (const d of error?.details ?? []) {
+    // With label wrapping off, joi's message already starts with the field's path.
+    problems.push({ field: d.path.length ? d.path.join('.') : 'body', message: d.message });
   }
+  if (problems.length) throw new ValidationError(problems);
   return value as Validated<S>;
 }

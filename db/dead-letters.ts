@@ -1,4 +1,5 @@
 import { and, asc, eq, isNull } from 'drizzle-orm';
+import { toStorableText } from '../lib/domain/storable-text.js';
 import type { Executor } from './client.js';
 import { deadLetters, type DeadLetterRow } from './schema.js';
 
@@ -15,11 +16,23 @@ export interface NewDeadLetter extends MessagePosition {
   reason: string;
 }
 
-/** Keeps a message that could not be taken in; a redelivery of the same position is a no-op. */
+const storable = (s: string | null) => (s === null ? null : toStorableText(s));
+
+/**
+ * Keeps a message that could not be taken in; a redelivery of the same position is a no-op. Text
+ * Postgres cannot hold (NUL, unpaired surrogates) is replaced by U+FFFD and the reason says so: a
+ * dead letter that could not be written would hold its partition for ever.
+ */
 export async function insertDeadLetter(db: Executor, letter: NewDeadLetter): Promise<void> {
+  const key = storable(letter.key);
+  const value = storable(letter.value);
+  const changed = key !== letter.key || value !== letter.value;
+  const reason = toStorableText(
+    changed ? `${letter.reason} (NUL or unpaired surrogates replaced by U+FFFD)` : letter.reason,
+  );
   await db
     .insert(deadLetters)
-    .values({ ...letter, offset: BigInt(letter.offset) })
+    .values({ ...letter, key, value, reason, offset: BigInt(letter.offset) })
     .onConflictDoNothing({
       target: [deadLetters.topic, deadLetters.partition, deadLetters.offset],
     });

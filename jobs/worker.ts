@@ -22,6 +22,7 @@ import { createQueues, retryPolicyOf, type Queues, type QueueSet } from './queue
 import { createReconciler, type Reconciler } from './reconciler.js';
 import { createRelay, type Relay } from './relay.js';
 import { createRetention, type Retention } from './retention.js';
+import { redisReadinessCheck } from './redis.js';
 import { instrumentWorker } from './worker-metrics.js';
 
 /**
@@ -177,12 +178,14 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Run
 }
 
 /** What the worker's /health/ready checks: its Postgres pool, its Redis, its Kafka producer. */
-export function workerReadiness(running: RunningWorker, database: Database): ReadinessChecks {
+export function workerReadiness(
+  running: RunningWorker,
+  database: Database,
+  logger: Logger,
+): ReadinessChecks {
   return {
     postgres: () => database.ping(),
-    redis: async () => {
-      await running.redis.ping();
-    },
+    redis: redisReadinessCheck(running.redis, logger),
     kafka: async () => {
       await running.shipping?.check();
     },
@@ -194,7 +197,10 @@ if (isMain(import.meta.url)) {
     name: 'worker',
     async start({ config, ...kit }) {
       const running = await startWorker(config, kit);
-      return { stop: () => running.stop(), readiness: workerReadiness(running, kit.database) };
+      return {
+        stop: () => running.stop(),
+        readiness: workerReadiness(running, kit.database, kit.logger),
+      };
     },
   });
 }

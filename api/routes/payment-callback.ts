@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type ErrorRequestHandler } from 'express';
 import type { Db } from '../../db/client.js';
 import {
   recordPaymentResult,
@@ -28,8 +28,43 @@ const EMPTY = Buffer.alloc(0);
 
 const outcomeName = (o: PaymentResultOutcome) => (o.kind === 'pending' ? 'ignored' : o.kind);
 
-/** Mounted at PAYMENT_CALLBACK_PATH, ahead of the orders router so `/:id` does not take it. */
-export function paymentCallbackRouter(deps: PaymentCallbackRouteDeps): Router {
+function logRefusal(
+  log: Logger,
+  err: unknown,
+  webhookId: string | undefined,
+  callback?: PaymentCallback,
+): void {
+  // A refused callback is Payments (or someone posing as it) disagreeing with us: worth a warning
+  // even though the answer is a 4xx. Ids and the reason only: never the signature, the secret or
+  // the body.
+  if (err instanceof AppError && err.status < 500) {
+    log.warn(
+      {
+        status: err.status,
+        field: err.field,
+        reason: err instanceof WebhookSignatureError ? err.reason : err.message,
+        webhook_id: webhookId,
+        order_id: callback?.order_id,
+        payment_id: callback?.id,
+      },
+      'payment callback refused',
+    );
+  }
+}
+
+export interface PaymentCallbackRoutes {
+  /** Mount at PAYMENT_CALLBACK_PATH, ahead of the orders router so `/:id` does not take it. */
+  router: Router;
+  /**
+   * Mount at PAYMENT_CALLBACK_PATH after the router. A body that is not JSON fails in the app-wide
+   * parser, before any route; with a secret, this checks the signature of those bytes first, so an
+   * unsigned or tampered request is 401 whatever it holds, and only a sender holding the secret is
+   * told that its JSON was bad.
+   */
+  parseErrors: ErrorRequestHandler;
+}
+
+export function paymentCallbackRoutes(deps: PaymentCallbackRouteDeps): PaymentCallbackRoutes {
   const verifier = deps.webhookSecret ? createWebhookVerifier(deps.webhookSecret) : undefined;
   const router = Router();
 
@@ -53,25 +88,23 @@ export function paymentCallbackRouter(deps: PaymentCallbackRouteDeps): Router {
       );
       send(res, 200, answer, { duplicate: outcome.kind === 'duplicate' });
     } catch (err) {
-      // A refused callback is Payments (or someone posing as it) disagreeing with us: worth a
-      // warning even though the answer is a 4xx. Ids and the reason only: never the signature,
-      // the secret or the body.
-      if (err instanceof AppError && err.status < 500) {
-        log.warn(
-          {
-            status: err.status,
-            field: err.field,
-            reason: err instanceof WebhookSignatureError ? err.reason : err.message,
-            webhook_id: req.get(WEBHOOK_HEADERS.id),
-            order_id: callback?.order_id,
-            payment_id: callback?.id,
-          },
-          'payment callback refused',
-        );
-      }
+      logRefusal(log, err, req.get(WEBHOOK_HEADERS.id), callback);
       throw err;
     }
   });
 
-  return router;
+  const parseErrors: ErrorRequestHandler = (err, req, res, next) => {
+    if (verifier && (err as { type?: unknown } | null)?.type === 'entity.parse.failed') {
+      try {
+        verifier.verify(req.rawBody ?? EMPTY, req.headers);
+      } catch (refusal) {
+        logRefusal(res.locals.log as Logger, refusal, req.get(WEBHOOK_HEADERS.id));
+        next(refusal);
+        return;
+      }
+    }
+    next(err);
+  };
+
+  return { router, parseErrors };
 }

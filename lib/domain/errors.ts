@@ -51,6 +51,12 @@ export class UnauthorizedError extends AppError {
   readonly code = 'unauthorized';
 }
 
+/** The caller has sent too many failed attempts (admin credentials); it may try again later. */
+export class TooManyRequestsError extends AppError {
+  readonly status = 429;
+  readonly code = 'too_many_requests';
+}
+
 export class ItemNotFoundError extends AppError {
   readonly status = 404;
   readonly code = 'item_not_found';

@@ -1,5 +1,6 @@
 import Joi from 'joi';
 import type { OrderEvent } from '../domain/order-state.js';
+import { findUnstorableText } from '../domain/storable-text.js';
 import { SHIPPING_REQUEST_EVENTS } from '../domain/outbox-events.js';
 
 /**
@@ -64,6 +65,15 @@ export function parseShippingResponse(raw: string | null): ParsedShippingRespons
     !(SHIPPING_RESULT_EVENTS as readonly string[]).includes(eventType)
   ) {
     return { kind: 'skip', reason: `event type ${eventType} is not a shipping result` };
+  }
+  // Postgres could not store it in the inbox: refusing it here keeps the partition moving. (A
+  // message that is skipped is never stored, so this comes after the skips.)
+  const unstorable = findUnstorableText(parsed);
+  if (unstorable !== undefined) {
+    return {
+      kind: 'dead-letter',
+      reason: `invalid: ${unstorable.join('.')} contains NUL or an unpaired surrogate`,
+    };
   }
   const { error, value } = responseSchema.validate(parsed, { abortEarly: false });
   if (error) return { kind: 'dead-letter', reason: `invalid: ${error.message}` };

@@ -94,6 +94,8 @@ describe('Bull Board at /admin/queues, and the web process on Redis', () => {
           ADMIN_PASSWORD: PASSWORD,
           REDIS_URL: redis.url,
           BULLMQ_PREFIX: redis.prefix,
+          // Many failed attempts on purpose; the limit on them has its own test (admin-security).
+          ADMIN_FAILED_ATTEMPTS_LIMIT: '1000',
         },
       });
     });

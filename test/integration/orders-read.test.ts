@@ -148,6 +148,34 @@ describe('reading orders', () => {
       expect(schema.additionalProperties).to.equal(false);
     });
 
+    it('when any documented answer is read, then its meta requires the request id every answer carries', async () => {
+      const doc = (await api.request('GET', '/api/openapi.json')).body;
+      let answers = 0;
+      type Answer = {
+        content: Record<string, { schema: { properties: { meta: { required: string[] } } } }>;
+      };
+      type Operation = { responses: Record<string, Answer> };
+      for (const operations of Object.values<Record<string, Operation>>(doc.paths)) {
+        for (const { responses } of Object.values(operations)) {
+          for (const r of Object.values(responses)) {
+            const meta = r.content['application/json']!.schema.properties.meta;
+            expect(meta.required).to.include('request_id');
+            answers++;
+          }
+        }
+      }
+      expect(answers).to.be.above(20);
+      const created = doc.paths['/api/v1/orders'].post.responses['201'];
+      expect(created.content['application/json'].schema.properties.meta.properties).to.have.keys(
+        'replayed',
+        'request_id',
+      );
+      expect(created.links.GetOrder).to.deep.equal({
+        operationId: 'getOrder',
+        parameters: { id: '$response.body#/data/id' },
+      });
+    });
+
     it('when opening /api/docs, then Swagger UI is served', async () => {
       const res = await api.request('GET', '/api/docs/');
       expect(res.status).to.equal(200);

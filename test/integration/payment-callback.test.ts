@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
+import sinon from 'sinon';
+import { signedWebhookHeaders } from '../../lib/peers/webhook-signature.js';
 import { startTestApi, type TestApi } from '../support/api.js';
 import {
   createOrderForPayment,
@@ -159,6 +161,33 @@ describe('POST /api/v1/orders/payment-callback', () => {
       expect(again.body.data.outcome).to.equal('duplicate');
       expect(await counts(api)).to.deep.equal(afterFirst);
       expect(afterFirst).to.deep.equal({ inbox: baseline.inbox + 1, outbox: baseline.outbox + 1 });
+    });
+
+    it('when a signed message is replayed byte for byte, headers and all, then 200 duplicate and nothing new', async () => {
+      const raw = JSON.stringify(paymentCallbackBody(order));
+      const captured = signedWebhookHeaders(secret, raw);
+      const first = await sendPaymentCallback(api, raw, { headers: captured });
+      const afterFirst = await counts(api);
+      const replayed = await sendPaymentCallback(api, raw, { headers: captured });
+
+      expect(first.status).to.equal(200);
+      expect(replayed.status).to.equal(200);
+      expect(replayed.body.meta.duplicate).to.equal(true);
+      expect(await counts(api)).to.deep.equal(afterFirst);
+      expect(afterFirst).to.deep.equal({ inbox: baseline.inbox + 1, outbox: baseline.outbox + 1 });
+    });
+
+    it('when a captured signed message is replayed more than 5 minutes later, then 401 naming webhook-timestamp and nothing written', async () => {
+      const raw = JSON.stringify(paymentCallbackBody(order));
+      const captured = signedWebhookHeaders(secret, raw);
+      // Only Date is faked: the server, sockets and timers run as usual.
+      const clock = sinon.useFakeTimers({ now: Date.now() + 5 * 60_000 + 1000, toFake: ['Date'] });
+      try {
+        const res = await sendPaymentCallback(api, raw, { headers: captured });
+        await expectRefused(res, 401, 'webhook-timestamp');
+      } finally {
+        clock.restore();
+      }
     });
 
     it('when the same callback arrives several times at once, then exactly one set of rows is written', async () => {

@@ -70,7 +70,7 @@ describe('shipping requests while the Kafka broker is down', function () {
     health = await startHealthServer({
       port: 0,
       logger: silentLogger(),
-      checks: workerReadiness(worker, db),
+      checks: workerReadiness(worker, db, silentLogger()),
     });
     await waitFor(async () => (await ready()).status === 200, {
       timeoutMs: 10000,

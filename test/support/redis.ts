@@ -1,5 +1,9 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { Redis } from 'ioredis';
+import { freePort } from './ports.js';
+import { waitFor } from './recording-peer.js';
 
 /**
  * Redis for tests: every test file gets its own BullMQ prefix, and cleans up only that prefix's
@@ -41,4 +45,50 @@ export interface TestRedisPrefix {
 export function createTestRedisPrefix(): TestRedisPrefix {
   const prefix = uniqueBullPrefix();
   return { url: TEST_REDIS_URL, prefix, flush: () => deletePrefixKeys(prefix) };
+}
+
+export interface PrivateRedis {
+  url: string;
+  port: number;
+  /** A client on it, for the test to reconfigure it (CONFIG SET, ACL SETUSER). */
+  client: Redis;
+  stop(): Promise<void>;
+}
+
+/**
+ * A redis-server of the test's own on a free port, never persisted: for what must not touch the
+ * shared Redis (CONFIG SET, ACL users, a password). `args` are redis-server options.
+ */
+export async function startPrivateRedis(args: string[] = []): Promise<PrivateRedis> {
+  const port = await freePort();
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = once(child, 'exit');
+  await waitFor(() => output.includes('Ready to accept connections') || child.exitCode !== null, {
+    timeoutMs: 10000,
+    intervalMs: 20,
+    what: `redis-server on ${port}`,
+  });
+  if (child.exitCode !== null) throw new Error(`redis-server did not start:\n${output}`);
+  const password = args.includes('--requirepass') ? args[args.indexOf('--requirepass') + 1] : '';
+  const url = `redis://${password ? `:${encodeURIComponent(password)}@` : ''}127.0.0.1:${port}`;
+  const client = new Redis(url, { maxRetriesPerRequest: 1 });
+  return {
+    url,
+    port,
+    client,
+    async stop() {
+      client.disconnect();
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await exited;
+      }
+    },
+  };
 }

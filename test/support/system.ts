@@ -1,5 +1,3 @@
-import { once } from 'node:events';
-import net from 'node:net';
 import { Writable } from 'node:stream';
 import { startDev, type DevRunning } from '../../scripts/dev.js';
 import { request, type TestResponse } from './api.js';
@@ -7,15 +5,9 @@ import { createTestDatabase, type TestDatabase } from './database.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from './redis.js';
 import { sharedTestBroker, testBrokerKind, uniqueKafkaNames } from './kafka.js';
 import { waitFor } from './recording-peer.js';
+import { freePort } from './ports.js';
 
-/** A port nothing listens on right now (the dev mode needs the web port before it starts). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freePort };
 
 export interface TestSystem {
   dev: DevRunning;

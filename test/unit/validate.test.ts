@@ -27,6 +27,17 @@ describe('validate', () => {
       );
   });
 
+  it('when parsed JSON carries a "__proto__" key, then it is refused by name (joi alone would drop it silently)', () => {
+    const body = JSON.parse(
+      '{"item_id":"0190a0a0-0000-7000-8000-000000000001","quantity":2,"user_id":"u1",' +
+        '"idempotency_key":"0190a0a0-0000-7000-8000-000000000002","__proto__":{"admin":true}}',
+    ) as object;
+    expect(() => validate(createOrderBody, body))
+      .to.throw(ValidationError)
+      .with.property('problems')
+      .that.deep.equals([{ field: '__proto__', message: '__proto__ is not allowed' }]);
+  });
+
   // Compile-time only: `npm run typecheck` fails if any of these stops being an error.
   function _typeChecks() {
     // @ts-expect-error a route cannot name a type of its own: validate's type comes from the schema

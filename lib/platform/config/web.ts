@@ -35,6 +35,23 @@ export const web = {
       secret: true,
       description: 'HTTP Basic password of the admin pages, with ADMIN_USER.',
     }),
+    adminFailedAttemptsLimit: variable({
+      env: 'ADMIN_FAILED_ATTEMPTS_LIMIT',
+      rule: Joi.number().integer().min(1),
+      default: 10,
+      description:
+        'Failed admin logins one client IP may make per 15 minutes; past it every admin request ' +
+        'from that IP gets 429 until the window passes. Counted per web process.',
+    }),
+    trustProxyHops: variable({
+      env: 'TRUST_PROXY_HOPS',
+      rule: Joi.number().integer().min(0).max(10),
+      default: 1,
+      description:
+        "Proxies in front of the web process that append to X-Forwarded-For: 1 behind Heroku's " +
+        'router, 0 when clients connect directly. The client IP (what the admin login limit ' +
+        'counts by) is read that many hops back; too high a value lets a client pick its own IP.',
+    }),
   },
 };
 

@@ -1,0 +1,31 @@
+/**
+ * What scripts/schemathesis.sh tests: the web process on a database of its own (migrated, dropped
+ * on exit) with the development Catalog, Postgres and Redis from the environment's defaults (or
+ * TEST_DATABASE_ADMIN_URL / TEST_REDIS_URL). Prints `target <url>` once it listens; SIGTERM or
+ * SIGINT stops it and drops the database. Its errors (a 5xx is logged as one) go to stderr.
+ */
+import { createLogger } from '../../lib/platform/logger.js';
+import { startTestApi } from '../../test/support/api.js';
+import { TEST_REDIS_URL } from '../../test/support/redis.js';
+
+const api = await startTestApi({
+  label: 'schemathesis',
+  env: {
+    REDIS_URL: TEST_REDIS_URL,
+    // Unsigned callbacks, so the generated bodies reach validation instead of all being 401.
+    PAYMENTS_WEBHOOK_SECRET: '',
+    PEER_TIMEOUT_MS: '2000',
+  },
+  deps: { logger: createLogger({ name: 'web', level: 'error', out: process.stderr }) },
+});
+console.log(`target ${api.url}`);
+
+let stopping = false;
+async function stop() {
+  if (stopping) return;
+  stopping = true;
+  await api.stop();
+  process.exit(0);
+}
+process.once('SIGTERM', () => void stop());
+process.once('SIGINT', () => void stop());
