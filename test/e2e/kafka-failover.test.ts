@@ -7,8 +7,8 @@ import { insertOutboxRows } from '../../db/outbox.js';
 import {
   startShippingConsumer,
   type RunningShippingConsumer,
-} from '../../jobs/shipping-consumer.js';
-import { startWorker, type RunningWorker } from '../../jobs/worker.js';
+} from '../../jobs/start-shipping-consumer.js';
+import { startWorker, type RunningWorker } from '../../jobs/start-worker.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import { shippingRequested } from '../../lib/domain/outbox-events.js';
 import { startShippingPeer, type ShippingPeer } from '../../scripts/peers/shipping.js';

@@ -3,7 +3,7 @@ import { asc, eq } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import { inbox, orderStatusHistory, orders, outbox } from '../../db/schema.js';
 import { inboxProcessor } from '../../jobs/processors/inbox.js';
-import { startWorker, type RunningWorker } from '../../jobs/worker.js';
+import { startWorker, type RunningWorker } from '../../jobs/start-worker.js';
 import { applyInboxEvent } from '../../lib/orders/apply-inbox-event.js';
 import { loadConfig } from '../../lib/platform/config.js';
 import { silentLogger } from '../../lib/platform/logger.js';

@@ -4,8 +4,8 @@ import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import {
   startShippingConsumer,
   type RunningShippingConsumer,
-} from '../../jobs/shipping-consumer.js';
-import { startWorker, type RunningWorker } from '../../jobs/worker.js';
+} from '../../jobs/start-shipping-consumer.js';
+import { startWorker, type RunningWorker } from '../../jobs/start-worker.js';
 import { insertOutboxRows } from '../../db/outbox.js';
 import { kafkaClientOptions } from '../../lib/kafka/client.js';
 import { silentLogger } from '../../lib/platform/logger.js';

@@ -5,7 +5,7 @@ import kafkajs, { Kafka, type Admin, type KafkaMessage } from 'kafkajs';
 import {
   startShippingConsumer,
   type RunningShippingConsumer,
-} from '../../jobs/shipping-consumer.js';
+} from '../../jobs/start-shipping-consumer.js';
 import type { Config } from '../../lib/platform/config.js';
 import { createKafka, kafkaClientOptions } from '../../lib/kafka/client.js';
 import { createLogger, type Logger } from '../../lib/platform/logger.js';

@@ -6,7 +6,7 @@ import { eq } from 'drizzle-orm';
 import { insertOutboxRows } from '../../db/outbox.js';
 import { outbox } from '../../db/schema.js';
 import type { OutboxProcessor } from '../../jobs/processors/run-outbox-job.js';
-import { startWorker } from '../../jobs/worker.js';
+import { startWorker } from '../../jobs/start-worker.js';
 import { loadConfig } from '../../lib/platform/config.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import { notification } from '../../lib/domain/outbox-events.js';

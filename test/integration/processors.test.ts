@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { insertOutboxRows } from '../../db/outbox.js';
 import { outbox, type OutboxRow } from '../../db/schema.js';
-import { startWorker, type RunningWorker } from '../../jobs/worker.js';
+import { startWorker, type RunningWorker } from '../../jobs/start-worker.js';
 import { loadConfig } from '../../lib/platform/config.js';
 import { createLogger, silentLogger } from '../../lib/platform/logger.js';
 import { createMetrics, type Metrics } from '../../lib/platform/metrics.js';

@@ -6,7 +6,7 @@ import { outbox } from '../../db/schema.js';
 import { createQueues, type QueueSet } from '../../jobs/queues.js';
 import { createReconciler } from '../../jobs/reconciler.js';
 import { createRelay } from '../../jobs/relay.js';
-import { startWorker, type RunningWorker } from '../../jobs/worker.js';
+import { startWorker, type RunningWorker } from '../../jobs/start-worker.js';
 import { loadConfig } from '../../lib/platform/config.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import {

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { insertOutboxRows } from '../../db/outbox.js';
 import { outbox, type OutboxRow } from '../../db/schema.js';
 import type { OutboxJobData } from '../../jobs/job-data.js';
-import { startWorker, type RunningWorker } from '../../jobs/worker.js';
+import { startWorker, type RunningWorker } from '../../jobs/start-worker.js';
 import { loadConfig } from '../../lib/platform/config.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Consumer, KafkaMessage } from 'kafkajs';
 import { startHealthServer, type HealthServer } from '../../lib/platform/health-server.js';
-import { startWorker, workerReadiness, type RunningWorker } from '../../jobs/worker.js';
+import { startWorker, workerReadiness, type RunningWorker } from '../../jobs/start-worker.js';
 import { insertOutboxRows } from '../../db/outbox.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import { shippingRequested } from '../../lib/domain/outbox-events.js';

@@ -7,7 +7,7 @@ import {
   startShippingConsumer,
   type RunningShippingConsumer,
   type ShippingConsumerDeps,
-} from '../../jobs/shipping-consumer.js';
+} from '../../jobs/start-shipping-consumer.js';
 import { createLogger, silentLogger } from '../../lib/platform/logger.js';
 import { createMetrics } from '../../lib/platform/metrics.js';
 import { testConfig } from '../support/api.js';

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import {
   startShippingConsumer,
   type RunningShippingConsumer,
-} from '../../jobs/shipping-consumer.js';
+} from '../../jobs/start-shipping-consumer.js';
 import { SHIPPING_RESULT_EVENTS } from '../../lib/kafka/parse-shipping-response.js';
 import { createMetrics, type Metrics } from '../../lib/platform/metrics.js';
 import { testConfig } from '../support/api.js';

@@ -1,0 +1,196 @@
+/**
+ * What the `consumer` process runs (its entry is jobs/shipping-consumer.ts): a kafkajs consumer
+ * group on the shipping-responses topic.
+ * Each message is taken in (inbox row + outbox row, or a dead letter) before its offset is
+ * resolved, so an offset is only ever committed after the database commit. A database outage
+ * holds the partition (retrying with backoff, heartbeating) instead of skipping a message; a bug
+ * taking a message in does not: that message becomes a dead letter naming the bug.
+ */
+import type { Consumer, EachMessagePayload, Kafka } from 'kafkajs';
+import { type Database } from '../db/client.js';
+import { type Config } from '../lib/platform/config.js';
+import { consumerOptions, createKafka } from '../lib/kafka/client.js';
+import { consumerLagReader } from '../lib/kafka/consumer-lag.js';
+import { ensureTopics, topicUnavailableError } from '../lib/kafka/topics.js';
+import { type Logger } from '../lib/platform/logger.js';
+import { type Metrics } from '../lib/platform/metrics.js';
+import { programmingErrorIn, retry, type Backoff } from '../lib/platform/retry.js';
+import { withinMs } from '../lib/platform/timeout.js';
+import {
+  keepAsDeadLetter,
+  recordShippingResult,
+  type RecordShippingOutcome,
+} from '../lib/orders/record-shipping-result.js';
+
+export interface ShippingConsumerDeps {
+  logger: Logger;
+  /** Owned and closed by the caller (the process runner, the dev mode, tests). */
+  database: Database;
+  kafka?: Kafka;
+  metrics?: Metrics;
+  /** Consumer settings (tests shorten session timeouts). */
+  consumer?: {
+    sessionTimeout?: number;
+    heartbeatInterval?: number;
+    rebalanceTimeout?: number;
+    maxWaitTimeInMs?: number;
+  };
+  /** Least time between two reads of the group's lag (kafka_consumer_lag). @defaultValue 15000 */
+  lagIntervalMs?: number;
+  /** Called when the consumer crashed for good: the entry exits so the platform restarts it. */
+  onFatal?: (err: Error) => void;
+}
+
+export interface RunningShippingConsumer {
+  consumer: Consumer;
+  /** True while the consumer is a member of its group. */
+  isReady(): boolean;
+  stop(): Promise<void>;
+}
+
+/** While Postgres fails: each wait stays well inside the session timeout between heartbeats. */
+const HOLD_BACKOFF: Backoff = { minMs: 200, maxMs: 5000 };
+
+export async function startShippingConsumer(
+  config: Config,
+  deps: ShippingConsumerDeps,
+): Promise<RunningShippingConsumer> {
+  const logger = deps.logger.child({ component: 'shipping-consumer' });
+  const database = deps.database;
+  const kafka = deps.kafka ?? createKafka(config.kafka, logger);
+  const metrics = deps.metrics;
+  // A short fetch wait: a broker answers as soon as data arrives anyway, and disconnect() waits
+  // for the fetch in flight, so this bounds shutdown.
+  const consumer = kafka.consumer({
+    ...consumerOptions(config.kafka),
+    maxWaitTimeInMs: 1000,
+    ...deps.consumer,
+  });
+  const stopping = new AbortController();
+  let member = false;
+
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    member = true;
+    logger.info(
+      { memberId: e.payload.memberId, assignment: e.payload.memberAssignment },
+      'joined consumer group',
+    );
+  });
+  consumer.on(consumer.events.DISCONNECT, () => {
+    member = false;
+  });
+  consumer.on(consumer.events.CRASH, (e) => {
+    member = false;
+    const { error, restart } = e.payload;
+    logger.error({ err: error, restart }, 'consumer crashed');
+    if (!restart && !stopping.signal.aborted) deps.onFatal?.(error);
+  });
+
+  async function handle({
+    topic,
+    partition,
+    message,
+    heartbeat,
+  }: EachMessagePayload): Promise<void> {
+    const position = {
+      topic,
+      partition,
+      offset: message.offset,
+      key: message.key?.toString('utf8') ?? null,
+    };
+    const value = message.value?.toString('utf8') ?? null;
+    const log = logger.child(position);
+    // A failure here is not the message's fault (that would have been dead-lettered): Postgres is
+    // unreachable or failing. Hold this partition and try again, heartbeating; throwing would make
+    // kafkajs restart the consumer and, after its retries, give up on the message.
+    const holdingPartition = <T>(step: () => Promise<T>) =>
+      retry(step, {
+        backoff: HOLD_BACKOFF,
+        signal: stopping.signal,
+        onRetry: async (err, attempt) => {
+          log.warn({ err, attempt }, 'could not take shipping message in; retrying');
+          await heartbeat();
+        },
+      });
+    let taken: RecordShippingOutcome;
+    try {
+      taken = await holdingPartition(() => recordShippingResult(database.db, position, value));
+    } catch (err) {
+      const bug = programmingErrorIn(err);
+      // Stopping, or a heartbeat cut short by a rebalance: kafkajs redelivers the message.
+      if (!bug) throw err;
+      // A bug fails the same way on every try, so retrying would hold the partition for ever. The
+      // message is kept as a dead letter with the reason, for a replay after the fix, and the
+      // partition moves on: one bad message never blocks a partition (DESIGN.md Flow 6).
+      log.error({ err: bug }, 'bug while taking a shipping message in; dead-lettering it');
+      const reason = `not taken in, a bug: ${bug.name}: ${bug.message.slice(0, 500)}`;
+      try {
+        taken = await holdingPartition(() =>
+          keepAsDeadLetter(database.db, position, value, reason),
+        );
+      } catch (keepErr) {
+        // Neither taken in nor kept, so the offset must not move: exit for a restart, loudly.
+        const keepBug = programmingErrorIn(keepErr);
+        if (keepBug) deps.onFatal?.(keepBug);
+        throw keepErr;
+      }
+    }
+    metrics?.shippingMessages.inc({ outcome: taken.outcome });
+    if (taken.outcome === 'dead_lettered')
+      log.warn({ reason: taken.reason }, 'shipping message dead-lettered');
+    else if (taken.outcome === 'skipped')
+      log.debug({ reason: taken.reason }, 'shipping message skipped');
+    else
+      log.info(
+        { order_id: taken.orderId, inbox_id: taken.inboxId, outcome: taken.outcome },
+        'shipping result taken in',
+      );
+  }
+
+  const topic = config.kafka.responsesTopic;
+  try {
+    await ensureTopics(kafka, [topic], logger);
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true }).catch((err: unknown) => {
+      throw topicUnavailableError(err, topic, 'shipping responses') ?? err;
+    });
+    await consumer.run({ partitionsConsumedConcurrently: 4, eachMessage: handle });
+  } catch (err) {
+    // A start that failed leaves no connection behind for the caller to find.
+    await consumer
+      .disconnect()
+      .catch((disconnectErr: unknown) =>
+        logger.warn({ err: disconnectErr }, 'could not disconnect after a failed start'),
+      );
+    throw err;
+  }
+  logger.info({ topic, group: config.kafka.groupId }, 'shipping consumer running');
+  const lag = consumerLagReader(kafka, {
+    groupId: config.kafka.groupId,
+    topic,
+    minIntervalMs: deps.lagIntervalMs ?? 15_000,
+  });
+  metrics?.gauge(
+    'kafka_consumer_lag',
+    'Messages not yet consumed by the shipping consumer group, per partition (end - committed)',
+    ['topic', 'partition'],
+    async () =>
+      (await lag.read()).map((p) => ({
+        labels: { topic: p.topic, partition: String(p.partition) },
+        value: p.lag,
+      })),
+  );
+
+  return {
+    consumer,
+    isReady: () => member,
+    async stop() {
+      stopping.abort();
+      // disconnect() lets the current message finish, commits resolved offsets and leaves the group.
+      await withinMs(consumer.disconnect(), Math.max(1000, config.shutdownTimeoutMs - 2000), () => {
+        logger.warn('consumer did not disconnect within the bound');
+      });
+      await lag.close().catch((err: unknown) => logger.warn({ err }, 'lag admin close failed'));
+    },
+  };
+}
