@@ -1,3 +1,5 @@
+// The OpenAPI document, generated from the joi schemas the routes validate with. Past 200 lines
+// because every operation is declared here, in the one place a reader looks for the whole API.
 import Joi from 'joi';
 import joiToSwaggerModule from 'joi-to-swagger';
 import {
