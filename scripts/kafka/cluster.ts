@@ -121,9 +121,16 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Kafka's cluster id: 16 random bytes, base64url without padding. */
-function newClusterId(): string {
-  return randomBytes(16).toString('base64url');
+/**
+ * Kafka's cluster id: 16 random bytes, base64url without padding. Not starting with `-`, as
+ * Kafka's own Uuid.randomUuid() ensures: the storage tool would read such an id (1 in 64 of them)
+ * as an option and refuse to format.
+ */
+export function newClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 async function loadOrPlanLayout(
