@@ -39,6 +39,11 @@ export interface Payment {
   created_at: string;
 }
 
+/** A payment as recorded: how many repeats of its idempotency key came after the first. */
+export interface RecordedPayment extends Payment {
+  duplicates: number;
+}
+
 /** Decides a payment's result. */
 export type PaymentOutcomeRule = (payment: Payment) => PaymentOutcome;
 
@@ -100,7 +105,7 @@ export interface CallbackRecord {
 }
 
 export interface PaymentsRecorded {
-  payments: Payment[];
+  payments: RecordedPayment[];
   callbacks: CallbackRecord[];
   /** Requests repeating a known idempotency key (answered with the stored payment). */
   duplicates: number;
@@ -123,6 +128,8 @@ export interface PaymentsPeer extends StartedServer {
   /** The X-API-Key of the last POST, so tests can check it is sent. */
   readonly lastApiKey: string | undefined;
   setFault(fault: PaymentFault | undefined): void;
+  /** Requests that met a fault since the peer started. */
+  readonly faulted: number;
 }
 
 const paymentRequestSchema = Joi.object({
@@ -181,6 +188,7 @@ export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Prom
   const waiters = changeWaiters();
 
   const byKey = new Map<string, Payment>();
+  const duplicatesByKey = new Map<string, number>();
   const callbacks: CallbackRecord[] = [];
   const byOrder = new Map<string, { payments: Payment[]; callbacks: CallbackRecord[] }>();
   const counts = { duplicates: 0, conflicts: 0, invalid: 0, errors: 0 };
@@ -303,7 +311,12 @@ export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Prom
         });
       }
       counts.duplicates++;
-      return sendJson(res, 201, known, { 'idempotent-replayed': 'true' });
+      duplicatesByKey.set(
+        known.idempotency_key,
+        (duplicatesByKey.get(known.idempotency_key) ?? 0) + 1,
+      );
+      sendJson(res, 201, known, { 'idempotent-replayed': 'true' });
+      return waiters.changed();
     }
     const payment: Payment = {
       id: randomUUID(),
@@ -328,7 +341,10 @@ export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Prom
         ? { payments: [...byKey.values()], callbacks }
         : (byOrder.get(filter.order_id) ?? { payments: [], callbacks: [] });
     return {
-      payments: source.payments.map((p) => ({ ...p })),
+      payments: source.payments.map((p) => ({
+        ...p,
+        duplicates: duplicatesByKey.get(p.idempotency_key) ?? 0,
+      })),
       callbacks: source.callbacks.map((c) => ({
         ...c,
         attempts: c.attempts.map((a) => ({ ...a })),
@@ -356,6 +372,9 @@ export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Prom
       return peer.lastApiKey();
     },
     setFault: peer.setFault,
+    get faulted() {
+      return peer.faulted();
+    },
     async stop() {
       stopped = true;
       timers.close();
