@@ -1,0 +1,12 @@
+/**
+ * Root hooks of the fault suite (test/faults/.mocharc.json requires this file): the summary table
+ * and its JSON once every scenario has finished.
+ */
+import { writeReport } from './report.js';
+import { SEED } from './schedule.js';
+
+export const mochaHooks = {
+  afterAll(): void {
+    writeReport({ seed: SEED, concurrency: Number(process.env.FAULTS_CONCURRENCY ?? 2) });
+  },
+};
