@@ -2,7 +2,8 @@
  * The service's topics on a real cluster: created at start where the cluster allows it, and a
  * clear error naming the topic where it does not and nobody created it beforehand.
  */
-import type { Kafka } from 'kafkajs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from '../platform/logger.js';
 
 /** Answers by which a cluster refuses to let this client create topics: multi-tenant plans
@@ -22,13 +23,47 @@ function refusalOf(err: unknown): string | undefined {
   return types.every((t) => t !== undefined && CREATION_REFUSED.has(t)) ? types[0] : undefined;
 }
 
+/** What a broker answers about a topic created a moment ago, until the news reaches it. */
+const NOT_YET_SERVED = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+
+/** Bound on waiting for new topics' partitions to have leaders. */
+const LEADERS_TIMEOUT_MS = 30_000;
+
+/**
+ * Resolves once every partition of `topics` has a leader. kafkajs's own `waitForLeaders` gives
+ * up on the first UNKNOWN_TOPIC_OR_PARTITION, which a broker answers for a topic created a moment
+ * ago until the controller's news reaches it (tulios/kafkajs#1222, #815): seen on a busy machine
+ * as a consumer or a producer failing to start.
+ */
+async function leadersOf(admin: Admin, topics: string[]): Promise<void> {
+  const deadline = Date.now() + LEADERS_TIMEOUT_MS;
+  for (;;) {
+    try {
+      const { topics: found } = await admin.fetchTopicMetadata({ topics });
+      const served = found.every(
+        (t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0),
+      );
+      if (served && found.length === topics.length) return;
+    } catch (err) {
+      if (!NOT_YET_SERVED.has(kafkaErrorType(err) ?? '')) throw err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `Kafka topics ${topics.join(', ')} still have partitions without a leader after ` +
+          `${LEADERS_TIMEOUT_MS} ms`,
+      );
+    }
+    await sleep(100);
+  }
+}
+
 /**
  * Creates those of `topics` that do not exist, with the cluster's default partitions and
- * replication. Apache Kafka answers a subscription to a missing topic with
- * UNKNOWN_TOPIC_OR_PARTITION, so the consumer needs its topic before it subscribes.
- * A cluster that refuses creation is logged and tolerated: the topics may have been created
- * beforehand (the only way on Heroku's multi-tenant plans), and if not, subscribing or sending
- * names the missing topic. Not reaching the cluster throws.
+ * replication, and waits until their partitions have leaders. Apache Kafka answers a subscription
+ * to a missing topic with UNKNOWN_TOPIC_OR_PARTITION, so the consumer needs its topic before it
+ * subscribes. A cluster that refuses creation is logged and tolerated: the topics may have been
+ * created beforehand (the only way on Heroku's multi-tenant plans), and if not, subscribing or
+ * sending names the missing topic. Not reaching the cluster throws.
  */
 export async function ensureTopics(kafka: Kafka, topics: string[], logger: Logger): Promise<void> {
   const admin = kafka.admin();
@@ -39,11 +74,12 @@ export async function ensureTopics(kafka: Kafka, topics: string[], logger: Logge
     const missing = [...new Set(topics)].filter((topic) => !existing.has(topic));
     if (missing.length === 0) return;
     try {
-      await admin.createTopics({
+      // False when another client created them first: their leaders are still awaited below.
+      const made = await admin.createTopics({
         topics: missing.map((topic) => ({ topic })),
-        waitForLeaders: true,
+        waitForLeaders: false,
       });
-      logger.info({ topics: missing }, 'Kafka topics created');
+      if (made) logger.info({ topics: missing }, 'Kafka topics created');
     } catch (err) {
       const refusal = refusalOf(err);
       if (!refusal) throw err;
@@ -51,7 +87,9 @@ export async function ensureTopics(kafka: Kafka, topics: string[], logger: Logge
         { topics: missing, refusal },
         'the cluster refused to create these topics; they must be created beforehand',
       );
+      return;
     }
+    await leadersOf(admin, missing);
   } finally {
     await admin.disconnect();
   }
