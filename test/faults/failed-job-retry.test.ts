@@ -20,7 +20,7 @@ function plan(i: number): PlannedOrder {
 const retried = scenario({
   id: '7',
   title: '7. a job failed for good (400), retried through Bull Board once fixed',
-  expectedSeconds: 90,
+  expectedSeconds: 35,
   async run(ctx) {
     const sys = await startFaultSystem(ctx);
     const { payments } = sys.peers;

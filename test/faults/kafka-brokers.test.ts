@@ -13,7 +13,7 @@ const BROKER_DOWN_MS = 10_000;
 const brokerRestart = scenario({
   id: '4a',
   title: '4a. Kafka broker restarted, data kept',
-  expectedSeconds: 120,
+  expectedSeconds: 100,
   async run(ctx) {
     const broker = await startPrivateTestBroker();
     ctx.defer(() => broker.destroy());
@@ -39,7 +39,7 @@ const brokerRestart = scenario({
 const leaderKilled = scenario({
   id: '4b',
   title: '4b. three-broker Kafka: a partition leader killed',
-  expectedSeconds: 150,
+  expectedSeconds: 130,
   async run(ctx) {
     const cluster = await startRealCluster({ brokers: 3 });
     ctx.defer(() => cluster.stop());

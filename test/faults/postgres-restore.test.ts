@@ -44,7 +44,7 @@ async function restore(name: string, backup: string): Promise<void> {
 const restored = scenario({
   id: '6',
   title: '6. Postgres restored from a backup, Redis kept',
-  expectedSeconds: 120,
+  expectedSeconds: 45,
   async run(ctx) {
     // Production's reconciler timers (60 s / 30 s): new orders must not need it.
     const sys = await startFaultSystem(ctx);

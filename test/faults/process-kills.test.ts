@@ -10,7 +10,7 @@ const KILLS_EACH = 3;
 const kills = scenario({
   id: '1',
   title: '1. kill -9 of worker, consumer and web, 3 times each',
-  expectedSeconds: 150,
+  expectedSeconds: 155,
   async run(ctx) {
     const sys = await startFaultSystem(ctx);
     const count = 300;

@@ -12,7 +12,7 @@ const REDIS_DOWN_MS = 30_000;
 const redisLoss = scenario({
   id: '2',
   title: '2. Redis FLUSHALL mid-run, then Redis down 30 s and back empty',
-  expectedSeconds: 150,
+  expectedSeconds: 90,
   async run(ctx) {
     const redis = await startPrivateRedis();
     ctx.defer(() => redis.destroy());

@@ -3,10 +3,13 @@
  * and its JSON once every scenario has finished.
  */
 import { writeReport } from './report.js';
-import { SEED } from './schedule.js';
+import { DEFAULT_CONCURRENCY, SEED } from './schedule.js';
 
 export const mochaHooks = {
   afterAll(): void {
-    writeReport({ seed: SEED, concurrency: Number(process.env.FAULTS_CONCURRENCY ?? 2) });
+    writeReport({
+      seed: SEED,
+      concurrency: Number(process.env.FAULTS_CONCURRENCY ?? DEFAULT_CONCURRENCY),
+    });
   },
 };

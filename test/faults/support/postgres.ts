@@ -4,7 +4,7 @@
  * tests do), trust authentication, listening on 127.0.0.1 on a free port with its socket in the
  * temporary directory. Nothing else on the machine uses it, so stopping it disturbs nobody.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -86,6 +86,17 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     await tool('pg_ctl', ['stop', '-D', data, '-m', mode, '-w', '-t', '60']);
   }
   await start();
+  // Postgres runs detached from this process: a run that ends without destroy() must not leave it.
+  const onExit = () => {
+    try {
+      const ctl = [path.join(bin, 'pg_ctl'), 'stop', '-D', data, '-m', 'immediate'];
+      if (asRoot) execFileSync('runuser', ['-u', 'postgres', '--', ...ctl], { stdio: 'ignore' });
+      else execFileSync(ctl[0]!, ctl.slice(1), { stdio: 'ignore' });
+    } catch {
+      // Already stopped.
+    }
+  };
+  process.once('exit', onExit);
   let destroyed = false;
   return {
     port,
@@ -95,6 +106,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     async destroy() {
       if (destroyed) return;
       destroyed = true;
+      process.off('exit', onExit);
       await stop('immediate').catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
     },

@@ -2,8 +2,9 @@
  * Runs the fault scenarios side by side so the suite fits CI's 10 minutes: scenario 5 alone waits
  * out a 5-minute outage, and the others run meanwhile. Each test file registers its scenario when
  * it is loaded; the first test to ask for an outcome starts them all, longest first, at most
- * FAULTS_CONCURRENCY (2: the machine has two cores) at a time; each test then awaits its own
- * scenario's outcome and asserts on it. Scenarios never share a database, a Redis prefix or
+ * FAULTS_CONCURRENCY at a time (3: scenario 5 mostly waits, and the other two lanes share the rest;
+ * all together use well under the machine's two cores); each test then awaits its own scenario's
+ * outcome and asserts on it. Scenarios never share a database, a Redis prefix or
  * Kafka topics, so running together changes only their timing.
  *
  * Random choices (which process to kill, when) come from one seeded generator per scenario:
@@ -47,6 +48,8 @@ interface Entry {
   outcome: Promise<ScenarioOutcome>;
   settle(run: () => Promise<ScenarioOutcome>): Promise<void>;
 }
+
+export const DEFAULT_CONCURRENCY = 3;
 
 const entries: Entry[] = [];
 let started = false;
@@ -109,7 +112,7 @@ function startAll(): void {
   const queue = entries
     .map((entry, index) => ({ entry, index }))
     .sort((a, b) => b.entry.spec.expectedSeconds - a.entry.spec.expectedSeconds);
-  const lanes = Math.max(1, Number(process.env.FAULTS_CONCURRENCY ?? 2));
+  const lanes = Math.max(1, Number(process.env.FAULTS_CONCURRENCY ?? DEFAULT_CONCURRENCY));
   for (let lane = 0; lane < lanes; lane++) {
     void (async () => {
       for (let next = queue.shift(); next; next = queue.shift()) {
