@@ -11,6 +11,8 @@ import type { Attempt } from './load.js';
 
 export interface ProbeAttempt extends Attempt {
   method: 'POST' | 'GET';
+  /** The answer's Retry-After header, if any. */
+  retryAfter: string | null;
 }
 
 export interface Probe {
@@ -28,6 +30,7 @@ const CODE = `
     const post = i % 2 === 0;
     const startedAt = Date.now();
     let outcome;
+    let retryAfter = null;
     try {
       const res = await fetch(post ? url + '/api/v1/orders' : url + '/api/v1/orders/' + orderId, {
         method: post ? 'POST' : 'GET',
@@ -38,10 +41,12 @@ const CODE = `
       });
       await res.arrayBuffer();
       outcome = res.status;
+      retryAfter = res.headers.get('retry-after');
     } catch (err) {
       outcome = err.name === 'TimeoutError' ? 'timeout' : 'error';
     }
-    console.log(JSON.stringify({ method: post ? 'POST' : 'GET', startedAt, ms: Date.now() - startedAt, outcome }));
+    const method = post ? 'POST' : 'GET';
+    console.log(JSON.stringify({ method, startedAt, ms: Date.now() - startedAt, outcome, retryAfter }));
     await new Promise((r) => setTimeout(r, 20));
   }
 `;
