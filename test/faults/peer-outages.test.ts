@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expectBalanced } from './support/expect.js';
+import { unaccepted } from './support/load.js';
 import { scenario } from './support/schedule.js';
 import { startFaultSystem } from './support/system.js';
 
@@ -67,8 +68,7 @@ const peerOutages = scenario({
         movedDuringOutage: rows[0]!.moved,
         failedDuringOutage: rows[0]!.failed,
         settledAfterRecoveryS: recoveredInS,
-        refused: load.refused.length,
-        unanswered: load.unanswered.length,
+        ...unaccepted(load),
       },
     };
   },

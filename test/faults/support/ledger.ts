@@ -5,8 +5,8 @@
  * - Final state: the order exists, has the status its path ends in, and its history is exactly
  *   that path (a transition applied twice would show as a repeated status).
  * - Effects, per order: one payment request; one notification per transition (order.created,
- *   then order.paid / order.shipped / order.cancelled as the path goes); one shipping request
- *   when it was paid. A peer deduplicates by idempotency key, so a record there is one effect:
+ *   then order.paid / order.shipped / order.cancelled / order.refunded as the path goes); one
+ *   shipping request when it was paid; one refund request when it was paid and ended cancelled. A peer deduplicates by idempotency key, so a record there is one effect:
  *   none is an effect lost, two for the same order (and event) is an effect applied twice
  *   (different keys got through), and a repeat of a key the peer already had is a duplicate
  *   delivered (harmless, counted by the peer, reported here).
@@ -20,8 +20,9 @@ import type { AcceptedOrder, Expectation } from './load.js';
 const PATHS: Record<Expectation, string[]> = {
   shipped: ['new', 'paid', 'shipped'],
   'payment-failed': ['new', 'cancelled'],
-  // The refund owed back adds two rows: requested, then refunded (Payments' signed callback).
-  'shipping-failed': ['new', 'paid', 'cancelled', 'cancelled', 'cancelled'],
+  // The cancellation asks for the refund in the same row (refund requested); Payments' signed
+  // callback then adds one more: cancelled, refunded.
+  'shipping-failed': ['new', 'paid', 'cancelled', 'cancelled'],
 };
 
 /** The notification events each path sends, in order. */

@@ -67,8 +67,8 @@ export interface LoadRun {
   readonly accepted: AcceptedOrder[];
   /** Orders answered with a 4xx: refused, so nothing of them must exist. */
   readonly refused: Array<{ order: PlannedOrder; status: number; body: string }>;
-  /** Orders still unanswered when their retries ran out. */
-  readonly unanswered: PlannedOrder[];
+  /** Orders still unanswered when their retries ran out, with how their attempts ended. */
+  readonly unanswered: Array<PlannedOrder & { outcomes: Record<string, number> }>;
   readonly attempts: Attempt[];
   /** Resolves when every order has been answered or given up. */
   done: Promise<void>;
@@ -116,8 +116,11 @@ export function sendOrders(options: LoadOptions): LoadRun {
 
   async function send(order: PlannedOrder): Promise<void> {
     const deadline = Date.now() + giveUpAfterMs;
+    const outcomes: Record<string, number> = {};
     for (;;) {
       const answer = await attempt(order);
+      const outcome = String(run.attempts.at(-1)?.outcome);
+      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
       if (answer?.status === 201) {
         const { data } = JSON.parse(answer.text) as { data: { id: string } };
         run.accepted.push({ ...order, id: data.id, acceptedAt: Date.now() });
@@ -128,7 +131,7 @@ export function sendOrders(options: LoadOptions): LoadRun {
         return;
       }
       if (Date.now() > deadline) {
-        run.unanswered.push(order);
+        run.unanswered.push({ ...order, outcomes });
         return;
       }
       await sleep(RETRY_PAUSE_MS);
@@ -149,4 +152,9 @@ export function sendOrders(options: LoadOptions): LoadRun {
     await Promise.all(inFlight);
   })();
   return run;
+}
+
+/** What became of the orders the client could not get accepted, as a scenario reports it. */
+export function unaccepted(run: LoadRun): { refused: number; unanswered: number } {
+  return { refused: run.refused.length, unanswered: run.unanswered.length };
 }

@@ -7,23 +7,13 @@
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Ledger } from './ledger.js';
 import type { ScenarioOutcome, ScenarioSpec } from './schedule.js';
 
-export interface ReportRow {
+export interface ReportRow extends Ledger {
   id: string;
   title: string;
   seconds: number;
-  orders: number;
-  finalStatesCorrect: number;
-  effects: number;
-  effectsLost: number;
-  duplicatesDelivered: number;
-  duplicatesApplied: number;
-  unexpectedEffects: number;
-  openOutbox: number;
-  failedOutbox: number;
-  unprocessedInbox: number;
-  problems: string[];
   facts: ScenarioOutcome['facts'];
   /** Set when the scenario itself broke (could not start, threw) rather than finish. */
   error?: string;
@@ -89,7 +79,11 @@ export function markdownTable(list: ReportRow[]): string {
 export function writeReport(meta: Record<string, unknown>): void {
   if (rows.length === 0) return;
   const ordered = [...rows].sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }));
-  const out = [`\nFault suite summary (${new Date().toISOString()})`, markdownTable(ordered)];
+  const settings = Object.entries(meta).map(([k, v]) => `${k} ${String(v)}`);
+  const out = [
+    `\nFault suite summary (${new Date().toISOString()}; ${settings.join(', ')})`,
+    markdownTable(ordered),
+  ];
   for (const r of ordered) {
     const facts = Object.entries(r.facts).map(([k, v]) => `${k}=${v}`);
     if (facts.length) out.push(`  ${r.id}: ${facts.join(', ')}`);

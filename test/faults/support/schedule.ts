@@ -13,7 +13,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Ledger } from './ledger.js';
+import { isClean, type Ledger } from './ledger.js';
 import { recordResult } from './report.js';
 
 export interface ScenarioContext {
@@ -22,7 +22,7 @@ export interface ScenarioContext {
   random(): number;
   /** A progress line on stderr, with the scenario's id and elapsed time. */
   log(message: string): void;
-  /** A directory for logs; kept when the scenario fails, removed when it passes. */
+  /** A directory for logs; kept when the scenario fails or does not settle, else removed. */
   dir: string;
   /** Registers a clean-up; they run last-first when the scenario ends, whatever happened. */
   defer(cleanUp: () => Promise<unknown> | unknown): void;
@@ -89,7 +89,11 @@ async function runOne(entry: Entry, index: number): Promise<void> {
     try {
       const outcome = await spec.run(ctx);
       recordResult({ spec, outcome, seconds: (Date.now() - startedAt) / 1000 });
-      failed = false;
+      // The logs are what explains a scenario that ran through but did not end as promised.
+      failed =
+        !isClean(outcome.ledger) ||
+        Number(outcome.facts.refused ?? 0) > 0 ||
+        Number(outcome.facts.unanswered ?? 0) > 0;
       return outcome;
     } catch (err) {
       recordResult({ spec, error: err as Error, seconds: (Date.now() - startedAt) / 1000 });

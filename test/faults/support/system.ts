@@ -49,6 +49,8 @@ export interface FaultSystem {
   send(options: Omit<LoadOptions, 'url'>): LoadRun;
   /** Waits until the ledger of `orders` balances (or `timeoutMs` passes) and returns it. */
   ledger(orders: AcceptedOrder[], timeoutMs: number): Promise<Ledger>;
+  /** Waits for the load to be answered, then for the ledger of what it got accepted. */
+  settle(load: LoadRun, timeoutMs: number): Promise<Ledger>;
 }
 
 /** Apache Kafka is part of what the suite proves; the in-repo broker would prove something else. */
@@ -132,6 +134,8 @@ export async function startFaultSystem(
   await service.start();
   ctx.log('service ready (web, worker, consumer)');
 
+  const ledger = (orders: AcceptedOrder[], timeoutMs: number) =>
+    settledLedger({ pool: db.pool, peers, orders }, timeoutMs);
   return {
     db,
     peers,
@@ -144,6 +148,16 @@ export async function startFaultSystem(
       responsesTopic: names.env.KAFKA_SHIPPING_RESPONSES_TOPIC,
     },
     send: (load) => sendOrders({ url, ...load }),
-    ledger: (orders, timeoutMs) => settledLedger({ pool: db.pool, peers, orders }, timeoutMs),
+    ledger,
+    async settle(load, timeoutMs) {
+      await load.done;
+      ctx.log(`${load.accepted.length} orders accepted; waiting for the ledger`);
+      for (const order of load.unanswered) {
+        ctx.log(
+          `given up on order ${order.body.idempotency_key}: attempts ${JSON.stringify(order.outcomes)}`,
+        );
+      }
+      return ledger(load.accepted, timeoutMs);
+    },
   };
 }
