@@ -121,9 +121,12 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Kafka's cluster id: 16 random bytes, base64url without padding. Never one starting with `-`
- * (as Kafka's own Uuid.randomUuid): `kafka-storage format -t -x…` would read it as an option. */
-function newClusterId(): string {
+/**
+ * Kafka's cluster id: 16 random bytes, base64url without padding. Not starting with `-`, as
+ * Kafka's own Uuid.randomUuid() ensures: the storage tool would read such an id (1 in 64 of them)
+ * as an option and refuse to format.
+ */
+export function newClusterId(): string {
   for (;;) {
     const id = randomBytes(16).toString('base64url');
     if (!id.startsWith('-')) return id;

@@ -259,10 +259,21 @@ export function runUntilSignal<P extends { stop(): Promise<void> }>(
     }, fail('failed to start'));
 }
 
-/** A development peer told to misbehave (tests): answer POSTs with `status`, or after `delayMs`. */
+/**
+ * A development peer told to misbehave (tests): answer POSTs with `status`, or after `delayMs`.
+ * A delay longer than the caller's timeout is a timeout; the request is still handled after it
+ * (unless `status` says otherwise), as a slow real peer would, so the caller's retry is a
+ * duplicate delivery.
+ */
 export interface PeerFault {
   status?: number;
   delayMs?: number;
+  /** Headers of the fault's answer, e.g. a 429's `Retry-After`. */
+  headers?: Record<string, string>;
+  /** Only POSTs whose JSON body this accepts meet the fault; the others are served as usual. */
+  matches?(body: unknown): boolean;
+  /** The fault lifts by itself this long after it was set (an outage of known length). */
+  forMs?: number;
 }
 
 export interface JsonPeerOptions {
@@ -283,7 +294,10 @@ export interface JsonPeer {
   server: StartedServer;
   /** The X-API-Key of the last POST, so tests can check it is sent. */
   lastApiKey(): string | undefined;
+  /** Replaces the fault (undefined: none). */
   setFault(fault: PeerFault | undefined): void;
+  /** POSTs that met a fault (delayed or answered by it), since the peer started. */
+  faulted(): number;
 }
 
 /**
@@ -292,8 +306,19 @@ export interface JsonPeer {
  * (counted and logged) when handling fails.
  */
 export async function startJsonPeer(options: JsonPeerOptions): Promise<JsonPeer> {
-  let fault: PeerFault | undefined;
+  let fault: { spec: PeerFault; until: number } | undefined;
   let lastApiKey: string | undefined;
+  let faulted = 0;
+  /** The fault this request meets, if any. */
+  function faultFor(body: unknown): PeerFault | undefined {
+    if (!fault) return undefined;
+    if (Date.now() >= fault.until) {
+      fault = undefined;
+      return undefined;
+    }
+    const { spec } = fault;
+    return !spec.matches || spec.matches(body) ? spec : undefined;
+  }
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const { path, query } = requestTarget(req);
     if (req.method === 'GET' && options.listPaths.includes(path)) {
@@ -302,10 +327,16 @@ export async function startJsonPeer(options: JsonPeerOptions): Promise<JsonPeer>
     if (req.method !== 'POST') return sendJson(res, 405, { detail: 'method not allowed' });
     lastApiKey = req.headers['x-api-key'] as string | undefined;
     const { json } = await readJson(req);
-    const current = fault;
+    const current = faultFor(json);
+    if (current && (current.delayMs || current.status)) faulted++;
     if (current?.delayMs) await new Promise((r) => setTimeout(r, current.delayMs));
     if (current?.status) {
-      return sendJson(res, current.status, { detail: `${options.name} fault (test)` });
+      return sendJson(
+        res,
+        current.status,
+        { detail: `${options.name} fault (test)` },
+        current.headers,
+      );
     }
     options.accept(res, json, path);
   }
@@ -321,7 +352,8 @@ export async function startJsonPeer(options: JsonPeerOptions): Promise<JsonPeer>
     server,
     lastApiKey: () => lastApiKey,
     setFault(f) {
-      fault = f;
+      fault = f && { spec: f, until: f.forMs === undefined ? Infinity : Date.now() + f.forMs };
     },
+    faulted: () => faulted,
   };
 }

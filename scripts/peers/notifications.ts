@@ -63,6 +63,8 @@ export interface NotificationsPeer extends StartedServer {
   /** The X-API-Key of the last POST, so tests can check it is sent. */
   readonly lastApiKey: string | undefined;
   setFault(fault: NotificationsFault | undefined): void;
+  /** Requests that met a fault since the peer started. */
+  readonly faulted: number;
 }
 
 const optionalText = Joi.string().max(200).allow('', null);
@@ -154,6 +156,9 @@ export async function startNotificationsPeer({
       return peer.lastApiKey();
     },
     setFault: peer.setFault,
+    get faulted() {
+      return peer.faulted();
+    },
     async stop() {
       waiters.cancel('notifications peer stopped');
       await server.stop();

@@ -48,6 +48,11 @@ export interface Payment {
   created_at: string;
 }
 
+/** A payment as recorded: how many repeats of its idempotency key came after the first. */
+export interface RecordedPayment extends Payment {
+  duplicates: number;
+}
+
 /** Decides a payment's result. */
 export type PaymentOutcomeRule = (payment: Payment) => PaymentOutcome;
 
@@ -134,7 +139,7 @@ export interface CallbackRecord {
 }
 
 export interface PaymentsRecorded {
-  payments: Payment[];
+  payments: RecordedPayment[];
   /** One per refund idempotency key: a repeat is counted on the refund, not listed again. */
   refunds: Refund[];
   callbacks: CallbackRecord[];
@@ -165,6 +170,8 @@ export interface PaymentsPeer extends StartedServer {
   pauseCallbacks(): void;
   /** Sends the held callbacks and stops holding. */
   resumeCallbacks(): void;
+  /** Requests that met a fault since the peer started. */
+  readonly faulted: number;
 }
 
 const paymentRequestSchema = Joi.object({
@@ -246,6 +253,7 @@ export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Prom
   const byKey = new Map<string, Payment>();
   const byId = new Map<string, Payment>();
   const refundsByKey = new Map<string, Refund>();
+  const duplicatesByKey = new Map<string, number>();
   const callbacks: CallbackRecord[] = [];
   type OrderEntry = { payments: Payment[]; refunds: Refund[]; callbacks: CallbackRecord[] };
   const byOrder = new Map<string, OrderEntry>();
@@ -388,7 +396,12 @@ export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Prom
         });
       }
       counts.duplicates++;
-      return sendJson(res, 201, known, { 'idempotent-replayed': 'true' });
+      duplicatesByKey.set(
+        known.idempotency_key,
+        (duplicatesByKey.get(known.idempotency_key) ?? 0) + 1,
+      );
+      sendJson(res, 201, known, { 'idempotent-replayed': 'true' });
+      return waiters.changed();
     }
     const payment: Payment = {
       id: randomUUID(),
@@ -472,7 +485,10 @@ export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Prom
         ? { payments: [...byKey.values()], refunds: [...refundsByKey.values()], callbacks }
         : (byOrder.get(filter.order_id) ?? { payments: [], refunds: [], callbacks: [] });
     return {
-      payments: source.payments.map((p) => ({ ...p })),
+      payments: source.payments.map((p) => ({
+        ...p,
+        duplicates: duplicatesByKey.get(p.idempotency_key) ?? 0,
+      })),
       refunds: source.refunds.map((r) => ({ ...r })),
       callbacks: source.callbacks.map((c) => ({
         ...c,
@@ -509,6 +525,9 @@ export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Prom
       const due = held ?? [];
       held = undefined;
       for (const send of due) send();
+    },
+    get faulted() {
+      return peer.faulted();
     },
     async stop() {
       stopped = true;

@@ -8,6 +8,7 @@ import {
 } from '../../jobs/start-shipping-consumer.js';
 import type { Config } from '../../lib/platform/config.js';
 import { createKafka, kafkaClientOptions } from '../../lib/kafka/client.js';
+import { ensureTopics } from '../../lib/kafka/topics.js';
 import { createLogger, type Logger } from '../../lib/platform/logger.js';
 import type { ShippingRequestPayload } from '../../lib/domain/outbox-events.js';
 import {
@@ -185,6 +186,33 @@ describe('Kafka topics: created at start where allowed, created beforehand where
         (r) => r.level >= 50 && r.component !== 'kafkajs',
       );
       expect(serviceErrors).to.deep.equal([]);
+    });
+
+    it('when twenty clients create their topics at the same moment, then each returns only once every partition of its topics has a leader', async () => {
+      // A broker answers UNKNOWN_TOPIC_OR_PARTITION for a topic created a moment ago until the
+      // controller's news reaches it; kafkajs's own waitForLeaders gave up on that (one call in
+      // twelve on one busy broker, most of them on three).
+      const broker = await sharedTestBroker();
+      const kafka = testKafka(broker);
+      const names = Array.from({ length: 20 }, () => [
+        uniqueName('created-at-once'),
+        uniqueName('created-at-once'),
+      ]);
+      const logger = recordingLogger().logger;
+
+      const results = await Promise.allSettled(names.map((t) => ensureTopics(kafka, t, logger)));
+
+      expect(results.filter((r) => r.status === 'rejected')).to.deep.equal([]);
+      const admin = await connectedAdmin(kafka);
+      const { topics } = await admin.fetchTopicMetadata({ topics: names.flat() });
+      expect(topics).to.have.length(40);
+      for (const t of topics) {
+        expect(t.partitions.length, t.name).to.be.greaterThan(0);
+        expect(
+          t.partitions.every((p) => p.leader >= 0),
+          t.name,
+        ).to.equal(true);
+      }
     });
   });
 

@@ -14,8 +14,8 @@ export interface TestDatabase extends Database {
   drop(): Promise<void>;
 }
 
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: ADMIN_URL });
+async function admin<T>(fn: (c: pg.Client) => Promise<T>, adminUrl = ADMIN_URL): Promise<T> {
+  const c = new pg.Client({ connectionString: adminUrl });
   await c.connect();
   try {
     return await fn(c);
@@ -24,17 +24,23 @@ async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-export function databaseUrl(name: string): string {
-  const u = new URL(ADMIN_URL);
+export function databaseUrl(name: string, adminUrl = ADMIN_URL): string {
+  const u = new URL(adminUrl);
   u.pathname = `/${name}`;
   return u.toString();
 }
 
-/** A fresh database for one test file, migrated with the real migrations. */
-export async function createTestDatabase(label = 'test'): Promise<TestDatabase> {
+/**
+ * A fresh database for one test file, migrated with the real migrations; on the run's Postgres,
+ * or on the server `adminUrl` reaches (a private one that a test stops and starts).
+ */
+export async function createTestDatabase(
+  label = 'test',
+  adminUrl = ADMIN_URL,
+): Promise<TestDatabase> {
   const name = `os_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${randomBytes(4).toString('hex')}`;
-  await admin((c) => c.query(`CREATE DATABASE "${name}"`));
-  const url = databaseUrl(name);
+  await admin((c) => c.query(`CREATE DATABASE "${name}"`), adminUrl);
+  const url = databaseUrl(name, adminUrl);
   await runMigrations(url, silentLogger());
   const database = createDatabase({ url, max: 10, logger: silentLogger() });
   let dropped = false;
@@ -46,7 +52,7 @@ export async function createTestDatabase(label = 'test'): Promise<TestDatabase> 
       if (dropped) return;
       dropped = true;
       await database.close().catch(() => undefined);
-      await admin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+      await admin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`), adminUrl);
     },
   };
 }

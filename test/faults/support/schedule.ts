@@ -1,0 +1,150 @@
+/**
+ * Runs the fault scenarios side by side so the suite fits CI's 10 minutes: scenario 5 alone waits
+ * out a 5-minute outage, and the others run meanwhile. Each test file registers its scenario when
+ * it is loaded; the first test to ask for an outcome starts them all, longest first, at most
+ * FAULTS_CONCURRENCY at a time (3: scenario 5 mostly waits, and the other two lanes share the rest;
+ * all together use well under the machine's two cores); each test then awaits its own scenario's
+ * outcome and asserts on it. Scenarios never share a database, a Redis prefix or
+ * Kafka topics, so running together changes only their timing.
+ *
+ * Random choices (which process to kill, when) come from one seeded generator per scenario:
+ * FAULTS_SEED replays a run; the seed used is printed with the summary.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { isClean, type Ledger } from './ledger.js';
+import { recordResult } from './report.js';
+
+export interface ScenarioContext {
+  id: string;
+  /** Uniform in [0, 1), seeded. */
+  random(): number;
+  /** A progress line on stderr, with the scenario's id and elapsed time. */
+  log(message: string): void;
+  /** A directory for logs; kept when the scenario fails or does not settle, else removed. */
+  dir: string;
+  /** Registers a clean-up; they run last-first when the scenario ends, whatever happened. */
+  defer(cleanUp: () => Promise<unknown> | unknown): void;
+}
+
+export interface ScenarioOutcome {
+  ledger: Ledger;
+  /** What else the scenario measured, for its test to assert on and the report to show. */
+  facts: Record<string, number | string | boolean>;
+}
+
+export interface ScenarioSpec {
+  /** Short id for logs and the report, e.g. `1 kill -9`. */
+  id: string;
+  title: string;
+  /** Rough length on CI, to start the longest first. */
+  expectedSeconds: number;
+  run(ctx: ScenarioContext): Promise<ScenarioOutcome>;
+}
+
+interface Entry {
+  spec: ScenarioSpec;
+  outcome: Promise<ScenarioOutcome>;
+  settle(run: () => Promise<ScenarioOutcome>): Promise<void>;
+}
+
+export const DEFAULT_CONCURRENCY = 3;
+
+const entries: Entry[] = [];
+let started = false;
+
+export const SEED = Number(process.env.FAULTS_SEED ?? Math.floor(Math.random() * 2 ** 31));
+
+/** mulberry32: small, seedable, good enough to pick moments and processes. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+async function runOne(entry: Entry, index: number): Promise<void> {
+  const { spec } = entry;
+  const startedAt = Date.now();
+  const dir = await mkdtemp(path.join(tmpdir(), `faults-${index}-`));
+  const cleanUps: Array<() => Promise<unknown> | unknown> = [];
+  const ctx: ScenarioContext = {
+    id: spec.id,
+    random: seeded(SEED + index),
+    dir,
+    log: (message) =>
+      process.stderr.write(
+        `  [faults ${spec.id} +${((Date.now() - startedAt) / 1000).toFixed(1)}s] ${message}\n`,
+      ),
+    defer: (cleanUp) => void cleanUps.push(cleanUp),
+  };
+  ctx.log(`started (logs in ${dir})`);
+  await entry.settle(async () => {
+    let failed = true;
+    try {
+      const outcome = await spec.run(ctx);
+      recordResult({ spec, outcome, seconds: (Date.now() - startedAt) / 1000 });
+      // The logs are what explains a scenario that ran through but did not end as promised.
+      failed =
+        !isClean(outcome.ledger) ||
+        Number(outcome.facts.refused ?? 0) > 0 ||
+        Number(outcome.facts.unanswered ?? 0) > 0;
+      return outcome;
+    } catch (err) {
+      recordResult({ spec, error: err as Error, seconds: (Date.now() - startedAt) / 1000 });
+      throw err;
+    } finally {
+      for (const cleanUp of cleanUps.reverse()) {
+        await Promise.resolve()
+          .then(cleanUp)
+          .catch((err: unknown) => ctx.log(`clean-up failed: ${(err as Error).message}`));
+      }
+      if (!failed) await rm(dir, { recursive: true, force: true });
+      ctx.log(`${failed ? 'FAILED' : 'done'} in ${((Date.now() - startedAt) / 1000).toFixed(0)} s`);
+    }
+  });
+}
+
+function startAll(): void {
+  if (started) return;
+  started = true;
+  const queue = entries
+    .map((entry, index) => ({ entry, index }))
+    .sort((a, b) => b.entry.spec.expectedSeconds - a.entry.spec.expectedSeconds);
+  const lanes = Math.max(1, Number(process.env.FAULTS_CONCURRENCY ?? DEFAULT_CONCURRENCY));
+  for (let lane = 0; lane < lanes; lane++) {
+    void (async () => {
+      for (let next = queue.shift(); next; next = queue.shift()) {
+        await runOne(next.entry, next.index);
+      }
+    })();
+  }
+}
+
+/** Registers a scenario; `outcome()` starts the suite's scenarios and awaits this one. */
+export function scenario(spec: ScenarioSpec): { outcome(): Promise<ScenarioOutcome> } {
+  let resolve!: (o: ScenarioOutcome) => void;
+  let reject!: (e: unknown) => void;
+  const outcome = new Promise<ScenarioOutcome>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Awaited by its test; a scenario whose test was filtered out must not crash the run.
+  outcome.catch(() => undefined);
+  entries.push({
+    spec,
+    outcome,
+    settle: (run) => run().then(resolve, reject),
+  });
+  return {
+    outcome() {
+      startAll();
+      return outcome;
+    },
+  };
+}
