@@ -1,21 +1,23 @@
-import type { RequestHandler } from 'express';
-import { rateLimit } from 'express-rate-limit';
+import type { Request, RequestHandler, Response } from 'express';
+import { ipKeyGenerator, MemoryStore, rateLimit } from 'express-rate-limit';
 import { TooManyRequestsError } from '../lib/domain/errors.js';
 import type { Logger } from '../lib/platform/logger.js';
-import { basicAuth, type AdminCredentials } from './admin.js';
+import { basicAuth, credentialsCheck, type AdminCredentials } from './admin.js';
 
 /**
  * What stands in front of every admin route (Bull Board, dead letters, /metrics): a limit on failed
  * credential attempts per client IP, then HTTP Basic auth. One guard for all of them, so failures
  * on /metrics and on /admin count against the same budget.
  *
- * express-rate-limit counts each request as it arrives (so a burst of parallel guesses is capped
- * too, not only a sequence) and takes back the ones that did not fail. Only a 401 to a request
- * that carried credentials is a failure: a browser's first, credential-less request costs nothing,
- * and ops using the right password are never limited by their own use. Once an IP is over the
- * limit every admin request from it gets 429, the right password included, so a guesser learns
- * nothing more until the window passes. The count is per web process (memory store): with N web
- * instances an IP gets up to N × the limit, still far too few to guess a real password.
+ * Only wrong credentials count, and they count as they arrive, so a burst of parallel guesses is
+ * capped too, not only a sequence. A request without credentials (a browser's first ask) costs
+ * nothing, and neither does one with the right credentials: Bull Board's page and an operator
+ * retrying twenty jobs at once send many in parallel. (express-rate-limit's own
+ * `skipSuccessfulRequests` would count those while they are in flight and refuse the right
+ * password under its own load.) Once an IP has used up its failures every admin request from it
+ * gets 429, the right password included, so a guesser learns nothing more until the window
+ * passes. The count is per web process (memory store): with N web instances an IP gets up to
+ * N × the limit, still far too few to guess a real password.
  */
 export const ADMIN_FAILED_ATTEMPTS_ALLOWED = 10;
 export const ADMIN_FAILED_ATTEMPTS_WINDOW_MS = 15 * 60_000;
@@ -35,22 +37,42 @@ export function adminGuard(
     logger,
   }: AdminGuardOptions,
 ): RequestHandler[] {
+  const matches = credentialsCheck(credentials);
+  const rightCredentials = (req: Request) => {
+    const header = req.get('authorization');
+    return header !== undefined && matches(header);
+  };
+  const store = new MemoryStore();
+  const clientKey = (req: Request) => ipKeyGenerator(req.ip ?? '');
+  const refuse = (req: Request, res: Response): never => {
+    const log = (res.locals.log as Logger | undefined) ?? logger;
+    log.warn({ client_ip: req.ip, path: req.path }, 'admin: too many failed credential attempts');
+    throw new TooManyRequestsError(
+      'too many failed credential attempts; try again later',
+      'authorization',
+    );
+  };
   const limiter = rateLimit({
     windowMs,
     limit,
+    store,
+    keyGenerator: clientKey,
     standardHeaders: 'draft-8',
     legacyHeaders: false,
-    skipSuccessfulRequests: true,
-    requestWasSuccessful: (req, res) =>
-      res.statusCode !== 401 || req.get('authorization') === undefined,
-    handler: (req, res) => {
-      const log = (res.locals.log as Logger | undefined) ?? logger;
-      log.warn({ client_ip: req.ip, path: req.path }, 'admin: too many failed credential attempts');
-      throw new TooManyRequestsError(
-        'too many failed credential attempts; try again later',
-        'authorization',
-      );
-    },
+    skip: (req) => req.get('authorization') === undefined || rightCredentials(req),
+    handler: refuse,
   });
-  return [limiter, basicAuth(credentials, 'Order Service admin')];
+  // The limiter skips the right credentials; here they are refused too once the IP is out of tries.
+  const refuseWhenLimited: RequestHandler = async (req, res, next) => {
+    if (rightCredentials(req)) {
+      const used = await store.get(clientKey(req));
+      if (used && used.totalHits >= limit) {
+        const resetMs = (used.resetTime?.getTime() ?? Date.now() + windowMs) - Date.now();
+        res.set('Retry-After', String(Math.max(1, Math.ceil(resetMs / 1000))));
+        refuse(req, res);
+      }
+    }
+    next();
+  };
+  return [refuseWhenLimited, limiter, basicAuth(credentials, 'Order Service admin')];
 }

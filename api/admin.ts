@@ -33,19 +33,29 @@ export function adminCredentials(
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 const sameSecret = (a: Buffer, b: string) => timingSafeEqual(a, digest(b));
 
-/** `Authorization: Basic base64(user:password)` checked in constant time; 401 + challenge otherwise. */
-export function basicAuth(credentials: AdminCredentials, realm: string): RequestHandler {
+/**
+ * Whether an `Authorization` header carries the configured Basic credentials, compared in
+ * constant time. Both comparisons always run, so the time taken does not tell which half was wrong.
+ */
+export function credentialsCheck(credentials: AdminCredentials): (header: string) => boolean {
   const user = digest(credentials.user);
   const password = digest(credentials.password);
-  const challenge = `Basic realm="${realm}", charset="UTF-8"`;
-  return (req, res, next) => {
-    const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(req.get('authorization') ?? '');
+  return (header) => {
+    const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header);
     const decoded = match ? Buffer.from(match[1]!, 'base64').toString('utf8') : '';
     const colon = decoded.indexOf(':');
-    // Both comparisons always run, so the time taken does not tell which half was wrong.
     const userOk = sameSecret(user, colon < 0 ? '' : decoded.slice(0, colon));
     const passwordOk = sameSecret(password, colon < 0 ? '' : decoded.slice(colon + 1));
-    if (colon >= 0 && userOk && passwordOk) {
+    return colon >= 0 && userOk && passwordOk;
+  };
+}
+
+/** `Authorization: Basic base64(user:password)` checked in constant time; 401 + challenge otherwise. */
+export function basicAuth(credentials: AdminCredentials, realm: string): RequestHandler {
+  const matches = credentialsCheck(credentials);
+  const challenge = `Basic realm="${realm}", charset="UTF-8"`;
+  return (req, res, next) => {
+    if (matches(req.get('authorization') ?? '')) {
       next();
       return;
     }

@@ -178,6 +178,25 @@ describe('admin routes: credentials and their limit', function () {
     expect((await api.request('GET', '/metrics', undefined, from(ip, WRONG))).status).to.equal(401);
   });
 
+  it('when 30 requests with the right credentials come at once, then every one is answered, and wrong ones still count', async () => {
+    // Bull Board's page, or an operator retrying many failed jobs, sends admin calls in parallel.
+    const ip = '203.0.113.45';
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, () =>
+        api.request('GET', '/admin/queues/api/queues', undefined, from(ip, AUTH)),
+      ),
+    );
+    expect(answers.map((a) => a.status)).to.deep.equal(Array(30).fill(200));
+    for (let i = 0; i < 10; i++) {
+      expect((await api.request('GET', '/metrics', undefined, from(ip, WRONG))).status).to.equal(
+        401,
+      );
+    }
+    const limited = await api.request('GET', '/metrics', undefined, from(ip, AUTH));
+    expect(limited.status).to.equal(429);
+    expect(Number(limited.headers.get('retry-after'))).to.be.within(1, 15 * 60);
+  });
+
   it('when a client forges X-Forwarded-For, then its failures still count against the address the proxy saw', async () => {
     // The proxy appends the address it saw; only that last entry is believed (one hop trusted).
     const seen = '203.0.113.50';
