@@ -29,7 +29,7 @@ export interface E2EOptions {
 export interface E2ERun {
   label: string;
   orders: number;
-  /** Orders per second sent, open loop (undefined: all at once). */
+  /** Orders per second sent, open loop (undefined: a burst, closed loop). */
   rate?: number;
   /** POSTs answered 201. */
   created: number;
@@ -48,7 +48,12 @@ export interface E2ERun {
   hops: Record<HopName, Summary>;
   /** The slowest orders, hop by hop. */
   slowest: { orderId: string; totalMs: number; hops: Partial<Record<HopName, number>> }[];
+  /** First POST sent → every order final (or the wait given up). */
   seconds: number;
+  /** First POST sent → last POST sent (steady) or answered (burst). */
+  sendSeconds: number;
+  /** The created orders (left out of --json: see report.ts). */
+  orderIds: string[];
   /** CPU used from the first POST until every order was final. */
   cpu: CpuUsage;
   /** Commands Redis processed over the run (any client's: the machine's Redis is shared). */
@@ -90,29 +95,49 @@ export async function runSteady(
       await sleep(t0 + (i * 1000) / rate - performance.now());
       sends.push(postOrder(agent, options.apiUrl, newOrderRequest(i)));
     }
-    return await finish(options, label, await Promise.all(sends), t0, cpu, redisBefore, rate);
+    const sent = performance.now();
+    const results = await Promise.all(sends);
+    return await finish(options, label, results, t0, sent, cpu, redisBefore, rate);
   } finally {
     agent.destroy();
   }
 }
 
-/** Sends `count` orders at once, each on its own connection (opened beforehand). */
-export async function runBurst(options: E2EOptions, label: string, count: number): Promise<E2ERun> {
-  const agent = keepAliveAgent(count);
+/**
+ * Sends `count` orders over `concurrency` connections (opened beforehand), each sending its next
+ * order as soon as the previous one is answered: as many clients hammering the service at once.
+ */
+export async function runBurst(
+  options: E2EOptions,
+  label: string,
+  count: number,
+  concurrency: number,
+): Promise<E2ERun> {
+  const lanes = Math.min(count, concurrency);
+  const agent = keepAliveAgent(lanes);
   try {
     // Open the sockets first, so the burst measures the service and not TCP handshakes.
     await Promise.all(
-      Array.from({ length: count }, () =>
+      Array.from({ length: lanes }, () =>
         fetchHealth(agent, options.apiUrl).catch(() => undefined),
       ),
     );
     const redisBefore = await redisCommandCount(options.redisUrl);
     const cpu = cpuSnapshot(options.pids);
     const t0 = performance.now();
-    const results = await Promise.all(
-      Array.from({ length: count }, (_, i) => postOrder(agent, options.apiUrl, newOrderRequest(i))),
+    const results: PostResult[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: lanes }, async () => {
+        while (next < count && !options.signal?.aborted) {
+          const i = next++;
+          results[i] = await postOrder(agent, options.apiUrl, newOrderRequest(i));
+        }
+      }),
     );
-    return await finish(options, label, results, t0, cpu, redisBefore, undefined);
+    const sent = performance.now();
+    const answered = results.filter((r): r is PostResult => r !== undefined);
+    return await finish(options, label, answered, t0, sent, cpu, redisBefore, undefined);
   } finally {
     agent.destroy();
   }
@@ -134,6 +159,7 @@ async function finish(
   label: string,
   results: PostResult[],
   t0: number,
+  lastSent: number,
   cpuBefore: CpuSnapshot,
   redisBefore: number | undefined,
   rate: number | undefined,
@@ -182,6 +208,8 @@ async function finish(
     ) as Record<HopName, Summary>,
     slowest: perOrder.slice(0, 5),
     seconds,
+    sendSeconds: (lastSent - t0) / 1000,
+    orderIds: ids,
     cpu,
     redisCommands:
       redisBefore === undefined || redisAfter === undefined
