@@ -28,7 +28,14 @@ import {
   stepUp,
   sustainedRate,
 } from './bench/capacity.js';
-import { clockOffsetMs, runBurst, runSteady, type E2EOptions, type E2ERun } from './bench/e2e.js';
+import {
+  clockOffsetMs,
+  redisServerPid,
+  runBurst,
+  runSteady,
+  type E2EOptions,
+  type E2ERun,
+} from './bench/e2e.js';
 import { createCleanup } from './bench/cleanup.js';
 import { runIntake } from './bench/intake.js';
 import { runNoopFloor } from './bench/noop-floor.js';
@@ -253,12 +260,14 @@ async function main(): Promise<number> {
       },
       cleanup,
     );
+    // Redis is loopback (asserted), so the pid it reports is a process here.
+    const redisPid = await redisServerPid(resources.redis.url);
     const e2e: E2EOptions = {
       apiUrl: system.apiUrl,
       pool,
       signal: cleanup.signal,
       settleTimeoutMs: p.stepSettleMs,
-      pids: system.pids(),
+      pids: { ...system.pids(), redis: redisPid },
       redisUrl: resources.redis.url,
     };
     const notes: string[] = [];
@@ -434,6 +443,7 @@ async function main(): Promise<number> {
         warmupSeconds: p.noopWarmupSeconds,
         tmpDir: resources.tmpDir,
         signal: cleanup.signal,
+        redisPid,
       });
       results.efficiency = {
         ...results.efficiency,
@@ -466,7 +476,7 @@ async function main(): Promise<number> {
       diagnosticSeconds: p.diagnosticSeconds,
       tmpDir: resources.tmpDir,
       signal: cleanup.signal,
-      pids: system.pids(),
+      pids: { ...system.pids(), redis: redisPid },
     });
     if (results.intake.service.failures || results.intake.postgres.failures) {
       results.errors.push(

@@ -92,6 +92,10 @@ function machineJiffies(): CpuSnapshot['machine'] {
   }
 }
 
+/**
+ * `pids`: processes to count by name; a `redis` or `postgres` entry replaces the sum over every
+ * process of that command.
+ */
 export function cpuSnapshot(pids: Record<string, number | undefined>): CpuSnapshot {
   const parts: Record<string, number> = {};
   for (const [name, pid] of Object.entries(pids)) {
@@ -102,6 +106,9 @@ export function cpuSnapshot(pids: Record<string, number | undefined>): CpuSnapsh
     ['postgres', 'postgres'],
     ['redis', 'redis-server'],
   ] as const) {
+    // The caller named the server's process itself (the bench's Redis, by the pid it reports):
+    // summing every redis-server would count other instances, and lose CPU when one exits.
+    if (pids[name] !== undefined) continue;
     const ms = commandCpuMs(command);
     if (ms !== undefined) parts[name] = ms;
   }

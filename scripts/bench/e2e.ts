@@ -338,6 +338,23 @@ function hopsOf(sent: number, t: OrderTimings): Partial<Record<HopName, number>>
   >;
 }
 
+/**
+ * The pid of the Redis server at `url` (INFO server), so its CPU is read from that process alone;
+ * undefined when unreadable (then every redis-server on the machine is counted, as before).
+ */
+export async function redisServerPid(url: string): Promise<number | undefined> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await client.connect();
+    const m = /process_id:(\d+)/.exec(await client.info('server'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    client.disconnect();
+  }
+}
+
 /** Redis's count of commands processed so far (INFO stats), or undefined when unreadable. */
 async function redisCommandCount(url: string): Promise<number | undefined> {
   // No ready check: it would send an INFO of its own and skew the count.

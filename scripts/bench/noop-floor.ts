@@ -31,6 +31,8 @@ export interface NoopFloorOptions {
   warmupSeconds: number;
   tmpDir: string;
   signal?: AbortSignal;
+  /** The Redis server's process (see cpu.ts); undefined: every redis-server is counted. */
+  redisPid?: number;
 }
 
 export interface NoopFloorResult {
@@ -116,7 +118,7 @@ export async function runNoopFloor(options: NoopFloorOptions): Promise<NoopFloor
   try {
     await next('ready', READY_TIMEOUT_MS + options.warmupSeconds * 1000);
     options.signal?.throwIfAborted();
-    const pids = { noop: child.pid };
+    const pids = { noop: child.pid, redis: options.redisPid };
     const before = cpuSnapshot(pids);
     const go: NoopGo = { type: 'go' };
     child.send(go);

@@ -59,7 +59,11 @@ export async function openOutboxRows(pool: pg.Pool): Promise<number> {
   return rows[0]!.n;
 }
 
-/** Polls until no outbox row is open, or `timeoutMs` passes; true when the system went idle. */
+/**
+ * Polls until no outbox row is open and every order is final (shipped or cancelled), or
+ * `timeoutMs` passes; true when the system went idle. Both, because an order waiting for Shipping's
+ * answer on Kafka has no open outbox row.
+ */
 export async function waitIdle(
   pool: pg.Pool,
   timeoutMs: number,
@@ -67,7 +71,11 @@ export async function waitIdle(
 ): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if ((await openOutboxRows(pool)) === 0) return true;
+    const { rows } = await pool.query<{ n: number }>(
+      `select (select count(*) from outbox where completed_at is null and failed_at is null)
+            + (select count(*) from orders where status not in ('shipped', 'cancelled')) as n`,
+    );
+    if (Number(rows[0]!.n) === 0) return true;
     if (Date.now() >= deadline || signal?.aborted) return false;
     await sleep(100);
   }
