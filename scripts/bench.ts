@@ -406,6 +406,7 @@ async function main(): Promise<number> {
       maxJobsWaiting: waiting.length ? Math.max(...waiting) : undefined,
       bounded: sustainedBacklog.bounded,
       peakRssMb: sustainedSamples.peakRssMb,
+      startRssMb: sustainedSamples.firstRssMb,
     };
     results.sustained = sustained;
     await settle('sustained run');

@@ -106,6 +106,8 @@ export interface SustainedResults {
   bounded: boolean;
   /** Peak resident memory per service process, MB. */
   peakRssMb: Record<string, number>;
+  /** The same at the run's first sample: the peak's growth over the run tells a leak apart. */
+  startRssMb?: Record<string, number>;
 }
 
 export interface BenchResults {
@@ -422,11 +424,16 @@ export function formatText(r: BenchResults): string {
         `rows${s.maxJobsWaiting === undefined ? '' : `, ${s.maxJobsWaiting} jobs waiting`}, ` +
         `${s.bounded ? 'bounded' : 'GROWING'}; ${s.failures} POSTs failed, ${s.unfinished} not final; ` +
         `p50 ${fmtMs(s.p50)}, p99 ${fmtMs(s.p99)}`,
-      `   peak RSS: ${
+      `   peak RSS (at the start of the run → peak): ${
         Object.entries(s.peakRssMb)
-          .map(([name, mb]) => `${name} ${mb.toFixed(0)} MB`)
+          .map(([name, mb]) => {
+            const start = s.startRssMb?.[name];
+            return `${name} ${start === undefined ? '' : `${start.toFixed(0)} → `}${mb.toFixed(0)} MB`;
+          })
           .join(', ') || '—'
       }`,
+      '   (the service processes run from the TypeScript sources through tsx, whose loader and',
+      '   transpiled modules count in their RSS; production runs the compiled JavaScript.)',
     );
   }
   if (r.burst || r.sustained) out.push('');

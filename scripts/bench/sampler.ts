@@ -25,6 +25,8 @@ export interface Samples {
   backlog: BacklogSample[];
   /** Peak resident set per process, MB. */
   peakRssMb: Record<string, number>;
+  /** The first sample's, MB: what the peak grew from over the run. */
+  firstRssMb: Record<string, number>;
 }
 
 export interface Sampler {
@@ -88,6 +90,7 @@ export function startSampler(options: SamplerOptions): Sampler {
   const queues = QUEUE_NAMES.map((name) => new Queue(name, { connection, prefix: options.prefix }));
   const backlog: BacklogSample[] = [];
   const peakRssMb: Record<string, number> = {};
+  const firstRssMb: Record<string, number> = {};
   const t0 = performance.now();
   let stopped = false;
 
@@ -113,7 +116,9 @@ export function startSampler(options: SamplerOptions): Sampler {
       backlog.push({ atMs, outboxOpen, jobsWaiting });
       for (const [name, pid] of Object.entries(options.pids)) {
         const mb = pid === undefined ? undefined : rssMb(pid);
-        if (mb !== undefined) peakRssMb[name] = Math.max(peakRssMb[name] ?? 0, mb);
+        if (mb === undefined) continue;
+        firstRssMb[name] ??= mb;
+        peakRssMb[name] = Math.max(peakRssMb[name] ?? 0, mb);
       }
       await sleep(next - performance.now());
     }
@@ -128,7 +133,7 @@ export function startSampler(options: SamplerOptions): Sampler {
         await Promise.all(queues.map((q) => q.close()));
         connection.disconnect();
       }
-      return { backlog, peakRssMb };
+      return { backlog, peakRssMb, firstRssMb };
     },
   };
 }
