@@ -299,7 +299,9 @@ async function main(): Promise<number> {
     const settle = async (after: string): Promise<boolean> => {
       const idle = await waitIdle(pool, p.idleTimeoutMs, cleanup.signal);
       if (!idle) {
-        notes.push(`${after}: outbox rows still open ${p.idleTimeoutMs / 1000} s later; went on`);
+        notes.push(
+          `${after}: orders or outbox rows still open ${p.idleTimeoutMs / 1000} s later; went on`,
+        );
       }
       return idle;
     };
@@ -334,7 +336,7 @@ async function main(): Promise<number> {
         const failures = stepFailures({ ...run, p99: run.latency.p99 }, backlog);
         // The next step starts from an idle system; one that does not get there has not coped.
         if (!(await settle(`step ${rate}/s`)) && failures.length === 0) {
-          failures.push(`outbox rows still open ${p.idleTimeoutMs / 1000} s after`);
+          failures.push(`orders or outbox rows still open ${p.idleTimeoutMs / 1000} s after`);
         }
         const waiting = sending.flatMap((x) =>
           x.jobsWaiting === undefined ? [] : [x.jobsWaiting],
