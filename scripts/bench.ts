@@ -8,7 +8,8 @@
  *   1. capacity: steady rates stepped up until one fails (p99, every order shipped, backlog);
  *   5. a burst at fixed concurrency, drained; then a sustained run at half the capacity, with the
  *      backlog and each process's memory sampled;
- *   2. CPU per order over the sustained run, and the no-op BullMQ floor beside it (noop-floor.ts);
+ *   2. CPU per order over the sustained run, each part's idle CPU, and the no-op BullMQ floor
+ *      (noop-floor.ts);
  *   3. intake: the service against pgbench running the same statement.
  *
  * Everything runs on its own database, BullMQ prefixes, Kafka broker and peers, removed at the end,
@@ -37,6 +38,7 @@ import {
   type E2ERun,
 } from './bench/e2e.js';
 import { createCleanup } from './bench/cleanup.js';
+import { cpuSince, cpuSnapshot } from './bench/cpu.js';
 import { runIntake } from './bench/intake.js';
 import { runNoopFloor } from './bench/noop-floor.js';
 import { runRelayBench } from './bench/relay.js';
@@ -48,6 +50,7 @@ import {
   type SustainedResults,
 } from './bench/report.js';
 import { sendingPeriod, startSampler, waitIdle, type Samples } from './bench/sampler.js';
+import { sleep } from './bench/stats.js';
 import {
   baseEnv,
   prepareResources,
@@ -80,7 +83,8 @@ const HELP = `Usage: npm run bench -- [options]
 A step passes when every POST is answered 201, every order ships, POST → shipped p99 ≤ 250 ms and
 the backlog (open outbox rows, sampled every 250 ms) does not grow while the step sends; the
 capacity is the highest step passed. CPU per order and the worker's CPU per job come from the
-sustained run; the no-op BullMQ floor copies that run's jobs and rate.
+sustained run, with each part's idle CPU (a few seconds of no load just before) beside them; the
+no-op BullMQ floor copies that run's jobs and rate.
 
 Postgres: TEST_DATABASE_ADMIN_URL (postgres://postgres@127.0.0.1:5432/postgres); Redis:
 BENCH_REDIS_URL or TEST_REDIS_URL (redis://127.0.0.1:6379); pgbench: PGBENCH (pgbench on PATH).`;
@@ -108,6 +112,8 @@ interface Plan {
   sustainedSeconds: number;
   noopSeconds: number;
   noopWarmupSeconds: number;
+  /** Seconds of no load over which each part's idle CPU is measured. */
+  idleSeconds: number;
   intakeSeconds: number;
   intakeRounds: number;
   diagnosticSeconds: number;
@@ -175,6 +181,7 @@ function plan(argv: string[]): Plan | undefined {
     ),
     noopSeconds: quick ? 4 : 10,
     noopWarmupSeconds: quick ? 3 : 5,
+    idleSeconds: quick ? 2 : 5,
     intakeSeconds: positive('intake-seconds', values['intake-seconds'], quick ? 3 : 5, 60),
     intakeRounds: quick ? 1 : 2,
     diagnosticSeconds: quick ? 0 : 4,
@@ -377,6 +384,16 @@ async function main(): Promise<number> {
     };
     await settle('burst');
 
+    // What each part costs with no orders at all (timers, polls, heartbeats, and on a shared
+    // machine other clients of Postgres and Redis): at a low rate it weighs on CPU per order.
+    progress(`2. idle CPU: ${p.idleSeconds} s with no load`);
+    const idleBefore = cpuSnapshot(e2e.pids);
+    await sleep(p.idleSeconds * 1000);
+    const idle = cpuSince(idleBefore, cpuSnapshot(e2e.pids));
+    const idleCpuMsPerSecond = Object.fromEntries(
+      Object.entries(idle.parts).map(([name, ms]) => [name, ms / idle.seconds]),
+    );
+
     const rate = sustainedRate(capacity, p.steps);
     if (capacity === 0) {
       notes.push(
@@ -423,6 +440,7 @@ async function main(): Promise<number> {
     results.efficiency = {
       ...efficiencyOf(partsCpu, sustainedRun.created, jobCount),
       run: `sustained run (${rate}/s)`,
+      idleCpuMsPerSecond,
       redisCpuMsPerJob:
         partsCpu.redis !== undefined && jobCount ? partsCpu.redis / jobCount : undefined,
     };

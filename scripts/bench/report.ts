@@ -74,6 +74,11 @@ export interface CapacityResults {
 export interface EfficiencyResults extends Efficiency {
   /** Which run the CPU was measured on. */
   run: string;
+  /**
+   * CPU per second of each part with no orders, measured just before the run: at R orders/s,
+   * sum ÷ R of the CPU per order is this fixed cost rather than the orders' own.
+   */
+  idleCpuMsPerSecond?: Record<string, number>;
   /** Redis's CPU per service job over the same run (any client's). */
   redisCpuMsPerJob?: number;
   noopFloor?: Omit<NoopFloorResult, 'cpuMsPerJob' | 'cpu'>;
@@ -394,6 +399,19 @@ export function formatText(r: BenchResults): string {
           ? `; Redis ${fmtMs(e.redisCpuMsPerJob)} per service job`
           : ''),
     );
+    if (e.idleCpuMsPerSecond) {
+      const idle = Object.entries(e.idleCpuMsPerSecond).filter(([, ms]) => ms >= 0.05);
+      const total = idle.reduce((sum, [, ms]) => sum + ms, 0);
+      const rate = r.sustained?.rate;
+      out.push(
+        `   idle, no orders: ${total.toFixed(1)} ms of CPU per second (` +
+          idle.map(([name, ms]) => `${name} ${ms.toFixed(1)}`).join(', ') +
+          ')' +
+          (rate
+            ? `; at ${rate}/s that is ${(total / rate).toFixed(1)} ms of the CPU per order`
+            : ''),
+      );
+    }
     if (e.noopJobCpuMs && e.noopFloor) {
       const f = e.noopFloor;
       out.push(
