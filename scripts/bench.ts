@@ -22,7 +22,6 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   capacityOf,
-  cpuMsPerOrderAboveIdle,
   efficiencyOf,
   judgeBacklog,
   parseSteps,
@@ -442,12 +441,6 @@ async function main(): Promise<number> {
       ...efficiencyOf(partsCpu, sustainedRun.created, jobCount),
       run: `sustained run (${rate}/s)`,
       idleCpuMsPerSecond,
-      cpuMsPerOrderAboveIdle: cpuMsPerOrderAboveIdle(
-        partsCpu,
-        sustainedRun.cpu.seconds,
-        idleCpuMsPerSecond,
-        sustainedRun.created,
-      ),
       redisCpuMsPerJob:
         partsCpu.redis !== undefined && jobCount ? partsCpu.redis / jobCount : undefined,
     };

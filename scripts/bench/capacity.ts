@@ -177,26 +177,6 @@ export function efficiencyOf(
   };
 }
 
-/**
- * CPU per order above what the same parts burn with no orders: the run's CPU less `idle` (ms per
- * second, per part) times its length, per order. What CPU per order tends to as the rate grows, and
- * on a shared machine the figure that leaves out other clients of Postgres and Redis (they count in
- * the idle measure too). Parts missing from `idle` are taken whole.
- */
-export function cpuMsPerOrderAboveIdle(
-  cpuParts: Record<string, number>,
-  seconds: number,
-  idle: Record<string, number>,
-  orders: number,
-): number {
-  if (orders <= 0) return Number.NaN;
-  const above = Object.entries(cpuParts).reduce(
-    (sum, [name, ms]) => sum + ms - (idle[name] ?? 0) * seconds,
-    0,
-  );
-  return above / orders;
-}
-
 /** The half-capacity rate of the sustained run; half the lowest step when none passed. */
 export function sustainedRate(capacity: number, rates: number[]): number {
   const base = capacity > 0 ? capacity : (rates[0] ?? 2);

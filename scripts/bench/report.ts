@@ -79,8 +79,6 @@ export interface EfficiencyResults extends Efficiency {
    * sum ÷ R of the CPU per order is this fixed cost rather than the orders' own.
    */
   idleCpuMsPerSecond?: Record<string, number>;
-  /** CPU per order less the idle CPU over the run's length (see cpuMsPerOrderAboveIdle). */
-  cpuMsPerOrderAboveIdle?: number;
   /** Redis's CPU per service job over the same run (any client's). */
   redisCpuMsPerJob?: number;
   noopFloor?: Omit<NoopFloorResult, 'cpuMsPerJob' | 'cpu'>;
@@ -169,14 +167,10 @@ export function verdicts(r: BenchResults): Verdict[] {
       unit: 'ms',
       goal: `≤ ${TARGETS.cpuMsPerOrder} ms`,
       met: finite(e.cpuMsPerOrder) ? e.cpuMsPerOrder <= TARGETS.cpuMsPerOrder : undefined,
-      detail:
-        (e.cpuMsPerOrderAboveIdle === undefined
-          ? ''
-          : `above idle ${fmtMs(e.cpuMsPerOrderAboveIdle)}; `) +
-        Object.entries(e.byProcess)
-          .filter(([, ms]) => ms >= 0.005)
-          .map(([name, ms]) => `${name} ${ms.toFixed(1)}`)
-          .join(', '),
+      detail: Object.entries(e.byProcess)
+        .filter(([, ms]) => ms >= 0.005)
+        .map(([name, ms]) => `${name} ${ms.toFixed(1)}`)
+        .join(', '),
     });
     const ratio = e.workerCpuPerJobRatio;
     out.push({
@@ -416,9 +410,6 @@ export function formatText(r: BenchResults): string {
           (rate
             ? `; at ${rate}/s that is ${(total / rate).toFixed(1)} ms of the CPU per order`
             : ''),
-        `   CPU per order above idle: ${fmtMs(e.cpuMsPerOrderAboveIdle ?? Number.NaN)} (the orders' ` +
-          'own cost, which CPU per order tends to at higher rates; "postgres" and "redis" idle ' +
-          "include any other client of the machine's servers)",
       );
     }
     if (e.noopJobCpuMs && e.noopFloor) {

@@ -2,7 +2,6 @@ import { expect } from 'chai';
 import {
   BACKLOG_SLACK,
   capacityOf,
-  cpuMsPerOrderAboveIdle,
   efficiencyOf,
   judgeBacklog,
   parseSteps,
@@ -144,18 +143,5 @@ describe('bench capacity: efficiency', () => {
     expect(e.cpuMsPerOrder).to.be.NaN;
     expect(e.jobsPerOrder).to.be.NaN;
     expect(e.workerCpuMsPerJob).to.equal(undefined);
-  });
-
-  it('when idle CPU is known, then the CPU above it is spread over the orders', () => {
-    // 10 s at 5 orders/s: worker 2,000 ms of which 10 s × 50 ms/s idle; postgres 3,000 ms of
-    // which 10 s × 200 ms/s is another client's; bench has no idle figure and counts whole.
-    const above = cpuMsPerOrderAboveIdle(
-      { worker: 2000, postgres: 3000, bench: 500 },
-      10,
-      { worker: 50, postgres: 200 },
-      50,
-    );
-    expect(above).to.equal((1500 + 1000 + 500) / 50);
-    expect(cpuMsPerOrderAboveIdle({ worker: 10 }, 1, {}, 0)).to.be.NaN;
   });
 });
