@@ -276,6 +276,7 @@ async function main(): Promise<number> {
       settleTimeoutMs: p.stepSettleMs,
       pids: { ...system.pids(), redis: redisPid },
       redisUrl: resources.redis.url,
+      database: resources.database.name,
     };
     const notes: string[] = [];
     results.meta.notes = notes;
@@ -387,9 +388,9 @@ async function main(): Promise<number> {
     // What each part costs with no orders at all (timers, polls, heartbeats, and on a shared
     // machine other clients of Postgres and Redis): at a low rate it weighs on CPU per order.
     progress(`2. idle CPU: ${p.idleSeconds} s with no load`);
-    const idleBefore = cpuSnapshot(e2e.pids);
+    const idleBefore = cpuSnapshot(e2e.pids, e2e.database);
     await sleep(p.idleSeconds * 1000);
-    const idle = cpuSince(idleBefore, cpuSnapshot(e2e.pids));
+    const idle = cpuSince(idleBefore, cpuSnapshot(e2e.pids, e2e.database));
     const idleCpuMsPerSecond = Object.fromEntries(
       Object.entries(idle.parts).map(([name, ms]) => [name, ms / idle.seconds]),
     );
@@ -465,6 +466,7 @@ async function main(): Promise<number> {
         tmpDir: resources.tmpDir,
         signal: cleanup.signal,
         redisPid,
+        database: resources.database.name,
       });
       results.efficiency = {
         ...results.efficiency,

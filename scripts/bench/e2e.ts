@@ -24,6 +24,8 @@ export interface E2EOptions {
   pids: Record<string, number | undefined>;
   /** For counting the Redis commands a run costs (Redis counts every client's). */
   redisUrl: string;
+  /** The bench database: Postgres's CPU counts only its processes (see cpu.ts). */
+  database?: string;
 }
 
 export interface E2ERun {
@@ -87,7 +89,7 @@ export async function runSteady(
   const agent = keepAliveAgent(64);
   try {
     const redisBefore = await redisCommandCount(options.redisUrl);
-    const cpu = cpuSnapshot(options.pids);
+    const cpu = cpuSnapshot(options.pids, options.database);
     const t0 = performance.now();
     const sends: Promise<PostResult>[] = [];
     for (let i = 0; i < count; i++) {
@@ -123,7 +125,7 @@ export async function runBurst(
       ),
     );
     const redisBefore = await redisCommandCount(options.redisUrl);
-    const cpu = cpuSnapshot(options.pids);
+    const cpu = cpuSnapshot(options.pids, options.database);
     const t0 = performance.now();
     const results: PostResult[] = [];
     let next = 0;
@@ -169,7 +171,7 @@ async function finish(
   const ids = created.map((r) => r.orderId!);
   const final = await waitFinal(options, ids);
   const seconds = (performance.now() - t0) / 1000;
-  const cpu = cpuSince(cpuBefore, cpuSnapshot(options.pids));
+  const cpu = cpuSince(cpuBefore, cpuSnapshot(options.pids, options.database));
   const redisAfter = await redisCommandCount(options.redisUrl);
   const timings = await orderTimings(options.pool, ids);
   const sentAt = new Map(created.map((r) => [r.orderId!, r.sentAt]));

@@ -31,6 +31,8 @@ export interface NoopFloorOptions {
   warmupSeconds: number;
   tmpDir: string;
   signal?: AbortSignal;
+  /** The bench database's name (see cpu.ts). */
+  database?: string;
   /** The Redis server's process (see cpu.ts); undefined: every redis-server is counted. */
   redisPid?: number;
 }
@@ -119,11 +121,12 @@ export async function runNoopFloor(options: NoopFloorOptions): Promise<NoopFloor
     await next('ready', READY_TIMEOUT_MS + options.warmupSeconds * 1000);
     options.signal?.throwIfAborted();
     const pids = { noop: child.pid, redis: options.redisPid };
-    const before = cpuSnapshot(pids);
+    // Postgres plays no part here: counted for its own database only, it stays out of the way.
+    const before = cpuSnapshot(pids, options.database);
     const go: NoopGo = { type: 'go' };
     child.send(go);
     const done: NoopDone = await next('done', options.seconds * 1000 + 45_000);
-    const cpu = cpuSince(before, cpuSnapshot(pids));
+    const cpu = cpuSince(before, cpuSnapshot(pids, options.database));
     const per = (ms: number | undefined) => (ms === undefined ? Number.NaN : ms / done.completed);
     return {
       jobs: done.completed,

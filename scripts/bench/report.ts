@@ -501,9 +501,11 @@ export function formatText(r: BenchResults): string {
   if (r.e2e) {
     out.push(
       '   (CPU: "bench" is this process: the load generator, the Payments, Notifications and',
-      '   Shipping peers and the Kafka broker; "postgres" and "redis" count every client of the',
-      '   machine\'s servers; "exited children" is pgbench. Hop times come from Postgres now()',
-      '   stamps: the start of the transaction that wrote the row.)',
+      '   Shipping peers and the Kafka broker; "postgres" is the bench database\'s backends and',
+      "   autovacuum workers with the cluster's checkpointer, background writer and WAL writer",
+      '   (other databases\' clients left out; in intake, every Postgres process); "redis" is the',
+      '   Redis server the bench uses, any client\'s; "exited children" is pgbench. Hop times come',
+      '   from Postgres now() stamps: the start of the transaction that wrote the row.)',
       '',
     );
   }

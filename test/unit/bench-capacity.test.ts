@@ -9,6 +9,7 @@ import {
   stepUp,
   sustainedRate,
 } from '../../scripts/bench/capacity.js';
+import { postgresTitleIsFor } from '../../scripts/bench/cpu.js';
 
 const shippedAll = { orders: 100, created: 100, shipped: 100, postFailures: 0, p99: 120 };
 
@@ -143,5 +144,32 @@ describe('bench capacity: efficiency', () => {
     expect(e.cpuMsPerOrder).to.be.NaN;
     expect(e.jobsPerOrder).to.be.NaN;
     expect(e.workerCpuMsPerJob).to.equal(undefined);
+  });
+});
+
+describe("bench cpu: which Postgres processes are the bench database's", () => {
+  const db = 'os_bench_1a2b3c4d';
+  it('when a backend serves the bench database, then it counts, with or without a cluster name', () => {
+    expect(postgresTitleIsFor(`postgres: 15/main: postgres ${db} 127.0.0.1(41708) idle`, db)).to.be
+      .true;
+    expect(postgresTitleIsFor(`postgres: postgres ${db} [local] INSERT`, db)).to.be.true;
+    expect(postgresTitleIsFor(`postgres: 15/main: autovacuum worker ${db}`, db)).to.be.true;
+  });
+
+  it('when a backend serves another database, then it is left out', () => {
+    expect(postgresTitleIsFor('postgres: 15/main: postgres os_restarts_1 127.0.0.1(1) idle', db)).to
+      .be.false;
+    expect(postgresTitleIsFor('postgres: 15/main: autovacuum worker os_other', db)).to.be.false;
+    expect(postgresTitleIsFor(`postgres: 15/main: postgres ${db}x 127.0.0.1(1) idle`, db)).to.be
+      .false;
+  });
+
+  it("when it is the cluster's writer or checkpointer, then it counts; launchers do not", () => {
+    for (const p of ['checkpointer', 'background writer', 'walwriter']) {
+      expect(postgresTitleIsFor(`postgres: 15/main: ${p} `, db), p).to.be.true;
+    }
+    for (const p of ['autovacuum launcher', 'logical replication launcher', 'archiver']) {
+      expect(postgresTitleIsFor(`postgres: 15/main: ${p} `, db), p).to.be.false;
+    }
   });
 });
