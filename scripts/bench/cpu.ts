@@ -149,8 +149,6 @@ export function cpuSnapshot(
 ): CpuSnapshot {
   const parts: Record<string, number> = {};
   const postgresByPid = postgresDatabase ? postgresCpuByPid(postgresDatabase) : undefined;
-  // Marks the part as taken care of, so the command-wide sum below leaves it alone.
-  if (postgresByPid) parts.postgres = 0;
   for (const [name, pid] of Object.entries(pids)) {
     const ms = pid === undefined ? undefined : processCpuMs(pid);
     if (ms !== undefined) parts[name] = ms;
@@ -161,7 +159,12 @@ export function cpuSnapshot(
   ] as const) {
     // The caller named the server's process itself (the bench's Redis, by the pid it reports):
     // summing every redis-server would count other instances, and lose CPU when one exits.
-    if (pids[name] !== undefined || parts[name] !== undefined) continue;
+    if (pids[name] !== undefined) continue;
+    if (name === 'postgres' && postgresByPid) {
+      // The sum of its processes is taken in cpuSince, per process.
+      parts.postgres = 0;
+      continue;
+    }
     const ms = commandCpuMs(command);
     if (ms !== undefined) parts[name] = ms;
   }
