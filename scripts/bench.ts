@@ -1,14 +1,18 @@
 /**
- * `npm run bench`: measures the service against its performance targets and prints the figures
- * beside them. A benchmark, not a test: a missed target is reported, not failed; the exit code is
- * non-zero only when something could not be measured (a process did not start, orders did not
- * arrive, a phase threw).
+ * `npm run bench`: measures the service against its performance targets (issue 11) and prints the
+ * figures beside them. A benchmark, not a test: a missed target is reported, not failed; the exit
+ * code is non-zero only when something could not be measured (a process did not start, orders did
+ * not arrive, a phase threw).
  *
- *   1. POST → shipped latency through the running system (steady rate, then a burst);
- *   2. outbox commit → job start, and 3. relay throughput (scripts/bench/relay.ts);
- *   4. intake: the service against pgbench running the same statement.
+ *   4. outbox commit → processor, and relay throughput, before the system starts (relay.ts);
+ *   1. capacity: steady rates stepped up until one fails (p99, every order shipped, backlog);
+ *   5. a burst at fixed concurrency, drained; then a sustained run at half the capacity, with the
+ *      backlog and each process's memory sampled;
+ *   2. CPU per order over the sustained run, each part's idle CPU, and the no-op BullMQ floor
+ *      (noop-floor.ts);
+ *   3. intake: the service against pgbench running the same statement.
  *
- * Everything runs on its own database, BullMQ prefix, Kafka broker and peers, removed at the end,
+ * Everything runs on its own database, BullMQ prefixes, Kafka broker and peers, removed at the end,
  * on loopback only. See `--help`.
  */
 import { execFileSync } from 'node:child_process';
@@ -16,22 +20,59 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { clockOffsetMs, runBurst, runSteady, type E2EOptions } from './bench/e2e.js';
+import {
+  capacityOf,
+  efficiencyOf,
+  judgeBacklog,
+  parseSteps,
+  stepFailures,
+  stepUp,
+  sustainedRate,
+} from './bench/capacity.js';
+import {
+  clockOffsetMs,
+  redisServerPid,
+  runBurst,
+  runSteady,
+  type E2EOptions,
+  type E2ERun,
+} from './bench/e2e.js';
 import { createCleanup } from './bench/cleanup.js';
+import { cpuSince, cpuSnapshot } from './bench/cpu.js';
 import { runIntake } from './bench/intake.js';
+import { runNoopFloor } from './bench/noop-floor.js';
 import { runRelayBench } from './bench/relay.js';
-import { formatJson, formatText, type BenchResults } from './bench/report.js';
-import { prepareResources, startSystem, type RunningSystem } from './bench/system.js';
+import {
+  formatJson,
+  formatText,
+  type BenchResults,
+  type CapacityStep,
+  type SustainedResults,
+} from './bench/report.js';
+import { sendingPeriod, startSampler, waitIdle, type Samples } from './bench/sampler.js';
+import { sleep } from './bench/stats.js';
+import {
+  baseEnv,
+  prepareResources,
+  REPO,
+  startSystem,
+  type RunningSystem,
+} from './bench/system.js';
+import { deletePrefixKeys } from '../test/support/redis.js';
 
 const HELP = `Usage: npm run bench -- [options]
 
-  --quick            a ~20 s run with smaller samples (the default run takes about a minute)
+  --quick            under 90 s: coarser, shorter steps and smaller runs (the default run takes
+                     a few minutes)
   --json             print one JSON document instead of the table
   --in-process       run the service with scripts/dev.ts's startDev in this process
                      (default: web, worker and consumer as separate processes)
-  --orders <n>       orders in the steady end-to-end run (default 200; quick 60)
-  --rate <n>         their rate per second (default 20)
-  --burst <n>        orders sent at once in the burst run (default 50; quick 20)
+  --steps <list>     capacity steps, orders per second, increasing (default 10,20,40,60,80,120;
+                     quick 10,30,60,120); stepping stops after the first failing step
+  --step-seconds <n> seconds each step sends for (default 10; quick 3)
+  --burst <n>        orders in the burst (default 1000; quick 200)
+  --burst-concurrency <n>  connections the burst keeps busy (default 32)
+  --sustained-seconds <n>  seconds of the run at half the capacity (default 60; quick 8)
   --intake-seconds <n>  seconds per side per intake round (default 5, 2 rounds; quick 3, 1 round)
   --pool <n>         DB_POOL_MAX of the service, and the intake concurrency (default 10)
   --web <n>          web processes (default 1; not with --in-process); intake spreads its
@@ -39,8 +80,17 @@ const HELP = `Usage: npm run bench -- [options]
   --profile          write V8 CPU profiles of the service processes (kept; the path is printed)
   --help
 
+A step passes when every POST is answered 201, every order ships, POST → shipped p99 ≤ 250 ms and
+the backlog (open outbox rows, sampled every 250 ms) does not grow while the step sends; the
+capacity is the highest step passed. CPU per order and the worker's CPU per job come from the
+sustained run, with each part's idle CPU (a few seconds of no load just before) beside them; the
+no-op BullMQ floor copies that run's jobs and rate.
+
 Postgres: TEST_DATABASE_ADMIN_URL (postgres://postgres@127.0.0.1:5432/postgres); Redis:
 BENCH_REDIS_URL or TEST_REDIS_URL (redis://127.0.0.1:6379); pgbench: PGBENCH (pgbench on PATH).`;
+
+/** How often the backlog and memory are sampled. */
+const SAMPLE_MS = 250;
 
 interface Plan {
   quick: boolean;
@@ -50,14 +100,24 @@ interface Plan {
   relayRows: number;
   relayBatchSizes: number[];
   warmupOrders: number;
-  orders: number;
-  rate: number;
+  steps: number[];
+  stepSeconds: number;
+  /** Bound on a step's orders becoming final after its last POST. */
+  stepSettleMs: number;
+  /** Bound on the system draining (no open outbox row) between phases. */
+  idleTimeoutMs: number;
   burst: number;
+  burstConcurrency: number;
+  burstSettleMs: number;
+  sustainedSeconds: number;
+  noopSeconds: number;
+  noopWarmupSeconds: number;
+  /** Seconds of no load over which each part's idle CPU is measured. */
+  idleSeconds: number;
   intakeSeconds: number;
   intakeRounds: number;
   diagnosticSeconds: number;
   pool: number;
-  settleTimeoutMs: number;
   profile: boolean;
   webProcesses: number;
 }
@@ -78,9 +138,11 @@ function plan(argv: string[]): Plan | undefined {
       quick: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       'in-process': { type: 'boolean', default: false },
-      orders: { type: 'string' },
-      rate: { type: 'string' },
+      steps: { type: 'string' },
+      'step-seconds': { type: 'string' },
       burst: { type: 'string' },
+      'burst-concurrency': { type: 'string' },
+      'sustained-seconds': { type: 'string' },
       'intake-seconds': { type: 'string' },
       pool: { type: 'string' },
       profile: { type: 'boolean', default: false },
@@ -100,14 +162,30 @@ function plan(argv: string[]): Plan | undefined {
     relayBatchSizes: [500, 1000],
     // Enough for the JIT and every connection (Kafka metadata, pools) to be warm in each process.
     warmupOrders: 20,
-    orders: positive('orders', values.orders, quick ? 60 : 200, 5000),
-    rate: positive('rate', values.rate, 20, 500),
-    burst: positive('burst', values.burst, quick ? 20 : 50, 500),
+    steps: values.steps
+      ? parseSteps(values.steps)
+      : quick
+        ? [10, 30, 60, 120]
+        : [10, 20, 40, 60, 80, 120],
+    stepSeconds: positive('step-seconds', values['step-seconds'], quick ? 3 : 10, 300),
+    stepSettleMs: quick ? 5000 : 10_000,
+    idleTimeoutMs: quick ? 20_000 : 60_000,
+    burst: positive('burst', values.burst, quick ? 200 : 1000, 10_000),
+    burstConcurrency: positive('burst-concurrency', values['burst-concurrency'], 32, 256),
+    burstSettleMs: quick ? 45_000 : 120_000,
+    sustainedSeconds: positive(
+      'sustained-seconds',
+      values['sustained-seconds'],
+      quick ? 8 : 60,
+      3600,
+    ),
+    noopSeconds: quick ? 4 : 10,
+    noopWarmupSeconds: quick ? 3 : 5,
+    idleSeconds: quick ? 2 : 5,
     intakeSeconds: positive('intake-seconds', values['intake-seconds'], quick ? 3 : 5, 60),
     intakeRounds: quick ? 1 : 2,
     diagnosticSeconds: quick ? 0 : 4,
     pool: positive('pool', values.pool, 10, 100),
-    settleTimeoutMs: 30_000,
     profile: values.profile,
     webProcesses: positive('web', values.web, 1, 8),
   };
@@ -160,7 +238,7 @@ async function main(): Promise<number> {
     results.meta.clockOffsetMs = await clockOffsetMs(pool);
 
     progress(
-      `2–3. relay: ${p.relaySamples} rows one at a time, then ${p.relayRows} rows per batch size`,
+      `4. relay: ${p.relaySamples} rows one at a time, then ${p.relayRows} rows per batch size`,
     );
     results.relay = await runRelayBench({
       database: resources.database,
@@ -189,16 +267,60 @@ async function main(): Promise<number> {
       },
       cleanup,
     );
+    // Redis is loopback (asserted), so the pid it reports is a process here.
+    const redisPid = await redisServerPid(resources.redis.url);
     const e2e: E2EOptions = {
       apiUrl: system.apiUrl,
       pool,
       signal: cleanup.signal,
-      settleTimeoutMs: p.settleTimeoutMs,
-      pids: system.pids(),
+      settleTimeoutMs: p.stepSettleMs,
+      pids: { ...system.pids(), redis: redisPid },
       redisUrl: resources.redis.url,
+      database: resources.database.name,
     };
+    const notes: string[] = [];
+    results.meta.notes = notes;
+    const running = system;
+    const servicePids = (): Record<string, number | undefined> =>
+      running.mode === 'in-process'
+        ? { 'in-process (bench and service)': process.pid }
+        : Object.fromEntries(Object.entries(running.pids()).filter(([name]) => name !== 'catalog'));
+    /** Runs `load` with the backlog and memory sampled throughout. */
+    const sampled = async (load: () => Promise<E2ERun>): Promise<[E2ERun, Samples]> => {
+      const sampler = startSampler({
+        pool,
+        redisUrl: resources.redis.url,
+        prefix: resources.redis.prefix,
+        pids: servicePids(),
+        intervalMs: SAMPLE_MS,
+      });
+      let run: E2ERun;
+      try {
+        run = await load();
+      } catch (err) {
+        // Stopped either way, so its connection never outlives a failed run.
+        await sampler.stop().catch(() => undefined);
+        throw err;
+      }
+      return [run, await sampler.stop()];
+    };
+    const settle = async (after: string): Promise<boolean> => {
+      const idle = await waitIdle(pool, p.idleTimeoutMs, cleanup.signal);
+      if (!idle) {
+        notes.push(
+          `${after}: orders or outbox rows still open ${p.idleTimeoutMs / 1000} s later; went on`,
+        );
+      }
+      return idle;
+    };
+
     progress(`warming up with ${p.warmupOrders} orders`);
-    const warm = await runSteady(e2e, 'warm-up', p.warmupOrders, p.rate);
+    const warm = await runSteady(
+      { ...e2e, settleTimeoutMs: 30_000 },
+      'warm-up',
+      p.warmupOrders,
+      10,
+    );
     if (warm.shipped !== warm.orders) {
       throw new Error(
         `warm-up: only ${warm.shipped} of ${warm.orders} orders reached shipped ` +
@@ -206,24 +328,165 @@ async function main(): Promise<number> {
           'the system is not working end to end',
       );
     }
-    results.e2e = {};
-    progress(`1. end to end: ${p.orders} orders at ${p.rate}/s`);
-    results.e2e.steady = await runSteady(e2e, `steady ${p.rate}/s`, p.orders, p.rate);
-    progress(`1. end to end: a burst of ${p.burst} at once`);
-    results.e2e.burst = await runBurst(e2e, `burst of ${p.burst}`, p.burst);
-    for (const run of [results.e2e.steady, results.e2e.burst]) {
-      if (run.unfinished || run.postFailures || run.cancelled) {
-        results.errors.push(
-          `${run.label}: ${run.postFailures} POSTs failed, ${run.cancelled} cancelled, ` +
-            `${run.unfinished} not final within ${p.settleTimeoutMs / 1000} s`,
+    await settle('warm-up');
+
+    results.e2e = { steps: [] };
+    const steps: CapacityStep[] = await stepUp(
+      p.steps,
+      async (rate) => {
+        progress(`1. capacity: ${rate} orders/s for ${p.stepSeconds} s`);
+        const [run, samples] = await sampled(() =>
+          runSteady(e2e, `step ${rate}/s`, rate * p.stepSeconds, rate),
         );
-      }
+        results.e2e!.steps!.push(run);
+        const sending = sendingPeriod(samples.backlog, run.sendSeconds);
+        const backlog = judgeBacklog(sending.map((x) => x.outboxOpen));
+        const failures = stepFailures({ ...run, p99: run.latency.p99 }, backlog);
+        // The next step starts from an idle system; one that does not get there has not coped.
+        if (!(await settle(`step ${rate}/s`)) && failures.length === 0) {
+          failures.push(`orders or outbox rows still open ${p.idleTimeoutMs / 1000} s after`);
+        }
+        const waiting = sending.flatMap((x) =>
+          x.jobsWaiting === undefined ? [] : [x.jobsWaiting],
+        );
+        return {
+          rate,
+          orders: run.orders,
+          p50: run.latency.p50,
+          p99: run.latency.p99,
+          backlog: backlog.max,
+          jobsWaiting: waiting.length ? Math.max(...waiting) : undefined,
+          bounded: backlog.bounded,
+          passed: failures.length === 0,
+          failures,
+        };
+      },
+      cleanup.signal,
+    );
+    const capacity = capacityOf(steps);
+    results.capacity = { ordersPerSecond: capacity, steps, stepSeconds: p.stepSeconds };
+
+    progress(`5. burst: ${p.burst} orders over ${p.burstConcurrency} connections`);
+    const burst = await runBurst(
+      { ...e2e, settleTimeoutMs: p.burstSettleMs },
+      `burst of ${p.burst} at concurrency ${p.burstConcurrency}`,
+      p.burst,
+      p.burstConcurrency,
+    );
+    results.e2e.burst = burst;
+    results.burst = {
+      orders: burst.orders,
+      concurrency: p.burstConcurrency,
+      failures: burst.postFailures,
+      unfinished: burst.unfinished,
+      drainSeconds: burst.unfinished === 0 ? burst.seconds : null,
+      p50: burst.latency.p50,
+      p99: burst.latency.p99,
+    };
+    await settle('burst');
+
+    // What each part costs with no orders at all (timers, polls, heartbeats, and on a shared
+    // machine other clients of Postgres and Redis): at a low rate it weighs on CPU per order.
+    progress(`2. idle CPU: ${p.idleSeconds} s with no load`);
+    const idleBefore = cpuSnapshot(e2e.pids, e2e.database);
+    await sleep(p.idleSeconds * 1000);
+    const idle = cpuSince(idleBefore, cpuSnapshot(e2e.pids, e2e.database));
+    const idleCpuMsPerSecond = Object.fromEntries(
+      Object.entries(idle.parts).map(([name, ms]) => [name, ms / idle.seconds]),
+    );
+
+    const rate = sustainedRate(capacity, p.steps);
+    if (capacity === 0) {
+      notes.push(
+        `no capacity step passed: the sustained run used half the lowest step (${rate}/s)`,
+      );
+    }
+    progress(`5. sustained: ${rate} orders/s for ${p.sustainedSeconds} s`);
+    const [sustainedRun, sustainedSamples] = await sampled(() =>
+      runSteady(
+        { ...e2e, settleTimeoutMs: 30_000 },
+        `sustained ${rate}/s`,
+        rate * p.sustainedSeconds,
+        rate,
+      ),
+    );
+    results.e2e.sustained = sustainedRun;
+    const sending = sendingPeriod(sustainedSamples.backlog, sustainedRun.sendSeconds);
+    const sustainedBacklog = judgeBacklog(sending.map((x) => x.outboxOpen));
+    const waiting = sending.flatMap((x) => (x.jobsWaiting === undefined ? [] : [x.jobsWaiting]));
+    const sustained: SustainedResults = {
+      rate,
+      seconds: p.sustainedSeconds,
+      orders: sustainedRun.orders,
+      failures: sustainedRun.postFailures,
+      unfinished: sustainedRun.unfinished,
+      p50: sustainedRun.latency.p50,
+      p99: sustainedRun.latency.p99,
+      maxBacklog: sustainedBacklog.max,
+      maxJobsWaiting: waiting.length ? Math.max(...waiting) : undefined,
+      bounded: sustainedBacklog.bounded,
+      peakRssMb: sustainedSamples.peakRssMb,
+      startRssMb: sustainedSamples.firstRssMb,
+    };
+    results.sustained = sustained;
+    await settle('sustained run');
+
+    // 2. Efficiency over the sustained run: its jobs are its orders' outbox rows.
+    const jobs = await pool.query<{ n: number }>(
+      'select count(*)::int as n from outbox where order_id = any($1::uuid[])',
+      [sustainedRun.orderIds],
+    );
+    const jobCount = jobs.rows[0]!.n;
+    const partsCpu = sustainedRun.cpu.parts;
+    results.efficiency = {
+      ...efficiencyOf(partsCpu, sustainedRun.created, jobCount),
+      run: `sustained run (${rate}/s)`,
+      idleCpuMsPerSecond,
+      redisCpuMsPerJob:
+        partsCpu.redis !== undefined && jobCount ? partsCpu.redis / jobCount : undefined,
+    };
+    const noopPrefix = `${resources.redis.prefix.slice(0, -1)}-noop}`;
+    cleanup.add(`Redis keys ${noopPrefix}:*`, () =>
+      deletePrefixKeys(noopPrefix, resources.redis.url),
+    );
+    const jobsPerSecond = rate * (jobCount / Math.max(1, sustainedRun.created));
+    progress(`2. no-op BullMQ floor: ${jobsPerSecond.toFixed(0)} jobs/s for ${p.noopSeconds} s`);
+    try {
+      const floor = await runNoopFloor({
+        repo: REPO,
+        env: baseEnv(),
+        pool,
+        databaseUrl: resources.database.url,
+        redisUrl: resources.redis.url,
+        prefix: noopPrefix,
+        orderIds: sustainedRun.orderIds,
+        jobsPerSecond,
+        seconds: p.noopSeconds,
+        warmupSeconds: p.noopWarmupSeconds,
+        tmpDir: resources.tmpDir,
+        signal: cleanup.signal,
+        redisPid,
+        database: resources.database.name,
+      });
+      results.efficiency = {
+        ...results.efficiency,
+        ...efficiencyOf(partsCpu, sustainedRun.created, jobCount, floor.cpuMsPerJob),
+        noopFloor: {
+          jobs: floor.jobs,
+          seconds: floor.seconds,
+          jobsPerSecond: floor.jobsPerSecond,
+          perQueue: floor.perQueue,
+        },
+      };
+    } catch (err) {
+      if (cleanup.signal.aborted) throw err;
+      results.errors.push(`no-op floor: ${(err as Error).message}`);
     }
 
-    progress('4. intake: stopping the worker and consumer');
+    progress('3. intake: stopping the worker and consumer');
     results.meta.intakeNote = await system.quiesce();
     progress(
-      `4. intake: pgbench and POSTs, ${p.intakeRounds} round(s) of ${p.intakeSeconds} s each` +
+      `3. intake: pgbench and POSTs, ${p.intakeRounds} round(s) of ${p.intakeSeconds} s each` +
         (p.diagnosticSeconds ? ', then two diagnostic pgbench runs' : ''),
     );
     results.intake = await runIntake({
@@ -236,7 +499,7 @@ async function main(): Promise<number> {
       diagnosticSeconds: p.diagnosticSeconds,
       tmpDir: resources.tmpDir,
       signal: cleanup.signal,
-      pids: system.pids(),
+      pids: { ...system.pids(), redis: redisPid },
     });
     if (results.intake.service.failures || results.intake.postgres.failures) {
       results.errors.push(

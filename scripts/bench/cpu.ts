@@ -12,6 +12,8 @@ export interface CpuSnapshot {
   at: number;
   /** Per named part: CPU ms used so far. */
   parts: Record<string, number>;
+  /** With a database named: CPU ms so far of each Postgres process doing its work, by pid. */
+  postgresByPid?: Record<string, number>;
   /** Machine-wide jiffies: busy, stolen by the hypervisor, and total. */
   machine?: { busy: number; steal: number; total: number };
 }
@@ -77,6 +79,47 @@ function commandCpuMs(command: string): number | undefined {
   return found ? total : undefined;
 }
 
+/** The cluster's own processes that live as long as it does and write for every database. */
+const POSTGRES_SHARED = /^(checkpointer|background writer|walwriter)\b/;
+
+/**
+ * Postgres's processes doing `database`'s work, from their titles ("postgres: [cluster: ]user
+ * database host(port) activity", "autovacuum worker database"): its backends and autovacuum
+ * workers, and the checkpointer, background writer and WAL writer. Other databases' backends (a
+ * test suite on the same server) are left out.
+ */
+export function postgresTitleIsFor(title: string, database: string): boolean {
+  const rest = title.replace(/^postgres: (?:[^:\s]+: )?/, '');
+  if (POSTGRES_SHARED.test(rest)) return true;
+  const worker = /^autovacuum worker (\S+)/.exec(rest);
+  if (worker) return worker[1] === database;
+  const backend = /^\S+ (\S+) /.exec(rest);
+  return backend?.[1] === database;
+}
+
+function postgresCpuByPid(database: string): Record<string, number> | undefined {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return undefined;
+  }
+  const out: Record<string, number> = {};
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== 'postgres') continue;
+      const title = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0+/g, ' ').trim();
+      if (!postgresTitleIsFor(title, database)) continue;
+      const ms = processCpuMs(Number(entry));
+      if (ms !== undefined) out[entry] = ms;
+    } catch {
+      // Raced with a process exiting.
+    }
+  }
+  return out;
+}
+
 function machineJiffies(): CpuSnapshot['machine'] {
   try {
     const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
@@ -92,8 +135,20 @@ function machineJiffies(): CpuSnapshot['machine'] {
   }
 }
 
-export function cpuSnapshot(pids: Record<string, number | undefined>): CpuSnapshot {
+/**
+ * `pids`: processes to count by name; a `redis` or `postgres` entry replaces the sum over every
+ * process of that command. `postgresDatabase`: count only the Postgres processes doing that
+ * database's work (see postgresTitleIsFor), per process, so that another client of a shared
+ * server does not land in the figure; a backend that exits within the phase then takes the CPU it
+ * used since the first snapshot with it (the service's pools keep theirs; pgbench's would be lost,
+ * so intake counts every Postgres process).
+ */
+export function cpuSnapshot(
+  pids: Record<string, number | undefined>,
+  postgresDatabase?: string,
+): CpuSnapshot {
   const parts: Record<string, number> = {};
+  const postgresByPid = postgresDatabase ? postgresCpuByPid(postgresDatabase) : undefined;
   for (const [name, pid] of Object.entries(pids)) {
     const ms = pid === undefined ? undefined : processCpuMs(pid);
     if (ms !== undefined) parts[name] = ms;
@@ -102,6 +157,14 @@ export function cpuSnapshot(pids: Record<string, number | undefined>): CpuSnapsh
     ['postgres', 'postgres'],
     ['redis', 'redis-server'],
   ] as const) {
+    // The caller named the server's process itself (the bench's Redis, by the pid it reports):
+    // summing every redis-server would count other instances, and lose CPU when one exits.
+    if (pids[name] !== undefined) continue;
+    if (name === 'postgres' && postgresByPid) {
+      // The sum of its processes is taken in cpuSince, per process.
+      parts.postgres = 0;
+      continue;
+    }
     const ms = commandCpuMs(command);
     if (ms !== undefined) parts[name] = ms;
   }
@@ -112,7 +175,7 @@ export function cpuSnapshot(pids: Record<string, number | undefined>): CpuSnapsh
   const reaped = processCpuMs('self', true);
   const self = processCpuMs('self');
   if (reaped !== undefined && self !== undefined) parts['exited children'] = reaped - self;
-  return { at: performance.now(), parts, machine: machineJiffies() };
+  return { at: performance.now(), parts, postgresByPid, machine: machineJiffies() };
 }
 
 export function cpuSince(before: CpuSnapshot, after: CpuSnapshot): CpuUsage {
@@ -120,6 +183,13 @@ export function cpuSince(before: CpuSnapshot, after: CpuSnapshot): CpuUsage {
   for (const [name, ms] of Object.entries(after.parts)) {
     const start = before.parts[name];
     if (start !== undefined) parts[name] = ms - start;
+  }
+  if (before.postgresByPid && after.postgresByPid) {
+    // Per process: one that started within the phase counts from zero.
+    parts.postgres = Object.entries(after.postgresByPid).reduce(
+      (sum, [pid, ms]) => sum + ms - (before.postgresByPid![pid] ?? 0),
+      0,
+    );
   }
   const b = before.machine;
   const a = after.machine;

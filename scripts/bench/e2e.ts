@@ -24,12 +24,14 @@ export interface E2EOptions {
   pids: Record<string, number | undefined>;
   /** For counting the Redis commands a run costs (Redis counts every client's). */
   redisUrl: string;
+  /** The bench database: Postgres's CPU counts only its processes (see cpu.ts). */
+  database?: string;
 }
 
 export interface E2ERun {
   label: string;
   orders: number;
-  /** Orders per second sent, open loop (undefined: all at once). */
+  /** Orders per second sent, open loop (undefined: a burst, closed loop). */
   rate?: number;
   /** POSTs answered 201. */
   created: number;
@@ -48,7 +50,12 @@ export interface E2ERun {
   hops: Record<HopName, Summary>;
   /** The slowest orders, hop by hop. */
   slowest: { orderId: string; totalMs: number; hops: Partial<Record<HopName, number>> }[];
+  /** First POST sent → every order final (or the wait given up). */
   seconds: number;
+  /** First POST sent → last POST sent (steady) or answered (burst). */
+  sendSeconds: number;
+  /** The created orders (left out of --json: see report.ts). */
+  orderIds: string[];
   /** CPU used from the first POST until every order was final. */
   cpu: CpuUsage;
   /** Commands Redis processed over the run (any client's: the machine's Redis is shared). */
@@ -82,7 +89,7 @@ export async function runSteady(
   const agent = keepAliveAgent(64);
   try {
     const redisBefore = await redisCommandCount(options.redisUrl);
-    const cpu = cpuSnapshot(options.pids);
+    const cpu = cpuSnapshot(options.pids, options.database);
     const t0 = performance.now();
     const sends: Promise<PostResult>[] = [];
     for (let i = 0; i < count; i++) {
@@ -90,29 +97,49 @@ export async function runSteady(
       await sleep(t0 + (i * 1000) / rate - performance.now());
       sends.push(postOrder(agent, options.apiUrl, newOrderRequest(i)));
     }
-    return await finish(options, label, await Promise.all(sends), t0, cpu, redisBefore, rate);
+    const sent = performance.now();
+    const results = await Promise.all(sends);
+    return await finish(options, label, results, t0, sent, cpu, redisBefore, rate);
   } finally {
     agent.destroy();
   }
 }
 
-/** Sends `count` orders at once, each on its own connection (opened beforehand). */
-export async function runBurst(options: E2EOptions, label: string, count: number): Promise<E2ERun> {
-  const agent = keepAliveAgent(count);
+/**
+ * Sends `count` orders over `concurrency` connections (opened beforehand), each sending its next
+ * order as soon as the previous one is answered: as many clients hammering the service at once.
+ */
+export async function runBurst(
+  options: E2EOptions,
+  label: string,
+  count: number,
+  concurrency: number,
+): Promise<E2ERun> {
+  const lanes = Math.min(count, concurrency);
+  const agent = keepAliveAgent(lanes);
   try {
     // Open the sockets first, so the burst measures the service and not TCP handshakes.
     await Promise.all(
-      Array.from({ length: count }, () =>
+      Array.from({ length: lanes }, () =>
         fetchHealth(agent, options.apiUrl).catch(() => undefined),
       ),
     );
     const redisBefore = await redisCommandCount(options.redisUrl);
-    const cpu = cpuSnapshot(options.pids);
+    const cpu = cpuSnapshot(options.pids, options.database);
     const t0 = performance.now();
-    const results = await Promise.all(
-      Array.from({ length: count }, (_, i) => postOrder(agent, options.apiUrl, newOrderRequest(i))),
+    const results: PostResult[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: lanes }, async () => {
+        while (next < count && !options.signal?.aborted) {
+          const i = next++;
+          results[i] = await postOrder(agent, options.apiUrl, newOrderRequest(i));
+        }
+      }),
     );
-    return await finish(options, label, results, t0, cpu, redisBefore, undefined);
+    const sent = performance.now();
+    const answered = results.filter((r): r is PostResult => r !== undefined);
+    return await finish(options, label, answered, t0, sent, cpu, redisBefore, undefined);
   } finally {
     agent.destroy();
   }
@@ -134,6 +161,7 @@ async function finish(
   label: string,
   results: PostResult[],
   t0: number,
+  lastSent: number,
   cpuBefore: CpuSnapshot,
   redisBefore: number | undefined,
   rate: number | undefined,
@@ -143,7 +171,7 @@ async function finish(
   const ids = created.map((r) => r.orderId!);
   const final = await waitFinal(options, ids);
   const seconds = (performance.now() - t0) / 1000;
-  const cpu = cpuSince(cpuBefore, cpuSnapshot(options.pids));
+  const cpu = cpuSince(cpuBefore, cpuSnapshot(options.pids, options.database));
   const redisAfter = await redisCommandCount(options.redisUrl);
   const timings = await orderTimings(options.pool, ids);
   const sentAt = new Map(created.map((r) => [r.orderId!, r.sentAt]));
@@ -182,6 +210,8 @@ async function finish(
     ) as Record<HopName, Summary>,
     slowest: perOrder.slice(0, 5),
     seconds,
+    sendSeconds: (lastSent - t0) / 1000,
+    orderIds: ids,
     cpu,
     redisCommands:
       redisBefore === undefined || redisAfter === undefined
@@ -308,6 +338,23 @@ function hopsOf(sent: number, t: OrderTimings): Partial<Record<HopName, number>>
   return Object.fromEntries(Object.entries(hops).filter(([, v]) => v !== undefined)) as Partial<
     Record<HopName, number>
   >;
+}
+
+/**
+ * The pid of the Redis server at `url` (INFO server), so its CPU is read from that process alone;
+ * undefined when unreadable (then every redis-server on the machine is counted, as before).
+ */
+export async function redisServerPid(url: string): Promise<number | undefined> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await client.connect();
+    const m = /process_id:(\d+)/.exec(await client.info('server'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    client.disconnect();
+  }
 }
 
 /** Redis's count of commands processed so far (INFO stats), or undefined when unreadable. */

@@ -30,7 +30,7 @@ import { startShippingPeer } from '../peers/shipping.js';
 import { freePort, getStatus, startServiceProcess, type ServiceProcess } from './children.js';
 import type { Cleanup } from './cleanup.js';
 
-const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+export const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
 export const REDIS_URL =
   process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -122,7 +122,7 @@ export interface SystemOptions {
 }
 
 /** Environment for a child: only what it needs, so a developer's own settings cannot leak in. */
-function baseEnv(): NodeJS.ProcessEnv {
+export function baseEnv(): NodeJS.ProcessEnv {
   const keep = ['PATH', 'HOME', 'LANG', 'TZ', 'TMPDIR'];
   // OTEL_* pass through: `OTEL_TRACES_EXPORTER=otlp npm run bench` measures tracing's cost.
   return Object.fromEntries(
