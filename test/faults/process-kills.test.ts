@@ -52,6 +52,7 @@ const kills = scenario({
       ledger,
       facts: {
         kills: sys.service.all.reduce((n, p) => n + p.kills, 0),
+        acceptedOnReplay: load.accepted.filter((o) => o.replayed).length,
         ...unaccepted(load),
         failedAttempts: load.attempts.filter((a) => a.outcome !== 201).length,
       },

@@ -1,8 +1,8 @@
 /**
  * Orders sent the way a careful client sends them: at a steady pace, each retried with the same
  * body and idempotency key after a 5xx, a refused connection or a timeout, until the API answers
- * 201 (accepted) or a 4xx (refused). So an order whose first answer was lost (web killed after the
- * commit) is still one order. Every attempt's answer and latency is kept, for scenarios that
+ * 201 (accepted), 200 (a replay: an earlier attempt was accepted but its answer was lost, web
+ * killed after the commit) or a 4xx (refused). So such an order is still one order. Every attempt's answer and latency is kept, for scenarios that
  * check how the API behaves while something is down.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,8 +19,10 @@ export interface PlannedOrder {
 
 export interface AcceptedOrder extends PlannedOrder {
   id: string;
-  /** When the 201 came. */
+  /** When the 201 (or, for an order whose first answer was lost, the replay's 200) came. */
   acceptedAt: number;
+  /** Accepted by an attempt whose answer was lost: the API answered a later one as a replay. */
+  replayed: boolean;
 }
 
 export interface Attempt {
@@ -121,9 +123,15 @@ export function sendOrders(options: LoadOptions): LoadRun {
       const answer = await attempt(order);
       const outcome = String(run.attempts.at(-1)?.outcome);
       outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
-      if (answer?.status === 201) {
+      // 201: created now; 200: an earlier attempt created it and its answer was lost (a replay).
+      if (answer?.status === 201 || answer?.status === 200) {
         const { data } = JSON.parse(answer.text) as { data: { id: string } };
-        run.accepted.push({ ...order, id: data.id, acceptedAt: Date.now() });
+        run.accepted.push({
+          ...order,
+          id: data.id,
+          acceptedAt: Date.now(),
+          replayed: answer.status === 200,
+        });
         return;
       }
       if (answer && answer.status >= 400 && answer.status < 500) {
