@@ -36,6 +36,18 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => {
 });
 
 /**
+ * The node-postgres handle under each Db and Tx this module made (the pool, or a transaction's
+ * client): db/statement.ts runs its prepared statements on it directly, without drizzle's query
+ * builder. Weak, so a finished transaction's entry goes with it.
+ */
+const pgHandles = new WeakMap<object, pg.Pool | pg.PoolClient>();
+
+/** The pool or client under `ex`; undefined for a handle made elsewhere (a nested transaction). */
+export function pgHandleOf(ex: Executor): pg.Pool | pg.PoolClient | undefined {
+  return pgHandles.get(ex);
+}
+
+/**
  * drizzle's pool transactions (0.45) send BEGIN before their try/finally, so a BEGIN that fails
  * (the connection was cut: Postgres restarting, a terminated backend) never releases its client,
  * and each such failure shrinks the pool for good. This runs the same drizzle transaction on a
@@ -53,7 +65,10 @@ function leakFreeTransaction(pool: pg.Pool): Db['transaction'] {
         db = drizzle(client, { schema });
         perClient.set(client, db);
       }
-      return await db.transaction(work, config);
+      return await db.transaction((tx) => {
+        pgHandles.set(tx, client);
+        return work(tx);
+      }, config);
     } catch (err) {
       if (isDatabaseUnavailable(err)) broken = err as Error;
       throw err;
@@ -90,6 +105,7 @@ export function createDatabase({
   });
   const db = drizzle(pool, { schema });
   db.transaction = leakFreeTransaction(pool);
+  pgHandles.set(db, pool);
   return {
     pool,
     db,

@@ -1,27 +1,33 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { InboundEvent } from '../lib/domain/inbound-event.js';
 import type { Executor } from './client.js';
 import { deleteOlderThan, type AgeLimits } from './delete-old.js';
 import { inbox, type InboxRow } from './schema.js';
+import { run, statement, tableRows } from './statement.js';
 
 /** Inserts the event's inbox row; undefined when (source, messageKey) is already there. */
 export async function insertInboxRow(
   tx: Executor,
   event: InboundEvent,
 ): Promise<number | undefined> {
-  const [inserted] = await tx
-    .insert(inbox)
-    .values({
-      source: event.source,
-      messageKey: event.messageKey,
-      orderId: event.orderId,
-      eventType: event.eventType,
-      payload: event.payload,
-    })
-    .onConflictDoNothing({ target: [inbox.source, inbox.messageKey] })
-    .returning({ id: inbox.id });
-  return inserted?.id;
+  const [inserted] = await run(tx, inboxInserted, [
+    event.source,
+    event.messageKey,
+    event.orderId,
+    event.eventType,
+    // As JSON text: node-postgres would send an array as a Postgres array.
+    JSON.stringify(event.payload),
+  ]);
+  return inserted && Number(inserted.id);
 }
+
+const inboxInserted = statement<{ id: number }>(
+  'inbox_insert',
+  `insert into inbox (source, message_key, order_id, event_type, payload)
+   values ($1, $2, $3, $4, $5::jsonb)
+   on conflict (source, message_key) do nothing
+   returning id`,
+);
 
 export async function findInboxRowId(
   tx: Executor,
@@ -35,21 +41,30 @@ export async function findInboxRowId(
   return row?.id;
 }
 
+const inboxRows = tableRows(inbox);
+
+const inboxLocked = statement<Record<string, unknown>>(
+  'inbox_lock',
+  `select ${inboxRows.columns} from inbox where id = $1 for update`,
+);
+
 /**
  * Loads an inbox row locked FOR UPDATE until the transaction ends: two jobs applying the same
  * row run one after the other, and the second sees it processed.
  */
 export async function lockInboxRow(tx: Executor, id: number): Promise<InboxRow | undefined> {
-  const [row] = await tx.select().from(inbox).where(eq(inbox.id, id)).for('update');
-  return row;
+  const [row] = await run(tx, inboxLocked, [id]);
+  return row && inboxRows.map(row);
 }
+
+const inboxProcessed = statement(
+  'inbox_processed',
+  `update inbox set processed_at = now(), result = $2 where id = $1`,
+);
 
 /** result: 'applied', or why the event was not applied (the state machine's reason). */
 export async function markInboxProcessed(tx: Executor, id: number, result: string): Promise<void> {
-  await tx
-    .update(inbox)
-    .set({ processedAt: sql`now()`, result })
-    .where(eq(inbox.id, id));
+  await run(tx, inboxProcessed, [id, result]);
 }
 
 /**

@@ -6,6 +6,7 @@
 import { and, asc, eq, gt, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import type { Executor, Tx } from './client.js';
 import { outbox } from './schema.js';
+import { run, statement } from './statement.js';
 
 /** What the relay and the reconciler need of a row to enqueue it. */
 export interface DispatchableRow {
@@ -44,21 +45,47 @@ const dispatchable = {
  * behind them; clearing failed_at offers one again.
  */
 export async function claimForDispatch(tx: Tx, limit: number): Promise<DispatchableRow[]> {
-  const claimable = tx
-    .select({ id: outbox.id })
-    .from(outbox)
-    .where(and(isNull(outbox.dispatchedAt), isNull(outbox.failedAt)))
-    .orderBy(asc(outbox.id))
-    .limit(limit)
-    .for('update', { skipLocked: true });
-  const rows = await tx
-    .update(outbox)
-    .set({ dispatchedAt: sql`now()` })
-    .where(inArray(outbox.id, claimable))
-    .returning(dispatchable);
+  const rows = await run(tx, claimed, [limit]);
   // UPDATE ... RETURNING has no order; jobs are added in id order.
-  return rows.sort((x, y) => x.id - y.id);
+  return rows.map(dispatchableOf).sort((x, y) => x.id - y.id);
 }
+
+const claimed = statement<RawDispatchable>(
+  'outbox_claim',
+  `update outbox set dispatched_at = now()
+   where id in (
+     select id from outbox
+     where dispatched_at is null and failed_at is null
+     order by id
+     limit $1
+     for update skip locked)
+   returning id, job_id, queue, event_type, order_id, idempotency_key, payload, traceparent,
+     (extract(epoch from clock_timestamp() - created_at) * 1000)::float8 as age_ms`,
+);
+
+interface RawDispatchable {
+  id: number;
+  job_id: string;
+  queue: string;
+  event_type: string;
+  order_id: string | null;
+  idempotency_key: string;
+  payload: unknown;
+  traceparent: string | null;
+  age_ms: number;
+}
+
+const dispatchableOf = (r: RawDispatchable): DispatchableRow => ({
+  id: Number(r.id),
+  jobId: r.job_id,
+  queue: r.queue,
+  eventType: r.event_type,
+  orderId: r.order_id,
+  idempotencyKey: r.idempotency_key,
+  payload: r.payload,
+  traceparent: r.traceparent,
+  ageMs: Number(r.age_ms),
+});
 
 /** A claimed row that cannot become a job: failed with the reason, and not dispatched. */
 export async function markClaimedUndispatchable(tx: Tx, id: number, error: string): Promise<void> {
