@@ -1,32 +1,51 @@
 import { and, eq } from 'drizzle-orm';
 import type { InboundEvent } from '../lib/domain/inbound-event.js';
+import { OUTBOX_CHANNEL, type NewOutboxRow } from '../lib/domain/outbox-events.js';
+import { outboxParams } from './outbox.js';
 import type { Executor } from './client.js';
 import { deleteOlderThan, type AgeLimits } from './delete-old.js';
 import { inbox, type InboxRow } from './schema.js';
 import { run, statement, tableRows } from './statement.js';
 
-/** Inserts the event's inbox row; undefined when (source, messageKey) is already there. */
-export async function insertInboxRow(
-  tx: Executor,
+/**
+ * Inserts the event's inbox row and, only when it is new, the outbox row of the job that applies
+ * it, with `payload.inbox_id` set to the new row's id, and signals the relay: one statement, so
+ * one round trip and one transaction (the intake of every payment callback and shipping
+ * response). Undefined when (source, messageKey) is already there: nothing is written then.
+ */
+export async function insertInboxRowWithJob(
+  ex: Executor,
   event: InboundEvent,
+  job: NewOutboxRow,
 ): Promise<number | undefined> {
-  const [inserted] = await run(tx, inboxInserted, [
+  const [inserted] = await run(ex, inboxInserted, [
     event.source,
     event.messageKey,
     event.orderId,
     event.eventType,
     // As JSON text: node-postgres would send an array as a Postgres array.
     JSON.stringify(event.payload),
+    ...outboxParams([job]),
+    OUTBOX_CHANNEL,
   ]);
   return inserted && Number(inserted.id);
 }
 
 const inboxInserted = statement<{ id: number }>(
-  'inbox_insert',
-  `insert into inbox (source, message_key, order_id, event_type, payload)
-   values ($1, $2, $3, $4, $5::jsonb)
-   on conflict (source, message_key) do nothing
-   returning id`,
+  'inbox_insert_with_job',
+  `with i as (
+     insert into inbox (source, message_key, order_id, event_type, payload)
+     values ($1, $2, $3, $4, $5::jsonb)
+     on conflict (source, message_key) do nothing
+     returning id
+   ), ob as (
+     insert into outbox (queue, event_type, order_id, idempotency_key, payload, traceparent)
+     select v.queue, v.event_type, v.order_id, v.idempotency_key,
+            v.payload || jsonb_build_object('inbox_id', i.id), $6::text
+     from i, jsonb_to_recordset($7::jsonb)
+       as v(queue text, event_type text, order_id uuid, idempotency_key uuid, payload jsonb)
+   )
+   select i.id, pg_notify($8, '') from i`,
 );
 
 export async function findInboxRowId(
