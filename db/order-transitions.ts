@@ -2,6 +2,8 @@ import type { OrderStatus, RefundStatus } from '../lib/domain/order-state.js';
 import type { Executor } from './client.js';
 import { orders, type OrderRow } from './schema.js';
 import { run, statement, tableRows } from './statement.js';
+import { outboxInsertText, outboxParams } from './outbox.js';
+import { OUTBOX_CHANNEL, type NewOutboxRow } from '../lib/domain/outbox-events.js';
 
 /**
  * The only writes of an order's state. Callers (the inbox use case, customer cancellation) decide
@@ -36,8 +38,8 @@ export interface OrderChange {
   cancelRequested?: boolean;
 }
 
-const orderStateSet = statement(
-  'order_state_set',
+const orderStateSet = statement<{ id: number | string }>(
+  'order_state_set_with_outbox',
   `with changed as (
      update orders
      set status = $2,
@@ -51,14 +53,24 @@ const orderStateSet = statement(
          updated_at = now()
      where id = $1
      returning id
-   )
-   insert into order_status_history (order_id, status, refund_status, reason)
-   select id, $2, $3, $4 from changed`,
+   ), h as (
+     insert into order_status_history (order_id, status, refund_status, reason)
+     select id, $2, $3, $4 from changed
+   ), ob as (${outboxInsertText('$9', '$10', 'select 1 from changed')})
+   select ob.id, pg_notify($11, '') from ob`,
 );
 
-/** Sets the order's state and writes its history row, in one statement (one round trip). */
-export async function setOrderState(tx: Executor, change: OrderChange): Promise<void> {
-  await run(tx, orderStateSet, [
+/**
+ * Sets the order's state, writes its history row and the follow-up outbox rows, and signals the
+ * relay, in one statement (one round trip; nothing is written unless the order exists). Returns
+ * the outbox row ids in insertion order.
+ */
+export async function setOrderState(
+  tx: Executor,
+  change: OrderChange,
+  outboxRows: NewOutboxRow[],
+): Promise<number[]> {
+  const inserted = await run(tx, orderStateSet, [
     change.orderId,
     change.status,
     change.refundStatus,
@@ -67,5 +79,8 @@ export async function setOrderState(tx: Executor, change: OrderChange): Promise<
     change.paymentId ?? null,
     change.refundIdempotencyKey ?? null,
     change.cancelRequested ?? false,
+    ...outboxParams(outboxRows),
+    OUTBOX_CHANNEL,
   ]);
+  return inserted.map((r) => Number(r.id)).sort((x, y) => x - y);
 }
