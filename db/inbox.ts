@@ -1,7 +1,7 @@
 import { and, eq } from 'drizzle-orm';
 import type { InboundEvent } from '../lib/domain/inbound-event.js';
 import { OUTBOX_CHANNEL, type NewOutboxRow } from '../lib/domain/outbox-events.js';
-import { outboxParams } from './outbox.js';
+import { outboxCompletedText, outboxParams, type OutboxJobRef } from './outbox.js';
 import type { Executor } from './client.js';
 import { deleteOlderThan, type AgeLimits } from './delete-old.js';
 import { inbox, type InboxRow } from './schema.js';
@@ -84,6 +84,26 @@ const inboxProcessed = statement(
 /** result: 'applied', or why the event was not applied (the state machine's reason). */
 export async function markInboxProcessed(tx: Executor, id: number, result: string): Promise<void> {
   await run(tx, inboxProcessed, [id, result]);
+}
+
+const inboxProcessedJobCompleted = statement<{ id: number }>(
+  'inbox_processed_job_completed',
+  `with i as (update inbox set processed_at = now(), result = $2 where id = $1)
+   ${outboxCompletedText('$3', '$4')}`,
+);
+
+/**
+ * markInboxProcessed and markOutboxCompleted (of the job that applied it) in one statement: the
+ * last step of every applied inbound event. False when the job's row was completed already.
+ */
+export async function markInboxProcessedAndJobCompleted(
+  tx: Executor,
+  id: number,
+  result: string,
+  job: OutboxJobRef,
+): Promise<boolean> {
+  const done = await run(tx, inboxProcessedJobCompleted, [id, result, job.id, job.jobId]);
+  return done.length > 0;
 }
 
 /**

@@ -107,12 +107,20 @@ export async function markOutboxCompleted(ex: Executor, ref: OutboxJobRef): Prom
   return done.length > 0;
 }
 
+/**
+ * The completion of a job's outbox row, as SQL text for a statement: `id` and `jobId` name its
+ * parameters. Counts the attempt and clears any earlier failure; only the job's own open row.
+ */
+export function outboxCompletedText(id: string, jobId: string): string {
+  return `update outbox
+   set completed_at = now(), failed_at = null, last_error = null, attempts = attempts + 1
+   where id = ${id} and job_id = ${jobId} and completed_at is null
+   returning id`;
+}
+
 const outboxCompleted = statement<{ id: number }>(
   'outbox_completed',
-  `update outbox
-   set completed_at = now(), failed_at = null, last_error = null, attempts = attempts + 1
-   where id = $1 and job_id = $2 and completed_at is null
-   returning id`,
+  outboxCompletedText('$1', '$2'),
 );
 
 /** One attempt failed and will be retried: count it and keep its error for ops. */
