@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import type { Logger } from '../lib/platform/logger.js';
@@ -54,18 +55,11 @@ export function pgHandleOf(ex: Executor): pg.Pool | pg.PoolClient | undefined {
  * client checked out and released here, always, and destroyed when its connection broke.
  */
 function leakFreeTransaction(pool: pg.Pool): Db['transaction'] {
-  // One drizzle instance per pooled connection, made on its first transaction.
-  const perClient = new WeakMap<pg.PoolClient, Db>();
   return async (work, config) => {
     const client = await pool.connect();
     let broken: Error | undefined;
     try {
-      let db = perClient.get(client);
-      if (!db) {
-        db = drizzle(client, { schema });
-        perClient.set(client, db);
-      }
-      return await db.transaction((tx) => {
+      return await drizzleOn(client).transaction((tx) => {
         pgHandles.set(tx, client);
         return work(tx);
       }, config);
@@ -76,6 +70,56 @@ function leakFreeTransaction(pool: pg.Pool): Db['transaction'] {
       client.release(broken);
     }
   };
+}
+
+/** One drizzle instance per pooled connection, made on its first use. */
+const perClient = new WeakMap<pg.PoolClient, Db>();
+function drizzleOn(client: pg.PoolClient): Db {
+  let db = perClient.get(client);
+  if (!db) {
+    db = drizzle(client, { schema });
+    perClient.set(client, db);
+    pgHandles.set(db, client);
+  }
+  return db;
+}
+
+/**
+ * A transaction whose BEGIN travels with its first statement: one round trip instead of two (the
+ * relay opens one per batch, several per order). `first` goes over the simple query protocol,
+ * which takes no parameters: give it only text the code controls (constants, validated integers).
+ * `work` gets the first statement's rows and the transaction; it commits when `work` resolves and
+ * rolls back when anything throws. Released like leakFreeTransaction's clients.
+ */
+export async function transactionOpenedWith<R, T>(
+  db: Db,
+  first: string,
+  work: (rows: R[], tx: Executor) => Promise<T>,
+): Promise<T> {
+  const pool = pgHandles.get(db);
+  if (!(pool instanceof pg.Pool)) {
+    // A handle this module did not make: BEGIN and the statement apart.
+    return db.transaction(async (tx) => work((await tx.execute(sql.raw(first))).rows as R[], tx));
+  }
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    // Two statements in one simple query: node-postgres answers with one result per statement.
+    const results = (await client.query(`begin; ${first}`)) as unknown as pg.QueryResult[];
+    const out = await work(results[1]!.rows as R[], drizzleOn(client));
+    await client.query('commit');
+    return out;
+  } catch (err) {
+    // After BEGIN went out, whatever failed leaves a transaction open or aborted: end it. A client
+    // that cannot even roll back is not given back to the pool as it is.
+    await client.query('rollback').catch((rollbackErr: unknown) => {
+      broken = rollbackErr as Error;
+    });
+    if (isDatabaseUnavailable(err)) broken = err as Error;
+    throw err;
+  } finally {
+    client.release(broken);
+  }
 }
 
 export function createDatabase({

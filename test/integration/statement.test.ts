@@ -1,10 +1,12 @@
 import { expect } from 'chai';
 import { eq } from 'drizzle-orm';
+import { createDatabase, transactionOpenedWith, type Database } from '../../db/client.js';
 import { lockInboxRow } from '../../db/inbox.js';
 import { lockOrder } from '../../db/order-transitions.js';
 import { getOutboxState, markOutboxCompleted } from '../../db/outbox.js';
 import { inbox, orders } from '../../db/schema.js';
 import { run, statement } from '../../db/statement.js';
+import { silentLogger } from '../../lib/platform/logger.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { insertInboxEvent, insertOrder } from '../support/orders.js';
 
@@ -78,5 +80,50 @@ describe('prepared hot-path statements', function () {
       ),
     );
     expect(results).to.deep.equal(Array.from({ length: 25 }, (_, i) => i * i));
+  });
+
+  describe('a transaction opened with its first statement', () => {
+    // One connection: a client left in a broken or open transaction would show at once.
+    let single: Database;
+    before(() => {
+      single = createDatabase({ url: tdb.url, max: 1, logger: silentLogger() });
+    });
+    after(() => single?.close());
+
+    it('when its work throws, then the first statement and the work are rolled back, and the connection serves the next one', async () => {
+      const order = await insertOrder(tdb.db, { quantity: 1 });
+      const failure = new Error('work failed on purpose');
+      const thrown = await transactionOpenedWith(
+        single.db,
+        `update orders set quantity = 7 where id = '${order.id}' returning quantity`,
+        async (rows: { quantity: number }[], tx) => {
+          expect(rows).to.deep.equal([{ quantity: 7 }]);
+          await tx.update(orders).set({ quantity: 8 }).where(eq(orders.id, order.id));
+          throw failure;
+        },
+      ).catch((err: unknown) => err);
+      expect(thrown).to.equal(failure);
+      const [row] = await single.db.select().from(orders).where(eq(orders.id, order.id));
+      expect(row!.quantity).to.equal(1);
+      const committed = await transactionOpenedWith(
+        single.db,
+        `update orders set quantity = 5 where id = '${order.id}' returning quantity`,
+        async (rows: { quantity: number }[]) => rows[0]!.quantity,
+      );
+      expect(committed).to.equal(5);
+      const [after] = await single.db.select().from(orders).where(eq(orders.id, order.id));
+      expect(after!.quantity).to.equal(5);
+    });
+
+    it('when the first statement fails, then the error comes back and the connection is not left in a failed transaction', async () => {
+      const thrown = await transactionOpenedWith(
+        single.db,
+        'select 1 / 0 as boom',
+        async () => 'not reached',
+      ).catch((err: unknown) => err);
+      expect((thrown as Error).message).to.match(/division by zero/);
+      const [{ ok }] = (await single.pool.query('select 1 as ok')).rows as [{ ok: number }];
+      expect(ok).to.equal(1);
+    });
   });
 });
