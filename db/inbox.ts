@@ -2,9 +2,9 @@ import { and, eq } from 'drizzle-orm';
 import type { InboundEvent } from '../lib/domain/inbound-event.js';
 import { OUTBOX_CHANNEL, type NewOutboxRow } from '../lib/domain/outbox-events.js';
 import { outboxCompletedText, outboxParams, type OutboxJobRef } from './outbox.js';
-import type { Executor } from './client.js';
+import { transactionOpenedWith, type Db, type Executor } from './client.js';
 import { deleteOlderThan, type AgeLimits } from './delete-old.js';
-import { inbox, type InboxRow } from './schema.js';
+import { inbox, orders, type InboxRow, type OrderRow } from './schema.js';
 import { run, statement, tableRows } from './statement.js';
 
 /**
@@ -74,6 +74,42 @@ const inboxLocked = statement<Record<string, unknown>>(
 export async function lockInboxRow(tx: Executor, id: number): Promise<InboxRow | undefined> {
   const [row] = await run(tx, inboxLocked, [id]);
   return row && inboxRows.map(row);
+}
+
+const joined = {
+  event: tableRows(inbox, { alias: 'i', prefix: 'i_' }),
+  order: tableRows(orders, { alias: 'o', prefix: 'o_' }),
+};
+
+/** What withInboxEventLocked found: no event (no such row), or the event and maybe its order. */
+export interface LockedInboxEvent {
+  event?: InboxRow;
+  /** Undefined when the event names an order that does not exist. */
+  order?: OrderRow;
+}
+
+/**
+ * Runs `work` in a transaction that opens with the inbox row and its order locked FOR UPDATE, in
+ * one round trip with its BEGIN (applying an event used to take three for these). It commits
+ * when `work` resolves and rolls back when it throws. Locks are taken inbox row first, then order,
+ * as before: two events of one order apply one at a time.
+ */
+export async function withInboxEventLocked<T>(
+  db: Db,
+  inboxId: number,
+  work: (locked: LockedInboxEvent, tx: Executor) => Promise<T>,
+): Promise<T> {
+  // Inlined, not bound (BEGIN and the lock travel as one simple query): an integer, checked here.
+  if (!Number.isSafeInteger(inboxId)) throw new Error(`bad inbox id ${inboxId}`);
+  const text = `select ${joined.event.columns}, ${joined.order.columns}
+    from inbox i join orders o on o.id = i.order_id
+    where i.id = ${inboxId}
+    for update of i, o`;
+  return transactionOpenedWith<Record<string, unknown>, T>(db, text, async ([row], tx) => {
+    if (row) return work({ event: joined.event.map(row), order: joined.order.map(row) }, tx);
+    // No such inbox row, or its order is missing: the inbox row alone, if there is one.
+    return work({ event: await lockInboxRow(tx, inboxId) }, tx);
+  });
 }
 
 const inboxProcessed = statement(

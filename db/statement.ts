@@ -58,18 +58,22 @@ function asSql(text: string, values: unknown[]): SQL {
 /**
  * A table's columns for a select list (`"id", "job_id", …`) and the mapping of a raw row to the
  * row type drizzle would return, by the columns' own decoders, so a hand-written statement cannot
- * drift from the schema.
+ * drift from the schema. With `alias` and `prefix` (for a join), the list reads
+ * `i."id" as "i_id", …` and `map` reads the prefixed names.
  */
 export function tableRows<T extends PgTable>(
   table: T,
+  { alias, prefix = '' }: { alias?: string; prefix?: string } = {},
 ): { columns: string; map(raw: Record<string, unknown>): T['$inferSelect'] } {
   const columns = Object.entries(getTableColumns(table));
   return {
-    columns: columns.map(([, c]) => `"${c.name}"`).join(', '),
+    columns: columns
+      .map(([, c]) => (alias ? `${alias}."${c.name}" as "${prefix}${c.name}"` : `"${c.name}"`))
+      .join(', '),
     map(raw) {
       const row: Record<string, unknown> = {};
       for (const [key, column] of columns) {
-        const value = raw[column.name];
+        const value = raw[prefix + column.name];
         row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
       }
       return row as T['$inferSelect'];

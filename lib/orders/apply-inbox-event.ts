@@ -1,10 +1,10 @@
-import type { Db, Tx } from '../../db/client.js';
+import type { Db, Executor } from '../../db/client.js';
 import {
-  lockInboxRow,
   markInboxProcessed,
   markInboxProcessedAndJobCompleted,
+  withInboxEventLocked,
+  type LockedInboxEvent,
 } from '../../db/inbox.js';
-import { lockOrder } from '../../db/order-transitions.js';
 import { markOutboxCompleted, type OutboxJobRef } from '../../db/outbox.js';
 import type { InboxRow } from '../../db/schema.js';
 import {
@@ -40,8 +40,8 @@ export async function applyInboxEvent(
   db: Db,
   { inboxId, outbox }: ApplyInboxEventInput,
 ): Promise<ApplyInboxEventResult> {
-  return db.transaction(async (tx) => {
-    const { result, processed } = await decideAndApply(tx, inboxId);
+  return withInboxEventLocked(db, inboxId, async (locked, tx) => {
+    const { result, processed } = await decideAndApply(tx, locked);
     // The inbox row's outcome and the job's completion: one statement when there are both.
     if (processed && outbox) {
       await markInboxProcessedAndJobCompleted(tx, processed.id, processed.result, outbox);
@@ -60,8 +60,7 @@ interface Decided {
   processed?: { id: number; result: string };
 }
 
-async function decideAndApply(tx: Tx, inboxId: number): Promise<Decided> {
-  const event = await lockInboxRow(tx, inboxId);
+async function decideAndApply(tx: Executor, { event, order }: LockedInboxEvent): Promise<Decided> {
   if (!event) return { result: { outcome: 'missing' } };
   if (event.processedAt) {
     return {
@@ -71,7 +70,6 @@ async function decideAndApply(tx: Tx, inboxId: number): Promise<Decided> {
   if (!isOrderEvent(event.eventType)) {
     return refuse(event, 'conflict', `unknown event type ${event.eventType}`);
   }
-  const order = await lockOrder(tx, event.orderId);
   if (!order) return refuse(event, 'conflict', `order ${event.orderId} not found`);
   if (!isOrderStatus(order.status)) {
     return refuse(event, 'conflict', `order has unknown status ${order.status}`);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Tx } from '../../db/client.js';
+import type { Executor } from '../../db/client.js';
 import { setOrderState } from '../../db/order-transitions.js';
 import type { OrderRow } from '../../db/schema.js';
 import type { Accepted } from '../domain/order-state.js';
@@ -27,7 +27,7 @@ export interface EventFacts {
  * behind.
  */
 export async function applyTransition(
-  tx: Tx,
+  tx: Executor,
   order: OrderRow,
   decision: Accepted,
   facts: EventFacts = {},
