@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import type { Logger } from '../lib/platform/logger.js';
@@ -36,24 +37,32 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => {
 });
 
 /**
+ * The node-postgres handle under each Db and Tx this module made (the pool, or a transaction's
+ * client): db/statement.ts runs its prepared statements on it directly, without drizzle's query
+ * builder. Weak, so a finished transaction's entry goes with it.
+ */
+const pgHandles = new WeakMap<object, pg.Pool | pg.PoolClient>();
+
+/** The pool or client under `ex`; undefined for a handle made elsewhere (a nested transaction). */
+export function pgHandleOf(ex: Executor): pg.Pool | pg.PoolClient | undefined {
+  return pgHandles.get(ex);
+}
+
+/**
  * drizzle's pool transactions (0.45) send BEGIN before their try/finally, so a BEGIN that fails
  * (the connection was cut: Postgres restarting, a terminated backend) never releases its client,
  * and each such failure shrinks the pool for good. This runs the same drizzle transaction on a
  * client checked out and released here, always, and destroyed when its connection broke.
  */
 function leakFreeTransaction(pool: pg.Pool): Db['transaction'] {
-  // One drizzle instance per pooled connection, made on its first transaction.
-  const perClient = new WeakMap<pg.PoolClient, Db>();
   return async (work, config) => {
     const client = await pool.connect();
     let broken: Error | undefined;
     try {
-      let db = perClient.get(client);
-      if (!db) {
-        db = drizzle(client, { schema });
-        perClient.set(client, db);
-      }
-      return await db.transaction(work, config);
+      return await drizzleOn(client).transaction((tx) => {
+        pgHandles.set(tx, client);
+        return work(tx);
+      }, config);
     } catch (err) {
       if (isDatabaseUnavailable(err)) broken = err as Error;
       throw err;
@@ -61,6 +70,56 @@ function leakFreeTransaction(pool: pg.Pool): Db['transaction'] {
       client.release(broken);
     }
   };
+}
+
+/** One drizzle instance per pooled connection, made on its first use. */
+const perClient = new WeakMap<pg.PoolClient, Db>();
+function drizzleOn(client: pg.PoolClient): Db {
+  let db = perClient.get(client);
+  if (!db) {
+    db = drizzle(client, { schema });
+    perClient.set(client, db);
+    pgHandles.set(db, client);
+  }
+  return db;
+}
+
+/**
+ * A transaction whose BEGIN travels with its first statement: one round trip instead of two (the
+ * relay opens one per batch, several per order). `first` goes over the simple query protocol,
+ * which takes no parameters: give it only text the code controls (constants, validated integers).
+ * `work` gets the first statement's rows and the transaction; it commits when `work` resolves and
+ * rolls back when anything throws. Released like leakFreeTransaction's clients.
+ */
+export async function transactionOpenedWith<R, T>(
+  db: Db,
+  first: string,
+  work: (rows: R[], tx: Executor) => Promise<T>,
+): Promise<T> {
+  const pool = pgHandles.get(db);
+  if (!(pool instanceof pg.Pool)) {
+    // A handle this module did not make: BEGIN and the statement apart.
+    return db.transaction(async (tx) => work((await tx.execute(sql.raw(first))).rows as R[], tx));
+  }
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    // Two statements in one simple query: node-postgres answers with one result per statement.
+    const results = (await client.query(`begin; ${first}`)) as unknown as pg.QueryResult[];
+    const out = await work(results[1]!.rows as R[], drizzleOn(client));
+    await client.query('commit');
+    return out;
+  } catch (err) {
+    // After BEGIN went out, whatever failed leaves a transaction open or aborted: end it. A client
+    // that cannot even roll back is not given back to the pool as it is.
+    await client.query('rollback').catch((rollbackErr: unknown) => {
+      broken = rollbackErr as Error;
+    });
+    if (isDatabaseUnavailable(err)) broken = err as Error;
+    throw err;
+  } finally {
+    client.release(broken);
+  }
 }
 
 export function createDatabase({
@@ -90,6 +149,7 @@ export function createDatabase({
   });
   const db = drizzle(pool, { schema });
   db.transaction = leakFreeTransaction(pool);
+  pgHandles.set(db, pool);
   return {
     pool,
     db,

@@ -1,27 +1,52 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { InboundEvent } from '../lib/domain/inbound-event.js';
-import type { Executor } from './client.js';
+import { OUTBOX_CHANNEL, type NewOutboxRow } from '../lib/domain/outbox-events.js';
+import { outboxCompletedText, outboxParams, type OutboxJobRef } from './outbox.js';
+import { transactionOpenedWith, type Db, type Executor } from './client.js';
 import { deleteOlderThan, type AgeLimits } from './delete-old.js';
-import { inbox, type InboxRow } from './schema.js';
+import { inbox, orders, type InboxRow, type OrderRow } from './schema.js';
+import { run, statement, tableRows } from './statement.js';
 
-/** Inserts the event's inbox row; undefined when (source, messageKey) is already there. */
-export async function insertInboxRow(
-  tx: Executor,
+/**
+ * Inserts the event's inbox row and, only when it is new, the outbox row of the job that applies
+ * it, with `payload.inbox_id` set to the new row's id, and signals the relay: one statement, so
+ * one round trip and one transaction (the intake of every payment callback and shipping
+ * response). Undefined when (source, messageKey) is already there: nothing is written then.
+ */
+export async function insertInboxRowWithJob(
+  ex: Executor,
   event: InboundEvent,
+  job: NewOutboxRow,
 ): Promise<number | undefined> {
-  const [inserted] = await tx
-    .insert(inbox)
-    .values({
-      source: event.source,
-      messageKey: event.messageKey,
-      orderId: event.orderId,
-      eventType: event.eventType,
-      payload: event.payload,
-    })
-    .onConflictDoNothing({ target: [inbox.source, inbox.messageKey] })
-    .returning({ id: inbox.id });
-  return inserted?.id;
+  const [inserted] = await run(ex, inboxInserted, [
+    event.source,
+    event.messageKey,
+    event.orderId,
+    event.eventType,
+    // As JSON text: node-postgres would send an array as a Postgres array.
+    JSON.stringify(event.payload),
+    ...outboxParams([job]),
+    OUTBOX_CHANNEL,
+  ]);
+  return inserted && Number(inserted.id);
 }
+
+const inboxInserted = statement<{ id: number }>(
+  'inbox_insert_with_job',
+  `with i as (
+     insert into inbox (source, message_key, order_id, event_type, payload)
+     values ($1, $2, $3, $4, $5::jsonb)
+     on conflict (source, message_key) do nothing
+     returning id
+   ), ob as (
+     insert into outbox (queue, event_type, order_id, idempotency_key, payload, traceparent)
+     select v.queue, v.event_type, v.order_id, v.idempotency_key,
+            v.payload || jsonb_build_object('inbox_id', i.id), $6::text
+     from i, jsonb_to_recordset($7::jsonb)
+       as v(queue text, event_type text, order_id uuid, idempotency_key uuid, payload jsonb)
+   )
+   select i.id, pg_notify($8, '') from i`,
+);
 
 export async function findInboxRowId(
   tx: Executor,
@@ -35,21 +60,86 @@ export async function findInboxRowId(
   return row?.id;
 }
 
+const inboxRows = tableRows(inbox);
+
+const inboxLocked = statement<Record<string, unknown>>(
+  'inbox_lock',
+  `select ${inboxRows.columns} from inbox where id = $1 for update`,
+);
+
 /**
  * Loads an inbox row locked FOR UPDATE until the transaction ends: two jobs applying the same
  * row run one after the other, and the second sees it processed.
  */
 export async function lockInboxRow(tx: Executor, id: number): Promise<InboxRow | undefined> {
-  const [row] = await tx.select().from(inbox).where(eq(inbox.id, id)).for('update');
-  return row;
+  const [row] = await run(tx, inboxLocked, [id]);
+  return row && inboxRows.map(row);
 }
+
+const joined = {
+  event: tableRows(inbox, { alias: 'i', prefix: 'i_' }),
+  order: tableRows(orders, { alias: 'o', prefix: 'o_' }),
+};
+
+/** What withInboxEventLocked found: no event (no such row), or the event and maybe its order. */
+export interface LockedInboxEvent {
+  event?: InboxRow;
+  /** Undefined when the event names an order that does not exist. */
+  order?: OrderRow;
+}
+
+/**
+ * Runs `work` in a transaction that opens with the inbox row and its order locked FOR UPDATE, in
+ * one round trip with its BEGIN (applying an event used to take three for these). It commits
+ * when `work` resolves and rolls back when it throws. Locks are taken inbox row first, then order,
+ * as before: two events of one order apply one at a time.
+ */
+export async function withInboxEventLocked<T>(
+  db: Db,
+  inboxId: number,
+  work: (locked: LockedInboxEvent, tx: Executor) => Promise<T>,
+): Promise<T> {
+  // Inlined, not bound (BEGIN and the lock travel as one simple query): an integer, checked here.
+  if (!Number.isSafeInteger(inboxId)) throw new Error(`bad inbox id ${inboxId}`);
+  const text = `select ${joined.event.columns}, ${joined.order.columns}
+    from inbox i join orders o on o.id = i.order_id
+    where i.id = ${inboxId}
+    for update of i, o`;
+  return transactionOpenedWith<Record<string, unknown>, T>(db, text, async ([row], tx) => {
+    if (row) return work({ event: joined.event.map(row), order: joined.order.map(row) }, tx);
+    // No such inbox row, or its order is missing: the inbox row alone, if there is one.
+    return work({ event: await lockInboxRow(tx, inboxId) }, tx);
+  });
+}
+
+const inboxProcessed = statement(
+  'inbox_processed',
+  `update inbox set processed_at = now(), result = $2 where id = $1`,
+);
 
 /** result: 'applied', or why the event was not applied (the state machine's reason). */
 export async function markInboxProcessed(tx: Executor, id: number, result: string): Promise<void> {
-  await tx
-    .update(inbox)
-    .set({ processedAt: sql`now()`, result })
-    .where(eq(inbox.id, id));
+  await run(tx, inboxProcessed, [id, result]);
+}
+
+const inboxProcessedJobCompleted = statement<{ id: number }>(
+  'inbox_processed_job_completed',
+  `with i as (update inbox set processed_at = now(), result = $2 where id = $1)
+   ${outboxCompletedText('$3', '$4')}`,
+);
+
+/**
+ * markInboxProcessed and markOutboxCompleted (of the job that applied it) in one statement: the
+ * last step of every applied inbound event. False when the job's row was completed already.
+ */
+export async function markInboxProcessedAndJobCompleted(
+  tx: Executor,
+  id: number,
+  result: string,
+  job: OutboxJobRef,
+): Promise<boolean> {
+  const done = await run(tx, inboxProcessedJobCompleted, [id, result, job.id, job.jobId]);
+  return done.length > 0;
 }
 
 /**

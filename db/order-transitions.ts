@@ -1,17 +1,26 @@
-import { eq, sql } from 'drizzle-orm';
 import type { OrderStatus, RefundStatus } from '../lib/domain/order-state.js';
 import type { Executor } from './client.js';
-import { orders, orderStatusHistory, type OrderRow } from './schema.js';
+import { orders, type OrderRow } from './schema.js';
+import { run, statement, tableRows } from './statement.js';
+import { outboxInsertText, outboxParams } from './outbox.js';
+import { OUTBOX_CHANNEL, type NewOutboxRow } from '../lib/domain/outbox-events.js';
 
 /**
  * The only writes of an order's state. Callers (the inbox use case, customer cancellation) decide
  * with lib/domain/order-state; these just lock, set and record.
  */
 
+const orderRows = tableRows(orders);
+
+const orderLocked = statement<Record<string, unknown>>(
+  'order_lock',
+  `select ${orderRows.columns} from orders where id = $1 for update`,
+);
+
 /** The order, locked FOR UPDATE: transitions of one order are applied one at a time. */
 export async function lockOrder(tx: Executor, id: string): Promise<OrderRow | undefined> {
-  const [row] = await tx.select().from(orders).where(eq(orders.id, id)).for('update');
-  return row;
+  const [row] = await run(tx, orderLocked, [id]);
+  return row && orderRows.map(row);
 }
 
 export interface OrderChange {
@@ -29,25 +38,49 @@ export interface OrderChange {
   cancelRequested?: boolean;
 }
 
-/** Sets the order's state and writes its history row, in one statement (one round trip). */
-export async function setOrderState(tx: Executor, change: OrderChange): Promise<void> {
-  const { orderId, status, refundStatus, reason } = change;
-  await tx.execute(sql`
-    with changed as (
-      update ${orders}
-      set status = ${status},
-          refund_status = ${refundStatus},
-          shipment_id = coalesce(${change.shipmentId ?? null}, ${orders.shipmentId}),
-          payment_id = coalesce(${orders.paymentId}, ${change.paymentId ?? null}),
-          refund_idempotency_key = coalesce(${orders.refundIdempotencyKey},
-                                            ${change.refundIdempotencyKey ?? null}::uuid),
-          cancel_requested_at = case when ${change.cancelRequested ?? false}::boolean
-                                     then coalesce(${orders.cancelRequestedAt}, now())
-                                     else ${orders.cancelRequestedAt} end,
-          updated_at = now()
-      where ${orders.id} = ${orderId}
-      returning ${orders.id}
-    )
-    insert into ${orderStatusHistory} (order_id, status, refund_status, reason)
-    select id, ${status}, ${refundStatus}, ${reason} from changed`);
+const orderStateSet = statement<{ id: number | string }>(
+  'order_state_set_with_outbox',
+  `with changed as (
+     update orders
+     set status = $2,
+         refund_status = $3,
+         shipment_id = coalesce($5, shipment_id),
+         payment_id = coalesce(payment_id, $6),
+         refund_idempotency_key = coalesce(refund_idempotency_key, $7::uuid),
+         cancel_requested_at = case when $8::boolean
+                                    then coalesce(cancel_requested_at, now())
+                                    else cancel_requested_at end,
+         updated_at = now()
+     where id = $1
+     returning id
+   ), h as (
+     insert into order_status_history (order_id, status, refund_status, reason)
+     select id, $2, $3, $4 from changed
+   ), ob as (${outboxInsertText('$9', '$10', 'select 1 from changed')})
+   select ob.id, pg_notify($11, '') from ob`,
+);
+
+/**
+ * Sets the order's state, writes its history row and the follow-up outbox rows, and signals the
+ * relay, in one statement (one round trip; nothing is written unless the order exists). Returns
+ * the outbox row ids in insertion order.
+ */
+export async function setOrderState(
+  tx: Executor,
+  change: OrderChange,
+  outboxRows: NewOutboxRow[],
+): Promise<number[]> {
+  const inserted = await run(tx, orderStateSet, [
+    change.orderId,
+    change.status,
+    change.refundStatus,
+    change.reason,
+    change.shipmentId ?? null,
+    change.paymentId ?? null,
+    change.refundIdempotencyKey ?? null,
+    change.cancelRequested ?? false,
+    ...outboxParams(outboxRows),
+    OUTBOX_CHANNEL,
+  ]);
+  return inserted.map((r) => Number(r.id)).sort((x, y) => x - y);
 }

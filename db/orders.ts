@@ -2,8 +2,8 @@ import { and, asc, desc, eq, lt, sql } from 'drizzle-orm';
 import type { OrderStatus, RefundStatus } from '../lib/domain/order-state.js';
 import { OUTBOX_CHANNEL, type NewOutboxRow } from '../lib/domain/outbox-events.js';
 import type { Db, Executor } from './client.js';
-import { currentTraceparent } from '../lib/platform/trace-context.js';
-import { outboxInsert } from './outbox.js';
+import { outboxInsertText, outboxParams } from './outbox.js';
+import { run, statement, tableRows } from './statement.js';
 import { orderStatusHistory, orders, type OrderRow } from './schema.js';
 
 export interface NewOrder {
@@ -106,6 +106,26 @@ export async function findOrderById(db: Db, id: string): Promise<OrderRow | unde
   return row;
 }
 
+// Columns named, never *: a prepared statement's result type is fixed, and a column added by a
+// migration while this process runs would make Postgres refuse a `*` one.
+const orderRows = tableRows(orders);
+
+// $11 is both the order's and its outbox rows' trace context (outboxParams gives the same value).
+const orderInserted = statement<RawOrder>(
+  'order_insert',
+  `with o as (
+     insert into orders (id, user_id, item_id, quantity, unit_price, amount, status,
+                         idempotency_key, request_hash, payment_idempotency_key, traceparent)
+     values ($1, $2, $3, $4, $5, $6, 'new', $7, $8, $9, $11::text)
+     on conflict (idempotency_key) do nothing
+     returning ${orderRows.columns}
+   ), h as (
+     insert into order_status_history (order_id, status, reason)
+     select id, status, $10 from o
+   ), ob as (${outboxInsertText('$11', '$12', 'select 1 from o')})
+   select ${orderRows.columns}, pg_notify($13, '') from o`,
+);
+
 /**
  * Writes the order (status `new`), its first history row and its outbox rows, and signals the
  * relay: all or nothing. Returns undefined when an order with the same idempotency key exists.
@@ -120,21 +140,20 @@ export async function insertNewOrder(
   // by Postgres, and a multi-statement transaction would spend most of its time in round trips.
   // Data-modifying CTEs all run (or all fail) together; the history and outbox inserts happen
   // only if `o` inserted a row, so when the idempotency key already exists nothing is written.
-  const result = await db.execute<RawOrder>(sql`
-    with o as (
-      insert into orders (id, user_id, item_id, quantity, unit_price, amount, status,
-                          idempotency_key, request_hash, payment_idempotency_key, traceparent)
-      values (${o.id}, ${o.userId}, ${o.itemId}, ${o.quantity}, ${o.unitPrice}, ${o.amount}, 'new',
-              ${o.idempotencyKey}, ${o.requestHash}, ${o.paymentIdempotencyKey},
-              ${currentTraceparent()}::text)
-      on conflict (idempotency_key) do nothing
-      returning *
-    ), h as (
-      insert into order_status_history (order_id, status, reason)
-      select id, status, ${reason} from o
-    ), ob as (${outboxInsert(outboxRows, sql`select 1 from o`)})
-    select o.*, pg_notify(${OUTBOX_CHANNEL}, '') from o`);
-  const [raw] = result.rows;
+  const [raw] = await run(db, orderInserted, [
+    o.id,
+    o.userId,
+    o.itemId,
+    o.quantity,
+    o.unitPrice,
+    o.amount,
+    o.idempotencyKey,
+    o.requestHash,
+    o.paymentIdempotencyKey,
+    reason,
+    ...outboxParams(outboxRows),
+    OUTBOX_CHANNEL,
+  ]);
   return raw ? fromRaw(raw) : undefined;
 }
 

@@ -4,7 +4,7 @@
  * job outcomes.)
  */
 import { and, asc, eq, gt, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
-import type { Executor, Tx } from './client.js';
+import { transactionOpenedWith, type Db, type Executor } from './client.js';
 import { outbox } from './schema.js';
 
 /** What the relay and the reconciler need of a row to enqueue it. */
@@ -36,32 +36,71 @@ const dispatchable = {
 };
 
 /**
- * Claims up to `limit` undispatched rows in id order and marks them dispatched, in one statement
- * (one round trip, each row written once). Call it inside the transaction that enqueues them: the
- * mark is visible only if that transaction commits, so when enqueueing fails and it rolls back,
- * nothing is dispatched that was not enqueued. SKIP LOCKED lets several relays claim disjoint
- * batches at once. Rows marked failed (not enqueueable) are left out so they never block the rows
- * behind them; clearing failed_at offers one again.
+ * Claims up to `limit` undispatched rows in id order and marks them dispatched, in the statement
+ * that opens the transaction `work` runs in (one round trip for BEGIN and the claim, each row
+ * written once). `work` enqueues them: the mark is visible only if the transaction commits, so
+ * when enqueueing fails and it rolls back, nothing is dispatched that was not enqueued. SKIP
+ * LOCKED lets several relays claim disjoint batches at once. Rows marked failed (not
+ * enqueueable) are left out so they never block the rows behind them; clearing failed_at offers
+ * one again. Rows come to `work` in id order.
  */
-export async function claimForDispatch(tx: Tx, limit: number): Promise<DispatchableRow[]> {
-  const claimable = tx
-    .select({ id: outbox.id })
-    .from(outbox)
-    .where(and(isNull(outbox.dispatchedAt), isNull(outbox.failedAt)))
-    .orderBy(asc(outbox.id))
-    .limit(limit)
-    .for('update', { skipLocked: true });
-  const rows = await tx
-    .update(outbox)
-    .set({ dispatchedAt: sql`now()` })
-    .where(inArray(outbox.id, claimable))
-    .returning(dispatchable);
-  // UPDATE ... RETURNING has no order; jobs are added in id order.
-  return rows.sort((x, y) => x.id - y.id);
+export async function withClaimedRows<T>(
+  db: Db,
+  limit: number,
+  work: (rows: DispatchableRow[], tx: Executor) => Promise<T>,
+): Promise<T> {
+  // Inlined, not bound: BEGIN and the claim travel as one simple query, which has no parameters.
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new Error(`bad claim limit ${limit}`);
+  return transactionOpenedWith<RawDispatchable, T>(db, claimText(limit), (rows, tx) =>
+    // UPDATE ... RETURNING has no order; jobs are added in id order.
+    work(
+      rows.map(dispatchableOf).sort((x, y) => x.id - y.id),
+      tx,
+    ),
+  );
 }
 
+const claimText = (limit: number) =>
+  `update outbox set dispatched_at = now()
+   where id in (
+     select id from outbox
+     where dispatched_at is null and failed_at is null
+     order by id
+     limit ${limit}
+     for update skip locked)
+   returning id, job_id, queue, event_type, order_id, idempotency_key, payload, traceparent,
+     (extract(epoch from clock_timestamp() - created_at) * 1000)::float8 as age_ms`;
+
+interface RawDispatchable {
+  id: number;
+  job_id: string;
+  queue: string;
+  event_type: string;
+  order_id: string | null;
+  idempotency_key: string;
+  payload: unknown;
+  traceparent: string | null;
+  age_ms: number;
+}
+
+const dispatchableOf = (r: RawDispatchable): DispatchableRow => ({
+  id: Number(r.id),
+  jobId: r.job_id,
+  queue: r.queue,
+  eventType: r.event_type,
+  orderId: r.order_id,
+  idempotencyKey: r.idempotency_key,
+  payload: r.payload,
+  traceparent: r.traceparent,
+  ageMs: Number(r.age_ms),
+});
+
 /** A claimed row that cannot become a job: failed with the reason, and not dispatched. */
-export async function markClaimedUndispatchable(tx: Tx, id: number, error: string): Promise<void> {
+export async function markClaimedUndispatchable(
+  tx: Executor,
+  id: number,
+  error: string,
+): Promise<void> {
   await tx
     .update(outbox)
     .set({ dispatchedAt: null, failedAt: sql`now()`, lastError: error })

@@ -1,18 +1,30 @@
-import { and, eq, isNull, sql, type SQL } from 'drizzle-orm';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import { OUTBOX_CHANNEL, type NewOutboxRow } from '../lib/domain/outbox-events.js';
 import { currentTraceparent } from '../lib/platform/trace-context.js';
 import type { Executor } from './client.js';
 import { deleteOlderThan, type AgeLimits } from './delete-old.js';
 import { outbox } from './schema.js';
+import { run, statement } from './statement.js';
 
 /**
- * The one INSERT of outbox rows, for use inside a statement: rows travel as one JSON parameter, so
- * any number of them is one round trip. With `onlyIf` (a query), nothing is inserted unless it
- * returns a row: intake inserts its rows only when its order insert did. Each row keeps the
- * writer's trace context (null when tracing is off), so its job continues the same trace.
+ * The one INSERT of outbox rows, as SQL text for a statement (db/statement.ts): rows travel as one
+ * JSON parameter (`outboxParams`), so any number of them is one round trip. `trace` and `rows`
+ * name the statement's parameters ($n) holding the writer's trace context (null when tracing is
+ * off, so each job continues the same trace) and the rows. With `onlyIf` (a query), nothing is
+ * inserted unless it returns a row: intake inserts its rows only when its order insert did.
  */
-export function outboxInsert(rows: NewOutboxRow[], onlyIf?: SQL): SQL {
-  const traceparent = currentTraceparent();
+export function outboxInsertText(trace: string, rows: string, onlyIf?: string): string {
+  return `
+    insert into outbox (queue, event_type, order_id, idempotency_key, payload, traceparent)
+    select v.queue, v.event_type, v.order_id, v.idempotency_key, v.payload, ${trace}::text
+    from jsonb_to_recordset(${rows}::jsonb)
+      as v(queue text, event_type text, order_id uuid, idempotency_key uuid, payload jsonb)
+    ${onlyIf ? `where exists (${onlyIf})` : ''}
+    returning id`;
+}
+
+/** The values of outboxInsertText's two parameters: the trace context, and the rows as JSON. */
+export function outboxParams(rows: NewOutboxRow[]): [string | null, string] {
   const values = JSON.stringify(
     rows.map((r) => ({
       queue: r.queue,
@@ -22,14 +34,15 @@ export function outboxInsert(rows: NewOutboxRow[], onlyIf?: SQL): SQL {
       payload: r.payload,
     })),
   );
-  return sql`
-    insert into outbox (queue, event_type, order_id, idempotency_key, payload, traceparent)
-    select v.queue, v.event_type, v.order_id, v.idempotency_key, v.payload, ${traceparent}::text
-    from jsonb_to_recordset(${values}::jsonb)
-      as v(queue text, event_type text, order_id uuid, idempotency_key uuid, payload jsonb)
-    ${onlyIf ? sql`where exists (${onlyIf})` : sql``}
-    returning id`;
+  return [currentTraceparent(), values];
 }
+
+const outboxRowsInserted = statement<{ id: number | string }>(
+  'outbox_insert_notify',
+  `with ins as (${outboxInsertText('$1', '$2')}),
+   wake as (select pg_notify($3, ''))
+   select ins.id from ins, wake`,
+);
 
 /**
  * Inserts outbox rows and signals the relay, in one statement (one round trip: this runs in every
@@ -37,12 +50,9 @@ export function outboxInsert(rows: NewOutboxRow[], onlyIf?: SQL): SQL {
  */
 export async function insertOutboxRows(tx: Executor, rows: NewOutboxRow[]): Promise<number[]> {
   if (rows.length === 0) return [];
-  const result = await tx.execute<{ id: number | string }>(sql`
-    with ins as (${outboxInsert(rows)}),
-    wake as (select pg_notify(${OUTBOX_CHANNEL}, ''))
-    select ins.id from ins, wake`);
-  // Raw rows: ids may come back as text; callers get them in insertion (id) order.
-  return result.rows.map((r) => Number(r.id)).sort((x, y) => x - y);
+  const inserted = await run(tx, outboxRowsInserted, [...outboxParams(rows), OUTBOX_CHANNEL]);
+  // Ids may come back as text; callers get them in insertion (id) order.
+  return inserted.map((r) => Number(r.id)).sort((x, y) => x - y);
 }
 
 export interface OutboxState {
@@ -52,15 +62,16 @@ export interface OutboxState {
   failed: boolean;
 }
 
+const outboxState = statement<{ job_id: string; completed: boolean; failed: boolean }>(
+  'outbox_state',
+  `select job_id, completed_at is not null as completed, failed_at is not null as failed
+   from outbox where id = $1`,
+);
+
 /** undefined when the row is gone (retention deletes only completed rows). */
 export async function getOutboxState(ex: Executor, id: number): Promise<OutboxState | undefined> {
-  const [row] = await ex
-    .select({ jobId: outbox.jobId, completedAt: outbox.completedAt, failedAt: outbox.failedAt })
-    .from(outbox)
-    .where(eq(outbox.id, id));
-  return (
-    row && { jobId: row.jobId, completed: row.completedAt !== null, failed: row.failedAt !== null }
-  );
+  const [row] = await run(ex, outboxState, [id]);
+  return row && { jobId: row.job_id, completed: row.completed, failed: row.failed };
 }
 
 /**
@@ -92,18 +103,25 @@ const withAttemptError = (error: string) =>
  * job's row.
  */
 export async function markOutboxCompleted(ex: Executor, ref: OutboxJobRef): Promise<boolean> {
-  const done = await ex
-    .update(outbox)
-    .set({
-      completedAt: sql`now()`,
-      failedAt: null,
-      lastError: null,
-      attempts: sql`${outbox.attempts} + 1`,
-    })
-    .where(and(isRow(ref), isNull(outbox.completedAt)))
-    .returning({ id: outbox.id });
+  const done = await run(ex, outboxCompleted, [ref.id, ref.jobId]);
   return done.length > 0;
 }
+
+/**
+ * The completion of a job's outbox row, as SQL text for a statement: `id` and `jobId` name its
+ * parameters. Counts the attempt and clears any earlier failure; only the job's own open row.
+ */
+export function outboxCompletedText(id: string, jobId: string): string {
+  return `update outbox
+   set completed_at = now(), failed_at = null, last_error = null, attempts = attempts + 1
+   where id = ${id} and job_id = ${jobId} and completed_at is null
+   returning id`;
+}
+
+const outboxCompleted = statement<{ id: number }>(
+  'outbox_completed',
+  outboxCompletedText('$1', '$2'),
+);
 
 /** One attempt failed and will be retried: count it and keep its error for ops. */
 export async function recordOutboxAttemptFailed(

@@ -1,5 +1,5 @@
 import type { Db } from '../db/client.js';
-import { claimForDispatch, markClaimedUndispatchable } from '../db/outbox-dispatch.js';
+import { markClaimedUndispatchable, withClaimedRows } from '../db/outbox-dispatch.js';
 import type { Logger } from '../lib/platform/logger.js';
 import { retry } from '../lib/platform/retry.js';
 import { OUTBOX_CHANNEL, type QueueName } from '../lib/domain/outbox-events.js';
@@ -83,8 +83,7 @@ export function createRelay(options: RelayOptions): Relay {
   });
 
   async function dispatchBatch(): Promise<{ claimed: number } & DrainResult> {
-    const outcome = await db.transaction(async (tx) => {
-      const rows = await claimForDispatch(tx, batchSize);
+    const outcome = await withClaimedRows(db, batchSize, async (rows, tx) => {
       if (rows.length === 0) return { claimed: 0, enqueued: [], rejected: [], claimedAt: 0 };
       const claimedAt = Date.now();
       const { enqueued, rejected } = await enqueueRows(queues, rows, enqueueTimeoutMs);

@@ -1,6 +1,10 @@
-import type { Db, Tx } from '../../db/client.js';
-import { lockInboxRow, markInboxProcessed } from '../../db/inbox.js';
-import { lockOrder } from '../../db/order-transitions.js';
+import type { Db, Executor } from '../../db/client.js';
+import {
+  markInboxProcessed,
+  markInboxProcessedAndJobCompleted,
+  withInboxEventLocked,
+  type LockedInboxEvent,
+} from '../../db/inbox.js';
 import { markOutboxCompleted, type OutboxJobRef } from '../../db/outbox.js';
 import type { InboxRow } from '../../db/schema.js';
 import {
@@ -36,49 +40,61 @@ export async function applyInboxEvent(
   db: Db,
   { inboxId, outbox }: ApplyInboxEventInput,
 ): Promise<ApplyInboxEventResult> {
-  return db.transaction(async (tx) => {
-    const result = await decideAndApply(tx, inboxId);
-    if (outbox !== undefined) await markOutboxCompleted(tx, outbox);
+  return withInboxEventLocked(db, inboxId, async (locked, tx) => {
+    const { result, processed } = await decideAndApply(tx, locked);
+    // The inbox row's outcome and the job's completion: one statement when there are both.
+    if (processed && outbox) {
+      await markInboxProcessedAndJobCompleted(tx, processed.id, processed.result, outbox);
+    } else if (processed) {
+      await markInboxProcessed(tx, processed.id, processed.result);
+    } else if (outbox) {
+      await markOutboxCompleted(tx, outbox);
+    }
     return result;
   });
 }
 
-async function decideAndApply(tx: Tx, inboxId: number): Promise<ApplyInboxEventResult> {
-  const event = await lockInboxRow(tx, inboxId);
-  if (!event) return { outcome: 'missing' };
+/** What applying decided, and the outcome to mark the inbox row processed with (none: leave it). */
+interface Decided {
+  result: ApplyInboxEventResult;
+  processed?: { id: number; result: string };
+}
+
+async function decideAndApply(tx: Executor, { event, order }: LockedInboxEvent): Promise<Decided> {
+  if (!event) return { result: { outcome: 'missing' } };
   if (event.processedAt) {
-    return { outcome: 'already-processed', orderId: event.orderId, result: event.result };
+    return {
+      result: { outcome: 'already-processed', orderId: event.orderId, result: event.result },
+    };
   }
   if (!isOrderEvent(event.eventType)) {
-    return refuse(tx, event, 'conflict', `unknown event type ${event.eventType}`);
+    return refuse(event, 'conflict', `unknown event type ${event.eventType}`);
   }
-  const order = await lockOrder(tx, event.orderId);
-  if (!order) return refuse(tx, event, 'conflict', `order ${event.orderId} not found`);
+  if (!order) return refuse(event, 'conflict', `order ${event.orderId} not found`);
   if (!isOrderStatus(order.status)) {
-    return refuse(tx, event, 'conflict', `order has unknown status ${order.status}`);
+    return refuse(event, 'conflict', `order has unknown status ${order.status}`);
   }
   const decision = transition(orderStateOf(order), event.eventType);
-  if (!decision.ok) return refuse(tx, event, decision.kind, decision.reason);
+  if (!decision.ok) return refuse(event, decision.kind, decision.reason);
 
   const outboxIds = await applyTransition(tx, order, decision, factsOf(event));
-  await markInboxProcessed(tx, event.id, 'applied');
   return {
-    outcome: 'applied',
-    orderId: order.id,
-    from: describeState(decision.from),
-    to: describeState(decision.to),
-    outboxIds,
+    result: {
+      outcome: 'applied',
+      orderId: order.id,
+      from: describeState(decision.from),
+      to: describeState(decision.to),
+      outboxIds,
+    },
+    processed: { id: event.id, result: 'applied' },
   };
 }
 
-async function refuse(
-  tx: Tx,
-  event: InboxRow,
-  kind: 'duplicate' | 'conflict',
-  reason: string,
-): Promise<ApplyInboxEventResult> {
-  await markInboxProcessed(tx, event.id, reason);
-  return { outcome: 'refused', orderId: event.orderId, kind, reason };
+function refuse(event: InboxRow, kind: 'duplicate' | 'conflict', reason: string): Decided {
+  return {
+    result: { outcome: 'refused', orderId: event.orderId, kind, reason },
+    processed: { id: event.id, result: reason },
+  };
 }
 
 /** Shipping responses carry shipment_id (a number is accepted as its text); payments, id. */

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Tx } from '../../db/client.js';
+import type { Executor } from '../../db/client.js';
 import { setOrderState } from '../../db/order-transitions.js';
-import { insertOutboxRows } from '../../db/outbox.js';
 import type { OrderRow } from '../../db/schema.js';
 import type { Accepted } from '../domain/order-state.js';
 import {
@@ -22,12 +21,13 @@ export interface EventFacts {
 
 /**
  * Writes an accepted transition inside the caller's transaction, with the order locked: the new
- * state and its history row, then the follow-up outbox rows the state machine asked for (which
- * also NOTIFY the relay). Returns the outbox row ids. The one writer of transitions, so the inbox
- * processor and customer cancellation cannot differ in what a transition leaves behind.
+ * state, its history row and the follow-up outbox rows the state machine asked for (which also
+ * NOTIFY the relay), in one statement. Returns the outbox row ids. The one writer of transitions,
+ * so the inbox processor and customer cancellation cannot differ in what a transition leaves
+ * behind.
  */
 export async function applyTransition(
-  tx: Tx,
+  tx: Executor,
   order: OrderRow,
   decision: Accepted,
   facts: EventFacts = {},
@@ -36,16 +36,6 @@ export async function applyTransition(
   // The payment that succeeded is the one refunded: recorded now, or by an earlier event.
   const paymentId = order.paymentId ?? (to.paymentReceived ? facts.paymentId : undefined);
   const refundKey = followUps.requestRefund ? randomUUID() : undefined;
-  await setOrderState(tx, {
-    orderId: order.id,
-    status: to.status,
-    refundStatus: to.refund,
-    reason: decision.reason,
-    shipmentId: facts.shipmentId,
-    paymentId,
-    refundIdempotencyKey: refundKey,
-    cancelRequested: to.cancelRequested,
-  });
 
   const rows: NewOutboxRow[] = [
     notification(order, followUps.notify.event, followUps.notify.message),
@@ -63,5 +53,18 @@ export async function applyTransition(
       }),
     );
   }
-  return insertOutboxRows(tx, rows);
+  return setOrderState(
+    tx,
+    {
+      orderId: order.id,
+      status: to.status,
+      refundStatus: to.refund,
+      reason: decision.reason,
+      shipmentId: facts.shipmentId,
+      paymentId,
+      refundIdempotencyKey: refundKey,
+      cancelRequested: to.cancelRequested,
+    },
+    rows,
+  );
 }

@@ -1,6 +1,5 @@
 import type { Db } from '../../db/client.js';
-import { findInboxRowId, insertInboxRow } from '../../db/inbox.js';
-import { insertOutboxRows } from '../../db/outbox.js';
+import { findInboxRowId, insertInboxRowWithJob } from '../../db/inbox.js';
 import { findOrderTraceparent } from '../../db/orders.js';
 import { withinOrderTrace } from '../platform/trace-context.js';
 import type { InboundEvent } from '../domain/inbound-event.js';
@@ -17,9 +16,9 @@ export interface RecordedInbound {
 
 /**
  * Takes an inbound event in: its inbox row and, only when that row is new, the `inbox` outbox row
- * that gets it applied, in one transaction (the outbox insert also NOTIFYs the relay). A repeat of
- * (source, messageKey) writes nothing. When two deliveries race, Postgres makes the second insert
- * wait for the first transaction, so exactly one of them writes.
+ * that gets it applied, in one statement (one transaction, one round trip; it also NOTIFYs the
+ * relay). A repeat of (source, messageKey) writes nothing. When two deliveries race, Postgres
+ * makes the second insert wait for the first, so exactly one of them writes.
  */
 export async function recordInboundEvent(db: Db, event: InboundEvent): Promise<RecordedInbound> {
   // The sender may not have passed the order's trace context on (Payments calls back on its own,
@@ -32,20 +31,17 @@ export async function recordInboundEvent(db: Db, event: InboundEvent): Promise<R
 }
 
 async function record(db: Db, event: InboundEvent): Promise<RecordedInbound> {
-  return db.transaction(async (tx) => {
-    const inserted = await insertInboxRow(tx, event);
-    if (inserted !== undefined) {
-      await insertOutboxRows(tx, [inboxApply(inserted, event.orderId, event.eventType)]);
-      return { inboxId: inserted, duplicate: false };
-    }
-    const existing = await findInboxRowId(tx, event.source, event.messageKey);
-    // Retention deletes only processed rows, and only long after they were written; a conflict
-    // with no row to show for it means something else deletes inbox rows.
-    if (existing === undefined) {
-      throw new Error(
-        `inbox row ${event.source}/${event.messageKey} conflicted on insert but cannot be found`,
-      );
-    }
-    return { inboxId: existing, duplicate: true };
-  });
+  // One statement writes both rows; the job's inbox_id is filled in with the new row's id.
+  const job = inboxApply(0, event.orderId, event.eventType);
+  const inserted = await insertInboxRowWithJob(db, event, job);
+  if (inserted !== undefined) return { inboxId: inserted, duplicate: false };
+  const existing = await findInboxRowId(db, event.source, event.messageKey);
+  // Retention deletes only processed rows, and only long after they were written; a conflict
+  // with no row to show for it means something else deletes inbox rows.
+  if (existing === undefined) {
+    throw new Error(
+      `inbox row ${event.source}/${event.messageKey} conflicted on insert but cannot be found`,
+    );
+  }
+  return { inboxId: existing, duplicate: true };
 }
