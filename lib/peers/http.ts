@@ -1,17 +1,12 @@
-import http, { type IncomingMessage } from 'node:http';
+import http from 'node:http';
 import https from 'node:https';
+import fetch, { type Response } from 'node-fetch';
 import { PeerRejectedError, PeerUnavailableError } from '../domain/errors.js';
 
 /**
  * The one way this service calls its HTTP peers (Catalog, Payments, Notifications): a bounded
  * timeout, X-API-Key when a token is set, and every failure turned into a typed error that says
  * whether retrying can help (PeerUnavailableError) or not (PeerRejectedError).
- *
- * On node:http directly, not node-fetch: a call costs about 0.12 ms of CPU here against 0.5 ms
- * through node-fetch (measured on a local peer; its Headers, Body streams and AbortSignal per
- * call), and an order makes five of them. What node-fetch did that this does not: follow
- * redirects (a peer URL that redirects answers 3xx, a permanent failure naming the status: the
- * configured URL is wrong) and ask for compressed answers (none is asked for, so none comes).
  */
 export interface PeerClientOptions {
   /** The peer's name, for errors and logs. */
@@ -48,9 +43,10 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Math.max(0, Math.ceil((at - now) / 1000));
 }
 
-function parseBody(text: string, contentType: string | undefined): unknown {
+async function readBody(res: Response): Promise<unknown> {
+  const text = await res.text();
   if (!text) return undefined;
-  if ((contentType ?? '').includes('json')) {
+  if ((res.headers.get('content-type') ?? '').includes('json')) {
     try {
       return JSON.parse(text) as unknown;
     } catch {
@@ -59,63 +55,6 @@ function parseBody(text: string, contentType: string | undefined): unknown {
     }
   }
   return text;
-}
-
-class PeerTimeoutError extends Error {
-  constructor(ms: number) {
-    super(`no answer within ${ms} ms`);
-    this.name = 'TimeoutError';
-  }
-}
-
-interface RawAnswer {
-  status: number;
-  res: IncomingMessage;
-  text: string;
-}
-
-/**
- * One exchange, bounded by `timeoutMs` from the request to the last byte of the answer. Rejects
- * with `stage` set to where it broke: before an answer came (unreachable, timed out) or while it
- * was being read (broken off).
- */
-function exchange(
-  req: PeerRequest,
-  headers: Record<string, string>,
-  body: string | undefined,
-  timeoutMs: number,
-): Promise<RawAnswer> {
-  return new Promise((resolve, reject) => {
-    const url = new URL(req.url);
-    const secure = url.protocol === 'https:';
-    let answered = false;
-    const fail = (err: Error) => {
-      clearTimeout(timer);
-      reject(Object.assign(err, { stage: answered ? 'body' : 'request' }));
-    };
-    const request = (secure ? https : http).request(
-      url,
-      { method: req.method, headers, agent: secure ? httpsAgent : httpAgent },
-      (res) => {
-        answered = true;
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', fail);
-        res.on('aborted', () => fail(new Error('the peer closed the connection mid-answer')));
-        res.on('end', () => {
-          clearTimeout(timer);
-          resolve({
-            status: res.statusCode ?? 0,
-            res,
-            text: Buffer.concat(chunks).toString('utf8'),
-          });
-        });
-      },
-    );
-    const timer = setTimeout(() => request.destroy(new PeerTimeoutError(timeoutMs)), timeoutMs);
-    request.on('error', fail);
-    request.end(body);
-  });
 }
 
 function describe(body: unknown): string {
@@ -130,24 +69,20 @@ export async function callPeer(
 ): Promise<PeerResponse> {
   const { peer, timeoutMs, token } = options;
   const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
-  const payload = req.body === undefined ? undefined : JSON.stringify(req.body);
-  if (payload !== undefined) {
-    headers['content-type'] = 'application/json';
-    headers['content-length'] = String(Buffer.byteLength(payload));
-  }
+  if (req.body !== undefined) headers['content-type'] = 'application/json';
   if (token) headers['x-api-key'] = token;
-  let answer: RawAnswer;
+  let res: Response;
   try {
-    answer = await exchange(req, headers, payload, timeoutMs);
+    res = await fetch(req.url, {
+      method: req.method,
+      headers,
+      body: req.body === undefined ? undefined : JSON.stringify(req.body),
+      signal: AbortSignal.timeout(timeoutMs),
+      agent: (u: URL) => (u.protocol === 'https:' ? httpsAgent : httpAgent),
+    });
   } catch (err) {
-    const e = err as Error & { stage?: 'request' | 'body' };
-    const timedOut = e instanceof PeerTimeoutError;
-    if (e.stage === 'body') {
-      throw new PeerUnavailableError(peer, `answer broken off (${e.message})`, undefined, {
-        cause: err,
-        timedOut,
-      });
-    }
+    const e = err as Error;
+    const timedOut = e.name === 'TimeoutError' || e.name === 'AbortError';
     throw new PeerUnavailableError(
       peer,
       timedOut ? `no answer within ${timeoutMs} ms` : `unreachable (${e.message})`,
@@ -155,15 +90,23 @@ export async function callPeer(
       { cause: err, timedOut },
     );
   }
-  const { status, res } = answer;
-  const body = parseBody(answer.text, res.headers['content-type']);
+  const body = await readBody(res).catch((err: unknown) => {
+    throw new PeerUnavailableError(
+      peer,
+      `answer broken off (${(err as Error).message})`,
+      undefined,
+      {
+        cause: err,
+      },
+    );
+  });
+  const { status } = res;
   if ((status >= 200 && status < 300) || req.accept?.includes(status)) return { status, body };
   if (status >= 500 || status === 429 || status === 408) {
-    const retryAfter = res.headers['retry-after'];
     throw new PeerUnavailableError(
       peer,
       `answered ${status}: ${describe(body)}`,
-      parseRetryAfter(Array.isArray(retryAfter) ? (retryAfter[0] ?? null) : (retryAfter ?? null)),
+      parseRetryAfter(res.headers.get('retry-after')),
     );
   }
   throw new PeerRejectedError(peer, status, describe(body));
