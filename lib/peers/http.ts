@@ -63,6 +63,8 @@ function describe(body: unknown): string {
   return s.length > 300 ? `${s.slice(0, 300)}…` : s;
 }
 
+const isTimeout = (e: Error) => e.name === 'TimeoutError' || e.name === 'AbortError';
+
 export async function callPeer(
   options: PeerClientOptions,
   req: PeerRequest,
@@ -82,7 +84,7 @@ export async function callPeer(
     });
   } catch (err) {
     const e = err as Error;
-    const timedOut = e.name === 'TimeoutError' || e.name === 'AbortError';
+    const timedOut = isTimeout(e);
     throw new PeerUnavailableError(
       peer,
       timedOut ? `no answer within ${timeoutMs} ms` : `unreachable (${e.message})`,
@@ -91,13 +93,13 @@ export async function callPeer(
     );
   }
   const body = await readBody(res).catch((err: unknown) => {
+    // The signal bounds the body too: a peer that sends its headers and then stalls times out.
+    const timedOut = isTimeout(err as Error);
     throw new PeerUnavailableError(
       peer,
-      `answer broken off (${(err as Error).message})`,
+      `answer broken off (${timedOut ? `not finished within ${timeoutMs} ms` : (err as Error).message})`,
       undefined,
-      {
-        cause: err,
-      },
+      { cause: err, timedOut },
     );
   });
   const { status } = res;
