@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 import type { ServerResponse } from 'node:http';
-import { PeerRejectedError, PeerUnavailableError } from '../../lib/domain/errors.js';
+import { PeerUnavailableError } from '../../lib/domain/errors.js';
 import { callPeer } from '../../lib/peers/http.js';
 import { listen, type StartedServer } from '../../scripts/peers/http-server.js';
 
 /**
- * lib/peers/http.ts on node:http: the cases a peer can break an exchange in, against a real HTTP
+ * lib/peers/http.ts (node-fetch): the cases a peer can break an exchange in, against a real HTTP
  * server on loopback.
  */
 describe('peer HTTP client (against a real HTTP server)', () => {
