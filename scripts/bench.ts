@@ -16,6 +16,7 @@
  * on loopback only. See `--help`.
  */
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -65,6 +66,8 @@ const HELP = `Usage: npm run bench -- [options]
   --quick            under 90 s: coarser, shorter steps and smaller runs (the default run takes
                      a few minutes)
   --json             print one JSON document instead of the table
+  --json-file <path> also write the JSON document there (with the table printed), so one run
+                     gives both
   --in-process       run the service with scripts/dev.ts's startDev in this process
                      (default: web, worker and consumer as separate processes)
   --steps <list>     capacity steps, orders per second, increasing (default 10,20,40,60,80,120;
@@ -95,6 +98,7 @@ const SAMPLE_MS = 250;
 interface Plan {
   quick: boolean;
   json: boolean;
+  jsonFile: string | undefined;
   inProcess: boolean;
   relaySamples: number;
   relayRows: number;
@@ -137,6 +141,7 @@ function plan(argv: string[]): Plan | undefined {
     options: {
       quick: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
+      'json-file': { type: 'string' },
       'in-process': { type: 'boolean', default: false },
       steps: { type: 'string' },
       'step-seconds': { type: 'string' },
@@ -156,6 +161,7 @@ function plan(argv: string[]): Plan | undefined {
   return {
     quick,
     json: values.json,
+    jsonFile: values['json-file'],
     inProcess: values['in-process'],
     relaySamples: quick ? 100 : 300,
     relayRows: quick ? 5000 : 20_000,
@@ -521,6 +527,7 @@ async function main(): Promise<number> {
   if (cleanup.signal.aborted) return 130;
   results.meta.loadAverageAfter = os.loadavg();
   results.meta.seconds = (performance.now() - t0) / 1000;
+  if (p.jsonFile) writeFileSync(p.jsonFile, `${formatJson(results)}\n`);
   process.stdout.write(`${p.json ? formatJson(results) : formatText(results)}\n`);
   return results.errors.length ? 1 : 0;
 }
