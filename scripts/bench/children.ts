@@ -35,27 +35,27 @@ export function startServiceProcess(options: {
   stdoutIsLog?: boolean;
   /** Extra node flags (--cpu-prof for --profile). */
   nodeArgs?: string[];
+  /**
+   * Run the compiled entry under dist/ exactly as the Procfile does (`npm run build` first);
+   * otherwise the TypeScript source through tsx, whose loader and transpiled modules add memory.
+   */
+  compiled?: boolean;
 }): ServiceProcess {
   const { name } = options;
-  // `node --import tsx/esm`: TypeScript straight from the sources, one process per entry, as the
-  // Procfile runs the compiled ones, with the same tracing preload (a no-op without OTEL_*). tsx
-  // resolves from cwd (the repository).
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      ...(options.nodeArgs ?? []),
-      '--import',
-      'tsx/esm',
-      '--import',
-      './lib/platform/tracing.ts',
-      options.entry,
-    ],
-    {
-      cwd: options.cwd,
-      env: options.env,
-      stdio: ['ignore', options.stdoutIsLog === false ? 'ignore' : 'pipe', 'pipe'],
-    },
-  );
+  // One process per entry with the same tracing preload as the Procfile (a no-op without OTEL_*);
+  // tsx resolves from cwd (the repository).
+  const launch = options.compiled
+    ? [
+        '--import',
+        './dist/lib/platform/tracing.js',
+        `dist/${options.entry.replace(/\.ts$/, '.js')}`,
+      ]
+    : ['--import', 'tsx/esm', '--import', './lib/platform/tracing.ts', options.entry];
+  const child: ChildProcess = spawn(process.execPath, [...(options.nodeArgs ?? []), ...launch], {
+    cwd: options.cwd,
+    env: options.env,
+    stdio: ['ignore', options.stdoutIsLog === false ? 'ignore' : 'pipe', 'pipe'],
+  });
   const lines: string[] = [];
   const counts = { warnings: 0, errors: 0 };
   let exitInfo: string | undefined;

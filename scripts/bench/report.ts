@@ -39,6 +39,8 @@ export interface BenchMeta {
   postgres?: string;
   commit?: string;
   poolSize: number;
+  /** What the service processes ran: dist/ as the Procfile, or the sources through tsx. */
+  build?: string;
   /** Bench clock minus Postgres clock, ms (the stamps are compared across the two). */
   clockOffsetMs?: number;
   seconds?: number;
@@ -338,6 +340,7 @@ export function formatText(r: BenchResults): string {
         ? `, after ${m.loadAverageAfter.map((l) => l.toFixed(2)).join(' ')}`
         : ''),
     `  Node ${m.node}; ${m.postgres ?? 'Postgres ?'}; web pool ${m.poolSize}` +
+      (m.build ? `; ${m.build}` : '') +
       (m.commit ? `; commit ${m.commit}` : '') +
       (m.clockOffsetMs !== undefined
         ? `; clocks bench − Postgres ${m.clockOffsetMs.toFixed(2)} ms`
@@ -450,9 +453,13 @@ export function formatText(r: BenchResults): string {
           })
           .join(', ') || '—'
       }`,
-      '   (the service processes run from the TypeScript sources through tsx, whose loader and',
-      '   transpiled modules count in their RSS; production runs the compiled JavaScript.)',
     );
+    if (m.build?.startsWith('sources')) {
+      out.push(
+        '   (the service processes ran from the TypeScript sources through tsx, whose loader and',
+        '   transpiled modules count in their RSS; production runs the compiled JavaScript.)',
+      );
+    }
   }
   if (r.burst || r.sustained) out.push('');
 

@@ -116,6 +116,8 @@ export interface SystemOptions {
   profileDir?: string;
   /** Web processes to run (processes mode), as web dynos scale out. */
   webProcesses: number;
+  /** Run web, worker and consumer from dist/ as the Procfile does (built beforehand). */
+  compiled: boolean;
   poolSize: number;
   signal: AbortSignal;
   progress(line: string): void;
@@ -225,6 +227,8 @@ export async function startSystem(
     const child = startServiceProcess({
       name,
       entry,
+      // The Catalog peer is a script, never compiled.
+      compiled: options.compiled && name !== 'catalog',
       cwd: REPO,
       env: { ...env, ...extra },
       stdoutIsLog: name !== 'catalog',
