@@ -38,9 +38,17 @@ export function adminGuard(
   }: AdminGuardOptions,
 ): RequestHandler[] {
   const matches = credentialsCheck(credentials);
+  // Checked once per request (two SHA-256 digests), then read by the limiter, the lock-out and
+  // the auth itself.
+  const verdicts = new WeakMap<Request, boolean>();
   const rightCredentials = (req: Request) => {
-    const header = req.get('authorization');
-    return header !== undefined && matches(header);
+    let right = verdicts.get(req);
+    if (right === undefined) {
+      const header = req.get('authorization');
+      right = header !== undefined && matches(header);
+      verdicts.set(req, right);
+    }
+    return right;
   };
   const store = new MemoryStore();
   const clientKey = (req: Request) => ipKeyGenerator(req.ip ?? '');
@@ -74,5 +82,5 @@ export function adminGuard(
     }
     next();
   };
-  return [refuseWhenLimited, limiter, basicAuth(credentials, 'Order Service admin')];
+  return [refuseWhenLimited, limiter, basicAuth(rightCredentials, 'Order Service admin')];
 }

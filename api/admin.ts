@@ -3,7 +3,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
-import { Router, type Express, type RequestHandler } from 'express';
+import { Router, type Express, type Request, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { Config } from '../lib/platform/config.js';
 import { UnauthorizedError } from '../lib/domain/errors.js';
@@ -50,12 +50,17 @@ export function credentialsCheck(credentials: AdminCredentials): (header: string
   };
 }
 
-/** `Authorization: Basic base64(user:password)` checked in constant time; 401 + challenge otherwise. */
-export function basicAuth(credentials: AdminCredentials, realm: string): RequestHandler {
-  const matches = credentialsCheck(credentials);
+/**
+ * HTTP Basic auth: on when `rightCredentials` says the request carries the configured ones
+ * (`credentialsCheck`), else 401 with a challenge.
+ */
+export function basicAuth(
+  rightCredentials: (req: Request) => boolean,
+  realm: string,
+): RequestHandler {
   const challenge = `Basic realm="${realm}", charset="UTF-8"`;
   return (req, res, next) => {
-    if (matches(req.get('authorization') ?? '')) {
+    if (rightCredentials(req)) {
       next();
       return;
     }

@@ -21,16 +21,6 @@ describe('end to end: cancellation and refunds', function () {
     await sys?.stop();
   });
 
-  const peers = () => ({
-    payments: sys.dev.peers.payments!,
-    notifications: sys.dev.peers.notifications!,
-    shipping: sys.dev.peers.shipping!,
-  });
-  const events = (orderId: string) =>
-    peers()
-      .notifications.recorded({ order_id: orderId })
-      .notifications.map((n) => n.event)
-      .sort();
   type Order = { status: string; refund_status: string | null; [k: string]: unknown };
   const get = async (id: string): Promise<Order> =>
     (await sys.request('GET', `/api/v1/orders/${id}`)).body.data;
@@ -71,7 +61,7 @@ describe('end to end: cancellation and refunds', function () {
     expect(created.status).to.equal(201);
     const id = created.body.data.id as string;
     await sys.until(id, ['paid']);
-    const { shipping } = peers();
+    const { shipping } = sys.peers();
     await shipping.until(
       () => shipping.recorded({ order_id: id }).shipments[0]?.state === 'packing',
       20000,
@@ -82,7 +72,7 @@ describe('end to end: cancellation and refunds', function () {
 
   /** Payments saw one payment and exactly one refund of it, asked once (no repeat either). */
   function expectRefundedOnce(id: string) {
-    const recorded = peers().payments.recorded({ order_id: id });
+    const recorded = sys.peers().payments.recorded({ order_id: id });
     expect(recorded.payments).to.have.length(1);
     expect(recorded.refunds).to.have.length(1);
     expect(recorded.refunds[0]).to.include({
@@ -115,8 +105,8 @@ describe('end to end: cancellation and refunds', function () {
     await waitFor(async () => (await outboxRows(id, 'refunds'))[0]!.completed, {
       what: 'the refund row completed',
     });
-    await waitFor(() => events(id).length === 4, { what: 'four notifications' });
-    expect(events(id)).to.deep.equal([
+    await waitFor(() => sys.notificationEvents(id).length === 4, { what: 'four notifications' });
+    expect(sys.notificationEvents(id)).to.deep.equal([
       'order.cancelled',
       'order.created',
       'order.paid',
@@ -125,7 +115,7 @@ describe('end to end: cancellation and refunds', function () {
   });
 
   it('when the customer cancels a new order and the payment succeeds afterwards, then it stays cancelled, is never shipped, and the payment is refunded once', async () => {
-    const { payments, shipping } = peers();
+    const { payments, shipping } = sys.peers();
     const body = orderBody({ item_id: STICKER.id, quantity: 2 });
     payments.pauseCallbacks();
     let id: string;
@@ -157,8 +147,8 @@ describe('end to end: cancellation and refunds', function () {
     ]);
     expectRefundedOnce(id);
     expect(shipping.recorded({ order_id: id }).shipments).to.have.length(0);
-    await waitFor(() => events(id).length === 4, { what: 'four notifications' });
-    expect(events(id)).to.deep.equal([
+    await waitFor(() => sys.notificationEvents(id).length === 4, { what: 'four notifications' });
+    expect(sys.notificationEvents(id)).to.deep.equal([
       'order.cancelled',
       'order.created',
       'order.refund_requested',
@@ -183,11 +173,11 @@ describe('end to end: cancellation and refunds', function () {
       'cancelled/refunded',
     ]);
     expectRefundedOnce(id);
-    const { shipping } = peers();
+    const { shipping } = sys.peers();
     expect(shipping.recorded({ order_id: id }).cancellations).to.have.length(1);
     expect(shipping.recorded({ order_id: id }).cancellations[0]!.outcome).to.equal('cancelled');
-    await waitFor(() => events(id).length === 5, { what: 'five notifications' });
-    expect(events(id)).to.deep.equal([
+    await waitFor(() => sys.notificationEvents(id).length === 5, { what: 'five notifications' });
+    expect(sys.notificationEvents(id)).to.deep.equal([
       'order.cancel_requested',
       'order.cancelled',
       'order.created',
@@ -202,7 +192,7 @@ describe('end to end: cancellation and refunds', function () {
   });
 
   it('when the customer cancels a paid order but Shipping ships it first, then it is shipped, never refunded, and the customer is told the cancellation came too late', async () => {
-    const { shipping, payments } = peers();
+    const { shipping, payments } = sys.peers();
     shipping.setCancelRule(() => 'ship');
     try {
       const { id, userId } = await paidAndPacking();
@@ -214,10 +204,10 @@ describe('end to end: cancellation and refunds', function () {
       expect(order.status).to.equal('shipped');
       expect(order.refund_status).to.equal(null);
       expect(order.shipment_id).to.be.a('string');
-      await waitFor(() => events(id).includes('order.cancel_too_late'), {
+      await waitFor(() => sys.notificationEvents(id).includes('order.cancel_too_late'), {
         what: 'the too-late notification',
       });
-      expect(events(id)).to.deep.equal([
+      expect(sys.notificationEvents(id)).to.deep.equal([
         'order.cancel_requested',
         'order.cancel_too_late',
         'order.created',
@@ -249,7 +239,7 @@ describe('end to end: cancellation and refunds', function () {
   });
 
   it('when Payments refuses a refund, then the refund job fails at once into Bull Board and the metrics, and an ops retry after the fix refunds it', async () => {
-    const { payments } = peers();
+    const { payments } = sys.peers();
     const { id, userId } = await paidAndPacking();
     payments.setFault({ status: 422 });
     let jobId: string;

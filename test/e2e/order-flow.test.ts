@@ -20,17 +20,6 @@ describe('end to end: an order from POST to its final state', function () {
     await sys?.stop();
   });
 
-  const peers = () => ({
-    payments: sys.dev.peers.payments!,
-    notifications: sys.dev.peers.notifications!,
-    shipping: sys.dev.peers.shipping!,
-  });
-  const events = (orderId: string) =>
-    peers()
-      .notifications.recorded({ order_id: orderId })
-      .notifications.map((n) => n.event)
-      .sort();
-
   it('when an order is created, then it is paid, shipped with a shipment id, and every step is notified once', async () => {
     const created = await sys.request('POST', '/api/v1/orders', orderBody({ quantity: 2 }));
     expect(created.status).to.equal(201);
@@ -45,14 +34,18 @@ describe('end to end: an order from POST to its final state', function () {
       'paid',
       'shipped',
     ]);
-    const { payments, shipping } = peers();
+    const { payments, shipping } = sys.peers();
     expect(payments.recorded({ order_id: id }).payments).to.have.length(1);
     expect(payments.recorded({ order_id: id }).payments[0]).to.include({ amount: '0.20' });
     const shipment = shipping.recorded({ order_id: id }).shipments;
     expect(shipment).to.have.length(1);
     expect(shipment[0]!.answer?.shipment_id).to.equal(order.shipment_id);
-    await waitFor(() => events(id).length === 3, { what: 'three notifications' });
-    expect(events(id)).to.deep.equal(['order.created', 'order.paid', 'order.shipped']);
+    await waitFor(() => sys.notificationEvents(id).length === 3, { what: 'three notifications' });
+    expect(sys.notificationEvents(id)).to.deep.equal([
+      'order.created',
+      'order.paid',
+      'order.shipped',
+    ]);
   });
 
   it('when the payment fails, then the order is cancelled and never sent to Shipping', async () => {
@@ -68,9 +61,9 @@ describe('end to end: an order from POST to its final state', function () {
     const order = await sys.until(id, ['cancelled', 'shipped']);
 
     expect(order.status).to.equal('cancelled');
-    expect(peers().shipping.recorded({ order_id: id }).shipments).to.have.length(0);
-    await waitFor(() => events(id).length === 2, { what: 'two notifications' });
-    expect(events(id)).to.deep.equal(['order.cancelled', 'order.created']);
+    expect(sys.peers().shipping.recorded({ order_id: id }).shipments).to.have.length(0);
+    await waitFor(() => sys.notificationEvents(id).length === 2, { what: 'two notifications' });
+    expect(sys.notificationEvents(id)).to.deep.equal(['order.cancelled', 'order.created']);
   });
 
   it('when shipping fails, then the paid order is cancelled (and refunded: see cancellation.test.ts)', async () => {
@@ -90,11 +83,11 @@ describe('end to end: an order from POST to its final state', function () {
       'paid',
       'cancelled',
     ]);
-    await waitFor(() => events(id).length === 4, { what: 'four notifications' });
+    await waitFor(() => sys.notificationEvents(id).length === 4, { what: 'four notifications' });
   });
 
   it('when Payments refuses with 400, then the job fails at once, and a retry from Bull Board after the fix completes it', async () => {
-    const { payments } = peers();
+    const { payments } = sys.peers();
     payments.setFault({ status: 400 });
     let id: string;
     try {
@@ -157,7 +150,7 @@ describe('end to end: an order from POST to its final state', function () {
       b.quantity === 87 ? 'cancelled' : b.quantity === 13 ? 'cancelled' : 'shipped',
     );
     expect(finals.map((o) => o.status)).to.deep.equal(expected);
-    const { payments, notifications, shipping } = peers();
+    const { payments, notifications, shipping } = sys.peers();
     for (const [i, id] of ids.entries()) {
       expect(payments.recorded({ order_id: id }).payments, `payments for ${i}`).to.have.length(1);
       const paid = bodies[i]!.quantity !== 87;
@@ -168,10 +161,14 @@ describe('end to end: an order from POST to its final state', function () {
     // Created and cancelled when payment fails; created, paid and shipped; created, paid,
     // cancelled and refunded when shipping fails.
     const notified = (quantity: number) => (quantity === 87 ? 2 : quantity === 13 ? 4 : 3);
-    await waitFor(() => ids.every((id, i) => events(id).length === notified(bodies[i]!.quantity)), {
-      what: 'all notifications',
-      timeoutMs: 10000,
-    });
+    await waitFor(
+      () =>
+        ids.every((id, i) => sys.notificationEvents(id).length === notified(bodies[i]!.quantity)),
+      {
+        what: 'all notifications',
+        timeoutMs: 10000,
+      },
+    );
     for (const [i, id] of ids.entries()) {
       const refunds = bodies[i]!.quantity === 13 ? 1 : 0;
       expect(payments.recorded({ order_id: id }).refunds, `refunds for ${i}`).to.have.length(

@@ -25,6 +25,14 @@ export interface TestSystem {
     statuses: string[],
     timeoutMs?: number,
   ): Promise<{ status: string; [k: string]: unknown }>;
+  /** The development peers the system runs (all of them: none is switched off in tests). */
+  peers(): {
+    payments: NonNullable<DevRunning['peers']['payments']>;
+    notifications: NonNullable<DevRunning['peers']['notifications']>;
+    shipping: NonNullable<DevRunning['peers']['shipping']>;
+  };
+  /** The events Notifications recorded for the order, sorted. */
+  notificationEvents(orderId: string): Array<string | null>;
   stop(): Promise<void>;
 }
 
@@ -68,11 +76,22 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
   });
   const call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) =>
     request(dev.apiUrl, method, path, body, headers);
+  const peers = () => ({
+    payments: dev.peers.payments!,
+    notifications: dev.peers.notifications!,
+    shipping: dev.peers.shipping!,
+  });
   return {
     dev,
     db,
     redis,
     request: call,
+    peers,
+    notificationEvents: (orderId) =>
+      peers()
+        .notifications.recorded({ order_id: orderId })
+        .notifications.map((n) => n.event)
+        .sort(),
     async until(orderId, statuses, timeoutMs = 10000) {
       let last: { status: string } | undefined;
       await waitFor(
