@@ -3,8 +3,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { startWeb, type RunningWeb } from '../../api/server.js';
 import { silentLogger } from '../../lib/platform/logger.js';
-import { startPeers, type Peers } from '../../scripts/peers/index.js';
+import type { Peers } from '../../scripts/peers/index.js';
 import { request, testConfig } from '../support/api.js';
+import { startInstantPeers } from '../support/peers.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { orderBody, STICKER } from '../support/factories.js';
 import { sharedTestBroker, uniqueKafkaNames, type TestBroker } from '../support/kafka.js';
@@ -34,16 +35,10 @@ describe('processes stopped mid-run with SIGTERM', function () {
     redis = createTestRedisPrefix();
     broker = await sharedTestBroker();
     const kafkaNames = uniqueKafkaNames();
-    peers = await startPeers({
-      logger: silentLogger(),
-      payments: { webhookSecret: secret, callbackDelayMs: 0, logger: silentLogger() },
-      notifications: { logger: silentLogger() },
-      shipping: {
-        brokers: [broker.address],
-        ...kafkaNames.shippingPeer,
-        delayMs: 0,
-        logger: silentLogger(),
-      },
+    peers = await startInstantPeers({
+      webhookSecret: secret,
+      brokers: [broker.address],
+      kafkaNames: kafkaNames.shippingPeer,
     });
     env = {
       DATABASE_URL: db.url,

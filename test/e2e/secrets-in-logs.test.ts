@@ -2,9 +2,9 @@ import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { silentLogger } from '../../lib/platform/logger.js';
-import { startPeers, type Peers } from '../../scripts/peers/index.js';
+import type { Peers } from '../../scripts/peers/index.js';
 import { request } from '../support/api.js';
+import { startInstantPeers } from '../support/peers.js';
 import { createTestDatabase, databaseUrl, type TestDatabase } from '../support/database.js';
 import { orderBody, STICKER } from '../support/factories.js';
 import { sharedTestBroker, uniqueKafkaNames } from '../support/kafka.js';
@@ -75,20 +75,10 @@ describe('secrets never reach the logs', function () {
   it('when the processes run orders, refused logins and refused callbacks at trace level, then no secret is in anything they wrote', async () => {
     const broker = await sharedTestBroker();
     const kafkaNames = uniqueKafkaNames();
-    peers = await startPeers({
-      logger: silentLogger(),
-      payments: {
-        webhookSecret: secrets.PAYMENTS_WEBHOOK_SECRET,
-        callbackDelayMs: 0,
-        logger: silentLogger(),
-      },
-      notifications: { logger: silentLogger() },
-      shipping: {
-        brokers: [broker.address],
-        ...kafkaNames.shippingPeer,
-        delayMs: 0,
-        logger: silentLogger(),
-      },
+    peers = await startInstantPeers({
+      webhookSecret: secrets.PAYMENTS_WEBHOOK_SECRET!,
+      brokers: [broker.address],
+      kafkaNames: kafkaNames.shippingPeer,
     });
     const dbUrl = new URL(databaseUrl(db.name));
     dbUrl.password = secrets.DATABASE_URL_PASSWORD!;

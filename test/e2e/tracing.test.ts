@@ -2,9 +2,9 @@ import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import type { Consumer } from 'kafkajs';
-import { silentLogger } from '../../lib/platform/logger.js';
-import { startPeers, type Peers } from '../../scripts/peers/index.js';
+import type { Peers } from '../../scripts/peers/index.js';
 import { request } from '../support/api.js';
+import { startInstantPeers } from '../support/peers.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { orderBody, STICKER } from '../support/factories.js';
 import {
@@ -60,16 +60,10 @@ describe('tracing: one trace per order across the processes', function () {
     kafkaResponsesTopic = kafkaNames.shippingPeer.responsesTopic;
     const port = await freePort();
     apiUrl = `http://127.0.0.1:${port}`;
-    peers = await startPeers({
-      logger: silentLogger(),
-      payments: { webhookSecret: secret, callbackDelayMs: 0, logger: silentLogger() },
-      notifications: { logger: silentLogger() },
-      shipping: {
-        brokers: [broker.address],
-        ...kafkaNames.shippingPeer,
-        delayMs: 0,
-        logger: silentLogger(),
-      },
+    peers = await startInstantPeers({
+      webhookSecret: secret,
+      brokers: [broker.address],
+      kafkaNames: kafkaNames.shippingPeer,
     });
     payments = await startHeaderRecordingProxy(peers.payments!.url);
     notifications = await startHeaderRecordingProxy(peers.notifications!.url);
