@@ -80,6 +80,8 @@ const HELP = `Usage: npm run bench -- [options]
   --pool <n>         DB_POOL_MAX of the service, and the intake concurrency (default 10)
   --web <n>          web processes (default 1; not with --in-process); intake spreads its
                      connections over them
+  --workers <n>      worker processes (default 1; not with --in-process), as worker dynos
+                     scale out; each runs the relay and every queue's processors
   --profile          write V8 CPU profiles of the service processes (kept; the path is printed)
   --sources          run web, worker and consumer from the TypeScript sources through tsx
                      (default: \`npm run build\` first, then dist/ exactly as the Procfile runs it)
@@ -127,6 +129,7 @@ interface Plan {
   profile: boolean;
   sources: boolean;
   webProcesses: number;
+  workerProcesses: number;
 }
 
 function positive(name: string, text: string | undefined, fallback: number, max: number): number {
@@ -156,6 +159,7 @@ function plan(argv: string[]): Plan | undefined {
       profile: { type: 'boolean', default: false },
       sources: { type: 'boolean', default: false },
       web: { type: 'string' },
+      workers: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -199,6 +203,7 @@ function plan(argv: string[]): Plan | undefined {
     profile: values.profile,
     sources: values.sources,
     webProcesses: positive('web', values.web, 1, 8),
+    workerProcesses: positive('workers', values.workers, 1, 8),
   };
 }
 
@@ -236,6 +241,7 @@ async function main(): Promise<number> {
       node: process.versions.node,
       commit: commit(),
       poolSize: p.pool,
+      processes: p.inProcess ? undefined : { web: p.webProcesses, worker: p.workerProcesses },
     },
     errors: [],
   };
@@ -284,6 +290,7 @@ async function main(): Promise<number> {
         progress,
         profileDir: results.meta.profileDir,
         webProcesses: p.webProcesses,
+        workerProcesses: p.workerProcesses,
         compiled,
       },
       cleanup,

@@ -140,7 +140,7 @@ export interface Efficiency {
   byProcess: Record<string, number>;
   /** Outbox rows (= jobs) per order in the measured run. */
   jobsPerOrder: number;
-  /** The worker process's CPU per job it ran (relay and everything else it does included). */
+  /** The worker processes' CPU per job they ran (relay and everything else they do included). */
   workerCpuMsPerJob?: number;
   noopJobCpuMs?: NoopJobCpuMs;
   /** workerCpuMsPerJob ÷ noopJobCpuMs.node. */
@@ -162,7 +162,9 @@ export function efficiencyOf(
     Object.entries(cpuParts).map(([name, ms]) => [name, per(ms)]),
   );
   const total = Object.values(cpuParts).reduce((s, ms) => s + ms, 0);
-  const worker = cpuParts.worker;
+  // Every worker process (--workers n: worker, worker-2, …) runs a share of the jobs.
+  const workerParts = Object.entries(cpuParts).filter(([name]) => /^worker(-\d+)?$/.test(name));
+  const worker = workerParts.length > 0 ? workerParts.reduce((s, [, ms]) => s + ms, 0) : undefined;
   const workerCpuMsPerJob = worker !== undefined && jobs > 0 ? worker / jobs : undefined;
   return {
     cpuMsPerOrder: per(total),

@@ -39,6 +39,8 @@ export interface BenchMeta {
   postgres?: string;
   commit?: string;
   poolSize: number;
+  /** Web and worker processes (processes mode; --web, --workers). */
+  processes?: { web: number; worker: number };
   /** What the service processes ran: dist/ as the Procfile, or the sources through tsx. */
   build?: string;
   /** Bench clock minus Postgres clock, ms (the stamps are compared across the two). */
@@ -329,12 +331,17 @@ function cpuLines(cpu: CpuUsage, orders: number, label = 'CPU per order'): strin
 
 const summaryCells = (s: Summary) => [fmtMs(s.p50), fmtMs(s.p90), fmtMs(s.p99), fmtMs(s.max)];
 
+function processesText(p: BenchMeta['processes']): string {
+  const n = (count: number, name: string) => (count > 1 ? `${count} ${name} processes` : name);
+  return `${n(p?.web ?? 1, 'web')}, ${n(p?.worker ?? 1, 'worker')}, consumer`;
+}
+
 export function formatText(r: BenchResults): string {
   const out: string[] = [];
   const m = r.meta;
   out.push(
     `Order service benchmark — ${m.startedAt}${m.quick ? ' (--quick)' : ''}`,
-    `  ${m.mode === 'processes' ? 'web, worker, consumer as separate processes' : 'in-process (startDev)'}; ` +
+    `  ${m.mode === 'processes' ? `${processesText(m.processes)} as separate processes` : 'in-process (startDev)'}; ` +
       `${m.cpus} cores, load average before ${m.loadAverageBefore.map((l) => l.toFixed(2)).join(' ')}` +
       (m.loadAverageAfter
         ? `, after ${m.loadAverageAfter.map((l) => l.toFixed(2)).join(' ')}`

@@ -116,6 +116,8 @@ export interface SystemOptions {
   profileDir?: string;
   /** Web processes to run (processes mode), as web dynos scale out. */
   webProcesses: number;
+  /** Worker processes to run (processes mode), as worker dynos scale out. */
+  workerProcesses: number;
   /** Run web, worker and consumer from dist/ as the Procfile does (built beforehand). */
   compiled: boolean;
   poolSize: number;
@@ -255,23 +257,30 @@ export async function startSystem(
     }),
   );
   const apiUrls = webPorts.map((port) => `http://127.0.0.1:${port}`);
-  const worker = start('worker', 'jobs/worker.ts', { HEALTH_PORT: String(workerHealth) });
+  const workerPorts = [workerHealth];
+  while (workerPorts.length < options.workerProcesses) workerPorts.push(await freePort());
+  const workers = workerPorts.map((port, i) =>
+    start(i === 0 ? 'worker' : `worker-${i + 1}`, 'jobs/worker.ts', { HEALTH_PORT: String(port) }),
+  );
   const consumer = start('consumer', 'jobs/shipping-consumer.ts', {
     HEALTH_PORT: String(consumerHealth),
   });
   options.progress(
     `started catalog (pid ${catalog.pid}), web (${webs.map((w) => w.pid).join(', ')}), ` +
-      `worker (${worker.pid}), consumer (${consumer.pid}); waiting for them to be ready`,
+      `worker (${workers.map((w) => w.pid).join(', ')}), consumer (${consumer.pid}); ` +
+      'waiting for them to be ready',
   );
   await Promise.all([
     catalog.waitReady(`${catalogUrl}/`, READY_TIMEOUT_MS, options.signal),
     ...webs.map((web, i) =>
       web.waitReady(`${apiUrls[i]}/health/ready`, READY_TIMEOUT_MS, options.signal),
     ),
-    worker.waitReady(
-      `http://127.0.0.1:${workerHealth}/health/ready`,
-      READY_TIMEOUT_MS,
-      options.signal,
+    ...workers.map((worker, i) =>
+      worker.waitReady(
+        `http://127.0.0.1:${workerPorts[i]}/health/ready`,
+        READY_TIMEOUT_MS,
+        options.signal,
+      ),
     ),
     // Ready means a member of its consumer group, so no shipping response waits for a join.
     consumer.waitReady(
@@ -280,21 +289,22 @@ export async function startSystem(
       options.signal,
     ),
   ]);
-  const children = [catalog, ...webs, worker, consumer];
+  const children = [catalog, ...webs, ...workers, consumer];
   return {
     mode: 'processes',
     apiUrl,
     apiUrls,
     poolSize: options.poolSize,
     async quiesce() {
-      await Promise.all([worker.stop(), consumer.stop()]);
+      await Promise.all([...workers.map((w) => w.stop()), consumer.stop()]);
       // The web processes must still be serving.
       for (const url of apiUrls) {
         const status = await getStatus(`${url}/health/ready`, 2000);
         if (status !== 200) throw new Error(`web not ready after stopping the worker (${status})`);
       }
       return (
-        'worker and consumer processes stopped (SIGTERM) before intake; ' +
+        `${workers.length > 1 ? `${workers.length} worker processes` : 'worker'} and consumer ` +
+        'stopped (SIGTERM) before intake; ' +
         `${webs.length > 1 ? `${webs.length} web processes` : 'web'} and Catalog kept`
       );
     },
