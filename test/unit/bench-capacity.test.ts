@@ -128,6 +128,17 @@ describe('bench capacity: efficiency', () => {
     expect(e.workerCpuPerJobRatio).to.equal(6);
   });
 
+  it('when several worker processes ran (--workers), then their CPU is added up per job, and no other part is', () => {
+    const e = efficiencyOf(
+      { worker: 1000, 'worker-2': 1100, 'web-2': 500, workers: 9999 },
+      100,
+      700,
+      { node: 0.5, redis: 0.25 },
+    );
+    expect(e.workerCpuMsPerJob).to.equal(3);
+    expect(e.workerCpuPerJobRatio).to.equal(6);
+  });
+
   it('when there is no worker process or no floor, then the ratio is left out, not made up', () => {
     const inProcess = efficiencyOf({ bench: 1000 }, 10, 70, { node: 0.5, redis: 0.2 });
     expect(inProcess.workerCpuMsPerJob).to.equal(undefined);
