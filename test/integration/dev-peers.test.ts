@@ -704,12 +704,16 @@ describe('development peers', () => {
           'the repeat to be counted',
         );
         expect(more).to.have.length(0);
-        // A reader can see the answer before the peer's send() has resolved and marked it.
+        // A reader can see the answer before the peer's send() has resolved and marked it, and
+        // the cancellation is marked a step after its shipment: wait for both.
         await shipping.until(
-          () =>
-            !['packing', 'answering'].includes(
-              shipping.recorded({ order_id: request.order_id }).shipments[0]?.state ?? 'packing',
-            ),
+          () => {
+            const { shipments, cancellations } = shipping.recorded({ order_id: request.order_id });
+            return (
+              !['packing', 'answering'].includes(shipments[0]?.state ?? 'packing') &&
+              (cancellations[0]?.state ?? 'answering') !== 'answering'
+            );
+          },
           10_000,
           'the answer recorded',
         );
