@@ -164,17 +164,23 @@ export async function readLedger({ pool, peers, orders }: LedgerInput): Promise<
   return ledger;
 }
 
+/** The issue's conditions on a settled ledger, each as what it is called, its value and the value
+ * it must have: isClean and the scenarios' assertions read this one list. */
+export function cleanConditions(l: Ledger): Array<[name: string, actual: number, wanted: number]> {
+  return [
+    ['final states correct', l.finalStatesCorrect, l.orders],
+    ['effects lost', l.effectsLost, 0],
+    ['duplicates applied', l.duplicatesApplied, 0],
+    ['unexpected effects', l.unexpectedEffects, 0],
+    ['open outbox rows', l.openOutbox, 0],
+    ['failed outbox rows', l.failedOutbox, 0],
+    ['unprocessed inbox rows', l.unprocessedInbox, 0],
+  ];
+}
+
 /** True when the ledger is clean: every condition of the issue holds. */
 export function isClean(l: Ledger): boolean {
-  return (
-    l.finalStatesCorrect === l.orders &&
-    l.effectsLost === 0 &&
-    l.duplicatesApplied === 0 &&
-    l.unexpectedEffects === 0 &&
-    l.openOutbox === 0 &&
-    l.failedOutbox === 0 &&
-    l.unprocessedInbox === 0
-  );
+  return cleanConditions(l).every(([, actual, wanted]) => actual === wanted);
 }
 
 /**

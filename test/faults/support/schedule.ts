@@ -34,6 +34,19 @@ export interface ScenarioOutcome {
   facts: Record<string, number | string | boolean>;
 }
 
+/** What the client was left without: orders refused, and orders never answered. */
+export function clientLosses({ facts }: ScenarioOutcome): Array<[name: string, count: unknown]> {
+  return [
+    ['orders refused', facts.refused],
+    ['orders never answered', facts.unanswered],
+  ];
+}
+
+/** The ending every scenario promises: every order answered, and the ledger clean. */
+export function isSettled(outcome: ScenarioOutcome): boolean {
+  return clientLosses(outcome).every(([, n]) => Number(n ?? 0) === 0) && isClean(outcome.ledger);
+}
+
 export interface ScenarioSpec {
   /** Short id for logs and the report, e.g. `1 kill -9`. */
   id: string;
@@ -90,10 +103,7 @@ async function runOne(entry: Entry, index: number): Promise<void> {
       const outcome = await spec.run(ctx);
       recordResult({ spec, outcome, seconds: (Date.now() - startedAt) / 1000 });
       // The logs are what explains a scenario that ran through but did not end as promised.
-      failed =
-        !isClean(outcome.ledger) ||
-        Number(outcome.facts.refused ?? 0) > 0 ||
-        Number(outcome.facts.unanswered ?? 0) > 0;
+      failed = !isSettled(outcome);
       return outcome;
     } catch (err) {
       recordResult({ spec, error: err as Error, seconds: (Date.now() - startedAt) / 1000 });
