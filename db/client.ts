@@ -55,21 +55,36 @@ export function pgHandleOf(ex: Executor): pg.Pool | pg.PoolClient | undefined {
  * client checked out and released here, always, and destroyed when its connection broke.
  */
 function leakFreeTransaction(pool: pg.Pool): Db['transaction'] {
-  return async (work, config) => {
-    const client = await pool.connect();
-    let broken: Error | undefined;
-    try {
-      return await drizzleOn(client).transaction((tx) => {
+  return (work, config) =>
+    withPooledClient(pool, (client) =>
+      drizzleOn(client).transaction((tx) => {
         pgHandles.set(tx, client);
         return work(tx);
-      }, config);
-    } catch (err) {
-      if (isDatabaseUnavailable(err)) broken = err as Error;
-      throw err;
-    } finally {
-      client.release(broken);
-    }
-  };
+      }, config),
+    );
+}
+
+/**
+ * Runs `use` on a client checked out of `pool`, and always gives it back: destroyed, not reused,
+ * when its connection broke or when `use` says so through `markBroken` (a client that could not
+ * even roll back).
+ */
+async function withPooledClient<T>(
+  pool: pg.Pool,
+  use: (client: pg.PoolClient, markBroken: (err: Error) => void) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    return await use(client, (err) => {
+      broken = err;
+    });
+  } catch (err) {
+    if (isDatabaseUnavailable(err)) broken = err as Error;
+    throw err;
+  } finally {
+    client.release(broken);
+  }
 }
 
 /** One drizzle instance per pooled connection, made on its first use. */
@@ -89,7 +104,7 @@ function drizzleOn(client: pg.PoolClient): Db {
  * relay opens one per batch, several per order). `first` goes over the simple query protocol,
  * which takes no parameters: give it only text the code controls (constants, validated integers).
  * `work` gets the first statement's rows and the transaction; it commits when `work` resolves and
- * rolls back when anything throws. Released like leakFreeTransaction's clients.
+ * rolls back when anything throws.
  */
 export async function transactionOpenedWith<R, T>(
   db: Db,
@@ -101,25 +116,22 @@ export async function transactionOpenedWith<R, T>(
     // A handle this module did not make: BEGIN and the statement apart.
     return db.transaction(async (tx) => work((await tx.execute(sql.raw(first))).rows as R[], tx));
   }
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    // Two statements in one simple query: node-postgres answers with one result per statement.
-    const results = (await client.query(`begin; ${first}`)) as unknown as pg.QueryResult[];
-    const out = await work(results[1]!.rows as R[], drizzleOn(client));
-    await client.query('commit');
-    return out;
-  } catch (err) {
-    // After BEGIN went out, whatever failed leaves a transaction open or aborted: end it. A client
-    // that cannot even roll back is not given back to the pool as it is.
-    await client.query('rollback').catch((rollbackErr: unknown) => {
-      broken = rollbackErr as Error;
-    });
-    if (isDatabaseUnavailable(err)) broken = err as Error;
-    throw err;
-  } finally {
-    client.release(broken);
-  }
+  return withPooledClient(pool, async (client, markBroken) => {
+    try {
+      // Two statements in one simple query: node-postgres answers with one result per statement.
+      const results = (await client.query(`begin; ${first}`)) as unknown as pg.QueryResult[];
+      const out = await work(results[1]!.rows as R[], drizzleOn(client));
+      await client.query('commit');
+      return out;
+    } catch (err) {
+      // After BEGIN went out, whatever failed leaves a transaction open or aborted: end it. A
+      // client that cannot even roll back is not given back to the pool as it is.
+      await client
+        .query('rollback')
+        .catch((rollbackErr: unknown) => markBroken(rollbackErr as Error));
+      throw err;
+    }
+  });
 }
 
 export function createDatabase({
