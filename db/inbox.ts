@@ -1,7 +1,7 @@
 import { and, eq } from 'drizzle-orm';
 import type { InboundEvent } from '../lib/domain/inbound-event.js';
 import { OUTBOX_CHANNEL, type NewOutboxRow } from '../lib/domain/outbox-events.js';
-import { outboxCompletedText, outboxParams, type OutboxJobRef } from './outbox.js';
+import { outboxCompletedText, outboxParams, outboxRowsFrom, type OutboxJobRef } from './outbox.js';
 import { transactionOpenedWith, type Db, type Executor } from './client.js';
 import { deleteOlderThan, type AgeLimits } from './delete-old.js';
 import { inbox, orders, type InboxRow, type OrderRow } from './schema.js';
@@ -42,8 +42,7 @@ const inboxInserted = statement<{ id: number }>(
      insert into outbox (queue, event_type, order_id, idempotency_key, payload, traceparent)
      select v.queue, v.event_type, v.order_id, v.idempotency_key,
             v.payload || jsonb_build_object('inbox_id', i.id), $6::text
-     from i, jsonb_to_recordset($7::jsonb)
-       as v(queue text, event_type text, order_id uuid, idempotency_key uuid, payload jsonb)
+     from i, ${outboxRowsFrom('$7')}
    )
    select i.id, pg_notify($8, '') from i`,
 );

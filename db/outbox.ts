@@ -17,10 +17,18 @@ export function outboxInsertText(trace: string, rows: string, onlyIf?: string): 
   return `
     insert into outbox (queue, event_type, order_id, idempotency_key, payload, traceparent)
     select v.queue, v.event_type, v.order_id, v.idempotency_key, v.payload, ${trace}::text
-    from jsonb_to_recordset(${rows}::jsonb)
-      as v(queue text, event_type text, order_id uuid, idempotency_key uuid, payload jsonb)
+    from ${outboxRowsFrom(rows)}
     ${onlyIf ? `where exists (${onlyIf})` : ''}
     returning id`;
+}
+
+/**
+ * The rows of outboxParams's JSON parameter (`rows` names it) as a table `v`, for a FROM clause:
+ * the one place that spells out the shape outboxParams writes.
+ */
+export function outboxRowsFrom(rows: string): string {
+  return `jsonb_to_recordset(${rows}::jsonb)
+      as v(queue text, event_type text, order_id uuid, idempotency_key uuid, payload jsonb)`;
 }
 
 /** The values of outboxInsertText's two parameters: the trace context, and the rows as JSON. */
