@@ -37,11 +37,11 @@ export interface AppDeps {
     failedAttempts?: { limit?: number; windowMs?: number };
   };
   /**
-   * Proxies in front of the app that append to X-Forwarded-For (Heroku's router: 1). The client IP
+   * Proxies in front of the app that append to X-Forwarded-For (TRUST_PROXY_HOPS). The client IP
    * (what the admin failure limit counts by) is taken that many hops back; never `true`, which
    * would believe whatever the client wrote there.
    */
-  trustProxyHops?: number;
+  trustProxyHops: number;
   /**
    * Routers of later features, mounted before the orders routes (so a fixed path such as
    * `/api/v1/orders/payment-callback` wins over `/:id`) and before the 404 handler.
@@ -60,7 +60,7 @@ declare module 'http' {
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', deps.trustProxyHops ?? 1);
+  app.set('trust proxy', deps.trustProxyHops);
   app.use(requestContext(deps.logger, deps.metrics));
   app.use(helmet());
   app.use(requireJson);
@@ -73,7 +73,7 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
 
-  app.use('/health', healthRouter(deps.readiness));
+  app.use('/health', healthRouter(deps.readiness, deps.logger));
   // One guard for every admin route, so failed attempts anywhere count against one budget.
   const guard: RequestHandler[] = deps.admin
     ? adminGuard(deps.admin.credentials, { logger: deps.logger, ...deps.admin.failedAttempts })

@@ -8,13 +8,19 @@
  */
 import Joi from 'joi';
 import { database } from './config/database.js';
-import { readTree, variablesOf, type Section, type Settings } from './config/define.js';
+import {
+  readTree,
+  variablesOf,
+  type ProcessName,
+  type Section,
+  type Settings,
+} from './config/define.js';
 import { jobs, jobsProblems } from './config/jobs.js';
 import { kafka, kafkaProblems, kafkaSettings } from './config/kafka.js';
 import { peers } from './config/peers.js';
 import { processes } from './config/processes.js';
 import { redis } from './config/redis.js';
-import { web, webProblems } from './config/web.js';
+import { trustProxyHopsOf, web, webProblems, webProductionProblems } from './config/web.js';
 
 export { parseBrokers, type SaslMechanism } from './config/kafka.js';
 export { paymentsRefundsUrl } from './config/peers.js';
@@ -33,8 +39,9 @@ const TREE = {
   jobs: jobs.variables,
 };
 
-export type Config = Omit<Settings<typeof TREE>, 'kafka'> & {
+export type Config = Omit<Settings<typeof TREE>, 'kafka' | 'trustProxyHops'> & {
   kafka: ReturnType<typeof kafkaSettings>;
+  trustProxyHops: number;
 };
 
 const VARIABLES = variablesOf(TREE);
@@ -55,8 +62,20 @@ export class ConfigError extends Error {
   }
 }
 
+export interface LoadOptions {
+  /**
+   * The Procfile process that will run on this config. With NODE_ENV=production it adds that
+   * process's refusals of unsafe defaults (the web process: an unsigned webhook, a weak admin
+   * password). Left out (tests, tools, the dev mode), only the rules every process shares apply.
+   */
+  process?: ProcessName;
+}
+
 /** Reads and validates the environment; throws ConfigError naming every bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  options: LoadOptions = {},
+): Config {
   const { error, value } = envSchema.validate(env, {
     abortEarly: false,
     convert: true,
@@ -82,15 +101,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...kafkaProblems(settings.kafka),
     ...webProblems(settings),
     ...jobsProblems(settings.jobs),
+    ...(settings.nodeEnv === 'production' && options.process === 'web'
+      ? webProductionProblems(settings)
+      : []),
   ];
   if (problems.length) throw new ConfigError(problems);
-  return { ...settings, kafka: kafkaSettings(settings.kafka) };
+  return {
+    ...settings,
+    trustProxyHops: trustProxyHopsOf(settings),
+    kafka: kafkaSettings(settings.kafka),
+  };
 }
 
 /** Entry points call this: a bad configuration prints one line per problem and exits 1. */
-export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfigOrExit(
+  env: NodeJS.ProcessEnv = process.env,
+  options: LoadOptions = {},
+): Config {
   try {
-    return loadConfig(env);
+    return loadConfig(env, options);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);

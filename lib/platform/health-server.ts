@@ -34,7 +34,7 @@ export async function startHealthServer({
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/health/live') return reply(200, JSON.stringify(envelope({ status: 'ok' })));
     if (path === '/health/ready') {
-      void runChecks(checks).then((report) => {
+      void runChecks(checks, logger).then((report) => {
         const { status, data, errors } = readinessAnswer(report);
         reply(status, JSON.stringify(envelope(data, {}, errors)));
       });

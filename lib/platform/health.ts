@@ -1,4 +1,5 @@
 import type { ErrorItem } from './envelope.js';
+import type { Logger } from './logger.js';
 import { withinMs } from './timeout.js';
 
 /**
@@ -11,7 +12,11 @@ export type ReadinessChecks = Record<string, ReadinessCheck>;
 
 export interface ReadinessReport {
   ready: boolean;
-  /** Each check's state: "ok" or "down: <why>". */
+  /**
+   * Each check's state: "ok", "down", or "down: no answer within 2000 ms". Never the dependency's
+   * own error: it can hold hosts, ports, user names and server versions, and /health/ready is
+   * open to anyone who reaches the process. The error goes to the log instead.
+   */
   checks: Record<string, string>;
   /** Warnings of the checks that gave one, by check name. */
   warnings: Record<string, string>;
@@ -19,22 +24,29 @@ export interface ReadinessReport {
 
 const CHECK_TIMEOUT_MS = 2000;
 
-function bounded(name: string, check: ReadinessCheck): ReturnType<ReadinessCheck> {
+/** The bound's own words: safe to answer with, unlike a dependency's error. */
+class CheckTimeout extends Error {
+  override name = 'CheckTimeout';
+}
+
+function bounded(check: ReadinessCheck): ReturnType<ReadinessCheck> {
   return withinMs(check(), CHECK_TIMEOUT_MS, () => {
-    throw new Error(`${name} did not answer within ${CHECK_TIMEOUT_MS} ms`);
+    throw new CheckTimeout(`no answer within ${CHECK_TIMEOUT_MS} ms`);
   });
 }
 
-/** Runs every check at once, each bounded, and reports them all. */
-export async function runChecks(checks: ReadinessChecks): Promise<ReadinessReport> {
+/** Runs every check at once, each bounded, and reports them all; a failure's error is logged. */
+export async function runChecks(checks: ReadinessChecks, logger: Logger): Promise<ReadinessReport> {
   const names = Object.keys(checks);
-  const results = await Promise.allSettled(names.map((n) => bounded(n, checks[n]!)));
+  const results = await Promise.allSettled(names.map((n) => bounded(checks[n]!)));
   const out: Record<string, string> = {};
   const warnings: Record<string, string> = {};
   results.forEach((r, i) => {
     const name = names[i]!;
     if (r.status === 'rejected') {
-      out[name] = `down: ${(r.reason as Error).message}`;
+      const err: unknown = r.reason;
+      out[name] = err instanceof CheckTimeout ? `down: ${err.message}` : 'down';
+      logger.warn({ err, check: name }, 'readiness check failed');
       return;
     }
     out[name] = 'ok';

@@ -11,6 +11,7 @@
  */
 import { createDatabase, type Database } from '../../db/client.js';
 import { loadConfigOrExit, type Config } from './config.js';
+import type { ProcessName } from './config/define.js';
 import type { ReadinessChecks } from './health.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
 import { createLogger, type Logger } from './logger.js';
@@ -39,13 +40,13 @@ export interface RunningProcess {
 
 export interface ProcessSpec {
   /** The Procfile type: `web`, `worker`, `consumer`. Logger name and Postgres application_name. */
-  name: string;
+  name: ProcessName;
   start(kit: ProcessKit): Promise<RunningProcess>;
 }
 
 /** Starts a long-running process and keeps it until a signal. Never resolves or rejects. */
 export function runProcess(spec: ProcessSpec, env: NodeJS.ProcessEnv = process.env): void {
-  const config = loadConfigOrExit(env);
+  const config = loadConfigOrExit(env, { process: spec.name });
   const logger = createLogger({ name: spec.name, level: config.logLevel });
   const metrics = createMetrics();
   const database = createDatabase({

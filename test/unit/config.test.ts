@@ -69,6 +69,123 @@ describe('config', () => {
     );
   });
 
+  describe('in production', () => {
+    const WEB = { process: 'web' } as const;
+    const SECRET = `whsec_${Buffer.from('a production webhook secret').toString('base64')}`;
+    const production = (env: Record<string, string> = {}) => ({
+      NODE_ENV: 'production',
+      PAYMENTS_WEBHOOK_SECRET: SECRET,
+      ...env,
+    });
+    const problemsOf = (env: Record<string, string>, options = {}) => {
+      try {
+        loadConfig(env, options);
+        return [];
+      } catch (e) {
+        expect(e).to.be.instanceOf(ConfigError);
+        return (e as ConfigError).problems;
+      }
+    };
+
+    it('when the web process has no PAYMENTS_WEBHOOK_SECRET, then it is refused, naming the variable and the opt-out', () => {
+      const problems = problemsOf({ NODE_ENV: 'production' }, WEB);
+      expect(problems).to.have.length(1);
+      expect(problems[0]).to.match(/^PAYMENTS_WEBHOOK_SECRET is required in production/);
+      expect(problems[0]).to.include('PAYMENTS_WEBHOOK_UNSIGNED=true');
+      expect(
+        problemsOf({ NODE_ENV: 'production', PAYMENTS_WEBHOOK_SECRET: '' }, WEB),
+      ).to.have.length(1);
+    });
+
+    it('when PAYMENTS_WEBHOOK_UNSIGNED=true says so, then the web process may take unsigned callbacks', () => {
+      const c = loadConfig({ NODE_ENV: 'production', PAYMENTS_WEBHOOK_UNSIGNED: 'true' }, WEB);
+      expect(c.paymentsWebhookSecret).to.equal(undefined);
+      expect(c.paymentsWebhookUnsigned).to.equal(true);
+      expect(
+        problemsOf({ NODE_ENV: 'production', PAYMENTS_WEBHOOK_UNSIGNED: 'false' }, WEB),
+      ).to.have.length(1);
+    });
+
+    it('when the web process is given a well-known admin password, then it is refused without echoing it', () => {
+      for (const password of ['change-me', 'CHANGE-ME', 'password1234']) {
+        const problems = problemsOf(
+          production({ ADMIN_USER: 'ops', ADMIN_PASSWORD: password }),
+          WEB,
+        );
+        expect(problems, password).to.deep.equal([
+          'ADMIN_PASSWORD is a well-known default; production needs a random one',
+        ]);
+      }
+    });
+
+    it('when the web process is given a short admin password, then it is refused without echoing it', () => {
+      const problems = problemsOf(
+        production({ ADMIN_USER: 'ops', ADMIN_PASSWORD: 'x7#Qp2!vL9' }),
+        WEB,
+      );
+      expect(problems).to.have.length(1);
+      expect(problems[0]).to.match(/^ADMIN_PASSWORD is shorter than 12 characters/);
+      expect(problems.join('\n')).not.to.include('x7#Qp2!vL9');
+    });
+
+    it('when every refusal applies, then each is named at once', () => {
+      const problems = problemsOf(
+        { NODE_ENV: 'production', ADMIN_USER: 'admin', ADMIN_PASSWORD: 'change-me' },
+        WEB,
+      );
+      expect(problems.map((p) => p.split(' ')[0])).to.deep.equal([
+        'PAYMENTS_WEBHOOK_SECRET',
+        'ADMIN_PASSWORD',
+      ]);
+    });
+
+    it('when the web process has a secret and a long random admin password, or no admin at all, then it starts', () => {
+      const strong = production({ ADMIN_USER: 'ops', ADMIN_PASSWORD: 'k3Vh9-wQz2rT8mPx' });
+      expect(loadConfig(strong, WEB).adminPassword).to.equal('k3Vh9-wQz2rT8mPx');
+      expect(loadConfig(production(), WEB).adminUser).to.equal(undefined);
+    });
+
+    it('when it is not production, or not the web process, then the same defaults are taken', () => {
+      const composeDefaults = { ADMIN_USER: 'admin', ADMIN_PASSWORD: 'change-me' };
+      for (const nodeEnv of ['development', 'test']) {
+        expect(problemsOf({ NODE_ENV: nodeEnv, ...composeDefaults }, WEB), nodeEnv).to.deep.equal(
+          [],
+        );
+      }
+      for (const process of ['worker', 'consumer'] as const) {
+        expect(
+          problemsOf({ NODE_ENV: 'production', ...composeDefaults }, { process }),
+          process,
+        ).to.deep.equal([]);
+      }
+      // The release phase and the tools name no process.
+      expect(problemsOf({ NODE_ENV: 'production', ...composeDefaults })).to.deep.equal([]);
+    });
+  });
+
+  describe('TRUST_PROXY_HOPS', () => {
+    it('when it is unset, then no proxy is trusted (clients connect directly)', () => {
+      expect(loadConfig({}).trustProxyHops).to.equal(0);
+      expect(loadConfig({ NODE_ENV: 'production', TRUST_PROXY_HOPS: '' }).trustProxyHops).to.equal(
+        0,
+      );
+    });
+
+    it("when DYNO is set (Heroku), then the one hop of Heroku's router is trusted", () => {
+      expect(loadConfig({ NODE_ENV: 'production', DYNO: 'web.1' }).trustProxyHops).to.equal(1);
+      expect(loadConfig({ DYNO: '' }).trustProxyHops).to.equal(0);
+    });
+
+    it('when it is set, then it wins over the platform', () => {
+      expect(loadConfig({ DYNO: 'web.1', TRUST_PROXY_HOPS: '0' }).trustProxyHops).to.equal(0);
+      expect(loadConfig({ TRUST_PROXY_HOPS: '2' }).trustProxyHops).to.equal(2);
+      expect(() => loadConfig({ TRUST_PROXY_HOPS: '-1' })).to.throw(
+        ConfigError,
+        /^[\s\S]*TRUST_PROXY_HOPS/,
+      );
+    });
+  });
+
   it('when KAFKA_TOPIC is set, then it serves both directions, and KAFKA_PREFIX prefixes topics and group', () => {
     const c = loadConfig({ KAFKA_TOPIC: 'shipping-events', KAFKA_PREFIX: 'acme-42.' });
     expect(c.kafka.requestsTopic).to.equal('acme-42.shipping-events');

@@ -11,7 +11,9 @@ export const processes = {
       env: 'NODE_ENV',
       rule: oneOf(['development', 'production', 'test']),
       default: 'development',
-      description: 'Kind of run; the Docker image sets production.',
+      description:
+        'Kind of run; the Docker image sets production, where the web process refuses unsafe ' +
+        'settings (README, Operating it).',
     }),
     logLevel: variable({
       env: 'LOG_LEVEL',
