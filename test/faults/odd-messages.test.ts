@@ -83,7 +83,7 @@ const ODD: Array<[Expected, (order: AcceptedOrder) => Message]> = [
 const oddMessages = scenario({
   id: '8',
   title: '8. malformed and odd-form shipping messages on every partition',
-  expectedSeconds: 45,
+  expectedSeconds: 55,
   async run(ctx) {
     const sys = await startFaultSystem(ctx);
     const topic = sys.kafka.responsesTopic;
@@ -103,6 +103,7 @@ const oddMessages = scenario({
 
     const load = sys.send({ count: 200, perSecond: 8 });
     const sent: Record<Expected, number> = { 'dead-letter': 0, skip: 0 };
+    const oddOn = new Map(partitions.map((p) => [p, 0]));
     let loadDone = false;
     void load.done.then(() => (loadDone = true));
     // Rounds while orders flow, so odd messages sit between real responses on every partition.
@@ -117,6 +118,7 @@ const oddMessages = scenario({
           const order = orders[Math.floor(ctx.random() * orders.length)]!;
           messages.push({ ...make(order), partition });
           sent[expected]++;
+          oddOn.set(partition, oddOn.get(partition)! + 1);
         }
       }
       await producer.send({ topic, acks: -1, messages });
@@ -143,7 +145,13 @@ const oddMessages = scenario({
       facts: {
         ...unaccepted(load),
         partitions: partitions.length,
-        messagesPerPartition: ends.map((p) => `${p.partition}:${p.high}`).join(' '),
+        // What else each partition holds: Shipping's real responses, which the odd ones sat between.
+        realResponsesPerPartition: ends
+          .map((p) => `${p.partition}:${Number(p.high) - oddOn.get(p.partition)!}`)
+          .join(' '),
+        fewestRealResponsesOnAPartition: Math.min(
+          ...ends.map((p) => Number(p.high) - oddOn.get(p.partition)!),
+        ),
         oddSent: sent['dead-letter'] + sent.skip,
         deadLettersExpected: sent['dead-letter'],
         deadLetters: await deadLetters(),
@@ -167,6 +175,7 @@ describe('fault scenario 8: malformed and odd-form shipping messages', function 
     const { facts } = outcome;
 
     expect(facts.partitions).to.be.greaterThan(1);
+    expect(facts.fewestRealResponsesOnAPartition).to.be.greaterThan(0);
     expect(facts.deadLettersExpected).to.be.greaterThan(0);
     expect(facts.deadLetters).to.equal(facts.deadLettersExpected);
     expect(facts.consumerRetries, 'the consumer retried a message').to.equal(0);
