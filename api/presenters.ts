@@ -1,5 +1,6 @@
 import type { HistoryEntry } from '../db/orders.js';
 import type { OrderRow } from '../db/schema.js';
+import { isCanonicalUuid } from '../lib/domain/ids.js';
 
 export function orderJson(order: OrderRow, history?: HistoryEntry[]) {
   return {
@@ -30,9 +31,8 @@ export function orderJson(order: OrderRow, history?: HistoryEntry[]) {
 export const encodeCursor = (lastId: string): string =>
   Buffer.from(lastId, 'utf8').toString('base64url');
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
+/** The order id inside a cursor, taken in by the one rule for ids (lib/domain/ids.ts). */
 export function decodeCursor(cursor: string): string | undefined {
   const id = Buffer.from(cursor, 'base64url').toString('utf8');
-  return UUID.test(id) ? id : undefined;
+  return isCanonicalUuid(id) ? id : undefined;
 }

@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import { canonicalUuid } from '../lib/domain/ids.js';
 import { ORDER_STATUSES, REFUND_STATUSES } from '../lib/domain/order-state.js';
 import { PAYMENT_STATUSES, type PaymentCallback } from '../lib/orders/record-payment-result.js';
 import type { ErrorItem } from '../lib/platform/envelope.js';
@@ -12,9 +13,10 @@ import type { ErrorItem } from '../lib/platform/envelope.js';
 export const MAX_QUANTITY = 10000;
 export const MAX_PAGE_SIZE = 100;
 
-// Any UUID version: the OpenAPI `format: uuid` promises no more, Postgres stores them all, and
-// keys chosen by clients or ids given by Catalog may be of any version.
-const uuid = Joi.string().guid();
+// Any UUID version (the OpenAPI `format: uuid` promises no more, Postgres stores them all, and keys
+// chosen by clients or ids given by Catalog may be of any version), in the canonical form only
+// (lib/domain/ids.ts). The format is stated for the document; the pattern is what is enforced.
+const uuid = canonicalUuid.meta({ swagger: { format: 'uuid' } });
 const money = Joi.string()
   .pattern(/^\d+\.\d{2}$/)
   .example('5.00');

@@ -3,8 +3,9 @@
  * group on the shipping-responses topic.
  * Each message is taken in (inbox row + outbox row, or a dead letter) before its offset is
  * resolved, so an offset is only ever committed after the database commit. A database outage
- * holds the partition (retrying with backoff, heartbeating) instead of skipping a message; a bug
- * taking a message in does not: that message becomes a dead letter naming the bug.
+ * holds the partition (retrying with backoff, heartbeating) instead of skipping a message; what
+ * retrying cannot cure (a bug, data Postgres refuses) does not: that message becomes a dead letter
+ * naming the cause.
  */
 import type { Consumer, EachMessagePayload, Kafka } from 'kafkajs';
 import { type Database } from '../db/client.js';
@@ -14,7 +15,13 @@ import { consumerLagReader } from '../lib/kafka/consumer-lag.js';
 import { ensureTopics, topicUnavailableError } from '../lib/kafka/topics.js';
 import { type Logger } from '../lib/platform/logger.js';
 import { type Metrics } from '../lib/platform/metrics.js';
-import { programmingErrorIn, retry, type Backoff } from '../lib/platform/retry.js';
+import {
+  classifyFailure,
+  incurableReason,
+  programmingErrorIn,
+  retry,
+  type Backoff,
+} from '../lib/platform/retry.js';
 import { withinMs } from '../lib/platform/timeout.js';
 import {
   keepAsDeadLetter,
@@ -100,40 +107,62 @@ export async function startShippingConsumer(
     };
     const value = message.value?.toString('utf8') ?? null;
     const log = logger.child(position);
-    // A failure here is not the message's fault (that would have been dead-lettered): Postgres is
-    // unreachable or failing. Hold this partition and try again, heartbeating; throwing would make
-    // kafkajs restart the consumer and, after its retries, give up on the message.
+    // Only unavailability is retried (classifyFailure): Postgres unreachable or shutting down.
+    // Hold this partition and try again, heartbeating; throwing would make kafkajs restart the
+    // consumer and, after its retries, give up on the message.
     const holdingPartition = <T>(step: () => Promise<T>) =>
       retry(step, {
         backoff: HOLD_BACKOFF,
         signal: stopping.signal,
+        permanent: (err) => classifyFailure(err) === 'incurable',
         onRetry: async (err, attempt) => {
           log.warn({ err, attempt }, 'could not take shipping message in; retrying');
           await heartbeat();
         },
       });
+    /**
+     * Keeps the message as a dead letter. If even that fails in a way retrying cannot cure, the
+     * letter's own text is the likely cause (the key and value are the only parts that come from
+     * the message): keep the position and the reason alone, and the value stays readable in
+     * Kafka at that offset. If that fails too, the dead-letter table itself is broken, for every
+     * message alike: neither taken in nor kept, the offset must not move, so exit for a restart.
+     */
+    const keepAsLetter = async (reason: string): Promise<RecordShippingOutcome> => {
+      try {
+        return await holdingPartition(() => keepAsDeadLetter(database.db, position, value, reason));
+      } catch (keepErr) {
+        if (classifyFailure(keepErr) !== 'incurable') throw keepErr;
+        log.error({ err: keepErr }, 'could not keep the dead letter; keeping its position only');
+        const bare = `${reason}; key and value not kept (${incurableReason(keepErr)}): read them from Kafka at this offset`;
+        try {
+          return await holdingPartition(() =>
+            keepAsDeadLetter(database.db, { ...position, key: null }, null, bare),
+          );
+        } catch (bareErr) {
+          if (classifyFailure(bareErr) === 'incurable')
+            deps.onFatal?.(programmingErrorIn(bareErr) ?? toError(bareErr));
+          throw bareErr;
+        }
+      }
+    };
     let taken: RecordShippingOutcome;
     try {
       taken = await holdingPartition(() => recordShippingResult(database.db, position, value));
     } catch (err) {
-      const bug = programmingErrorIn(err);
       // Stopping, or a heartbeat cut short by a rebalance: kafkajs redelivers the message.
-      if (!bug) throw err;
-      // A bug fails the same way on every try, so retrying would hold the partition for ever. The
-      // message is kept as a dead letter with the reason, for a replay after the fix, and the
-      // partition moves on: one bad message never blocks a partition (DESIGN.md Flow 6).
-      log.error({ err: bug }, 'bug while taking a shipping message in; dead-lettering it');
-      const reason = `not taken in, a bug: ${bug.name}: ${bug.message.slice(0, 500)}`;
-      try {
-        taken = await holdingPartition(() =>
-          keepAsDeadLetter(database.db, position, value, reason),
-        );
-      } catch (keepErr) {
-        // Neither taken in nor kept, so the offset must not move: exit for a restart, loudly.
-        const keepBug = programmingErrorIn(keepErr);
-        if (keepBug) deps.onFatal?.(keepBug);
-        throw keepErr;
-      }
+      if (classifyFailure(err) !== 'incurable') throw err;
+      // A bug, or data Postgres refuses, fails the same way on every try: retrying would hold the
+      // partition for ever. The message is kept as a dead letter with the reason, for a replay
+      // after the fix, and the partition moves on: a message never holds its partition because of
+      // its own content (DESIGN.md Flow 6).
+      const bug = programmingErrorIn(err);
+      log.error(
+        { err: bug ?? err },
+        bug
+          ? 'bug while taking a shipping message in; dead-lettering it'
+          : 'shipping message refused for its content; dead-lettering it',
+      );
+      taken = await keepAsLetter(`not taken in, ${incurableReason(err)}`);
     }
     metrics?.shippingMessages.inc({ outcome: taken.outcome });
     if (taken.outcome === 'dead_lettered')
@@ -193,4 +222,8 @@ export async function startShippingConsumer(
       await lag.close().catch((err: unknown) => logger.warn({ err }, 'lag admin close failed'));
     },
   };
+}
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }

@@ -5,6 +5,7 @@
 import { UnrecoverableError } from 'bullmq';
 import { AppError, PeerUnavailableError } from '../../lib/domain/errors.js';
 import { InvalidJobPayloadError } from '../../lib/domain/outbox-events.js';
+import { classifyFailure, incurableReason } from '../../lib/platform/retry.js';
 import type { OutboxJob } from './run-outbox-job.js';
 
 /** A Retry-After beyond this is capped: one header must not stall a queue for hours. */
@@ -13,7 +14,11 @@ export const MAX_RATE_LIMIT_MS = 5 * 60_000;
 export type Verdict =
   { kind: 'retry' } | { kind: 'rate-limited'; ms: number } | { kind: 'fail'; reason: string };
 
-/** The retry-or-fail decision. Unknown errors (a database hiccup, say) are retried. */
+/**
+ * The retry-or-fail decision. What retrying cannot cure (classifyFailure: a bug, data Postgres
+ * refuses, a peer's 4xx) fails at once with its reason; unavailability and unknown errors (a
+ * database hiccup, say) are retried within the retry window.
+ */
 export function judge(err: unknown): Verdict {
   if (err instanceof PeerUnavailableError) {
     const seconds = err.retryAfterSeconds;
@@ -24,6 +29,7 @@ export function judge(err: unknown): Verdict {
   if (err instanceof UnrecoverableError) return { kind: 'fail', reason: err.message };
   if (err instanceof InvalidJobPayloadError) return { kind: 'fail', reason: err.message };
   if (err instanceof AppError && !err.retriable) return { kind: 'fail', reason: err.message };
+  if (classifyFailure(err) === 'incurable') return { kind: 'fail', reason: incurableReason(err) };
   return { kind: 'retry' };
 }
 

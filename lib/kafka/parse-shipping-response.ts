@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import { canonicalUuid } from '../domain/ids.js';
 import type { OrderEvent } from '../domain/order-state.js';
 import { findUnstorableText } from '../domain/storable-text.js';
 import { SHIPPING_REQUEST_EVENTS } from '../domain/outbox-events.js';
@@ -33,8 +34,10 @@ const responseSchema = Joi.object({
   event_type: Joi.string()
     .valid(...SHIPPING_RESULT_EVENTS)
     .required(),
-  order_id: Joi.string().guid().required(),
-  item_id: Joi.string().guid(),
+  // Ids in the canonical form only, as the API takes them: another spelling that Postgres refuses
+  // would fail at the write, every time.
+  order_id: canonicalUuid.required(),
+  item_id: canonicalUuid,
   quantity: Joi.number().integer().min(1),
   shipment_id: Joi.when('event_type', {
     is: 'order.shipped',

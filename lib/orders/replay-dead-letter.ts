@@ -1,6 +1,7 @@
 import type { Db } from '../../db/client.js';
 import { findDeadLetter, markDeadLetterReplayed } from '../../db/dead-letters.js';
 import { ConflictError, NotFoundError } from '../domain/errors.js';
+import { classifyFailure, incurableReason, programmingErrorIn } from '../platform/retry.js';
 import { recordShippingResponse } from './record-shipping-result.js';
 
 export interface ReplayResult {
@@ -21,7 +22,13 @@ export async function replayDeadLetter(
   const letter = await findDeadLetter(db, id);
   if (!letter) throw new NotFoundError(`dead letter ${id} does not exist`, 'id');
   if (letter.replayedAt) throw new ConflictError(`dead letter ${id} was already replayed`, 'id');
-  const applied = await recordShippingResponse(db, replacementValue ?? letter.value);
+  const applied = await recordShippingResponse(db, replacementValue ?? letter.value).catch(
+    (err: unknown) => {
+      // Data Postgres refuses is the message's own fault, as for the consumer; a bug stays a 500.
+      if (classifyFailure(err) !== 'incurable' || programmingErrorIn(err)) throw err;
+      return { outcome: 'rejected' as const, reason: incurableReason(err) };
+    },
+  );
   if (applied.outcome === 'rejected') {
     throw new ConflictError(
       `dead letter ${id} is still unusable: ${applied.reason}`,

@@ -1,4 +1,5 @@
 import pRetry, { AbortError } from 'p-retry';
+import { AppError, isDatabaseUnavailable } from '../domain/errors.js';
 
 /**
  * The one way a step is retried inside a process (BullMQ's job retries stay BullMQ's:
@@ -56,6 +57,57 @@ export function programmingErrorIn(err: unknown): Error | undefined {
 
 export function isProgrammingError(err: unknown): boolean {
   return programmingErrorIn(err) !== undefined;
+}
+
+/**
+ * What retrying can cure, decided once for every loop that retries (the shipping consumer's hold on
+ * a partition, the outbox jobs' verdict in jobs/processors/judge-failure.ts):
+ * - `unavailable`: something this process depends on cannot answer now: Postgres unreachable,
+ *   shutting down or refusing connections (isDatabaseUnavailable: SQLSTATE 08xxx, 57P01–57P03,
+ *   refused or reset sockets, connect timeouts), a peer down, slow or rate-limiting. Waiting heals it.
+ * - `incurable`: the same input fails the same way on every try. A bug (programmingErrorIn); the
+ *   database refusing the data (SQLSTATE class 22, data exception, or 23, constraint violation:
+ *   the service writes inbound data with ON CONFLICT, so a 23xxx comes from the data, not a race);
+ *   an AppError that says it is not retriable (validation, a peer's 4xx).
+ * Anything else (a serialization failure, a deadlock, a statement timeout, an error this list does
+ * not name) is taken as unavailability: it may heal, and retrying it costs a delay, where giving up
+ * on a message or a job that would have gone through loses work.
+ */
+export type FailureKind = 'unavailable' | 'incurable';
+
+/** SQLSTATE classes whose errors come from the data a statement was given. */
+const INCURABLE_SQLSTATE_CLASSES = ['22', '23'];
+
+/** The Postgres error (a `code` of five characters) `err` is or wraps, if any. */
+export function databaseErrorIn(err: unknown): (Error & { code: string }) | undefined {
+  let e: unknown = err;
+  for (let depth = 0; e instanceof Error && depth <= MAX_CAUSES; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code))
+      return e as Error & { code: string };
+    e = e.cause;
+  }
+  return undefined;
+}
+
+export function classifyFailure(err: unknown): FailureKind {
+  if (isDatabaseUnavailable(err)) return 'unavailable';
+  if (err instanceof AppError) return err.retriable ? 'unavailable' : 'incurable';
+  if (isProgrammingError(err)) return 'incurable';
+  const sqlState = databaseErrorIn(err)?.code;
+  if (sqlState && INCURABLE_SQLSTATE_CLASSES.includes(sqlState.slice(0, 2))) return 'incurable';
+  return 'unavailable';
+}
+
+/** Why an incurable failure is one, for a dead letter's or a failed job's reason. */
+export function incurableReason(err: unknown): string {
+  const bug = programmingErrorIn(err);
+  if (bug) return `a bug: ${bug.name}: ${bug.message.slice(0, 500)}`;
+  const refused = databaseErrorIn(err);
+  if (refused) {
+    return `refused by Postgres (SQLSTATE ${refused.code}): ${refused.message.slice(0, 500)}`;
+  }
+  return err instanceof Error ? err.message.slice(0, 500) : String(err).slice(0, 500);
 }
 
 /**

@@ -88,6 +88,33 @@ describe('dead letters (admin API)', () => {
     expect(inbox.rows).to.deep.equal([{ event_type: 'shipping.failed' }]);
   });
 
+  it('when ops send a value that passes validation but Postgres refuses (22xxx), then 409 naming value, the reason given, and nothing written', async () => {
+    const order = await insertOrder(api.db.db, { status: 'paid' });
+    const letter = await deadLetterFor(order.id, 30);
+    // jsonb refuses NUL; the parser looks for it only 32 levels deep.
+    let deep: unknown = 'nul\u0000here';
+    for (let i = 0; i < 40; i++) deep = { deeper: deep };
+    const value = JSON.stringify({
+      event_type: 'order.shipped',
+      order_id: order.id,
+      shipment_id: 'shp-deep',
+      extra: deep,
+    });
+    const res = await api.request(
+      'POST',
+      `/admin/dead-letters/${letter.id}/replay`,
+      { value },
+      auth,
+    );
+    expect(res.status).to.equal(409);
+    expect(res.body.errors[0].field).to.equal('value');
+    expect(res.body.errors[0].message).to.match(/refused by Postgres \(SQLSTATE 22P05\)/);
+    const inbox = await api.db.pool.query('select 1 from inbox where order_id = $1', [order.id]);
+    expect(inbox.rowCount).to.equal(0);
+    const listed = await api.request('GET', '/admin/dead-letters', undefined, auth);
+    expect(listed.body.data.map((d: { id: number }) => d.id)).to.include(letter.id);
+  });
+
   it('when the id is not a number, then 400 naming id', async () => {
     const res = await api.request('POST', '/admin/dead-letters/abc/replay', {}, auth);
     expect(res.status).to.equal(400);

@@ -349,6 +349,134 @@ describe('shipping consumer (Kafka over TCP, real Postgres)', function () {
     await waitFor(async () => (await inboxRows(order.id)).length === 1, { timeoutMs: 10000 });
   });
 
+  /** Spellings of `id` that joi's guid() takes: Postgres refuses the first three, takes the rest. */
+  const oddForms = (id: string) => [
+    id.replaceAll('-', ':'),
+    `[${id}]`,
+    `(${id})`,
+    `{${id}}`,
+    id.replaceAll('-', ''),
+  ];
+
+  it('when ids in forms Postgres refuses come on every partition between real responses, then each odd one is a dead letter naming order_id and every real one is taken in', async () => {
+    const topic = uniqueName('responses');
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+    await admin.disconnect();
+    const metrics = createMetrics({ defaults: false });
+    const { logger, lines } = capturedLogger();
+    await start(configFor(topic), metrics, { logger });
+    const orders = await Promise.all(
+      Array.from({ length: 6 }, () => insertOrder(db.db, { status: 'paid' })),
+    );
+    // Per partition: each odd form of a real order's id (the issue's colon, bracket and paren
+    // forms first), each followed by a real response; the odd ones claim another order shipped.
+    let odd = 0;
+    for (const partition of [0, 1, 2]) {
+      const [real, other] = [orders[2 * partition]!, orders[2 * partition + 1]!];
+      const messages = oddForms(other.id).flatMap((form) => {
+        odd++;
+        return [
+          { partition, value: JSON.stringify(shipped(form as string, 'shp-odd')) },
+          { partition, value: JSON.stringify(shipped(real.id)) },
+        ];
+      });
+      messages.push({ partition, value: JSON.stringify(shipped(other.id, 'shp-real')) });
+      await producer.send({ topic, messages });
+    }
+
+    await waitFor(
+      async () => {
+        const { rows } = await db.pool.query<{ n: number }>(
+          "select count(distinct order_id)::int as n from inbox where source = 'shipping' and order_id = any($1)",
+          [orders.map((o) => o.id)],
+        );
+        return rows[0]!.n === orders.length;
+      },
+      { timeoutMs: 20000, what: 'every real response behind the odd ones' },
+    );
+    await waitFor(async () => (await deadLetters(topic)).length === odd, { timeoutMs: 10000 });
+    const letters = await deadLetters(topic);
+    for (const l of letters) {
+      expect(l.reason).to.match(/^invalid: "order_id" must be a UUID in the canonical 8-4-4-4-12/);
+    }
+    // None of the odd forms was taken in for the order it spells: each has its one real response.
+    for (let p = 0; p < 3; p++) {
+      const other = orders[2 * p + 1]!;
+      const rows = await inboxRows(other.id);
+      expect(rows.map((r) => r.payload.shipment_id)).to.deep.equal(['shp-real']);
+    }
+    expect(lines.filter((l) => /retrying/.test(l.msg))).to.deep.equal([]);
+  });
+
+  it('when a message passes validation but Postgres refuses its data (22xxx), then it is dead-lettered at once with the SQLSTATE and the partition moves on', async () => {
+    const topic = uniqueName('responses');
+    const [refusedOrder, next] = await Promise.all([
+      insertOrder(db.db, { status: 'paid' }),
+      insertOrder(db.db, { status: 'paid' }),
+    ]);
+    // jsonb refuses NUL (22P05); the parser looks for it 32 levels deep, so this one is only
+    // found by Postgres, when the inbox row is written.
+    let deep: unknown = 'nul\u0000here';
+    for (let i = 0; i < 40; i++) deep = { deeper: deep };
+    const bad = { ...shipped(refusedOrder.id, 'shp-deep'), extra: deep };
+    const { logger, lines } = capturedLogger();
+    const metrics = createMetrics({ defaults: false });
+    await start(configFor(topic), metrics, { logger });
+    await send(topic, [bad, shipped(next.id, 'shp-after-deep')], 'one-partition');
+
+    await waitFor(async () => (await inboxRows(next.id)).length === 1, { timeoutMs: 10000 });
+    expect(await inboxRows(refusedOrder.id)).to.have.length(0);
+    const letters = await deadLetters(topic);
+    expect(letters).to.have.length(1);
+    expect(letters[0].reason).to.match(/^not taken in, refused by Postgres \(SQLSTATE 22P05\)/);
+    expect(JSON.parse(letters[0].value)).to.deep.equal(bad);
+    expect(lines.filter((l) => /retrying/.test(l.msg))).to.deep.equal([]);
+    const byOutcome = Object.fromEntries(
+      (await metrics.shippingMessages.get()).values.map((v) => [v.labels.outcome, v.value]),
+    );
+    expect(byOutcome).to.deep.equal({ dead_lettered: 1, recorded: 1 });
+  });
+
+  it('when the dead letter of a refused message cannot be written with its value, then its position and reason are kept and the partition moves on', async () => {
+    const topic = uniqueName('responses');
+    const [poisoned, next] = await Promise.all([
+      insertOrder(db.db, { status: 'paid' }),
+      insertOrder(db.db, { status: 'paid' }),
+    ]);
+    // Postgres refuses the message's data, then its dead letter while the letter carries the value.
+    const realQuery = db.pool.query.bind(db.pool) as (...args: unknown[]) => Promise<unknown>;
+    const refusedWith = (code: string) =>
+      Object.assign(new Error(`refused (${code})`), { code, severity: 'ERROR' });
+    sinon.stub(db.pool, 'query').callsFake(((...args: unknown[]) => {
+      const config = args[0] as { text?: string } | string;
+      const text = typeof config === 'string' ? config : (config?.text ?? '');
+      const params = (args[1] as unknown[] | undefined) ?? [];
+      if (text.includes('"orders"') && params.includes(poisoned.id))
+        return Promise.reject(refusedWith('22P02'));
+      if (text.includes('dead_letters') && params.some((p) => String(p).includes('shp-poison')))
+        return Promise.reject(refusedWith('22021'));
+      return realQuery(...args);
+    }) as typeof db.pool.query);
+    let fatal: Error | undefined;
+    await start(configFor(topic), undefined, { onFatal: (err) => (fatal = err) });
+    await send(
+      topic,
+      [shipped(poisoned.id, 'shp-poison'), shipped(next.id, 'shp-after-poison')],
+      'one-partition',
+    );
+
+    await waitFor(async () => (await inboxRows(next.id)).length === 1, { timeoutMs: 10000 });
+    const letters = await deadLetters(topic);
+    expect(letters).to.have.length(1);
+    expect(letters[0].value).to.equal(null);
+    expect(letters[0].reason).to.match(
+      /^not taken in, refused by Postgres \(SQLSTATE 22P02\).*; key and value not kept \(refused by Postgres \(SQLSTATE 22021\).*read them from Kafka at this offset$/,
+    );
+    expect(fatal).to.equal(undefined);
+  });
+
   it('when two consumers share the group, then each response is applied once', async () => {
     const topic = uniqueName('responses');
     const admin = kafka.admin();

@@ -10,6 +10,7 @@ import {
   notAUuid,
   rowCounts,
   neverHangs,
+  uuidLike,
 } from '../support/properties.js';
 
 const TABLES = ['orders', 'order_status_history', 'outbox'] as const;
@@ -102,6 +103,23 @@ describe('POST /api/v1/orders with generated bodies (fast-check)', function () {
         expect(await rowCounts(api.db.pool, TABLES)).to.deep.equal(before);
       }),
       neverHangs(200),
+    );
+  });
+
+  it('when the idempotency_key or item_id is a UUID spelt in another form than the canonical one, then 400 naming it, and nothing is written', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        validBody,
+        fc.constantFrom('idempotency_key', 'item_id'),
+        uuidLike,
+        async (body, field, odd) => {
+          const before = await rowCounts(api.db.pool, TABLES);
+          const res = await api.request('POST', '/api/v1/orders', { ...body, [field]: odd });
+          expect(expectRefusalNaming(res, [field])).to.deep.equal([field]);
+          expect(await rowCounts(api.db.pool, TABLES)).to.deep.equal(before);
+        },
+      ),
+      neverHangs(100),
     );
   });
 

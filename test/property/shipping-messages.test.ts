@@ -19,7 +19,14 @@ import {
   type TestBroker,
 } from '../support/kafka.js';
 import { insertOrder } from '../support/orders.js';
-import { anyText, neverHangs, nonString, notAUuid, rowCounts } from '../support/properties.js';
+import {
+  anyText,
+  neverHangs,
+  nonString,
+  notAUuid,
+  rowCounts,
+  uuidLikeOf,
+} from '../support/properties.js';
 import { waitFor } from '../support/recording-peer.js';
 
 const OUTCOMES = ['recorded', 'duplicate', 'skipped', 'dead_lettered'] as const;
@@ -45,7 +52,12 @@ function garbage(orderIds: string[]): fc.Arbitrary<Garbage> {
         anyText(20),
         nonString,
       ),
-      order_id: fc.oneof(fc.constantFrom(...orderIds), fc.uuid(), notAUuid),
+      order_id: fc.oneof(
+        fc.constantFrom(...orderIds),
+        fc.uuid(),
+        notAUuid,
+        uuidLikeOf(fc.constantFrom(...orderIds)),
+      ),
       shipment_id: field(
         fc.oneof(anyText(30), fc.string({ minLength: 201, maxLength: 220 }), nonString),
       ),
@@ -227,5 +239,52 @@ describe('shipping consumer with generated garbage messages (fast-check)', funct
     );
     const letters = await db.pool.query<{ reason: string }>('select reason from dead_letters');
     for (const { reason } of letters.rows) expect(reason).to.be.a('string').that.is.not.empty;
+  });
+  it('when well-formed responses name real orders by ids spelt in other forms, then each is dead-lettered naming order_id, and the partition never stalls', async () => {
+    const targets = await Promise.all(
+      Array.from({ length: 3 }, () => insertOrder(db.db, { status: 'paid' })),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            event_type: fc.constantFrom(...SHIPPING_RESULT_EVENTS),
+            order_id: uuidLikeOf(fc.constantFrom(...targets.map((t) => t.id))),
+            shipment_id: fc.constant('shp-odd'),
+          }),
+          { minLength: 1, maxLength: 4 },
+        ),
+        async (responses) => {
+          const sentinel = await insertOrder(db.db, { status: 'paid' });
+          const before = await rowCounts(db.pool, ['dead_letters', 'inbox']);
+          await producer.send({
+            topic,
+            messages: [...responses, { ...responses[0]!, order_id: sentinel.id }].map((r) => ({
+              value: JSON.stringify(r),
+            })),
+          });
+          await waitFor(
+            async () => {
+              const held = logged.find((l) => /retrying/.test(l.msg));
+              if (held) throw new Error(`the consumer is retrying: ${JSON.stringify(held)}`);
+              return (
+                (await db.pool.query('select 1 from inbox where order_id = $1', [sentinel.id]))
+                  .rowCount === 1
+              );
+            },
+            { timeoutMs: 20000, intervalMs: 50, what: 'the sentinel after the odd ids' },
+          );
+          const after = await rowCounts(db.pool, ['dead_letters', 'inbox']);
+          expect(after.dead_letters - before.dead_letters).to.equal(responses.length);
+          expect(after.inbox - before.inbox, 'only the sentinel taken in').to.equal(1);
+        },
+      ),
+      { ...neverHangs(25, 30_000), endOnFailure: true },
+    );
+    const { rows } = await db.pool.query<{ reason: string }>(
+      "select reason from dead_letters where value like '%shp-odd%'",
+    );
+    expect(rows.length).to.be.greaterThan(0);
+    for (const { reason } of rows) expect(reason).to.match(/^invalid: "order_id" must be a UUID/);
   });
 });

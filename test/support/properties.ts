@@ -46,7 +46,8 @@ export function expectRefusalNaming(
   return named;
 }
 
-const UUID = /^\{?[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\}?$/i;
+/** The one form of id the service takes (lib/domain/ids.ts), written out again as the tests' oracle. */
+const CANONICAL = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Any JSON value that is not a string. */
 export const nonString = fc.oneof(
@@ -59,13 +60,52 @@ export const nonString = fc.oneof(
 );
 
 /**
- * Values a UUID field must refuse: strings that are not UUIDs, and every other JSON type. (joi's
- * guid() also takes a UUID without hyphens or in braces, and so does Postgres: those are valid.)
+ * A UUID from `uuids` spelt another way: the issue's three forms that joi's guid() takes and
+ * Postgres's uuid refuses (22P02) — colon-separated, in brackets, in parentheses — more often than
+ * the rest: other wrappers (`{}`, unmatched), dropped or other separators, hyphens after every
+ * four digits (Postgres takes that), upper case, near misses (a trailing space, a digit short).
+ * None is the canonical form.
  */
+export const uuidLikeOf = (uuids: fc.Arbitrary<string>) =>
+  fc
+    .tuple(
+      uuids,
+      fc.oneof(
+        { weight: 3, arbitrary: fc.constantFrom(['', ':', ''], ['[', '-', ']'], ['(', '-', ')']) },
+        {
+          weight: 2,
+          arbitrary: fc.tuple(
+            fc.constantFrom('{', '[', '(', ''),
+            fc.constantFrom('-', ':', '', '_', ' '),
+            fc.constantFrom('}', ']', ')', ''),
+          ),
+        },
+      ),
+      fc.boolean(),
+      fc.constantFrom('plain', 'plain', 'mixed separators', 'hyphen every four', 'space', 'short'),
+    )
+    .map(([u, [open, sep, close], upper, twist]) => {
+      const hex = upper ? u.toUpperCase() : u;
+      const groups = hex.split('-');
+      let body = groups.join(sep);
+      if (twist === 'mixed separators')
+        body = `${groups[0]}-${groups[1]}:${groups.slice(2).join('-')}`;
+      if (twist === 'hyphen every four')
+        body = hex.replaceAll('-', '').replace(/(.{4})(?!$)/g, '$1-');
+      if (twist === 'space') body = `${body} `;
+      if (twist === 'short') body = body.slice(0, -1);
+      return `${open}${body}${close}`;
+    })
+    .filter((s) => !CANONICAL.test(s));
+
+/** Any UUID spelt in a form that is not the canonical one (see uuidLikeOf). */
+export const uuidLike = uuidLikeOf(fc.uuid());
+
+/** Values a UUID field must refuse: UUID-like strings, other strings, every other JSON type. */
 export const notAUuid = fc.oneof(
-  fc.string({ maxLength: 60 }).filter((s) => !UUID.test(s)),
+  fc.string({ maxLength: 60 }).filter((s) => !CANONICAL.test(s)),
+  uuidLike,
   fc.uuid().map((u) => `${u}x`),
-  fc.uuid().map((u) => u.slice(0, 35)),
   nonString,
 );
 
