@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { canonicalUuid } from '../lib/domain/ids.js';
+import { canonicalUuid } from '../lib/platform/id-schema.js';
 import { ORDER_STATUSES, REFUND_STATUSES } from '../lib/domain/order-state.js';
 import { PAYMENT_STATUSES, type PaymentCallback } from '../lib/orders/record-payment-result.js';
 import type { ErrorItem } from '../lib/platform/envelope.js';

@@ -1,5 +1,3 @@
-import Joi from 'joi';
-
 /**
  * The one rule for every id the service takes in (path, body, query, Kafka message): a UUID in
  * its canonical form, 32 hex digits grouped 8-4-4-4-12 by hyphens, any case, any version.
@@ -20,8 +18,3 @@ export const CANONICAL_UUID_RULE = 'a UUID in the canonical 8-4-4-4-12 hex form'
 export function isCanonicalUuid(value: unknown): value is string {
   return typeof value === 'string' && CANONICAL_UUID.test(value);
 }
-
-/** The joi schema of an id, for the API's schemas and the Kafka parser alike. */
-export const canonicalUuid = Joi.string()
-  .pattern(CANONICAL_UUID)
-  .messages({ 'string.pattern.base': `{{#label}} must be ${CANONICAL_UUID_RULE}` });

@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { canonicalUuid } from '../domain/ids.js';
+import { canonicalUuid } from '../platform/id-schema.js';
 import type { OrderEvent } from '../domain/order-state.js';
 import { findUnstorableText } from '../domain/storable-text.js';
 import { SHIPPING_REQUEST_EVENTS } from '../domain/outbox-events.js';

@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { createOrderBody, orderIdParams, paymentCallbackBody } from '../../api/schemas.js';
 import { validate } from '../../api/validate.js';
-import { canonicalUuid, isCanonicalUuid } from '../../lib/domain/ids.js';
+import { isCanonicalUuid } from '../../lib/domain/ids.js';
+import { canonicalUuid } from '../../lib/platform/id-schema.js';
 import { ValidationError } from '../../lib/domain/errors.js';
 import { parseShippingResponse } from '../../lib/kafka/parse-shipping-response.js';
 
