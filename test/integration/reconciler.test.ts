@@ -361,4 +361,40 @@ describe('reconciler', function () {
     expect(keys).to.have.length(2);
     expect(new Set(keys).size, 'one payment, asked twice').to.equal(1);
   });
+
+  it('when the row could not be marked failed as its job failed for good, then the reconciler runs the job again and the row gets its verdict', async () => {
+    payments.script([{ status: 400, body: { detail: 'no such card' } }]);
+    const asked = payments.requests.length;
+    // Postgres refuses the verdict (a real refusal, from a trigger) until the trigger is dropped.
+    await tdb.pool.query(`
+      create function refuse_failed_at() returns trigger language plpgsql as
+        $$ begin raise exception 'refused for the test'; end $$;
+      create trigger refuse_failed_at before update of failed_at on outbox
+        for each row when (new.failed_at is not null) execute function refuse_failed_at()`);
+    try {
+      const [id] = await dispatched(1);
+      const jobId = await bullJobIdOfRow(tdb.db, id!);
+      worker = await startWorker(config({ RECONCILE_EVERY_MS: '3600000' }), {
+        database: tdb,
+        logger: silentLogger(),
+      });
+      await waitFor(async () => (await queueSet.queues.payments.getJobState(jobId)) === 'failed', {
+        what: 'the job failed for good',
+      });
+      expect((await rowOf(id!)).failedAt, 'the verdict was refused').to.equal(null);
+      await tdb.pool.query('drop trigger refuse_failed_at on outbox');
+      await ageDispatch([id!]);
+
+      const result = await reconciler().runOnce();
+
+      expect(result).to.deep.equal({ checked: 1, requeued: 0, rerun: 1 });
+      await waitFor(async () => (await rowOf(id!)).failedAt !== null, {
+        what: 'the row judged failed',
+      });
+      expect(payments.requests.length - asked).to.equal(2);
+    } finally {
+      await tdb.pool.query('drop trigger if exists refuse_failed_at on outbox');
+      await tdb.pool.query('drop function if exists refuse_failed_at');
+    }
+  });
 });
