@@ -12,6 +12,7 @@ import type { Queues } from './queues.js';
 import { closeRedis, createRedis } from './redis.js';
 import { backoffStrategy, type RetryPolicy } from './retry-policy.js';
 import { bullmqTelemetry } from './telemetry.js';
+import { rerunUnjudged } from './unjudged-failure.js';
 
 /**
  * One BullMQ Worker for one processor, on its own worker-grade Redis connection, with a bounded
@@ -73,6 +74,16 @@ export function createQueueWorker(options: QueueWorkerOptions): QueueWorker {
   });
   // Without a listener an 'error' event would crash the process; BullMQ reconnects by itself.
   worker.on('error', (err) => log.error({ err }, 'worker error'));
+  // BullMQ fails a job that stalled more than maxStalledCount times as the next worker picks it
+  // up, without running the processor (its deferredFailure): no verdict of ours, so it runs again
+  // at once. The reconciler does the same for every such job, this one included, should this
+  // process die first.
+  worker.on('failed', (job) => {
+    if (!job?.deferredFailure) return;
+    rerunUnjudged(db, job, log).catch((err: unknown) =>
+      log.error({ err, job_id: job.id }, 'could not put back a job BullMQ failed by itself'),
+    );
+  });
 
   return {
     worker,

@@ -9,15 +9,18 @@ import type { Logger } from '../lib/platform/logger.js';
 import { isQueueName } from '../lib/domain/outbox-events.js';
 import { isJobOfRow, outboxJobId } from './job-data.js';
 import { enqueueRows } from './enqueue.js';
+import { rerunUnjudged } from './unjudged-failure.js';
 import { periodic } from './periodic.js';
 import type { Queues } from './queues.js';
 
 /**
- * Puts back what Redis lost. An outbox row dispatched more than `afterMs` ago and still neither
- * completed nor failed should have a job in BullMQ (waiting, active, delayed for a retry, or
- * failed awaiting ops); when the job is gone (a Redis flush, a failover that lost writes) the row
- * is enqueued again under the same job id (and so is a row whose job id holds a job made from other
- * data). Postgres stays the truth, so losing Redis loses no work.
+ * Puts back what Redis lost or BullMQ gave up on by itself. An outbox row dispatched more than
+ * `afterMs` ago and still neither completed nor failed should have a live job in BullMQ (waiting,
+ * active, or delayed for a retry). When the job is gone (a Redis flush, a failover that lost
+ * writes) the row is enqueued again under the same job id (and so is a row whose job id holds a
+ * job made from other data). When the job is failed, it was failed without a verdict of this
+ * service (unjudged-failure.ts: BullMQ's "stalled more than allowable limit", say), and it is run
+ * again. Postgres stays the truth, so losing Redis, or BullMQ failing a job, loses no work.
  */
 export interface ReconcilerOptions {
   db: Db;
@@ -34,7 +37,10 @@ export interface ReconcilerOptions {
 
 export interface ReconcileResult {
   checked: number;
+  /** Rows whose job was missing, enqueued again. */
   requeued: number;
+  /** Rows whose job was failed without a verdict on the row, put back to run again. */
+  rerun: number;
 }
 
 export interface Reconciler {
@@ -50,7 +56,6 @@ const LIVE_STATES: ReadonlySet<string> = new Set([
   'delayed',
   'prioritized',
   'waiting-children',
-  'failed',
 ]);
 
 export function createReconciler(options: ReconcilerOptions): Reconciler {
@@ -60,22 +65,31 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   const log = options.logger.child({ component: 'reconciler' });
 
   /**
-   * Rows whose job BullMQ no longer runs; rows of unknown queues go on to be rejected. A job is
-   * live when it is in one of BullMQ's sets and its data was made from this row. A flush during a
+   * Sorts rows by what became of their job. A job is live when it is in one of BullMQ's live sets
+   * and its data was made from this row. A failed job of this row is run again if the row still
+   * has no verdict (read after the job was seen failed); when it has one, it is ops' business and
+   * the row is not open any more. Rows of unknown queues go on to be rejected. A flush during a
    * job's run can leave a stale job hash in no set (its worker's late writes recreate part of it),
    * a completed job cannot belong to an open row, and a job carrying another row's data would be
    * refused by the processor: all are removed, so the re-add under the same id is not ignored.
+   * A failed job under an id of an earlier scheme is never looked at: its row gets a job of its own.
    */
-  async function withoutJobs(rows: DispatchableRow[]): Promise<DispatchableRow[]> {
-    const live = await Promise.all(
-      rows.map(async (row) => {
-        if (!isQueueName(row.queue)) return false;
+  async function sortByJob(
+    rows: DispatchableRow[],
+  ): Promise<{ missing: DispatchableRow[]; rerun: DispatchableRow[] }> {
+    const fates = await Promise.all(
+      rows.map(async (row): Promise<'live' | 'rerun' | 'missing'> => {
+        if (!isQueueName(row.queue)) return 'missing';
         const queue = queues[row.queue];
         const jobId = outboxJobId(row.jobId);
-        if (LIVE_STATES.has(await queue.getJobState(jobId))) {
+        const state = await queue.getJobState(jobId);
+        if (LIVE_STATES.has(state) || state === 'failed') {
           // Undefined when the job finished and was removed since (or its data does not parse).
           const job = await queue.getJob(jobId).catch(() => undefined);
-          if (job && isJobOfRow(job.data, row)) return true;
+          if (job && isJobOfRow(job.data, row)) {
+            if (state !== 'failed') return 'live';
+            return (await rerunUnjudged(db, job, log)) ? 'rerun' : 'live';
+          }
           if (job) {
             log.warn(
               { outbox_id: row.id, job_id: jobId, job_outbox_id: job.data.outboxId },
@@ -84,10 +98,13 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
           }
         }
         await queue.remove(jobId);
-        return false;
+        return 'missing';
       }),
     );
-    return rows.filter((_, i) => !live[i]);
+    return {
+      missing: rows.filter((_, i) => fates[i] === 'missing'),
+      rerun: rows.filter((_, i) => fates[i] === 'rerun'),
+    };
   }
 
   async function requeue(rows: DispatchableRow[]): Promise<number> {
@@ -110,7 +127,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   }
 
   async function runOnce(): Promise<ReconcileResult> {
-    const result: ReconcileResult = { checked: 0, requeued: 0 };
+    const result: ReconcileResult = { checked: 0, requeued: 0, rerun: 0 };
     let afterId = 0;
     for (;;) {
       const rows = await findOpenDispatched(db, {
@@ -121,8 +138,14 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       if (rows.length === 0) return result;
       afterId = rows[rows.length - 1]!.id;
       result.checked += rows.length;
-      const missing = await withoutJobs(rows);
+      const { missing, rerun } = await sortByJob(rows);
       if (missing.length > 0) result.requeued += await requeue(missing);
+      // Restarts their clock, as for a re-added row: the next passes leave the re-run job alone.
+      await markRedispatched(
+        db,
+        rerun.map((row) => row.id),
+      );
+      result.rerun += rerun.length;
       if (rows.length < batchSize) return result;
     }
   }

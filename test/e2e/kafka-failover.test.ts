@@ -418,7 +418,6 @@ describe('broker restarted with its data kept while shipping jobs are pending (A
       ...names.env,
       // A restarted broker keeps each group's old member until its session runs out.
       KAFKA_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
-      JOB_ATTEMPTS: '50',
       JOB_BACKOFF_MS: '100',
       SHUTDOWN_TIMEOUT_MS: '3000',
     });

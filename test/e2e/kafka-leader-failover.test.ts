@@ -134,7 +134,6 @@ describe('partition leader killed in a three-node cluster (Apache Kafka)', funct
       KAFKA_BOOTSTRAP_SERVERS: cluster!.brokers.join(','),
       ...names.env,
       KAFKA_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
-      JOB_ATTEMPTS: '30',
       JOB_BACKOFF_MS: '100',
       SHUTDOWN_TIMEOUT_MS: '3000',
     };

@@ -160,9 +160,12 @@ describe('processes stopped mid-run with SIGTERM', function () {
     expect(c.code, consumer.out.text).to.equal(0);
   });
 
-  it('when the web process gets SIGTERM while orders come in, then every answered order is kept and it exits 0 within its bound', async () => {
+  it('when the web process gets SIGTERM while orders wait on Catalog, then every order in flight is answered 201 and kept, and it exits 0 within its bound', async () => {
+    // Its own bound, long enough to finish what it holds: the web process gives open requests
+    // its shutdown bound less 2 s (api/server.ts).
+    const webShutdownMs = 8000;
     const child = spawn(process.execPath, ['--import', 'tsx/esm', 'api/server.ts'], {
-      env: { ...process.env, ...env, PORT: '0' },
+      env: { ...process.env, ...env, PORT: '0', SHUTDOWN_TIMEOUT_MS: String(webShutdownMs) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.add(child);
@@ -175,24 +178,37 @@ describe('processes stopped mid-run with SIGTERM', function () {
     });
     const port = Number(/"port":(\d+),"msg":"web listening"/.exec(output)![1]);
     const base = `http://127.0.0.1:${port}`;
-    const answered: string[] = [];
-    const sending = Promise.all(
-      Array.from({ length: 20 }, async () => {
-        const res = await request(base, 'POST', '/api/v1/orders', orderBody()).catch(
-          () => undefined,
-        );
-        if (res?.status === 201) answered.push(res.body.data.id as string);
-      }),
-    );
-    const stopped = await terminate(child);
-    await sending;
+    // Catalog answers after a second, so every order is still in the web process at SIGTERM.
+    peers.catalog.setFault({ delayMs: 1000 });
+    try {
+      const asked = peers.catalog.requests;
+      const answers = Promise.all(
+        Array.from({ length: 20 }, () =>
+          request(base, 'POST', '/api/v1/orders', orderBody()).then(
+            (res) => ({ status: res.status, id: res.body?.data?.id as string | undefined }),
+            (err: Error) => ({ status: `no answer: ${err.message}`, id: undefined }),
+          ),
+        ),
+      );
+      await waitFor(() => peers.catalog.requests - asked === 20, {
+        timeoutMs: 10000,
+        intervalMs: 10,
+        what: 'every order waiting on Catalog',
+      });
+      const stopped = await terminate(child);
+      const answered = await answers;
 
-    expect(stopped.code, output).to.equal(0);
-    expect(stopped.ms).to.be.below(SHUTDOWN_TIMEOUT_MS + 2000);
-    const kept = await db.pool.query('select count(*)::int as n from orders where id = any($1)', [
-      answered,
-    ]);
-    expect(kept.rows[0].n).to.equal(answered.length);
+      expect(stopped.code, output).to.equal(0);
+      expect(stopped.ms).to.be.below(webShutdownMs + 2000);
+      expect(answered.map((a) => a.status)).to.deep.equal(Array(20).fill(201));
+      const ids = answered.map((a) => a.id);
+      const kept = await db.pool.query('select count(*)::int as n from orders where id = any($1)', [
+        ids,
+      ]);
+      expect(kept.rows[0].n).to.equal(20);
+    } finally {
+      peers.catalog.setFault(undefined);
+    }
   });
 
   it('when the consumer gets SIGTERM mid-run, then it exits 0 within its bound and, restarted, nothing is lost', async () => {

@@ -1,9 +1,13 @@
+import { Worker, type Job } from 'bullmq';
 import { expect } from 'chai';
-import { inArray, sql } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
+import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
-import { insertOutboxRows } from '../../db/outbox.js';
+import sinon from 'sinon';
+import { insertOutboxRows, markOutboxFailed } from '../../db/outbox.js';
 import { outbox } from '../../db/schema.js';
 import { createQueues, type QueueSet } from '../../jobs/queues.js';
+import type { OutboxJobData } from '../../jobs/job-data.js';
 import { createReconciler } from '../../jobs/reconciler.js';
 import { createRelay } from '../../jobs/relay.js';
 import { startWorker, type RunningWorker } from '../../jobs/start-worker.js';
@@ -86,6 +90,61 @@ describe('reconciler', function () {
     });
   }
 
+  /**
+   * What a worker killed twice while it ran a job leaves: each time a worker took the job and died
+   * (here it takes the job and never renews its lock, which lapses after 200 ms), and BullMQ's own
+   * stalled check found it. The job is back in `waiting`, marked to fail (BullMQ's deferred
+   * failure) as soon as a worker picks it up.
+   */
+  async function stalledTwice(jobId: string): Promise<void> {
+    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+    const dying = new Worker<OutboxJobData>('payments', null, {
+      connection,
+      prefix: redis.prefix,
+      autorun: false,
+      lockDuration: 200,
+      stalledInterval: 50,
+    });
+    try {
+      await dying.startStalledCheckTimer();
+      for (const kill of [1, 2]) {
+        const job = await dying.getNextJob(`killed-${kill}`, { block: false });
+        expect(job?.id).to.equal(jobId);
+        await waitFor(
+          async () => (await queueSet.queues.payments.getJobState(jobId)) === 'waiting',
+          { what: `the job stalled (${kill})`, timeoutMs: 5000, intervalMs: 20 },
+        );
+      }
+    } finally {
+      await dying.close();
+      connection.disconnect();
+    }
+  }
+
+  /** stalledTwice, then picked up by a worker: BullMQ fails it without running the processor. */
+  async function failedAsStalled(jobId: string): Promise<Job<OutboxJobData>> {
+    await stalledTwice(jobId);
+    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+    const picker = new Worker<OutboxJobData>('payments', null, {
+      connection,
+      prefix: redis.prefix,
+      autorun: false,
+    });
+    try {
+      expect(await picker.getNextJob('picker', { block: false })).to.equal(undefined);
+    } finally {
+      await picker.close();
+      connection.disconnect();
+    }
+    const job = (await queueSet.queues.payments.getJob(jobId))!;
+    expect(await job.getState()).to.equal('failed');
+    expect(job.failedReason).to.equal('job stalled more than allowable limit');
+    return job;
+  }
+
+  const rowOf = async (id: number) =>
+    (await tdb.db.select().from(outbox).where(eq(outbox.id, id)))[0]!;
+
   before(async () => {
     tdb = await createTestDatabase('reconciler');
     redis = createTestRedisPrefix();
@@ -95,8 +154,10 @@ describe('reconciler', function () {
   });
 
   afterEach(async () => {
+    sinon.restore();
     await worker?.stop();
     worker = undefined;
+    payments.script([{ status: 201 }]);
     await tdb.db.delete(outbox);
     await redis.flush();
   });
@@ -115,7 +176,7 @@ describe('reconciler', function () {
 
     const result = await reconciler().runOnce();
 
-    expect(result).to.deep.equal({ checked: 10, requeued: 0 });
+    expect(result).to.deep.equal({ checked: 10, requeued: 0, rerun: 0 });
   });
 
   it('when Redis lost the jobs of open rows, then they are enqueued again under the same ids, once', async () => {
@@ -127,8 +188,8 @@ describe('reconciler', function () {
     const first = await r.runOnce();
     const second = await r.runOnce();
 
-    expect(first).to.deep.equal({ checked: 10, requeued: 10 });
-    expect(second).to.deep.equal({ checked: 0, requeued: 0 });
+    expect(first).to.deep.equal({ checked: 10, requeued: 10, rerun: 0 });
+    expect(second).to.deep.equal({ checked: 0, requeued: 0, rerun: 0 });
     const jobs = await Promise.all(
       ids.map(async (id, i) =>
         queueSet.queues[i % 2 === 0 ? 'payments' : 'notifications'].getJob(
@@ -150,7 +211,7 @@ describe('reconciler', function () {
 
     const result = await reconciler().runOnce();
 
-    expect(result).to.deep.equal({ checked: 1, requeued: 1 });
+    expect(result).to.deep.equal({ checked: 1, requeued: 1, rerun: 0 });
     expect(await queueSet.queues.payments.getJobState(jobId)).to.equal('waiting');
   });
 
@@ -172,7 +233,7 @@ describe('reconciler', function () {
 
     const result = await reconciler().runOnce();
 
-    expect(result).to.deep.equal({ checked: 1, requeued: 1 });
+    expect(result).to.deep.equal({ checked: 1, requeued: 1, rerun: 0 });
     const now = await queueSet.queues.payments.getJob(job!.id!);
     expect(now?.data).to.deep.equal(job!.data);
   });
@@ -201,5 +262,139 @@ describe('reconciler', function () {
     );
     expect(keys).to.have.length(20);
     expect(new Set(keys).size).to.equal(20);
+  });
+
+  it('when BullMQ failed a job as stalled too often (its worker killed twice mid-job) and its row is open, then the job is run again under its id, keeping its data and when it was added', async () => {
+    const [id] = await dispatched(1);
+    const jobId = await bullJobIdOfRow(tdb.db, id!);
+    const failed = await failedAsStalled(jobId);
+    await ageDispatch([id!]);
+    const r = reconciler();
+
+    const first = await r.runOnce();
+    const second = await r.runOnce();
+
+    expect(first).to.deep.equal({ checked: 1, requeued: 0, rerun: 1 });
+    expect(second, 'the re-run row’s clock restarted').to.deep.equal({
+      checked: 0,
+      requeued: 0,
+      rerun: 0,
+    });
+    const job = (await queueSet.queues.payments.getJob(jobId))!;
+    expect(await job.getState()).to.equal('waiting');
+    expect(job.data).to.deep.equal(failed.data);
+    expect(job.timestamp, 'the retry window still counts from the first add').to.equal(
+      failed.timestamp,
+    );
+  });
+
+  it('when the runner judges a row failed after the reconciler read it open but before it saw its job failed, then the failed job is left to ops', async () => {
+    const [id] = await dispatched(1);
+    const jobId = await bullJobIdOfRow(tdb.db, id!);
+    await failedAsStalled(jobId);
+    await ageDispatch([id!]);
+    const { jobId: rowJobId } = await rowOf(id!);
+    const queue = queueSet.queues.payments;
+    const getJobState = queue.getJobState.bind(queue);
+    // Forces the interleaving: the verdict is written between the two reads.
+    sinon.stub(queue, 'getJobState').callsFake(async (jid: string) => {
+      await markOutboxFailed(tdb.db, { id: id!, jobId: rowJobId }, 'Payments answered 400');
+      return getJobState(jid);
+    });
+
+    const result = await reconciler().runOnce();
+
+    expect(result).to.deep.equal({ checked: 1, requeued: 0, rerun: 0 });
+    sinon.restore();
+    expect(await queue.getJobState(jobId)).to.equal('failed');
+  });
+
+  it('when a worker picks up a job BullMQ marked as stalled too often, then it runs it again at once and the row completes, with no reconciler pass', async () => {
+    const [id] = await dispatched(1);
+    const jobId = await bullJobIdOfRow(tdb.db, id!);
+    await stalledTwice(jobId);
+    const asked = payments.requests.length;
+
+    worker = await startWorker(config({ RECONCILE_EVERY_MS: '3600000' }), {
+      database: tdb,
+      logger: silentLogger(),
+    });
+
+    await waitFor(async () => (await rowOf(id!)).completedAt !== null, {
+      what: 'the row completed',
+      timeoutMs: 10000,
+    });
+    expect(payments.requests.length - asked).to.equal(1);
+    const job = (await queueSet.queues.payments.getJob(jobId))!;
+    expect(job.stalledCounter).to.equal(2);
+    expect(await job.getState()).to.equal('completed');
+  });
+
+  it('when ops clear failed_at on a row whose job failed for good, then the reconciler runs the job again and the row completes', async () => {
+    payments.script([{ status: 400, body: { detail: 'no such card' }, times: 1 }, { status: 201 }]);
+    const asked = payments.requests.length;
+    const [id] = await dispatched(1);
+    const jobId = await bullJobIdOfRow(tdb.db, id!);
+    worker = await startWorker(config({ RECONCILE_EVERY_MS: '3600000' }), {
+      database: tdb,
+      logger: silentLogger(),
+    });
+    await waitFor(async () => (await rowOf(id!)).failedAt !== null, { what: 'the row failed' });
+    expect(await queueSet.queues.payments.getJobState(jobId)).to.equal('failed');
+    await ageDispatch([id!]);
+    expect(await reconciler().runOnce(), 'a judged row is ops’ business').to.deep.equal({
+      checked: 0,
+      requeued: 0,
+      rerun: 0,
+    });
+
+    await tdb.db.update(outbox).set({ failedAt: null }).where(eq(outbox.id, id!));
+    const result = await reconciler().runOnce();
+
+    expect(result).to.deep.equal({ checked: 1, requeued: 0, rerun: 1 });
+    await waitFor(async () => (await rowOf(id!)).completedAt !== null, {
+      what: 'the row completed',
+    });
+    const keys = payments.requests
+      .slice(asked)
+      .map((r) => (r.body as { idempotency_key: string }).idempotency_key);
+    expect(keys).to.have.length(2);
+    expect(new Set(keys).size, 'one payment, asked twice').to.equal(1);
+  });
+
+  it('when the row could not be marked failed as its job failed for good, then the reconciler runs the job again and the row gets its verdict', async () => {
+    payments.script([{ status: 400, body: { detail: 'no such card' } }]);
+    const asked = payments.requests.length;
+    // Postgres refuses the verdict (a real refusal, from a trigger) until the trigger is dropped.
+    await tdb.pool.query(`
+      create function refuse_failed_at() returns trigger language plpgsql as
+        $$ begin raise exception 'refused for the test'; end $$;
+      create trigger refuse_failed_at before update of failed_at on outbox
+        for each row when (new.failed_at is not null) execute function refuse_failed_at()`);
+    try {
+      const [id] = await dispatched(1);
+      const jobId = await bullJobIdOfRow(tdb.db, id!);
+      worker = await startWorker(config({ RECONCILE_EVERY_MS: '3600000' }), {
+        database: tdb,
+        logger: silentLogger(),
+      });
+      await waitFor(async () => (await queueSet.queues.payments.getJobState(jobId)) === 'failed', {
+        what: 'the job failed for good',
+      });
+      expect((await rowOf(id!)).failedAt, 'the verdict was refused').to.equal(null);
+      await tdb.pool.query('drop trigger refuse_failed_at on outbox');
+      await ageDispatch([id!]);
+
+      const result = await reconciler().runOnce();
+
+      expect(result).to.deep.equal({ checked: 1, requeued: 0, rerun: 1 });
+      await waitFor(async () => (await rowOf(id!)).failedAt !== null, {
+        what: 'the row judged failed',
+      });
+      expect(payments.requests.length - asked).to.equal(2);
+    } finally {
+      await tdb.pool.query('drop trigger if exists refuse_failed_at on outbox');
+      await tdb.pool.query('drop function if exists refuse_failed_at');
+    }
   });
 });

@@ -209,7 +209,7 @@ describe('jobs after a database restore that reuses outbox ids', function () {
       completedAt: null,
     });
 
-    expect(await worker.reconciler.runOnce()).to.deep.equal({ checked: 1, requeued: 1 });
+    expect(await worker.reconciler.runOnce()).to.deep.equal({ checked: 1, requeued: 1, rerun: 0 });
     await completed([inserted!.id], 3000);
     expect(forOrder(payments, order.id)).to.have.length(1);
   });

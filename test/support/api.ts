@@ -1,5 +1,5 @@
 import { startWeb, type RunningWeb, type WebDeps } from '../../api/server.js';
-import { loadConfig, type Config } from '../../lib/platform/config.js';
+import { CONFIG_VARIABLES, loadConfig, type Config } from '../../lib/platform/config.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import { startCatalogPeer, type CatalogPeer } from '../../scripts/peers/catalog.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
@@ -28,8 +28,16 @@ export interface TestResponse {
   body: any;
 }
 
-/** A configuration for tests: the environment's defaults with overrides. */
+/**
+ * A configuration for tests: the environment's defaults with overrides. An override that no
+ * variable declares is refused: nothing would read it, and the test would rely on a setting it
+ * does not have.
+ */
 export function testConfig(env: Record<string, string> = {}): Config {
+  const unknown = Object.keys(env).filter((name) => !CONFIG_VARIABLES.includes(name));
+  if (unknown.length > 0) {
+    throw new Error(`testConfig: no configuration variable is called ${unknown.join(', ')}`);
+  }
   return loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'fatal', ...env });
 }
 
