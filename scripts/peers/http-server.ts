@@ -286,6 +286,8 @@ export interface JsonPeerOptions {
   list(orderId: string | undefined): unknown;
   /** Handles one POST body (any path; `path` is it, without the query) and answers it. */
   accept(res: http.ServerResponse, body: unknown, path: string): void;
+  /** Answers a GET of any other path than the listings; without it such a GET is 405. */
+  get?(res: http.ServerResponse, path: string): void;
   /** Called when handling a request failed (the peer counts it). */
   onError(): void;
 }
@@ -324,6 +326,7 @@ export async function startJsonPeer(options: JsonPeerOptions): Promise<JsonPeer>
     if (req.method === 'GET' && options.listPaths.includes(path)) {
       return sendJson(res, 200, options.list(query.get('order_id') ?? undefined));
     }
+    if (req.method === 'GET' && options.get) return options.get(res, path);
     if (req.method !== 'POST') return sendJson(res, 405, { detail: 'method not allowed' });
     lastApiKey = req.headers['x-api-key'] as string | undefined;
     const { json } = await readJson(req);
