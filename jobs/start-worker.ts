@@ -119,7 +119,13 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Run
   const queueSet = createQueues(config, logger);
   const { queues } = queueSet;
   const { jobs } = config;
-  const hooks = deps.metrics && instrumentWorker(deps.metrics, { db, queues });
+  const hooks =
+    deps.metrics &&
+    instrumentWorker(deps.metrics, {
+      db,
+      queues,
+      shippingAnswerAlertAfterMs: jobs.shippingAnswerAlertAfterMs,
+    });
 
   const workers = processors.map((processor) =>
     createQueueWorker({
