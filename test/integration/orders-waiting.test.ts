@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { insertOutboxRows } from '../../db/outbox.js';
+import { paymentCheck } from '../../lib/domain/outbox-events.js';
 import { startTestApi, type TestApi } from '../support/api.js';
 import { insertOrder } from '../support/orders.js';
 
@@ -68,6 +70,28 @@ describe('orders waiting too long for Shipping (gauge and admin list)', () => {
     });
     const ids = orders.map((o) => o.id);
     expect(ids).not.to.include.members([paidRecently.id, shippedLong.id, newLong.id]);
+  });
+
+  it('when a payment check is written to run later, then outbox_oldest_open_seconds does not count it as waiting until it is due', async () => {
+    const order = await insertOrder(api.db.db);
+    const oldest = async () => {
+      const res = await api.request('GET', '/metrics', undefined, auth);
+      const m = /^outbox_oldest_open_seconds\{queue="payment-checks"\} ([\d.e+-]+)$/m.exec(
+        String(res.body),
+      );
+      return Number(m?.[1]);
+    };
+
+    await insertOutboxRows(api.db.db, [paymentCheck(order.id, 1, 600_000)]);
+    const notDue = await oldest();
+    await api.db.pool.query(
+      `update outbox set run_after = now() - interval '30 seconds' where order_id = $1`,
+      [order.id],
+    );
+    const overdue = await oldest();
+
+    expect(notDue).to.equal(0);
+    expect(overdue).to.be.within(29, 120);
   });
 
   it('when the list is asked without the admin credentials, then 401', async () => {
