@@ -6,8 +6,8 @@ import type { OutboxProcessor } from './run-outbox-job.js';
 
 /**
  * One payment check (lib/orders/check-payment.ts), delayed by BullMQ until it is due. The use case
- * completes this job's row with what it decided (completesRow). Payments unavailable before the
- * expiry time throws, and the job retries like any peer call.
+ * completes this job's row with what it decided (completesRow); Payments unavailable is one more
+ * check without an answer. Only a failure of our own (Postgres) throws and is retried.
  */
 export function paymentChecksProcessor(
   payments: Pick<PaymentsClient, 'getPayment'>,

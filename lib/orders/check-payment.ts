@@ -7,7 +7,6 @@ import { orderStateOf, transition } from '../domain/order-state.js';
 import { paymentCheck } from '../domain/outbox-events.js';
 import {
   afterUnsettledCheck,
-  paymentExpired,
   untilExpiry,
   type PaymentCheckPolicy,
 } from '../domain/payment-checks.js';
@@ -19,11 +18,12 @@ import { recordPaymentResult } from './record-payment-result.js';
  * One payment check (DESIGN.md, payment reconciliation): an order still `new` a while after
  * Payments accepted its request is asked about (`GET …/{payment_id}`). A final answer is taken in
  * exactly as the callback would be (same inbox, same message key), so a callback that comes later
- * is a duplicate. No final answer (pending, unknown to Payments, no id to ask with, an answer
- * that breaks the contract): the next check is written on the capped backoff; at the expiry time
- * the order is cancelled, "payment expired". Payments unavailable before the expiry time: the
- * error is thrown and the job retries like any peer call; at the expiry time it expires the order
- * (a success that comes later is refunded by the late-success rule).
+ * is a duplicate. No final answer (pending, unknown to Payments, no id to ask with, Payments
+ * unavailable, an answer that breaks the contract): the next check is written on the capped
+ * backoff; at the expiry time the order is cancelled, "payment expired" (a success that comes
+ * later is refunded by the late-success rule). Unavailability is not retried within the job: the
+ * next check is the retry, so no job's retry window can end before the expiry time does and
+ * leave the order `new`.
  */
 export interface CheckPaymentInput {
   orderId: string;
@@ -46,7 +46,7 @@ export type NoAnswer =
   | { why: 'no-payment-id' }
   /** Payments refused the question, broke its contract, or answered for another order or key. */
   | { why: 'unusable'; detail: string }
-  /** Only at the expiry time: before it, unavailability is retried. */
+  /** Down, slow, 5xx, 429: asked again at the next check. */
   | { why: 'unavailable'; detail: string };
 
 export type CheckPaymentOutcome =
@@ -70,13 +70,11 @@ export async function checkPayment(
     await markOutboxCompleted(db, input.job);
     return order ? { kind: 'settled', status: order.status } : { kind: 'missing' };
   }
-  const expiring = paymentExpired(policy, order.sinceAcceptedMs);
-
   let noAnswer: NoAnswer;
   if (order.requestedPaymentId === null) {
     noAnswer = { why: 'no-payment-id' };
   } else {
-    const asked = await ask(deps, order.requestedPaymentId, expiring);
+    const asked = await ask(deps, order.requestedPaymentId);
     if ('answered' in asked) {
       await markOutboxCompleted(db, input.job);
       return { kind: 'answered', ...asked.answered };
@@ -100,13 +98,12 @@ type Asked =
   | { answered: { status: 'succeeded' | 'failed'; inbox: 'recorded' | 'duplicate' } }
   | { noAnswer: NoAnswer };
 
-async function ask(deps: CheckPaymentDeps, paymentId: string, expiring: boolean): Promise<Asked> {
+async function ask(deps: CheckPaymentDeps, paymentId: string): Promise<Asked> {
   let answer;
   try {
     answer = await deps.payments.getPayment(paymentId);
   } catch (err) {
     if (err instanceof PeerUnavailableError) {
-      if (!expiring) throw err;
       return { noAnswer: { why: 'unavailable', detail: err.message } };
     }
     // Refused (4xx) or malformed: asking again later may still work; expiry ends it otherwise.

@@ -170,6 +170,25 @@ describe('payment checks and expiry', function () {
     );
   });
 
+  it('when Payments is unavailable at a check, then the next check asks again and the order becomes paid, with no job given up', async () => {
+    const { payments } = sys.peers();
+    const faultedBefore = payments.faulted;
+    const id = await create();
+    // Status questions only (a GET has no body): the payment request itself gets through.
+    payments.setFault({ status: 503, matches: (body) => body === undefined, forMs: 1800 });
+
+    await sys.until(id, ['paid', 'shipped'], 10000);
+
+    expect(payments.faulted - faultedBefore).to.be.at.least(1);
+    const { rows } = await sys.db.pool.query<{ attempt: number; failed: boolean }>(
+      `select (payload->>'attempt')::int as attempt, failed_at is not null as failed
+       from outbox where order_id = $1 and queue = 'payment-checks' order by id`,
+      [id],
+    );
+    expect(rows.length).to.be.at.least(2);
+    expect(rows.some((r) => r.failed)).to.equal(false);
+  });
+
   it('when Payments answers 404 for the payment, then the check asks again on its backoff until the expiry time, and then expires the order', async () => {
     const { payments } = sys.peers();
     const id = await create();
