@@ -35,6 +35,8 @@ export interface AppDeps {
     credentials: AdminCredentials;
     queues: Queues;
     failedAttempts?: { limit?: number; windowMs?: number };
+    /** SHIPPING_ANSWER_ALERT_AFTER_MS: past it an order is listed at /admin/orders/waiting. */
+    shippingAnswerAlertAfterMs: number;
   };
   /**
    * Proxies in front of the app that append to X-Forwarded-For (Heroku's router: 1). The client IP
@@ -103,7 +105,12 @@ export function createApp(deps: AppDeps): Express {
       queues: Object.values(deps.admin.queues),
       routes: [
         { path: '/dead-letters', router: deadLettersRouter(deps.db) },
-        { path: '/orders', router: journeyRouter(deps.db, deps.admin.queues, BOARD_PATH) },
+        {
+          path: '/orders',
+          router: journeyRouter(deps.db, deps.admin.queues, BOARD_PATH, {
+            shippingAnswerAlertAfterMs: deps.admin.shippingAnswerAlertAfterMs,
+          }),
+        },
       ],
     });
     app.use(ADMIN_PATH, router);

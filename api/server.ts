@@ -55,7 +55,9 @@ export async function startWeb(config: Config, deps: WebDeps): Promise<RunningWe
   logger.info({ admin: credentials ? ADMIN_PATH : 'off' }, 'admin surface');
 
   const metrics = deps.metrics ?? createMetrics();
-  registerStateGauges(metrics, database.db);
+  registerStateGauges(metrics, database.db, {
+    shippingAnswerAlertAfterMs: config.jobs.shippingAnswerAlertAfterMs,
+  });
   if (redis.queueSet) registerQueueDepthGauge(metrics, redis.queueSet.queues);
   let server: Server;
   try {
@@ -70,6 +72,7 @@ export async function startWeb(config: Config, deps: WebDeps): Promise<RunningWe
           credentials,
           queues: redis.queueSet.queues,
           failedAttempts: { limit: config.adminFailedAttemptsLimit },
+          shippingAnswerAlertAfterMs: config.jobs.shippingAnswerAlertAfterMs,
         },
       trustProxyHops: config.trustProxyHops,
       readiness: {

@@ -3,7 +3,11 @@ import type { Executor } from './client.js';
 import { orders, type OrderRow } from './schema.js';
 import { run, statement, tableRows } from './statement.js';
 import { outboxInsertText, outboxParams } from './outbox.js';
-import { OUTBOX_CHANNEL, type NewOutboxRow } from '../lib/domain/outbox-events.js';
+import {
+  OUTBOX_CHANNEL,
+  PAYMENT_CHECKS_QUEUE,
+  type NewOutboxRow,
+} from '../lib/domain/outbox-events.js';
 
 /**
  * The only writes of an order's state. Callers (the inbox use case, customer cancellation) decide
@@ -56,14 +60,21 @@ const orderStateSet = statement<{ id: number | string }>(
    ), h as (
      insert into order_status_history (order_id, status, refund_status, reason)
      select id, $2, $3, $4 from changed
+   ), settled as (
+     update outbox set completed_at = now()
+     where $2 <> 'new' and order_id = $1 and queue = $12
+       and completed_at is null and failed_at is null
+       and exists (select 1 from changed)
    ), ob as (${outboxInsertText('$9', '$10', 'select 1 from changed')})
    select ob.id, pg_notify($11, '') from ob`,
 );
 
 /**
  * Sets the order's state, writes its history row and the follow-up outbox rows, and signals the
- * relay, in one statement (one round trip; nothing is written unless the order exists). Returns
- * the outbox row ids in insertion order.
+ * relay, in one statement (one round trip; nothing is written unless the order exists). An order
+ * that leaves `new` needs no more payment checks: its open ones are completed, so their delayed
+ * jobs skip and only orders still waiting on Payments keep check rows open. Returns the outbox
+ * row ids in insertion order.
  */
 export async function setOrderState(
   tx: Executor,
@@ -81,6 +92,7 @@ export async function setOrderState(
     change.cancelRequested ?? false,
     ...outboxParams(outboxRows),
     OUTBOX_CHANNEL,
+    PAYMENT_CHECKS_QUEUE,
   ]);
   return inserted.map((r) => Number(r.id)).sort((x, y) => x - y);
 }

@@ -42,6 +42,8 @@ type RawOrder = {
   cancel_requested_at: string | Date | null;
   refund_status: RefundStatus | null;
   refund_idempotency_key: string | null;
+  payment_accepted_at: string | Date | null;
+  requested_payment_id: string | null;
   // drizzle's driver hands raw timestamps over as text (it parses them only for typed queries).
   created_at: string | Date;
   updated_at: string | Date;
@@ -64,6 +66,8 @@ const fromRaw = (r: RawOrder): OrderRow => ({
   cancelRequestedAt: r.cancel_requested_at === null ? null : new Date(r.cancel_requested_at),
   refundStatus: r.refund_status,
   refundIdempotencyKey: r.refund_idempotency_key,
+  paymentAcceptedAt: r.payment_accepted_at === null ? null : new Date(r.payment_accepted_at),
+  requestedPaymentId: r.requested_payment_id,
   createdAt: new Date(r.created_at),
   updatedAt: new Date(r.updated_at),
 });

@@ -21,7 +21,12 @@ export interface DispatchableRow {
   traceparent: string | null;
   /** Age of the row when claimed, by the database's clock (no skew with the app's clock). */
   ageMs: number;
+  /** How long until the row's job may run (its run_after), by the same clock; 0 for at once. */
+  delayMs: number;
 }
+
+/** The delay left until run_after, in ms, by the database's clock (0 when none or past). */
+const DELAY_MS_SQL = `coalesce(greatest(0, extract(epoch from run_after - clock_timestamp()) * 1000), 0)::float8`;
 
 const dispatchable = {
   id: outbox.id,
@@ -33,6 +38,7 @@ const dispatchable = {
   payload: outbox.payload,
   traceparent: outbox.traceparent,
   ageMs: sql<number>`(extract(epoch from clock_timestamp() - ${outbox.createdAt}) * 1000)::float8`,
+  delayMs: sql<number>`${sql.raw(DELAY_MS_SQL)}`.mapWith(Number),
 };
 
 /**
@@ -69,7 +75,8 @@ const claimText = (limit: number) =>
      limit ${limit}
      for update skip locked)
    returning id, job_id, queue, event_type, order_id, idempotency_key, payload, traceparent,
-     (extract(epoch from clock_timestamp() - created_at) * 1000)::float8 as age_ms`;
+     (extract(epoch from clock_timestamp() - created_at) * 1000)::float8 as age_ms,
+     ${DELAY_MS_SQL} as delay_ms`;
 
 interface RawDispatchable {
   id: number;
@@ -81,6 +88,7 @@ interface RawDispatchable {
   payload: unknown;
   traceparent: string | null;
   age_ms: number;
+  delay_ms: number;
 }
 
 const dispatchableOf = (r: RawDispatchable): DispatchableRow => ({
@@ -93,6 +101,7 @@ const dispatchableOf = (r: RawDispatchable): DispatchableRow => ({
   payload: r.payload,
   traceparent: r.traceparent,
   ageMs: Number(r.age_ms),
+  delayMs: Number(r.delay_ms),
 });
 
 /** A claimed row that cannot become a job: failed with the reason, and not dispatched. */
@@ -125,6 +134,8 @@ export async function findOpenDispatched(
         isNull(outbox.completedAt),
         isNull(outbox.failedAt),
         lt(outbox.dispatchedAt, sql`now() - make_interval(secs => ${olderThanMs / 1000})`),
+        // A delayed job (a payment check) is not due before run_after: looked at after it.
+        sql`(${outbox.runAfter} is null or ${outbox.runAfter} < now() - make_interval(secs => ${olderThanMs / 1000}))`,
         gt(outbox.id, afterId),
       ),
     )

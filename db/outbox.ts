@@ -15,8 +15,10 @@ import { run, statement } from './statement.js';
  */
 export function outboxInsertText(trace: string, rows: string, onlyIf?: string): string {
   return `
-    insert into outbox (queue, event_type, order_id, idempotency_key, payload, traceparent)
-    select v.queue, v.event_type, v.order_id, v.idempotency_key, v.payload, ${trace}::text
+    insert into outbox
+      (queue, event_type, order_id, idempotency_key, payload, traceparent, run_after)
+    select v.queue, v.event_type, v.order_id, v.idempotency_key, v.payload, ${trace}::text,
+      now() + make_interval(secs => v.delay_ms / 1000.0)
     from ${outboxRowsFrom(rows)}
     ${onlyIf ? `where exists (${onlyIf})` : ''}
     returning id`;
@@ -28,7 +30,8 @@ export function outboxInsertText(trace: string, rows: string, onlyIf?: string): 
  */
 export function outboxRowsFrom(rows: string): string {
   return `jsonb_to_recordset(${rows}::jsonb)
-      as v(queue text, event_type text, order_id uuid, idempotency_key uuid, payload jsonb)`;
+      as v(queue text, event_type text, order_id uuid, idempotency_key uuid, payload jsonb,
+        delay_ms bigint)`;
 }
 
 /** The values of outboxInsertText's two parameters: the trace context, and the rows as JSON. */
@@ -40,6 +43,8 @@ export function outboxParams(rows: NewOutboxRow[]): [string | null, string] {
       order_id: r.orderId,
       idempotency_key: r.idempotencyKey,
       payload: r.payload,
+      // Absent for a row to run at once: run_after stays null.
+      delay_ms: r.delayMs,
     })),
   );
   return [currentTraceparent(), values];

@@ -67,7 +67,18 @@ export const orders = pgTable(
     refundStatus: text('refund_status').$type<RefundStatus>(),
     /** The key this service gave Payments for the refund; the refund callback must echo it. */
     refundIdempotencyKey: uuid('refund_idempotency_key'),
+    /**
+     * When Payments accepted the payment request (null before): the payment checks and the
+     * expiry count from it (lib/domain/payment-checks.ts).
+     */
+    paymentAcceptedAt: timestamp('payment_accepted_at', { withTimezone: true }),
+    /**
+     * Payments' id for the payment requested, from its answer to the request (null before, or
+     * when that answer carried none): the payment check asks Payments about it.
+     */
+    requestedPaymentId: text('requested_payment_id'),
     ...timestamps,
+    /** When the status last changed: setOrderState (db/order-transitions.ts) is its one writer. */
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
@@ -80,6 +91,11 @@ export const orders = pgTable(
       .on(t.refundStatus)
       .where(sql`${t.refundStatus} in ('requested', 'failed')`),
     check('orders_quantity_ck', sql`${t.quantity} > 0`),
+    // The orders_waiting_too_long gauge and its admin list: paid orders by how long they have
+    // waited for Shipping's answer. Partial: shipped and cancelled orders leave it.
+    index('orders_paid_updated_idx')
+      .on(t.updatedAt)
+      .where(sql`${t.status} = 'paid'`),
   ],
 );
 
@@ -133,6 +149,11 @@ export const outbox = pgTable(
       .default(sql`'[]'::jsonb`),
     /** The W3C trace context of the transaction that wrote the row: its job continues that trace. */
     traceparent: text('traceparent'),
+    /**
+     * When the row's job may run (null: at once). The relay hands BullMQ the delay left
+     * (payment checks are written to run minutes or hours later).
+     */
+    runAfter: timestamp('run_after', { withTimezone: true }),
     ...timestamps,
     dispatchedAt: timestamp('dispatched_at', { withTimezone: true }),
     completedAt: timestamp('completed_at', { withTimezone: true }),

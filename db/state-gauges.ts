@@ -3,15 +3,20 @@ import type { Metrics } from '../lib/platform/metrics.js';
 import { QUEUE_NAMES } from '../lib/domain/outbox-events.js';
 import type { Db } from './client.js';
 import { deadLetters, inbox, orders, outbox } from './schema.js';
+import { countOrdersWaitingTooLong, WAITING_KINDS } from './waiting-orders.js';
 
 /**
  * Gauges of what Postgres holds, read at scrape time: outbox lag (age of the oldest row not yet
  * handed to BullMQ), the age of the oldest open outbox row per queue (a peer outage shows there
  * while its jobs retry), inbox rows not yet applied, dead letters not yet replayed, and refunds
- * not confirmed (or failed) by Payments. Each is one query on a partial index, so a scrape stays
- * cheap whatever the table sizes.
+ * not confirmed (or failed) by Payments, and orders waiting too long for Shipping. Each is one
+ * query on a partial index, so a scrape stays cheap whatever the table sizes.
  */
-export function registerStateGauges(metrics: Metrics, db: Db): void {
+export function registerStateGauges(
+  metrics: Metrics,
+  db: Db,
+  { shippingAnswerAlertAfterMs }: { shippingAnswerAlertAfterMs: number },
+): void {
   metrics.gauge(
     'outbox_lag_seconds',
     'Age of the oldest outbox row not yet handed to BullMQ (0 when none)',
@@ -28,8 +33,9 @@ export function registerStateGauges(metrics: Metrics, db: Db): void {
   );
   metrics.gauge(
     'outbox_oldest_open_seconds',
-    'Age of the oldest outbox row neither completed nor failed, by queue (0 when none): grows ' +
-      'through a peer outage while jobs retry, and drops back once they get through',
+    'Age of the oldest outbox row neither completed nor failed, by queue (0 when none), counted ' +
+      'from when it was due (a payment check is due later than it is written): grows through a ' +
+      'peer outage while jobs retry, and drops back once they get through',
     ['queue'],
     async () => {
       // One index probe per queue (outbox_open_queue_created_idx), however many rows are open.
@@ -41,9 +47,10 @@ export function registerStateGauges(metrics: Metrics, db: Db): void {
           sql`, `,
         )}]::text[]) as q(queue)
         left join lateral (
-          select min(${outbox.createdAt}) as oldest from ${outbox}
+          select min(coalesce(${outbox.runAfter}, ${outbox.createdAt})) as oldest from ${outbox}
           where ${outbox.queue} = q.queue
             and ${outbox.completedAt} is null and ${outbox.failedAt} is null
+            and (${outbox.runAfter} is null or ${outbox.runAfter} <= now())
         ) o on true`);
       return result.rows.map((r) => ({ labels: { queue: r.queue }, value: Number(r.age) }));
     },
@@ -80,6 +87,17 @@ export function registerStateGauges(metrics: Metrics, db: Db): void {
         labels: { refund_status: status },
         value: rows.find((r) => r.status === status)?.n ?? 0,
       }));
+    },
+  );
+  metrics.gauge(
+    'orders_waiting_too_long',
+    'Orders waiting for Shipping longer than SHIPPING_ANSWER_ALERT_AFTER_MS, by status: paid (no ' +
+      'shipment yet) and cancel_requested (no answer to the cancellation); listed at ' +
+      '/admin/orders/waiting',
+    ['status'],
+    async () => {
+      const counts = await countOrdersWaitingTooLong(db, shippingAnswerAlertAfterMs);
+      return WAITING_KINDS.map((status) => ({ labels: { status }, value: counts[status] }));
     },
   );
 }

@@ -68,7 +68,12 @@ function jobOf(row: DispatchableRow) {
   return {
     name: row.eventType,
     data,
-    opts: { jobId: outboxJobId(row.jobId), ...jobTelemetryOf(row.traceparent) },
+    opts: {
+      jobId: outboxJobId(row.jobId),
+      // A row written to run later (run_after): BullMQ holds its job in the delayed set till then.
+      ...(row.delayMs > 0 && { delay: Math.ceil(row.delayMs) }),
+      ...jobTelemetryOf(row.traceparent),
+    },
   };
 }
 

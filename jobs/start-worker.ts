@@ -6,11 +6,13 @@ import type { ReadinessChecks } from '../lib/platform/health.js';
 import { type Metrics } from '../lib/platform/metrics.js';
 import { createNotificationsClient } from '../lib/peers/notifications.js';
 import { createPaymentsClient } from '../lib/peers/payments.js';
+import type { PaymentCheckPolicy } from '../lib/domain/payment-checks.js';
 import { createKafka } from '../lib/kafka/client.js';
 import { createShippingProducer, type ShippingProducer } from '../lib/kafka/shipping-producer.js';
 import { cancellationsProcessor } from './processors/cancellations.js';
 import { inboxProcessor } from './processors/inbox.js';
 import { notificationsProcessor } from './processors/notifications.js';
+import { paymentChecksProcessor } from './processors/payment-checks.js';
 import { paymentsProcessor } from './processors/payments.js';
 import { refundsProcessor } from './processors/refunds.js';
 import { shippingProcessor } from './processors/shipping.js';
@@ -81,14 +83,25 @@ export function processorsFor(
     refundsUrl: paymentsRefundsUrl(config),
     callbackUrl: config.paymentsCallbackUrl,
   });
+  const policy = paymentCheckPolicyOf(config);
   return [
-    paymentsProcessor(payments),
+    paymentsProcessor(payments, db, policy),
     notificationsProcessor(createNotificationsClient({ ...peer, url: config.notificationsUrl! })),
     inboxProcessor(db),
     shippingProcessor(shipping),
     refundsProcessor(payments),
     cancellationsProcessor(shipping),
+    paymentChecksProcessor(payments, db, policy),
   ];
+}
+
+/** When payments are checked and expired, as configured. */
+export function paymentCheckPolicyOf(config: Pick<Config, 'jobs'>): PaymentCheckPolicy {
+  return {
+    confirmAfterMs: config.jobs.paymentConfirmAfterMs,
+    expireAfterMs: config.jobs.paymentExpireAfterMs,
+    maxIntervalMs: config.jobs.paymentCheckMaxIntervalMs,
+  };
 }
 
 export async function startWorker(config: Config, deps: WorkerDeps): Promise<RunningWorker> {
@@ -106,7 +119,13 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Run
   const queueSet = createQueues(config, logger);
   const { queues } = queueSet;
   const { jobs } = config;
-  const hooks = deps.metrics && instrumentWorker(deps.metrics, { db, queues });
+  const hooks =
+    deps.metrics &&
+    instrumentWorker(deps.metrics, {
+      db,
+      queues,
+      shippingAnswerAlertAfterMs: jobs.shippingAnswerAlertAfterMs,
+    });
 
   const workers = processors.map((processor) =>
     createQueueWorker({

@@ -35,9 +35,17 @@ export function registerQueueDepthGauge(metrics: Metrics, queues: Queues): void 
 
 export function instrumentWorker(
   metrics: Metrics,
-  { db, queues }: { db: Db; queues: Queues },
+  {
+    db,
+    queues,
+    shippingAnswerAlertAfterMs,
+  }: {
+    db: Db;
+    queues: Queues;
+    shippingAnswerAlertAfterMs: number;
+  },
 ): WorkerMetricHooks {
-  registerStateGauges(metrics, db);
+  registerStateGauges(metrics, db, { shippingAnswerAlertAfterMs });
   registerQueueDepthGauge(metrics, queues);
   return {
     onEnqueued({ queue, lagMs }) {

@@ -20,7 +20,12 @@ import { createMetrics } from '../lib/platform/metrics.js';
 import { startBroker } from './kafka-broker/broker.js';
 import { DEMO_ITEMS, startCatalogPeer, type CatalogPeer } from './peers/catalog.js';
 import { startNotificationsPeer, type NotificationsPeer } from './peers/notifications.js';
-import { refundOutcomeFromEnv, startPaymentsPeer, type PaymentsPeer } from './peers/payments.js';
+import {
+  dropCallbackFromEnv,
+  refundOutcomeFromEnv,
+  startPaymentsPeer,
+  type PaymentsPeer,
+} from './peers/payments.js';
 import { shippingRulesFromEnv, startShippingPeer, type ShippingPeer } from './peers/shipping.js';
 import { ensureDatabase } from './dev/ensure-database.js';
 import { prettyStream } from './dev/pretty-stream.js';
@@ -82,6 +87,9 @@ async function startAll(
     env.ADMIN_USER = DEV_ADMIN.user;
     env.ADMIN_PASSWORD = DEV_ADMIN.password;
   }
+  // A payment whose callback is lost is asked about after 10 s here, not production's 10 min, so
+  // PAYMENTS_CALLBACK_DROP_RATE=1 shows an order healed by its payment check while you watch.
+  env.PAYMENT_CONFIRM_AFTER_MS ??= '10000';
   const port = Number(env.PORT ?? 8000);
   env.PAYMENTS_CALLBACK_URL ??= `http://127.0.0.1:${port}/api/v1/orders/payment-callback`;
 
@@ -106,6 +114,7 @@ async function startAll(
       port: Number(env.PAYMENTS_PORT ?? 0),
       webhookSecret: env.PAYMENTS_WEBHOOK_SECRET,
       refundOutcome: refundOutcomeFromEnv(env),
+      dropCallback: dropCallbackFromEnv(env),
       logger: log('payments-peer'),
     });
     started('payments peer', () => payments.stop());
@@ -197,6 +206,10 @@ async function startAll(
       -d '{"user_id":"demo-user","reason":"changed my mind"}'
   Shipping confirms: cancelled, and the payment refunded (refund_status: refunded, in the history
   too). A shipped order answers 409.
+  A lost payment callback: start with PAYMENTS_CALLBACK_DROP_RATE=1 (Payments drops every
+  callback; 0.2 drops a fifth). An order then stays new until its payment check asks Payments,
+  ${config.jobs.paymentConfirmAfterMs / 1000} s later (PAYMENT_CONFIRM_AFTER_MS), and becomes paid: its history and the worker's
+  "payment check: Payments had a final answer" line show it.
   Ctrl-C stops everything.
 
 `);

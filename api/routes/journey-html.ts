@@ -61,6 +61,7 @@ export function journeyHtml(j: Journey, boardPath: string): string {
 <style>body{font-family:sans-serif;margin:1.5rem}table{border-collapse:collapse;margin-bottom:1.5rem}
 td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:top}
 .errors{margin:0;padding-left:1.2rem;color:#a00}</style></head><body>
+<p><a href="waiting" id="waiting-orders">Orders waiting too long for Shipping</a></p>
 <h1>Order <code>${esc(o.id)}</code>: ${esc(o.status)}</h1>
 <p>Amount ${esc(o.amount)}, user ${esc(o.user_id)}, trace id <code id="trace-id">${esc(j.trace_id ?? 'none')}</code></p>
 <h2>Status history</h2>${history}

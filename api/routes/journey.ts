@@ -1,12 +1,15 @@
 import { Router } from 'express';
+import Joi from 'joi';
 import type { Db } from '../../db/client.js';
 import { deadLettersOfOrder, inboxRowsOfOrder, outboxRowsOfOrder } from '../../db/journey.js';
 import { findOrderById, orderHistory } from '../../db/orders.js';
+import { listOrdersWaitingTooLong } from '../../db/waiting-orders.js';
 import { NotFoundError } from '../../lib/domain/errors.js';
 import { isQueueName } from '../../lib/domain/outbox-events.js';
 import { traceIdOf } from '../../lib/platform/trace-context.js';
 import { outboxJobId } from '../../jobs/job-data.js';
 import type { Queues } from '../../jobs/queues.js';
+import { ADMIN_PATH } from '../admin.js';
 import { send } from '../envelope.js';
 import { orderJson } from '../presenters.js';
 import { orderIdParams } from '../schemas.js';
@@ -17,7 +20,8 @@ import { journeyHtml } from './journey-html.js';
  * An order's journey for ops, in one answer: the order and its history, every outbox row (with its
  * BullMQ job's current state and each failed attempt's error), every inbox row, its dead letters,
  * its trace id. `GET /admin/orders/:id/journey` (JSON) and `GET /admin/orders/:id` (HTML, linking
- * to the jobs in Bull Board). Mounted under the admin surface, behind its credentials.
+ * to the jobs in Bull Board, and to the orders waiting too long for Shipping). Mounted under the
+ * admin surface, behind its credentials.
  */
 export async function loadJourney(db: Db, queues: Queues, id: string) {
   const order = await findOrderById(db, id);
@@ -78,8 +82,42 @@ export async function loadJourney(db: Db, queues: Queues, id: string) {
 
 export type Journey = Awaited<ReturnType<typeof loadJourney>>;
 
-export function journeyRouter(db: Db, queues: Queues, boardPath: string): Router {
+const waitingQuery = Joi.object<{ limit: number }, true>({
+  limit: Joi.number().integer().min(1).max(500).default(100),
+});
+
+/**
+ * `GET /admin/orders/waiting`: orders waiting on Shipping longer than SHIPPING_ANSWER_ALERT_AFTER_MS
+ * (the orders_waiting_too_long gauge counts them), the longest first. Shipping can take days, so
+ * nothing acts on them by itself: this is where ops start.
+ */
+async function waitingOrders(db: Db, olderThanMs: number, limit: number) {
+  const rows = await listOrdersWaitingTooLong(db, { olderThanMs, limit });
+  return {
+    older_than_ms: olderThanMs,
+    orders: rows.map((r) => ({
+      id: r.id,
+      user_id: r.userId,
+      waiting_for: r.waitingFor,
+      since: r.since.toISOString(),
+      waited_ms: r.waitedMs,
+      journey: `${ADMIN_PATH}/orders/${r.id}`,
+    })),
+  };
+}
+
+export function journeyRouter(
+  db: Db,
+  queues: Queues,
+  boardPath: string,
+  { shippingAnswerAlertAfterMs }: { shippingAnswerAlertAfterMs: number },
+): Router {
   const router = Router();
+  // Ahead of `/:id`, which would take `waiting` for an order id.
+  router.get('/waiting', async (req, res) => {
+    const { limit } = validate(waitingQuery, req.query, { convert: true });
+    send(res, 200, await waitingOrders(db, shippingAnswerAlertAfterMs, limit));
+  });
   router.get('/:id/journey', async (req, res) => {
     const { id } = validate(orderIdParams, req.params);
     send(res, 200, await loadJourney(db, queues, id));

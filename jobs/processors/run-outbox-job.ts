@@ -84,7 +84,8 @@ export function createOutboxJobRunner(
       throw new ForeignJobError(job, state.jobId);
     }
     if (state.completed) {
-      log.info('outbox row already completed; duplicate job skipped');
+      // A duplicate job, or a payment check made moot when its order left `new`.
+      log.info('outbox row already completed; job skipped');
       return 'skipped';
     }
     const payload = parsePayload(queue, data.payload);

@@ -13,6 +13,10 @@ export const NOTICES = {
     event: 'order.cancelled',
     message: 'Your payment failed, so your order was cancelled.',
   },
+  paymentExpired: {
+    event: 'order.cancelled',
+    message: 'Your payment was not confirmed in time, so your order was cancelled.',
+  },
   shipped: { event: 'order.shipped', message: 'Your order has been shipped.' },
   tooLate: {
     event: 'order.cancel_too_late',

@@ -5,6 +5,7 @@
  *   new ──payment.succeeded──▶ paid ──order.shipped──▶ shipped
  *    │                          │  ╰─customer.cancel: ask Shipping (status stays paid)
  *    ├─payment.failed           │
+ *    ├─payment.expired          │
  *    ├─customer.cancel          │
  *    ▼                          ▼
  *   cancelled ◀──shipping.failed / order.cancelled
@@ -30,6 +31,11 @@ export type RefundStatus = (typeof REFUND_STATUSES)[number];
 export const ORDER_EVENTS = [
   'payment.succeeded',
   'payment.failed',
+  /**
+   * No final answer from Payments PAYMENT_EXPIRE_AFTER_MS after it accepted the request (the
+   * payment check decides it, lib/orders/check-payment.ts).
+   */
+  'payment.expired',
   'order.shipped',
   'shipping.failed',
   'order.cancelled',
@@ -132,6 +138,10 @@ const RULES: Record<OrderEvent, (s: OrderState) => Step> = {
   },
   'payment.failed': (s) => {
     if (s.status === 'new') return cancelledBy('payment failed', N.paymentFailed);
+    return s.status === 'cancelled' ? DUPLICATE : CONFLICT;
+  },
+  'payment.expired': (s) => {
+    if (s.status === 'new') return cancelledBy('payment expired', N.paymentExpired);
     return s.status === 'cancelled' ? DUPLICATE : CONFLICT;
   },
   'order.shipped': (s) => {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { v5 as uuidv5 } from 'uuid';
 import { effectKey } from './effect-keys.js';
 
 /**
@@ -13,6 +14,7 @@ export const QUEUE_NAMES = [
   'inbox',
   'refunds',
   'cancellations',
+  'payment-checks',
 ] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
@@ -29,6 +31,8 @@ export interface NewOutboxRow {
    */
   idempotencyKey: string;
   payload: Record<string, unknown>;
+  /** The row's job runs no sooner than this long after the row is written (a BullMQ delay). */
+  delayMs?: number;
 }
 
 export function isQueueName(value: unknown): value is QueueName {
@@ -77,6 +81,8 @@ const PAYLOAD_FIELDS = {
   },
   /** The builder writes SHIPPING_CANCEL_REQUEST_EVENT as event_type. */
   cancellations: { event_type: 'string', order_id: 'string', idempotency_key: 'string' },
+  /** Check number `attempt` (from 1) of the order's payment with Payments. */
+  'payment-checks': { order_id: 'string', attempt: 'integer' },
 } as const satisfies Record<QueueName, Record<string, FieldKind>>;
 
 type Fields = typeof PAYLOAD_FIELDS;
@@ -91,6 +97,7 @@ export type ShippingRequestPayload = QueuePayloads['shipping'];
 export type InboxApplyPayload = QueuePayloads['inbox'];
 export type RefundRequestPayload = QueuePayloads['refunds'];
 export type CancellationRequestPayload = QueuePayloads['cancellations'];
+export type PaymentCheckPayload = QueuePayloads['payment-checks'];
 
 /** A payload that breaks its queue's contract: retrying cannot fix it. */
 export class InvalidJobPayloadError extends Error {
@@ -232,4 +239,27 @@ export function cancellationRequested(order: Pick<OrderFacts, 'id'>): NewOutboxR
       idempotency_key: idempotencyKey,
     },
   );
+}
+
+/** The queue of the payment checks: an order leaving `new` completes its open rows. */
+export const PAYMENT_CHECKS_QUEUE = 'payment-checks' satisfies QueueName;
+
+/** The namespace of the payment checks' keys (UUIDv5 of `order_id:payment-check:<attempt>`). */
+const PAYMENT_CHECK_KEY_NAMESPACE = '6f1b1f9e-4a51-4c8e-9a8e-2f0d7f3c5b21';
+
+/**
+ * Check number `attempt` of an order's payment, run `delayMs` after the row is written. Its key is
+ * derived from the order and the attempt, so a check written again (a replay, a restore) is
+ * recognisably the same one.
+ */
+export function paymentCheck(orderId: string, attempt: number, delayMs: number): NewOutboxRow {
+  const idempotencyKey = uuidv5(`${orderId}:payment-check:${attempt}`, PAYMENT_CHECK_KEY_NAMESPACE);
+  return {
+    ...outboxRow(
+      'payment-checks',
+      { eventType: 'payment.check', orderId, idempotencyKey },
+      { order_id: orderId, attempt },
+    ),
+    delayMs,
+  };
 }

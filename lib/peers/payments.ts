@@ -1,3 +1,5 @@
+import Joi from 'joi';
+import { PeerContractError } from '../domain/errors.js';
 import { callPeer, type PeerClientOptions } from './http.js';
 
 /** Payments' contract: POST {order_id, amount, callback_url, idempotency_key} → 201. */
@@ -39,9 +41,62 @@ export interface PaymentsClientOptions {
  */
 export type PaymentRequestOutcome = 'created' | 'already-requested';
 
+export interface PaymentRequestAnswer {
+  outcome: PaymentRequestOutcome;
+  /**
+   * Payments' id for the payment, from the answer's body (`id`): the 201's pending payment, or a
+   * 409 that carries the payment the first request made. Undefined when the body has none (a
+   * bare 409): the status check then cannot ask, and the order waits for its callback or expires.
+   */
+  paymentId?: string;
+}
+
+/**
+ * This service's extension of Payments' contract: `GET {url}/{payment_id}` → 200 with the
+ * callback's body, 404 unknown. Only the fields the check uses are required here; the body is
+ * then taken in exactly as a callback would be (lib/orders/record-payment-result.ts checks the
+ * amount and the key against the order).
+ */
+export interface PaymentStatus {
+  id: string;
+  user_id?: string | null;
+  order_id: string;
+  amount: string;
+  status: 'pending' | 'succeeded' | 'failed';
+  idempotency_key: string;
+  created_at?: string | null;
+}
+
+/** found: Payments' answer; unknown: 404, Payments has no such payment. */
+export type PaymentStatusAnswer = { kind: 'found'; payment: PaymentStatus } | { kind: 'unknown' };
+
 export interface PaymentsClient {
-  requestPayment(request: PaymentRequest): Promise<PaymentRequestOutcome>;
+  requestPayment(request: PaymentRequest): Promise<PaymentRequestAnswer>;
   requestRefund(request: RefundRequest): Promise<PaymentRequestOutcome>;
+  /** Throws PeerUnavailableError, PeerRejectedError, or PeerContractError for a malformed body. */
+  getPayment(paymentId: string): Promise<PaymentStatusAnswer>;
+}
+
+// Strict about what the check relies on, tolerant of fields Payments may add.
+const paymentStatusSchema = Joi.object<PaymentStatus, true>({
+  id: Joi.string().min(1).required(),
+  user_id: Joi.string().allow('', null),
+  order_id: Joi.string().min(1).required(),
+  amount: Joi.string().min(1).required(),
+  status: Joi.string().valid('pending', 'succeeded', 'failed').required(),
+  idempotency_key: Joi.string().min(1).required(),
+  created_at: Joi.string().allow('', null),
+}).unknown(true);
+
+/** The payment's id in a request's answer, when the body carries one. */
+function paymentIdOf(body: unknown): string | undefined {
+  const id = (body as { id?: unknown } | null | undefined)?.id;
+  return typeof id === 'string' && id.length > 0 ? id : undefined;
+}
+
+/** `{base}/{id}`, the id encoded as one path segment. */
+function paymentUrl(base: string, paymentId: string): string {
+  return `${base.replace(/\/+$/, '')}/${encodeURIComponent(paymentId)}`;
 }
 
 export function createPaymentsClient(options: PaymentsClientOptions): PaymentsClient {
@@ -50,20 +105,37 @@ export function createPaymentsClient(options: PaymentsClientOptions): PaymentsCl
     timeoutMs: options.timeoutMs,
     token: options.token,
   };
-  const post = async (url: string, body: object): Promise<PaymentRequestOutcome> => {
-    const { status } = await callPeer(peer, {
+  const post = async (url: string, body: object): Promise<PaymentRequestAnswer> => {
+    const answer = await callPeer(peer, {
       method: 'POST',
       url,
       body: { ...body, callback_url: options.callbackUrl },
       accept: [409],
     });
-    return status === 409 ? 'already-requested' : 'created';
+    return {
+      outcome: answer.status === 409 ? 'already-requested' : 'created',
+      paymentId: paymentIdOf(answer.body),
+    };
   };
   return {
     requestPayment: (request) => post(options.url, request),
     async requestRefund(request) {
       if (!options.refundsUrl) throw new Error('payments client made without a refunds URL');
-      return post(options.refundsUrl, request);
+      return (await post(options.refundsUrl, request)).outcome;
+    },
+    async getPayment(paymentId) {
+      const answer = await callPeer(peer, {
+        method: 'GET',
+        url: paymentUrl(options.url, paymentId),
+        accept: [404],
+      });
+      if (answer.status === 404) return { kind: 'unknown' };
+      const { error, value } = paymentStatusSchema.validate(answer.body);
+      if (error) throw new PeerContractError(`payments status malformed: ${error.message}`);
+      if (value.id !== paymentId) {
+        throw new PeerContractError(`payments status is for payment ${value.id}, not ${paymentId}`);
+      }
+      return { kind: 'found', payment: value };
     },
   };
 }

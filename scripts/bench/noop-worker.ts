@@ -101,7 +101,14 @@ async function main(): Promise<void> {
         for (; added < due; added++) {
           const s = sample[added % sample.length]!;
           if (count) perQueue[s.queue] = (perQueue[s.queue] ?? 0) + 1;
-          rows.push({ ...s, id: ++id, jobId: randomUUID(), traceparent: null, ageMs: 0 });
+          rows.push({
+            ...s,
+            id: ++id,
+            jobId: randomUUID(),
+            traceparent: null,
+            ageMs: 0,
+            delayMs: 0,
+          });
         }
         await enqueueRows(queueSet.queues, rows, ENQUEUE_TIMEOUT_MS);
       }

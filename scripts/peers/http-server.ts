@@ -286,6 +286,11 @@ export interface JsonPeerOptions {
   list(orderId: string | undefined): unknown;
   /** Handles one POST body (any path; `path` is it, without the query) and answers it. */
   accept(res: http.ServerResponse, body: unknown, path: string): void;
+  /**
+   * Answers a GET of any other path than the listings (it meets the fault as a POST does);
+   * without it such a GET is 405.
+   */
+  get?(res: http.ServerResponse, path: string): void;
   /** Called when handling a request failed (the peer counts it). */
   onError(): void;
 }
@@ -324,9 +329,11 @@ export async function startJsonPeer(options: JsonPeerOptions): Promise<JsonPeer>
     if (req.method === 'GET' && options.listPaths.includes(path)) {
       return sendJson(res, 200, options.list(query.get('order_id') ?? undefined));
     }
-    if (req.method !== 'POST') return sendJson(res, 405, { detail: 'method not allowed' });
-    lastApiKey = req.headers['x-api-key'] as string | undefined;
-    const { json } = await readJson(req);
+    const get = req.method === 'GET' ? options.get : undefined;
+    if (!get && req.method !== 'POST') return sendJson(res, 405, { detail: 'method not allowed' });
+    if (!get) lastApiKey = req.headers['x-api-key'] as string | undefined;
+    // A GET has no body: it meets a fault that names no bodies (a peer down is down for both).
+    const { json } = get ? { json: undefined } : await readJson(req);
     const current = faultFor(json);
     if (current && (current.delayMs || current.status)) faulted++;
     if (current?.delayMs) await new Promise((r) => setTimeout(r, current.delayMs));
@@ -338,6 +345,7 @@ export async function startJsonPeer(options: JsonPeerOptions): Promise<JsonPeer>
         current.headers,
       );
     }
+    if (get) return get(res, path);
     options.accept(res, json, path);
   }
   const server = await listen((req, res) => {

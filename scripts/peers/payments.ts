@@ -10,6 +10,7 @@ import {
   envChoice,
   envInteger,
   keepAliveAgents,
+  PeerConfigError,
   postJson,
   runUntilSignal,
   startJsonPeer,
@@ -36,6 +37,12 @@ import {
  * of one payment under another key → 422. A moment later it calls back as for a payment, with
  * `status: refunded` (or `refund_failed` when the refund rule says so), `id` the payment id and
  * `idempotency_key` the refund's.
+ *
+ * Payment status (this service's extension): `GET {any path}/{payment_id}` → 200 with the
+ * callback's body, `status: pending` until the payment's callback came due, then its outcome; an
+ * unknown id → 404. Told to (`dropCallback`, `PAYMENTS_CALLBACK_DROP_RATE`), it drops a payment's
+ * callback when it comes due (as a provider that loses webhooks): the payment is final all the
+ * same, and only the status GET tells it. Refund callbacks are never dropped.
  */
 export type PaymentOutcome = 'succeeded' | 'failed';
 export type RefundOutcome = 'refunded' | 'refund_failed';
@@ -111,6 +118,11 @@ export interface PaymentsPeerOptions {
   /** @defaultValue every refund succeeds */
   refundOutcome?: RefundOutcomeRule;
   callbackRetry?: CallbackRetryOptions;
+  /**
+   * Whether to drop this payment's callback (never sent; the payment is final all the same).
+   * @defaultValue none dropped
+   */
+  dropCallback?: (payment: Payment) => boolean;
   /** @defaultValue a bunyan logger named dev-payments */
   logger?: Logger;
 }
@@ -132,8 +144,11 @@ export interface CallbackRecord {
   order_id: string;
   idempotency_key: string;
   status: PaymentOutcome | RefundOutcome;
-  /** pending: not yet answered 2xx; rejected: a 4xx, not retried; gave_up: out of tries. */
-  delivery: 'pending' | 'delivered' | 'rejected' | 'gave_up';
+  /**
+   * pending: not yet answered 2xx; rejected: a 4xx, not retried; gave_up: out of tries; dropped:
+   * never sent (`dropCallback`).
+   */
+  delivery: 'pending' | 'delivered' | 'rejected' | 'gave_up' | 'dropped';
   /** The last answer's status; null before any. */
   http_status: number | null;
   attempts: CallbackAttempt[];
@@ -154,6 +169,8 @@ export interface PaymentsRecorded {
   invalid: number;
   /** Callback tries that got no answer or a non-2xx one, and handler failures. */
   errors: number;
+  /** Status GETs answered (200 or 404). */
+  status_checks: number;
 }
 
 /** Answer POSTs with `status` instead of taking the payment, or after `delayMs`. */
@@ -260,7 +277,19 @@ export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Prom
   const callbacks: CallbackRecord[] = [];
   type OrderEntry = { payments: Payment[]; refunds: Refund[]; callbacks: CallbackRecord[] };
   const byOrder = new Map<string, OrderEntry>();
-  const counts = { duplicates: 0, refund_duplicates: 0, conflicts: 0, invalid: 0, errors: 0 };
+  const counts = {
+    duplicates: 0,
+    refund_duplicates: 0,
+    conflicts: 0,
+    invalid: 0,
+    errors: 0,
+    status_checks: 0,
+  };
+  /** Each payment's outcome once its callback came due (before: pending), and its user. */
+  const statusById = new Map<
+    string,
+    { outcome?: PaymentOutcome; user_id: string | null | undefined }
+  >();
   let stopped = false;
   // While paused, callbacks that come due wait here (in order) for resumeCallbacks().
   let held: (() => void)[] | undefined;
@@ -379,7 +408,56 @@ export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Prom
       ...(refund && { refund_id: refund.id }),
       created_at: refund?.created_at ?? payment.created_at,
     });
-    timers.after(callbackDelayMs, () => deliverLogged(callback, body));
+    if (refund) {
+      timers.after(callbackDelayMs, () => deliverLogged(callback, body));
+      return;
+    }
+    // A repeated key calls back again: the status GET keeps telling the outcome meanwhile.
+    if (!statusById.has(payment.id)) statusById.set(payment.id, { user_id: message.user_id });
+    timers.after(callbackDelayMs, () => paymentDue(callback, body, status as PaymentOutcome));
+  }
+
+  /**
+   * A payment's callback comes due: from now on the status GET tells its outcome; the callback is
+   * sent, or dropped when `dropCallback` says so. While callbacks are held, it waits with them.
+   */
+  function paymentDue(callback: CallbackRecord, body: string, outcome: PaymentOutcome): void {
+    if (held) {
+      held.push(() => paymentDue(callback, body, outcome));
+      return;
+    }
+    const entry = statusById.get(callback.payment_id);
+    if (entry) entry.outcome = outcome;
+    const payment = byId.get(callback.payment_id);
+    if (payment && options.dropCallback?.(payment)) {
+      callback.delivery = 'dropped';
+      logger.info(
+        { order_id: callback.order_id, payment_id: callback.payment_id },
+        'payment callback dropped (as told)',
+      );
+      waiters.changed();
+      return;
+    }
+    deliverLogged(callback, body);
+  }
+
+  /** `GET …/{payment_id}`: the payment as its callback would carry it; 404 when unknown. */
+  function answerStatus(res: http.ServerResponse, path: string): void {
+    const id = decodeURIComponent(path.slice(path.lastIndexOf('/') + 1));
+    const payment = byId.get(id);
+    const entry = statusById.get(id);
+    counts.status_checks++;
+    waiters.changed();
+    if (!payment || !entry) return sendJson(res, 404, { detail: `no payment ${id}` });
+    sendJson(res, 200, {
+      id: payment.id,
+      user_id: entry.user_id ?? null,
+      order_id: payment.order_id,
+      amount: payment.amount,
+      status: entry.outcome ?? 'pending',
+      idempotency_key: payment.idempotency_key,
+      created_at: payment.created_at,
+    });
   }
 
   function takePayment(res: http.ServerResponse, json: unknown): void {
@@ -521,6 +599,7 @@ export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Prom
     list: (orderId) => recorded({ order_id: orderId }),
     accept: (res, json, path) =>
       path.endsWith('/refunds') ? takeRefund(res, json) : takePayment(res, json),
+    get: answerStatus,
     onError: () => counts.errors++,
   });
   const { server } = peer;
@@ -575,13 +654,30 @@ export function paymentsOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Pa
     callbackRetry: {
       maxAttempts: envInteger(env, 'PAYMENTS_CALLBACK_MAX_ATTEMPTS', 10, { min: 1 }),
     },
+    dropCallback: dropCallbackFromEnv(env),
   };
+}
+
+/**
+ * PAYMENTS_CALLBACK_DROP_RATE: the share of payment callbacks dropped at random, from 0 (none,
+ * the default) to 1 (all); e.g. 0.2.
+ */
+export function dropCallbackFromEnv(env: NodeJS.ProcessEnv): PaymentsPeerOptions['dropCallback'] {
+  const text = env.PAYMENTS_CALLBACK_DROP_RATE?.trim();
+  if (!text) return undefined;
+  const rate = Number(text);
+  if (!Number.isFinite(rate) || rate < 0 || rate > 1) {
+    throw new PeerConfigError(
+      `PAYMENTS_CALLBACK_DROP_RATE must be a number from 0 to 1, got ${JSON.stringify(text)}`,
+    );
+  }
+  return rate === 0 ? undefined : () => Math.random() < rate;
 }
 
 if (isMain(import.meta.url)) {
   // PAYMENTS_PORT (8002), PAYMENTS_WEBHOOK_SECRET, PAYMENTS_CALLBACK_DELAY_MS (10),
   // PAYMENTS_OUTCOME (rule: cents .13 fail | succeed | fail), PAYMENTS_REFUND_OUTCOME (refund |
-  // fail), PAYMENTS_CALLBACK_MAX_ATTEMPTS (10).
+  // fail), PAYMENTS_CALLBACK_MAX_ATTEMPTS (10), PAYMENTS_CALLBACK_DROP_RATE (0 to 1; 0).
   runUntilSignal(
     'development Payments',
     () => startPaymentsPeer(paymentsOptionsFromEnv()),

@@ -66,8 +66,10 @@ describe('admin: an order journey', function () {
     expect(payment.job).to.include({ state: 'completed', attempts_made: 3 });
     expect(payment.failed_attempts.map((a) => a.attempt)).to.deep.equal([1, 2]);
     for (const a of payment.failed_attempts) expect(a.error).to.match(/503.*payments briefly down/);
+    // The order's first payment check, written when Payments accepted, waits its 10 minutes.
     expect(journey.outbox.map((r: JourneyOutbox) => r.queue).sort()).to.deep.equal([
       'notifications',
+      'payment-checks',
       'payments',
     ]);
     expect(journey.inbox).to.deep.equal([]);

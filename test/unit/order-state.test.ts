@@ -67,6 +67,7 @@ type Expected = [StateName, string, ('shipping' | 'cancel' | 'refund')?] | 'dup'
 
 const P = 'payment.succeeded';
 const F = 'payment.failed';
+const X = 'payment.expired';
 const SH = 'order.shipped';
 const SF = 'shipping.failed';
 const OC = 'order.cancelled';
@@ -77,6 +78,7 @@ const RF = 'refund.failed';
 const cancelled = (whose: 'cancelled' | 'cancelled by customer', refund: string) => ({
   [P]: 'dup',
   [F]: 'dup',
+  [X]: 'dup',
   [SH]: 'conflict',
   [SF]: 'dup',
   [OC]: 'dup',
@@ -89,7 +91,14 @@ const cancelled = (whose: 'cancelled' | 'cancelled by customer', refund: string)
         ? 'dup'
         : 'conflict',
 });
-const final = { [P]: 'dup', [F]: 'conflict', [SH]: 'dup', [SF]: 'conflict', [OC]: 'conflict' };
+const final = {
+  [P]: 'dup',
+  [F]: 'conflict',
+  [X]: 'conflict',
+  [SH]: 'dup',
+  [SF]: 'conflict',
+  [OC]: 'conflict',
+};
 const noRefund = { [RS]: 'conflict', [RF]: 'conflict' };
 
 // Every (state, event) pair, written out: the table is the specification.
@@ -97,6 +106,7 @@ const TABLE = {
   new: {
     [P]: ['paid', 'order.paid', 'shipping'],
     [F]: ['cancelled, unpaid', 'order.cancelled'],
+    [X]: ['cancelled, unpaid', 'order.cancelled'],
     [SH]: 'conflict',
     [SF]: 'conflict',
     [OC]: 'conflict',
@@ -106,6 +116,7 @@ const TABLE = {
   paid: {
     [P]: 'dup',
     [F]: 'conflict',
+    [X]: 'conflict',
     [SH]: ['shipped', 'order.shipped'],
     [SF]: ['cancelled, refund requested', 'order.cancelled', 'refund'],
     [OC]: ['cancelled, refund requested', 'order.cancelled', 'refund'],
@@ -115,6 +126,7 @@ const TABLE = {
   'paid, cancel asked': {
     [P]: 'dup',
     [F]: 'conflict',
+    [X]: 'conflict',
     [SH]: ['shipped, cancel too late', 'order.cancel_too_late'],
     [SF]: ['cancelled by customer, refund requested', 'order.cancelled', 'refund'],
     [OC]: ['cancelled by customer, refund requested', 'order.cancelled', 'refund'],
@@ -127,6 +139,7 @@ const TABLE = {
     // A success after a failure, or after nothing: the money is asked back.
     [P]: ['cancelled, refund requested', 'order.refund_requested', 'refund'],
     [F]: 'dup',
+    [X]: 'dup',
     [SH]: 'conflict',
     [SF]: 'dup',
     [OC]: 'dup',
@@ -136,6 +149,7 @@ const TABLE = {
   'cancelled by customer, unpaid': {
     [P]: ['cancelled by customer, refund requested', 'order.refund_requested', 'refund'],
     [F]: 'dup',
+    [X]: 'dup',
     [SH]: 'conflict',
     [SF]: 'dup',
     [OC]: 'dup',

@@ -42,6 +42,7 @@ export const jobs = {
       inbox: concurrency('INBOX_CONCURRENCY', 8, 'inbox'),
       refunds: concurrency('REFUNDS_CONCURRENCY', 8, 'refunds'),
       cancellations: concurrency('CANCELLATIONS_CONCURRENCY', 8, 'cancellations'),
+      'payment-checks': concurrency('PAYMENT_CHECKS_CONCURRENCY', 8, 'payment-checks'),
     },
     relayBatchSize: variable({
       env: 'OUTBOX_RELAY_BATCH_SIZE',
@@ -69,6 +70,38 @@ export const jobs = {
       default: 30000,
       description: 'How often the reconciler runs, in ms.',
     }),
+    paymentConfirmAfterMs: variable({
+      env: 'PAYMENT_CONFIRM_AFTER_MS',
+      rule: positiveInt,
+      default: 10 * 60_000,
+      description:
+        'An order still `new` this long (ms) after Payments accepted its payment request: ' +
+        'Payments is asked what became of the payment (`GET {PAYMENTS_SERVICE_API_URL}/{id}`); ' +
+        'then again after twice as long, and so on.',
+    }),
+    paymentCheckMaxIntervalMs: variable({
+      env: 'PAYMENT_CHECK_MAX_INTERVAL_MS',
+      rule: positiveInt,
+      default: 3600_000,
+      description: 'Cap on the wait between two payment checks of one order, in ms.',
+    }),
+    paymentExpireAfterMs: variable({
+      env: 'PAYMENT_EXPIRE_AFTER_MS',
+      rule: positiveInt,
+      default: 24 * 3600_000,
+      description:
+        'A payment not final this long (ms) after Payments accepted the request cancels its ' +
+        'order ("payment expired"); a success after that is refunded.',
+    }),
+    shippingAnswerAlertAfterMs: variable({
+      env: 'SHIPPING_ANSWER_ALERT_AFTER_MS',
+      rule: positiveInt,
+      default: 72 * 3600_000,
+      description:
+        'An order `paid` (or with its cancellation asked of Shipping) longer than this (ms) is ' +
+        'counted in `orders_waiting_too_long` and listed at `/admin/orders/waiting`; nothing ' +
+        'else is done.',
+    }),
     retentionAgeHours: variable({
       env: 'RETENTION_AGE_HOURS',
       rule: Joi.number().min(0),
@@ -91,5 +124,10 @@ export const jobs = {
 };
 
 export function jobsProblems(c: Settings<typeof jobs.variables>): string[] {
-  return c.backoffMaxMs < c.backoffMs ? ['JOB_BACKOFF_MAX_MS must be at least JOB_BACKOFF_MS'] : [];
+  return [
+    c.backoffMaxMs < c.backoffMs ? 'JOB_BACKOFF_MAX_MS must be at least JOB_BACKOFF_MS' : undefined,
+    c.paymentExpireAfterMs < c.paymentConfirmAfterMs
+      ? 'PAYMENT_EXPIRE_AFTER_MS must be at least PAYMENT_CONFIRM_AFTER_MS'
+      : undefined,
+  ].filter((p): p is string => p !== undefined);
 }

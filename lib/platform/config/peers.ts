@@ -18,7 +18,9 @@ export const peers = {
       rule: httpUrl,
       neededBy: ['worker'],
       example: 'http://127.0.0.1:8002/api/payments',
-      description: 'Payments URL: `POST {order_id, amount, callback_url, idempotency_key}`.',
+      description:
+        'Payments URL: `POST {order_id, amount, callback_url, idempotency_key}`; ' +
+        '`GET {url}/{payment_id}` for a payment whose callback has not come.',
     }),
     paymentsRefundsUrl: variable({
       env: 'PAYMENTS_REFUNDS_API_URL',
