@@ -4,12 +4,12 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { createQueues } from '../../jobs/queues.js';
-import { CONFIG_VARIABLES, loadConfig } from '../../lib/platform/config.js';
+import { loadConfig } from '../../lib/platform/config.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import { ADMIN_URL, databaseUrl } from '../support/database.js';
 import { waitFor } from '../support/recording-peer.js';
 import { expectSettled } from './support/expect.js';
-import { isClean, type Ledger } from './support/ledger.js';
+import { isClean, readLedger } from './support/ledger.js';
 import { plannedOrder, type AcceptedOrder } from './support/load.js';
 import { postgresBin } from './support/postgres.js';
 import { scenario, type ScenarioContext } from './support/schedule.js';
@@ -46,13 +46,12 @@ async function restore(name: string, backup: string): Promise<void> {
 }
 
 /**
- * Payment reconciliation (asking Payments what became of a payment once an order has stayed `new`
- * too long) is the only thing that can heal an order whose payment callback was taken in after the
+ * Payment checks (asking Payments what became of a payment once an order has stayed `new` this
+ * long) are the only thing that can heal an order whose payment callback was taken in after the
  * backup: the restored database has it `new`, its payment request done, and Payments has nothing
- * more to send. Present when its setting is declared; the check of those orders waits for it.
+ * more to send. Short, so they are checked within the scenario; longer than setting up the orders
+ * and taking the backup, so none is checked before it.
  */
-const PAYMENT_RECONCILIATION = CONFIG_VARIABLES.includes('PAYMENT_CONFIRM_AFTER_MS');
-/** Short, so the restored orders are checked within the scenario; longer than the backup takes. */
 const PAYMENT_CONFIRM_AFTER_MS = '30000';
 
 /** Orders accepted before the backup whose payment or shipping comes after it, by kind. */
@@ -64,7 +63,7 @@ interface Straddlers {
    * `new`, their payment row open. */
   paymentRetried: AcceptedOrder[];
   /** Payments took the payment before the backup; its callback came after. Restored `new` with
-   * the payment request done: only payment reconciliation moves them. Set up before the 503s of
+   * the payment request done: only a payment check moves them. Set up before the 503s of
    * `paymentRetried`, which would refuse their payments too. */
   callbackAfter: AcceptedOrder[];
 }
@@ -155,7 +154,7 @@ const restored = scenario({
   async run(ctx) {
     // Production's reconciler timers (60 s / 30 s): new orders must not need it.
     const sys = await startFaultSystem(ctx, {
-      env: PAYMENT_RECONCILIATION ? { PAYMENT_CONFIRM_AFTER_MS } : {},
+      env: { PAYMENT_CONFIRM_AFTER_MS },
     });
     const { notifications } = sys.peers;
 
@@ -197,6 +196,7 @@ const restored = scenario({
     ctx.log(`${await waiting()} notification jobs retrying; restoring the backup`);
     await restore(sys.db.name, backup);
     notifications.setFault(undefined);
+    const restoredAt = Date.now();
     ctx.log('restored');
     const final = `status in ('shipped', 'cancelled') and (refund_status is null or refund_status = 'refunded')`;
     const unfinished = await count(
@@ -207,15 +207,21 @@ const restored = scenario({
 
     const after = sys.send({ count: 100, perSecond: 10 });
     await after.done;
-    // Straddlers re-send what the restore undid; the reconciler (60 s) finds their open rows.
+    // Straddlers re-send what the restore undid: the reconciler (60 s) finds their open rows,
+    // and the payment checks ask Payments about the ones left `new` with nothing open.
     const ledger = await sys.ledger(
-      [...before.accepted, ...after.accepted, ...shippedAfter, ...paymentRetried],
+      [...before.accepted, ...after.accepted, ...straddling],
       240_000,
     );
-    // Without payment reconciliation nothing moves these; waiting for them would only stall.
-    const callbackLost: Ledger | undefined = PAYMENT_RECONCILIATION
-      ? await sys.ledger(callbackAfter, 240_000)
-      : undefined;
+    const balancedS = Math.round((Date.now() - restoredAt) / 1000);
+    ctx.log(
+      `ledger ${isClean(ledger) ? 'balanced' : 'NOT balanced'} ${balancedS} s after the restore`,
+    );
+    const callbackLost = await readLedger({
+      pool: sys.db.pool,
+      peers: sys.peers,
+      orders: callbackAfter,
+    });
 
     const { rows } = await sys.db.pool.query<{ kept: number; slowest: number }>(
       `select (select count(*) from orders where id = any($1::uuid[]))::int as kept,
@@ -243,10 +249,10 @@ const restored = scenario({
       facts: {
         straddlers: straddling.length,
         straddlersRestoredUnfinished: unfinished,
+        balancedAfterRestoreS: balancedS,
         callbackAfterOrders: callbackAfter.length,
         callbackAfterStillNew: stillNew,
-        callbackAfterBalanced: callbackLost ? isClean(callbackLost) : 'no payment reconciliation',
-        ...(callbackLost && { callbackAfterProblems: callbackLost.problems.join('; ') }),
+        callbackAfterBalanced: isClean(callbackLost),
         rolledBack: lost.accepted.length - rows[0]!.kept,
         laterOrdersKept: rows[0]!.kept,
         slowestNewOrderS: Math.round(rows[0]!.slowest * 10) / 10,
@@ -275,18 +281,11 @@ describe('fault scenario 6: Postgres restored from a backup while Redis keeps it
     expectSettled(outcome);
   });
 
-  it('when an order whose payment was taken before the backup had its callback only after it, then payment reconciliation brings it to its final state with every effect once', async function () {
-    if (!PAYMENT_RECONCILIATION) {
-      // Written ahead of the feature it checks (DESIGN.md, Flow 8: PAYMENT_CONFIRM_AFTER_MS): the
-      // restored database has these orders `new`, their payment request done, and Payments has
-      // nothing more to send, so nothing else can move them. The scenario still reports how many
-      // stayed `new` (callbackAfterStillNew).
-      this.skip();
-    }
-    const outcome = await restored.outcome();
-    const { facts } = outcome;
+  it('when an order whose payment was taken before the backup had its callback only after it, then a payment check brings it to its final state with every effect once', async () => {
+    const { facts } = await restored.outcome();
 
     expect(facts.callbackAfterOrders, 'orders whose callback came after the backup').to.be.above(0);
-    expect(facts.callbackAfterBalanced, String(facts.callbackAfterProblems)).to.equal(true);
+    expect(facts.callbackAfterStillNew, 'of them still new').to.equal(0);
+    expect(facts.callbackAfterBalanced, 'their own ledger clean').to.equal(true);
   });
 });
