@@ -253,6 +253,9 @@ const PAYMENT_CHECK_KEY_NAMESPACE = '6f1b1f9e-4a51-4c8e-9a8e-2f0d7f3c5b21';
  * recognisably the same one.
  */
 export function paymentCheck(orderId: string, attempt: number, delayMs: number): NewOutboxRow {
+  if (!Number.isSafeInteger(delayMs) || delayMs < 0) {
+    throw new RangeError(`a payment check's delay must be whole ms ≥ 0, got ${delayMs}`);
+  }
   const idempotencyKey = uuidv5(`${orderId}:payment-check:${attempt}`, PAYMENT_CHECK_KEY_NAMESPACE);
   return {
     ...outboxRow(

@@ -47,9 +47,14 @@ export function afterUnsettledCheck(
   attempt: number,
   sinceAcceptedMs: number,
 ): AfterUnsettledCheck {
-  const left = policy.expireAfterMs - sinceAcceptedMs;
+  const left = msLeft(policy, sinceAcceptedMs);
   if (left <= 0) return { expire: true };
   return { expire: false, delayMs: Math.min(checkInterval(policy, attempt), left) };
+}
+
+/** Whole ms until the expiry time (a clock reading has fractions; a delay is whole ms). */
+function msLeft(policy: PaymentCheckPolicy, sinceAcceptedMs: number): number {
+  return Math.ceil(policy.expireAfterMs - sinceAcceptedMs);
 }
 
 /** True once a check made `sinceAcceptedMs` after acceptance is past the expiry time. */
@@ -65,6 +70,6 @@ export function untilExpiry(
   policy: PaymentCheckPolicy,
   sinceAcceptedMs: number,
 ): AfterUnsettledCheck {
-  const left = policy.expireAfterMs - sinceAcceptedMs;
+  const left = msLeft(policy, sinceAcceptedMs);
   return left <= 0 ? { expire: true } : { expire: false, delayMs: left };
 }

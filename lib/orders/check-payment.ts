@@ -141,10 +141,10 @@ async function expire(
       await markOutboxCompleted(tx, input.job);
       return { kind: 'missing' } as const;
     }
+    // First, so this check's row counts its run; the transition then completes any other open.
+    await markOutboxCompleted(tx, input.job);
     const decision = transition(orderStateOf(order), 'payment.expired');
     if (decision.ok) await applyTransition(tx, order, decision);
-    // Already done when the transition completed the order's open checks (this one among them).
-    await markOutboxCompleted(tx, input.job);
     return decision.ok
       ? ({ kind: 'expired', noAnswer } as const)
       : ({ kind: 'expiry-refused', noAnswer, reason: decision.reason } as const);

@@ -50,6 +50,34 @@ describe('payment checks and expiry', function () {
     return Number(rows[0]!.n);
   }
 
+  /** The order's payment checks: which, how often run, failed attempts, done. */
+  async function checkRows(orderId: string) {
+    const { rows } = await sys.db.pool.query<{
+      attempt: number;
+      runs: number;
+      errors: number;
+      completed: boolean;
+    }>(
+      `select (payload->>'attempt')::int as attempt, attempts as runs,
+              jsonb_array_length(attempt_errors) as errors, completed_at is not null as completed
+       from outbox where order_id = $1 and queue = 'payment-checks' order by id`,
+      [orderId],
+    );
+    return rows;
+  }
+
+  /** Waits (closely: the first check comes 1 s after) until Payments accepted the request. */
+  async function untilAccepted(id: string): Promise<void> {
+    await waitFor(
+      async () =>
+        (await count(
+          `select count(*) as n from orders where id = $1 and payment_accepted_at is not null`,
+          [id],
+        )) === 1,
+      { intervalMs: 10, what: 'Payments to accept the request' },
+    );
+  }
+
   /** The callback Payments would have sent, sent now, signed: a late delivery of it. */
   async function sendCallbackLate(orderId: string) {
     const { payments } = sys.peers();
@@ -189,19 +217,32 @@ describe('payment checks and expiry', function () {
     expect(rows.some((r) => r.failed)).to.equal(false);
   });
 
+  it('when Payments answered the request without the payment id, then no status is asked and the order expires at the expiry time', async () => {
+    const { payments } = sys.peers();
+    const id = await create();
+    await untilAccepted(id);
+    // As after a bare 409: the order has no id to ask about.
+    await sys.db.pool.query(`update orders set requested_payment_id = null where id = $1`, [id]);
+    const checksBefore = payments.recorded().status_checks;
+
+    const order = (await sys.until(id, ['cancelled'], EXPIRE_MS + 10000)) as unknown as Order;
+
+    expect(order.history.at(-1)?.reason).to.equal('payment expired');
+    expect(payments.recorded().status_checks).to.equal(checksBefore);
+    const checks = await checkRows(id);
+    // The first, at the confirm delay, and the next at the expiry time, each run once.
+    expect(checks.map((r) => [r.attempt, r.runs, r.errors])).to.deep.equal([
+      [1, 1, 0],
+      [2, 1, 0],
+    ]);
+  });
+
   it('when Payments answers 404 for the payment, then the check asks again on its backoff until the expiry time, and then expires the order', async () => {
     const { payments } = sys.peers();
     const id = await create();
     // Payments forgets the payment: the order is made to name one it never had, before the first
     // check (1 s after acceptance) asks.
-    await waitFor(
-      async () =>
-        (await count(
-          `select count(*) as n from orders where id = $1 and payment_accepted_at is not null`,
-          [id],
-        )) === 1,
-      { intervalMs: 10, what: 'Payments to accept the request' },
-    );
+    await untilAccepted(id);
     await sys.db.pool.query(`update orders set requested_payment_id = $2 where id = $1`, [
       id,
       `unknown-${randomUUID()}`,
@@ -212,15 +253,10 @@ describe('payment checks and expiry', function () {
 
     expect(order.history.at(-1)?.reason).to.equal('payment expired');
     expect(payments.recorded().status_checks - checksBefore).to.be.at.least(4);
-    const checks = await sys.db.pool.query<{ attempt: number; completed: boolean }>(
-      `select (payload->>'attempt')::int as attempt, completed_at is not null as completed
-       from outbox where order_id = $1 and queue = 'payment-checks' order by id`,
-      [id],
+    const checks = await checkRows(id);
+    // One row per check, numbered, each run once (a 404 is an answer, not a failure).
+    expect(checks.map((r) => [r.attempt, r.runs, r.errors, r.completed])).to.deep.equal(
+      checks.map((_, i) => [i + 1, 1, 0, true]),
     );
-    expect(checks.rows.map((r) => r.attempt)).to.deep.equal(
-      checks.rows.map((_, i) => i + 1),
-      'one row per check, numbered',
-    );
-    expect(checks.rows.every((r) => r.completed)).to.equal(true);
   });
 });

@@ -12,6 +12,7 @@ import { loadConfig } from '../../lib/platform/config.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import {
   notification,
+  paymentCheck,
   paymentRequested,
   type NewOutboxRow,
   type QueueName,
@@ -141,6 +142,19 @@ describe('outbox relay', function () {
     expect(note?.data.payload).to.include({ event: 'order.created', order_id: order.id });
     const rows = await tdb.db.select().from(outbox).orderBy(asc(outbox.id));
     expect(rows.every((row) => row.dispatchedAt !== null && row.failedAt === null)).to.equal(true);
+  });
+
+  it('when a row is written to run later (a payment check), then its job waits in the delayed set for the time left', async () => {
+    const r = relay();
+    await r.start();
+    const [id] = await insert([paymentCheck(randomUUID(), 1, 600_000)]);
+
+    await waitFor(async () => (await undispatchedCount()) === 0, { what: 'the check dispatched' });
+    const job = await queueSet.queues['payment-checks'].getJob(await bullJobIdOfRow(tdb.db, id!));
+
+    expect(await job!.getState()).to.equal('delayed');
+    // The delay left when the relay claimed it, by the database's clock: just under 10 minutes.
+    expect(job!.opts.delay).to.be.within(590_000, 600_000);
   });
 
   it('when two relays race over 2,000 rows, then each row is enqueued exactly once', async () => {

@@ -72,6 +72,14 @@ describe('payment check schedule', () => {
     expect(untilExpiry(PRODUCTION, 24 * HOUR)).to.deep.equal({ expire: true });
   });
 
+  it('when the time since acceptance has fractions of a ms (a clock reading), then every delay is whole ms', () => {
+    const near = afterUnsettledCheck(PRODUCTION, 27, 24 * HOUR - 1234.567);
+    const none = untilExpiry(PRODUCTION, 10 * MIN + 0.25);
+
+    expect(near).to.deep.equal({ expire: false, delayMs: 1235 });
+    expect(none).to.deep.equal({ expire: false, delayMs: 24 * HOUR - 10 * MIN });
+  });
+
   it('when the expiry comes before the confirm delay, then the first check is at the expiry time', () => {
     expect(firstCheckDelay({ ...PRODUCTION, expireAfterMs: 5 * MIN })).to.equal(5 * MIN);
   });
