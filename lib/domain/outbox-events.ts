@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { v5 as uuidv5 } from 'uuid';
+import { effectKey } from './effect-keys.js';
 
 /**
  * What leaves the service, as outbox rows. Every writer of outbox rows (order creation, the inbox
@@ -24,7 +25,10 @@ export interface NewOutboxRow {
   queue: QueueName;
   eventType: string;
   orderId: string | null;
-  /** Stable for the row's life: the peer deduplicates retries of this effect by it. */
+  /**
+   * The peer deduplicates this effect by it: derived from the order and the step
+   * (./effect-keys.ts), so the row written again after a restore carries the same key.
+   */
   idempotencyKey: string;
   payload: Record<string, unknown>;
   /** The row's job runs no sooner than this long after the row is written (a BullMQ delay). */
@@ -167,7 +171,7 @@ export function notification(
 ): NewOutboxRow {
   return outboxRow(
     'notifications',
-    { eventType: event, orderId: order.id, idempotencyKey: randomUUID() },
+    { eventType: event, orderId: order.id, idempotencyKey: effectKey(order.id, `notify:${event}`) },
     { event, order_id: order.id, user_id: order.userId, message },
   );
 }
@@ -175,7 +179,7 @@ export function notification(
 export function shippingRequested(
   order: Pick<OrderFacts, 'id' | 'itemId' | 'quantity'>,
 ): NewOutboxRow {
-  const idempotencyKey = randomUUID();
+  const idempotencyKey = effectKey(order.id, 'shipping');
   return outboxRow(
     'shipping',
     { eventType: 'shipping.requested', orderId: order.id, idempotencyKey },
@@ -189,6 +193,11 @@ export function shippingRequested(
   );
 }
 
+/**
+ * Asks the inbox processor to apply an inbound event. Its key goes to no peer (the job finds its
+ * row by the outbox id and its job id), so it stays random: one derived from the inbox id would
+ * repeat after a restore, when the serial inbox ids are handed out again for other events.
+ */
 export function inboxApply(inboxId: number, orderId: string, eventType: string): NewOutboxRow {
   return outboxRow(
     'inbox',
@@ -199,7 +208,7 @@ export function inboxApply(inboxId: number, orderId: string, eventType: string):
 
 /**
  * The refund of an order's payment, in full. `idempotencyKey` is also stored on the order (the
- * refund callback must echo it), so the caller makes it.
+ * refund callback must echo it), so the caller passes it: `effectKey(order.id, 'refund')`.
  */
 export function refundRequested(
   order: Pick<OrderFacts, 'id' | 'amount'>,
@@ -220,7 +229,7 @@ export function refundRequested(
 
 /** Asks Shipping to cancel a paid order (the customer cancelled it). */
 export function cancellationRequested(order: Pick<OrderFacts, 'id'>): NewOutboxRow {
-  const idempotencyKey = randomUUID();
+  const idempotencyKey = effectKey(order.id, 'cancellation');
   return outboxRow(
     'cancellations',
     { eventType: 'shipping.cancel_requested', orderId: order.id, idempotencyKey },

@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { Executor } from '../../db/client.js';
 import { setOrderState } from '../../db/order-transitions.js';
 import type { OrderRow } from '../../db/schema.js';
+import { effectKey } from '../domain/effect-keys.js';
 import type { Accepted } from '../domain/order-state.js';
 import {
   cancellationRequested,
@@ -35,7 +35,7 @@ export async function applyTransition(
   const { to, followUps } = decision;
   // The payment that succeeded is the one refunded: recorded now, or by an earlier event.
   const paymentId = order.paymentId ?? (to.paymentReceived ? facts.paymentId : undefined);
-  const refundKey = followUps.requestRefund ? randomUUID() : undefined;
+  const refundKey = followUps.requestRefund ? effectKey(order.id, 'refund') : undefined;
 
   const rows: NewOutboxRow[] = [
     notification(order, followUps.notify.event, followUps.notify.message),

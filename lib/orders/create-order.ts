@@ -1,10 +1,11 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { Db } from '../../db/client.js';
 import { findOrderByIdempotencyKey, insertNewOrder } from '../../db/orders.js';
 import type { OrderRow } from '../../db/schema.js';
 import type { Catalog } from '../peers/catalog.js';
 import { ConflictError, OutOfStockError } from '../domain/errors.js';
+import { effectKey } from '../domain/effect-keys.js';
 import { multiplyMoney } from '../domain/money.js';
 import { notification, paymentRequested } from '../domain/outbox-events.js';
 
@@ -60,8 +61,9 @@ export async function createOrder(
     throw new OutOfStockError(input.itemId, input.quantity, item.availableQty);
   }
 
+  const id = uuidv7();
   const order = {
-    id: uuidv7(),
+    id,
     userId: input.userId,
     itemId: input.itemId,
     quantity: input.quantity,
@@ -69,7 +71,8 @@ export async function createOrder(
     amount: multiplyMoney(item.price, input.quantity),
     idempotencyKey: input.idempotencyKey,
     requestHash: hash,
-    paymentIdempotencyKey: randomUUID(),
+    // Stored on the order: the callback must echo it, and the order's rows are re-sent with it.
+    paymentIdempotencyKey: effectKey(id, 'payment'),
   };
   const inserted = await insertNewOrder(deps.db, order, 'order created', [
     paymentRequested(order),

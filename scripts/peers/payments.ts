@@ -24,15 +24,16 @@ import {
  * Development Payments: a real HTTP server playing the Payments service's contract.
  * `POST {any path}` `{order_id, amount, callback_url, idempotency_key, user_id?}` → 201 with the
  * pending payment; the same idempotency key again → 201 with the same payment (header
- * `idempotent-replayed: true`), no second callback. Reusing a key for another order or amount →
- * 422. A moment later it POSTs the outcome to `callback_url`, signed the Standard Webhooks way
+ * `idempotent-replayed: true`) and its outcome called back again (a new message, same outcome): the
+ * sender may have lost the first (its database restored), and the receiver dedupes a repeat.
+ * Reusing a key for another order or amount → 422. A moment later it POSTs the outcome to `callback_url`, signed the Standard Webhooks way
  * when a secret is set, and retries that call with backoff while the receiver is down or answers
  * 5xx/408/429. `GET /payments` (or `/_recorded`, `?order_id=` to filter) shows what it recorded.
  *
  * Refunds (this service's extension of the contract): `POST {any path ending in /refunds}`
  * `{payment_id, order_id, amount, reason, idempotency_key, callback_url}` → 201 with the pending
- * refund; the same key again → 201 with the same refund, no second callback (each refund counts
- * its repeats); an unknown payment → 404; another order, more than was paid, or a second refund
+ * refund; the same key again → 201 with the same refund and its outcome called back again (each
+ * refund counts its repeats); an unknown payment → 404; another order, more than was paid, or a second refund
  * of one payment under another key → 422. A moment later it calls back as for a payment, with
  * `status: refunded` (or `refund_failed` when the refund rule says so), `id` the payment id and
  * `idempotency_key` the refund's.
@@ -133,7 +134,7 @@ export interface CallbackAttempt {
   error: string | null;
 }
 
-/** One callback message (one per payment) and every try to deliver it. */
+/** One callback message (one per outcome sent; a repeated key sends another) and every try to deliver it. */
 export interface CallbackRecord {
   webhook_id: string;
   url: string;
@@ -271,6 +272,8 @@ export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Prom
   const byId = new Map<string, Payment>();
   const refundsByKey = new Map<string, Refund>();
   const duplicatesByKey = new Map<string, number>();
+  // What each payment and refund came to: a repeated key is called back with it again.
+  const outcomes = new Map<Payment | Refund, PaymentOutcome | RefundOutcome>();
   const callbacks: CallbackRecord[] = [];
   type OrderEntry = { payments: Payment[]; refunds: Refund[]; callbacks: CallbackRecord[] };
   const byOrder = new Map<string, OrderEntry>();
@@ -409,7 +412,8 @@ export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Prom
       timers.after(callbackDelayMs, () => deliverLogged(callback, body));
       return;
     }
-    statusById.set(payment.id, { user_id: message.user_id });
+    // A repeated key calls back again: the status GET keeps telling the outcome meanwhile.
+    if (!statusById.has(payment.id)) statusById.set(payment.id, { user_id: message.user_id });
     timers.after(callbackDelayMs, () => paymentDue(callback, body, status as PaymentOutcome));
   }
 
@@ -477,6 +481,11 @@ export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Prom
         known.idempotency_key,
         (duplicatesByKey.get(known.idempotency_key) ?? 0) + 1,
       );
+      scheduleCallback(request.callback_url, {
+        payment: known,
+        user_id: request.user_id,
+        status: outcomes.get(known)!,
+      });
       sendJson(res, 201, known, { 'idempotent-replayed': 'true' });
       return waiters.changed();
     }
@@ -491,6 +500,7 @@ export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Prom
     // Decided before anything is stored: a rule that throws leaves no payment without a callback.
     const result = outcome(payment);
     byKey.set(payment.idempotency_key, payment);
+    outcomes.set(payment, result);
     byId.set(payment.id, payment);
     forOrder(payment.order_id).payments.push(payment);
     scheduleCallback(request.callback_url, { payment, user_id: request.user_id, status: result });
@@ -527,6 +537,11 @@ export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Prom
       }
       known.duplicates++;
       counts.refund_duplicates++;
+      scheduleCallback(request.callback_url, {
+        payment: byId.get(known.payment_id)!,
+        refund: known,
+        status: outcomes.get(known)!,
+      });
       waiters.changed();
       return sendJson(res, 201, { ...known }, { 'idempotent-replayed': 'true' });
     }
@@ -550,6 +565,7 @@ export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Prom
     };
     const result = refundOutcome(refund);
     refundsByKey.set(refund.idempotency_key, refund);
+    outcomes.set(refund, result);
     forOrder(refund.order_id).refunds.push(refund);
     scheduleCallback(request.callback_url, { payment, refund, status: result });
     sendJson(res, 201, { ...refund });

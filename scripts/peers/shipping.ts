@@ -39,7 +39,10 @@ import {
  * cancellation that overtakes its order's request (they travel separately) is answered
  * `order.cancelled`, and the request, when it comes, is not shipped.
  *
- * Requests are deduplicated by idempotency key (a repeat is counted, not answered again). Messages
+ * Requests are deduplicated by idempotency key: a repeat is counted, and once its request was
+ * answered the same answer (same shipment id) is published again, as an idempotent peer answers a
+ * request it already has (the sender may have lost the first answer: its database restored); a
+ * repeat of a request still being answered waits for that one answer. Messages
  * of any other type are skipped, so both directions may share one topic. `GET /shipments` (or
  * `/_recorded`, `?order_id=` to filter) on its small HTTP server shows what it saw.
  */
@@ -127,7 +130,7 @@ export interface CancellationRecord {
 export interface ShippingRecorded {
   shipments: ShipmentRecord[];
   cancellations: CancellationRecord[];
-  /** Repeats of a known idempotency key (not answered again). */
+  /** Repeats of a known idempotency key (an answered one is answered again, the same). */
   duplicates: number;
   /** Messages of another type than a request (the service's own answers on a shared topic). */
   skipped: number;
@@ -267,6 +270,36 @@ export async function startShippingPeer(options: ShippingPeerOptions): Promise<S
   const sending = new Map<ShipmentRecord | CancellationRecord, Promise<void>>();
   let cancelRule = configuredCancelRule;
 
+  /** Publishes a request's answer again, for a repeat of its key (the record stays as it is). */
+  async function republish(record: ShipmentRecord | CancellationRecord, producer: Producer) {
+    const reply = record.answer!;
+    try {
+      await producer.send({
+        topic: responsesTopic,
+        acks: -1,
+        messages: [{ key: reply.order_id, value: JSON.stringify(reply) }],
+      });
+    } catch (err) {
+      counts.errors++;
+      logger.error(
+        { err, order_id: reply.order_id, idempotency_key: record.idempotency_key },
+        'shipping answer not published again; the repeat will be delivered again',
+      );
+      throw err;
+    }
+  }
+
+  /** A repeat of a known key: counted, and answered again once the first was answered. */
+  function repeated(
+    record: ShipmentRecord | CancellationRecord,
+    producer: Producer,
+  ): Promise<void> | void {
+    record.duplicates++;
+    counts.duplicates++;
+    waiters.changed();
+    if (record.state === 'answered' && record.answer) return republish(record, producer);
+  }
+
   async function produce(
     record: ShipmentRecord | CancellationRecord,
     reply: ShippingAnswer,
@@ -368,11 +401,7 @@ export async function startShippingPeer(options: ShippingPeerOptions): Promise<S
     producer: Producer,
   ): Promise<void> | void {
     const known = byKey.get(request.idempotency_key);
-    if (known && known.state !== 'unanswered') {
-      known.duplicates++;
-      counts.duplicates++;
-      return waiters.changed();
-    }
+    if (known && known.state !== 'unanswered') return repeated(known, producer);
     if (known) {
       // Its answer failed to go out before; Kafka delivered it again, so try again.
       known.state = 'answering';
@@ -440,11 +469,7 @@ export async function startShippingPeer(options: ShippingPeerOptions): Promise<S
 
   function takeCancellation(request: CancelRequest, producer: Producer): Promise<void> | void {
     const known = cancellations.get(request.idempotency_key);
-    if (known && known.state !== 'unanswered') {
-      known.duplicates++;
-      counts.duplicates++;
-      return waiters.changed();
-    }
+    if (known && known.state !== 'unanswered') return repeated(known, producer);
     const record: CancellationRecord = known ?? {
       idempotency_key: request.idempotency_key,
       order_id: request.order_id,

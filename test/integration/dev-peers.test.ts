@@ -228,23 +228,30 @@ describe('development peers', () => {
     });
 
     describe('when the same idempotency key comes again', () => {
-      it('then it answers the same payment, counts a duplicate and calls back only once', async () => {
-        const request = paymentRequest();
+      it('then it answers the same payment, counts a duplicate, takes no second payment and calls back its outcome again', async () => {
+        const request = paymentRequest({ amount: '7.13' });
         const first = await postJson(payments.url, request);
         await settled(request.order_id);
         const duplicatesBefore = payments.recorded().duplicates;
 
         const again = await postJson(payments.url, request);
+        await payments.until(
+          () => receiver.receivedFor(request.order_id).length === 2,
+          5000,
+          'the outcome called back again',
+        );
 
         expect(again.status).to.equal(201);
         expect(again.body).to.deep.equal(first.body);
         expect(again.headers.get('idempotent-replayed')).to.equal('true');
-        // A callback is scheduled while the request is handled, so a second one would show now.
         const recorded = payments.recorded({ order_id: request.order_id });
         expect(recorded.payments).to.have.length(1);
-        expect(recorded.callbacks).to.have.length(1);
+        expect(recorded.payments[0]).to.include({ id: first.body.id, duplicates: 1 });
         expect(recorded.duplicates).to.equal(duplicatesBefore + 1);
-        expect(receiver.receivedFor(request.order_id)).to.have.length(1);
+        // The same outcome (failed: cents 13) for the same payment, signed like the first.
+        const [one, two] = receiver.receivedFor(request.order_id).map((c) => verified(secret, c));
+        expect(two).to.deep.equal(one);
+        expect(two).to.include({ id: first.body.id, status: 'failed' });
       });
     });
 
@@ -292,7 +299,7 @@ describe('development peers', () => {
         return { request, paid: paid.body, refund };
       };
 
-      it('then it answers 201 pending, calls back signed with refunded for that payment id under the refund key, and a repeat is counted on the refund without a second callback', async () => {
+      it('then it answers 201 pending, calls back signed with refunded for that payment id under the refund key, and a repeat is counted on the refund and called back the same again', async () => {
         const { request, paid, refund } = await refundOf();
 
         const res = await postJson(`${payments.url}/api/payments/refunds`, refund);
@@ -302,6 +309,11 @@ describe('development peers', () => {
           'the refund callback',
         );
         const again = await postJson(`${payments.url}/api/payments/refunds`, refund);
+        await payments.until(
+          () => receiver.receivedFor(request.order_id).length === 3,
+          5000,
+          'the refund outcome called back again',
+        );
 
         expect(res.status).to.equal(201);
         expect(res.body).to.include({
@@ -324,8 +336,13 @@ describe('development peers', () => {
         const recorded = payments.recorded({ order_id: request.order_id });
         expect(recorded.refunds).to.have.length(1);
         expect(recorded.refunds[0]).to.include({ id: res.body.id, duplicates: 1 });
-        expect(recorded.callbacks.map((c) => c.status)).to.deep.equal(['succeeded', 'refunded']);
-        expect(receiver.receivedFor(request.order_id)).to.have.length(2);
+        expect(recorded.callbacks.map((c) => c.status)).to.deep.equal([
+          'succeeded',
+          'refunded',
+          'refunded',
+        ]);
+        const [, refunded, repeated] = receiver.receivedFor(request.order_id);
+        expect(verified(secret, repeated!)).to.deep.equal(verified(secret, refunded!));
       });
 
       it('then GET /payments lists refunds per idempotency key, so they can be counted', async () => {
@@ -616,8 +633,8 @@ describe('development peers', () => {
       });
     });
 
-    describe('when the same request comes twice', () => {
-      it('then it answers once and counts the duplicate', async () => {
+    describe('when the same request comes twice at once', () => {
+      it('then it answers once, the repeat waiting for that answer, and counts the duplicate', async () => {
         const request = shippingRequest();
         const duplicatesBefore = shipping.recorded().duplicates;
 
@@ -637,6 +654,63 @@ describe('development peers', () => {
         const recorded = shipping.recorded({ order_id: request.order_id });
         expect(recorded.shipments.map((s) => s.duplicates)).to.deep.equal([1, 0]);
         expect(recorded.duplicates).to.equal(duplicatesBefore + 1);
+      });
+    });
+
+    describe('when a request it answered comes again', () => {
+      it('then it publishes the same answer again (same shipment id) and counts the duplicate, shipping nothing twice', async () => {
+        const request = shippingRequest({ quantity: 2 });
+        await send(request);
+        const [first] = await answersFor(request.order_id);
+        await shipping.until(
+          () =>
+            shipping.recorded({ order_id: request.order_id }).shipments[0]?.state === 'answered',
+          10_000,
+          'the answer recorded',
+        );
+
+        await send(request);
+
+        const answers = await answersFor(request.order_id, 2);
+        expect(answers).to.have.length(2);
+        expect(answers[1]).to.deep.equal(first);
+        expect(first!.shipment_id).to.be.a('string');
+        const recorded = shipping.recorded({ order_id: request.order_id });
+        expect(recorded.shipments).to.have.length(1);
+        expect(recorded.shipments[0]).to.include({ duplicates: 1, state: 'answered' });
+      });
+
+      it('then a cancellation answered before is answered the same again', async () => {
+        const request = shippingRequest({ quantity: 12 });
+        await send(request);
+        await shipping.until(
+          () => shipping.recorded({ order_id: request.order_id }).shipments[0]?.state === 'packing',
+          10_000,
+          'the order to be packing',
+        );
+        const cancel = {
+          event_type: 'order.cancel_requested',
+          order_id: request.order_id,
+          idempotency_key: randomUUID(),
+        };
+        await send(cancel);
+        const [first] = await answersFor(request.order_id);
+        await shipping.until(
+          () =>
+            shipping.recorded({ order_id: request.order_id }).cancellations[0]?.state ===
+            'answered',
+          10_000,
+          'the cancellation answered',
+        );
+
+        await send(cancel);
+
+        const answers = await answersFor(request.order_id, 2);
+        expect(answers[0]).to.include({ event_type: 'order.cancelled' });
+        expect(answers[1]).to.deep.equal(first);
+        expect(shipping.recorded({ order_id: request.order_id }).cancellations[0]).to.include({
+          duplicates: 1,
+        });
       });
     });
 

@@ -9,7 +9,8 @@
  *   shipping request when it was paid; one refund request when it was paid and ended cancelled. A peer deduplicates by idempotency key, so a record there is one effect:
  *   none is an effect lost, two for the same order (and event) is an effect applied twice
  *   (different keys got through), and a repeat of a key the peer already had is a duplicate
- *   delivered (harmless, counted by the peer, reported here).
+ *   delivered (harmless, counted by the peer, reported here), even when the peer answers it
+ *   with its outcome again (a payment's callback, a shipping answer): that is one effect.
  * - The database is quiet: no outbox row open or failed, no inbox row unprocessed.
  */
 import type pg from 'pg';
