@@ -19,9 +19,16 @@ export const EFFECT_KEY_NAMESPACE = '4e74976c-7f09-4ca2-bc3c-15cb01e6e4e5';
 /**
  * payment: the charge (Payments); refund: giving it back (Payments); shipping: the request to ship
  * (Shipping); cancellation: asking Shipping to stop the order; notify:<event>: telling the
- * customer of that event (Notifications).
+ * customer of that event (Notifications); payment-check:<n>: the n-th time Payments is asked what
+ * became of the payment (the check's outbox row, recognised when written again).
  */
-export type EffectStep = 'payment' | 'refund' | 'shipping' | 'cancellation' | `notify:${string}`;
+export type EffectStep =
+  | 'payment'
+  | 'refund'
+  | 'shipping'
+  | 'cancellation'
+  | `notify:${string}`
+  | `payment-check:${number}`;
 
 /** The key of `step` for order `orderId`: the same inputs give the same key, always. */
 export function effectKey(orderId: string, step: EffectStep): string {

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { v5 as uuidv5 } from 'uuid';
 import { effectKey } from './effect-keys.js';
 
 /**
@@ -244,9 +243,6 @@ export function cancellationRequested(order: Pick<OrderFacts, 'id'>): NewOutboxR
 /** The queue of the payment checks: an order leaving `new` completes its open rows. */
 export const PAYMENT_CHECKS_QUEUE = 'payment-checks' satisfies QueueName;
 
-/** The namespace of the payment checks' keys (UUIDv5 of `order_id:payment-check:<attempt>`). */
-const PAYMENT_CHECK_KEY_NAMESPACE = '6f1b1f9e-4a51-4c8e-9a8e-2f0d7f3c5b21';
-
 /**
  * Check number `attempt` of an order's payment, run `delayMs` after the row is written. Its key is
  * derived from the order and the attempt, so a check written again (a replay, a restore) is
@@ -256,7 +252,7 @@ export function paymentCheck(orderId: string, attempt: number, delayMs: number):
   if (!Number.isSafeInteger(delayMs) || delayMs < 0) {
     throw new RangeError(`a payment check's delay must be whole ms ≥ 0, got ${delayMs}`);
   }
-  const idempotencyKey = uuidv5(`${orderId}:payment-check:${attempt}`, PAYMENT_CHECK_KEY_NAMESPACE);
+  const idempotencyKey = effectKey(orderId, `payment-check:${attempt}`);
   return {
     ...outboxRow(
       'payment-checks',
