@@ -1,5 +1,6 @@
 import Joi from 'joi';
 import { PeerContractError } from '../domain/errors.js';
+import { moneyEquals } from '../domain/money.js';
 import { canonicalUuid } from '../platform/id-schema.js';
 import { sameId, usableAnswer } from './answer.js';
 import { callPeer, type PeerClientOptions } from './http.js';
@@ -103,36 +104,47 @@ const paymentStatusSchema = Joi.object<PaymentStatus, true>({
  * taken as it comes (no id); a body that is there must be this request's payment.
  */
 const requestAnswerSchema = Joi.object<
-  { id: string; order_id?: string; idempotency_key?: string },
+  { id: string; order_id?: string; amount?: string; idempotency_key?: string },
   true
 >({
   id: paymentId.required(),
   order_id: canonicalUuid,
+  amount: money,
   idempotency_key: canonicalUuid,
 }).required();
 
 // A refund's answer carries nothing this service keeps (the outcome comes on the webhook), but
 // one about another payment, order or key means the request did not land where it was sent.
 const refundAnswerSchema = Joi.object<
-  { payment_id?: string; order_id?: string; idempotency_key?: string },
+  { payment_id?: string; order_id?: string; amount?: string; idempotency_key?: string },
   true
 >({
   payment_id: paymentId,
   order_id: canonicalUuid,
+  amount: money,
   idempotency_key: canonicalUuid,
 }).required();
 
-/** PeerContractError when an answer names another payment, order or key than `sent`. */
-function sameRequest(
-  what: string,
-  answer: { payment_id?: string; order_id?: string; idempotency_key?: string },
-  sent: { payment_id?: string; order_id: string; idempotency_key: string },
-): void {
-  for (const field of ['payment_id', 'order_id', 'idempotency_key'] as const) {
+type RequestFacts = {
+  payment_id?: string;
+  order_id?: string;
+  amount?: string;
+  idempotency_key?: string;
+};
+
+/** PeerContractError when an answer names another payment, order, amount or key than `sent`. */
+function sameRequest(what: string, answer: RequestFacts, sent: RequestFacts): void {
+  for (const field of ['payment_id', 'order_id', 'amount', 'idempotency_key'] as const) {
     const got = answer[field];
     const asked = sent[field];
     if (got === undefined || asked === undefined) continue;
-    if (field === 'payment_id' ? got !== asked : !sameId(got, asked)) {
+    const same =
+      field === 'payment_id'
+        ? got === asked
+        : field === 'amount'
+          ? moneyEquals(got, asked)
+          : sameId(got, asked);
+    if (!same) {
       throw new PeerContractError('payments', `${what} is for ${field} ${got}, not ${asked}`);
     }
   }

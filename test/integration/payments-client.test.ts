@@ -72,6 +72,8 @@ describe('Payments client: payment id and status', () => {
       { ...status, id: 'pay\u0000' },
       { ...status, order_id: '0193a1b2-c3d4-7e5f-8a6b-000000000000' },
       { ...status, idempotency_key: 'k-1' },
+      { ...status, amount: '5.01' },
+      { ...status, amount: 5 },
       [status],
       'created',
     ];
@@ -83,11 +85,16 @@ describe('Payments client: payment id and status', () => {
     }
   });
 
-  it('when the order id and key come back in upper case, then they are the request’s own', async () => {
+  it('when the order id and key come back in upper case and the amount as 5.0, then they are the request’s own', async () => {
     peer.script([
       {
         status: 201,
-        body: { ...status, order_id: ORDER.toUpperCase(), idempotency_key: KEY.toUpperCase() },
+        body: {
+          ...status,
+          order_id: ORDER.toUpperCase(),
+          amount: '5.0',
+          idempotency_key: KEY.toUpperCase(),
+        },
       },
     ]);
 
