@@ -117,6 +117,7 @@ export function buildOpenApi(version: string): Json {
             409: failure('Not enough stock, or idempotency_key reused with a different body'),
             413: failure('Body too large'),
             415: failure('Content-Type is not application/json'),
+            502: failure('Catalog answered in a way this service cannot use; nothing written'),
             503: failure('Catalog unavailable; see Retry-After'),
           },
         },

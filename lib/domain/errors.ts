@@ -125,8 +125,22 @@ export class PeerRejectedError extends AppError {
   }
 }
 
-/** A peer answered with something that breaks its contract. */
+/**
+ * A peer's answer this service cannot use (lib/peers/answer.ts): not the shape its contract
+ * promises (an empty or truncated body, wrong types, text Postgres cannot keep), or about another
+ * thing than the one asked for (another item, another order's payment). The API answers it 502;
+ * a job retries it, as it retries an unavailable peer: every request it repeats is idempotent, and
+ * the next answer may be usable (a cache or proxy that mixed answers up, a deploy half done).
+ */
 export class PeerContractError extends AppError {
   readonly status = 502;
   readonly code = 'peer_contract_violation';
+  override readonly retriable = true;
+  constructor(
+    readonly peer: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${peer}: ${message}`, undefined, options);
+  }
 }

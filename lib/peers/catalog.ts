@@ -1,7 +1,9 @@
 import Joi from 'joi';
 import { ItemNotFoundError, PeerContractError, PeerUnavailableError } from '../domain/errors.js';
 import { parseMoney } from '../domain/money.js';
+import { canonicalUuid } from '../platform/id-schema.js';
 import { retry } from '../platform/retry.js';
+import { sameId, usableAnswer } from './answer.js';
 import { callPeer, type PeerClientOptions } from './http.js';
 
 export interface CatalogItem {
@@ -26,35 +28,37 @@ export interface CatalogClientOptions {
   retryDelayMs?: number;
 }
 
-// Catalog's contract: {id, name, price: "2.50", available_qty: 10, created_at}. Extra fields are
-// tolerated so Catalog can grow without breaking us. Strict, so the type and the schema agree.
+// Catalog's contract: {id, name, price: "2.50", available_qty: 10, created_at}; fields it adds
+// later are dropped (lib/peers/answer.ts). Strict, so the type and the schema agree.
 const itemSchema = Joi.object<
   { id: string; name: string; price: string | number; available_qty: number },
   true
 >({
-  id: Joi.string().required(),
+  id: canonicalUuid.required(),
   name: Joi.string().allow('').required(),
   price: Joi.alternatives(Joi.string(), Joi.number()).required(),
   available_qty: Joi.number().integer().min(0).required(),
-}).unknown(true);
+}).required();
 
-function toItem(body: unknown): CatalogItem {
-  const { error, value: v } = itemSchema.validate(body);
-  if (error) throw new PeerContractError(`catalog item malformed: ${error.message}`);
+/** Catalog's answer for `itemId`, or PeerContractError when it cannot be used. */
+function toItem(itemId: string, body: unknown): CatalogItem {
+  const v = usableAnswer('catalog', 'item', itemSchema, body);
+  // An answer about another item (a cache or proxy mix-up) would price the order wrongly.
+  if (!sameId(v.id, itemId)) {
+    throw new PeerContractError('catalog', `answered about item ${v.id}, not ${itemId}`);
+  }
   // A numeric price in JSON has already been through a float; accept it only as its exact text.
   const price = String(v.price);
   try {
     parseMoney(price);
   } catch (err) {
     throw new PeerContractError(
-      `catalog item price ${JSON.stringify(price)} is not exact money`,
-      undefined,
-      {
-        cause: err,
-      },
+      'catalog',
+      `item price ${JSON.stringify(price)} is not exact money`,
+      { cause: err },
     );
   }
-  return { id: v.id, name: v.name, price, availableQty: v.available_qty };
+  return { id: itemId, name: v.name, price, availableQty: v.available_qty };
 }
 
 export function createCatalogClient({
@@ -78,7 +82,7 @@ export function createCatalogClient({
             accept: [404],
           });
           if (res.status === 404) throw new ItemNotFoundError(itemId);
-          return toItem(res.body);
+          return toItem(itemId, res.body);
         },
         {
           backoff,

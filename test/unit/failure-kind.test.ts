@@ -4,6 +4,7 @@ import { DatabaseError } from 'pg';
 import { judge } from '../../jobs/processors/judge-failure.js';
 import {
   ItemNotFoundError,
+  PeerContractError,
   PeerRejectedError,
   PeerUnavailableError,
   ValidationError,
@@ -90,6 +91,17 @@ describe('what retrying can cure (classifyFailure, and the job verdict judge() b
       expect(classifyFailure(err), err.name).to.equal('incurable');
       expect(judge(err)).to.deep.equal({ kind: 'fail', reason: err.message });
     }
+  });
+
+  it('when a peer’s answer is unusable (PeerContractError), then a job retries it, and the API answers 502', () => {
+    const err = new PeerContractError(
+      'payments',
+      'payment request answer unusable: "id" is required',
+    );
+
+    expect(classifyFailure(err)).to.equal('unavailable');
+    expect(judge(err)).to.deep.equal({ kind: 'retry' });
+    expect([err.status, err.code]).to.deep.equal([502, 'peer_contract_violation']);
   });
 
   it('when a peer asks to slow down or BullMQ is told to give up, then judge() keeps its own verdicts', () => {
