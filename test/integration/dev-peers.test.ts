@@ -908,6 +908,12 @@ describe('development peers', () => {
           });
 
           const [answer, ...more] = await answersFor(request.order_id);
+          // The answer can reach the topic's readers before the peer's send resolves and marks it.
+          await flaky.until(
+            () => flaky.recorded().shipments[0]?.state === 'answered',
+            10_000,
+            'the shipment marked answered',
+          );
 
           expect(answer!.event_type).to.equal('order.shipped');
           expect(more).to.have.length(0);
