@@ -8,7 +8,7 @@ import { applyInboxEvent } from '../../lib/orders/apply-inbox-event.js';
 import { loadConfig } from '../../lib/platform/config.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { bullJobIdOfRow, insertInboxEvent, insertOrder } from '../support/orders.js';
+import { bullJobIdOfRow, insertInboxEvent, insertOrder, outboxRowById } from '../support/orders.js';
 import { waitFor } from '../support/recording-peer.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
 
@@ -43,10 +43,7 @@ describe('applying inbox events', function () {
     return row!;
   }
 
-  async function outboxRow(id: number) {
-    const [row] = await tdb.db.select().from(outbox).where(eq(outbox.id, id));
-    return row!;
-  }
+  const outboxRow = (id: number) => outboxRowById(tdb.db, id);
 
   it('when payment.succeeded is applied to a new order, then it is paid, with a history row, a notification and a shipping request, and the inbox and its outbox row are done', async () => {
     const order = await insertOrder(tdb.db, { quantity: 3 });

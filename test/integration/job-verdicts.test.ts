@@ -1,9 +1,7 @@
 import { expect } from 'chai';
-import { eq } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import sinon from 'sinon';
 import { insertOutboxRows } from '../../db/outbox.js';
-import { outbox, type OutboxRow } from '../../db/schema.js';
 import { startWorker, type RunningWorker } from '../../jobs/start-worker.js';
 import { paymentRequested } from '../../lib/domain/outbox-events.js';
 import { loadConfig } from '../../lib/platform/config.js';
@@ -11,6 +9,7 @@ import { silentLogger } from '../../lib/platform/logger.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startRecordingPeer, waitFor, type RecordingPeer } from '../support/recording-peer.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
+import { outboxRowById } from '../support/orders.js';
 
 /**
  * The job runner's verdict on database errors (jobs/processors/judge-failure.ts, classifyFailure):
@@ -58,10 +57,7 @@ describe('outbox job verdicts on database errors', function () {
       paymentIdempotencyKey: randomUUID(),
     });
 
-  async function outboxRow(id: number): Promise<OutboxRow> {
-    const [row] = await tdb.db.select().from(outbox).where(eq(outbox.id, id));
-    return row!;
-  }
+  const outboxRow = (id: number) => outboxRowById(tdb.db, id);
 
   /**
    * Makes the job's first statement about row `id` (its state) fail `times` times with what

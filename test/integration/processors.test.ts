@@ -14,7 +14,7 @@ import {
   type NewOutboxRow,
 } from '../../lib/domain/outbox-events.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { bullJobIdOfRow } from '../support/orders.js';
+import { bullJobIdOfRow, outboxRowById } from '../support/orders.js';
 import {
   startRecordingPeer,
   waitFor,
@@ -48,10 +48,7 @@ describe('outbox processors (payments, notifications)', function () {
     return id!;
   }
 
-  async function outboxRow(id: number): Promise<OutboxRow> {
-    const [row] = await tdb.db.select().from(outbox).where(eq(outbox.id, id));
-    return row!;
-  }
+  const outboxRow = (id: number) => outboxRowById(tdb.db, id);
 
   async function until(id: number, what: 'completed' | 'failed'): Promise<OutboxRow> {
     let row: OutboxRow | undefined;
@@ -298,10 +295,7 @@ describe('outbox processors: a peer outage longer than the old retry budget', fu
     };
   }
 
-  async function outboxRow(id: number): Promise<OutboxRow> {
-    const [row] = await tdb.db.select().from(outbox).where(eq(outbox.id, id));
-    return row!;
-  }
+  const outboxRow = (id: number) => outboxRowById(tdb.db, id);
 
   /** Waits until the row is completed or failed, whichever comes first. */
   async function settled(id: number, timeoutMs = 15000): Promise<OutboxRow> {

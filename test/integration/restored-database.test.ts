@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import { eq, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import { insertOutboxRows } from '../../db/outbox.js';
-import { outbox, type OutboxRow } from '../../db/schema.js';
+import { outbox } from '../../db/schema.js';
 import type { OutboxJobData } from '../../jobs/job-data.js';
 import { startWorker, type RunningWorker } from '../../jobs/start-worker.js';
 import { loadConfig } from '../../lib/platform/config.js';
@@ -20,6 +20,7 @@ import {
   type RecordingPeer,
 } from '../support/recording-peer.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
+import { outboxRowById } from '../support/orders.js';
 
 /**
  * Postgres restored from a backup (or a development database re-created) while Redis keeps its
@@ -49,10 +50,7 @@ describe('jobs after a database restore that reuses outbox ids', function () {
     return tdb.db.transaction((tx) => insertOutboxRows(tx, rows));
   }
 
-  async function outboxRow(id: number): Promise<OutboxRow> {
-    const [row] = await tdb.db.select().from(outbox).where(eq(outbox.id, id));
-    return row!;
-  }
+  const outboxRow = (id: number) => outboxRowById(tdb.db, id);
 
   /** What a restore from an older backup does to the outbox: rows gone, ids counted from 1. */
   async function restoreDatabase(): Promise<void> {

@@ -135,6 +135,23 @@ describe('shipping consumer with generated garbage messages (fast-check)', funct
     await db?.drop();
   });
 
+  /**
+   * Waits until the order's response is in the inbox. A message that makes the consumer retry
+   * holds the partition for good: that fails at once, so the counterexample is that message and
+   * not a later one stuck behind it.
+   */
+  async function untilTakenIn(orderId: string, what: string): Promise<void> {
+    await waitFor(
+      async () => {
+        const held = logged.find((l) => /retrying/.test(l.msg));
+        if (held) throw new Error(`the consumer is retrying: ${JSON.stringify(held)}`);
+        const taken = await db.pool.query('select 1 from inbox where order_id = $1', [orderId]);
+        return taken.rowCount === 1;
+      },
+      { timeoutMs: 20000, intervalMs: 50, what },
+    );
+  }
+
   async function outcomes(): Promise<Record<(typeof OUTCOMES)[number], number>> {
     const { values } = await metrics.shippingMessages.get();
     const of = (o: string) => values.find((v) => v.labels.outcome === o)?.value ?? 0;
@@ -210,19 +227,7 @@ describe('shipping consumer with generated garbage messages (fast-check)', funct
             ],
           });
           // Sent last on a single partition: once it is in, every message before it was handled.
-          await waitFor(
-            async () => {
-              // A message that makes the consumer retry holds the partition for good: fail at once,
-              // so the counterexample is that message and not a later one stuck behind it.
-              const held = logged.find((l) => /retrying/.test(l.msg));
-              if (held) throw new Error(`the consumer is retrying: ${JSON.stringify(held)}`);
-              return (
-                (await db.pool.query('select 1 from inbox where order_id = $1', [sentinel.id]))
-                  .rowCount === 1
-              );
-            },
-            { timeoutMs: 20000, intervalMs: 50, what: 'the sentinel after the garbage' },
-          );
+          await untilTakenIn(sentinel.id, 'the sentinel after the garbage');
           const after = await counts();
           const delta = (k: keyof typeof after) => after[k] - before[k];
           expect(OUTCOMES.reduce((n, o) => n + delta(o), 0)).to.equal(messages.length + 1);
@@ -263,17 +268,7 @@ describe('shipping consumer with generated garbage messages (fast-check)', funct
               value: JSON.stringify(r),
             })),
           });
-          await waitFor(
-            async () => {
-              const held = logged.find((l) => /retrying/.test(l.msg));
-              if (held) throw new Error(`the consumer is retrying: ${JSON.stringify(held)}`);
-              return (
-                (await db.pool.query('select 1 from inbox where order_id = $1', [sentinel.id]))
-                  .rowCount === 1
-              );
-            },
-            { timeoutMs: 20000, intervalMs: 50, what: 'the sentinel after the odd ids' },
-          );
+          await untilTakenIn(sentinel.id, 'the sentinel after the odd ids');
           const after = await rowCounts(db.pool, ['dead_letters', 'inbox']);
           expect(after.dead_letters - before.dead_letters).to.equal(responses.length);
           expect(after.inbox - before.inbox, 'only the sentinel taken in').to.equal(1);

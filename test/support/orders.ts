@@ -2,7 +2,14 @@ import { eq } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import type { Executor } from '../../db/client.js';
 import { insertOutboxRows, type OutboxJobRef } from '../../db/outbox.js';
-import { inbox, orders, outbox, type InboxRow, type OrderRow } from '../../db/schema.js';
+import {
+  inbox,
+  orders,
+  outbox,
+  type InboxRow,
+  type OrderRow,
+  type OutboxRow,
+} from '../../db/schema.js';
 import { outboxJobId } from '../../jobs/job-data.js';
 import { inboxApply } from '../../lib/domain/outbox-events.js';
 
@@ -69,4 +76,11 @@ export async function bullJobIdOfRow(db: Executor, id: number): Promise<string> 
   const [row] = await db.select({ jobId: outbox.jobId }).from(outbox).where(eq(outbox.id, id));
   if (!row) throw new Error(`no outbox row ${id}`);
   return outboxJobId(row.jobId);
+}
+
+/** Outbox row `id` as it is now; fails the test when there is none. */
+export async function outboxRowById(db: Executor, id: number): Promise<OutboxRow> {
+  const [row] = await db.select().from(outbox).where(eq(outbox.id, id));
+  if (!row) throw new Error(`no outbox row ${id}`);
+  return row;
 }
