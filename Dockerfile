@@ -2,7 +2,7 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# npm ci's postinstall applies these patches to dependencies (README, "Patched dependencies").
+# npm ci's postinstall applies these patches to dependencies (docs/libraries.md, "Patched dependencies").
 COPY scripts/patches ./scripts/patches
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
@@ -22,5 +22,5 @@ COPY --from=build /app/dist ./dist
 USER node
 EXPOSE 8000
 # One image, every process type: override the command per service (see docker-compose.yml). The
-# tracing preload does nothing unless OTEL_* variables ask for traces (README, Observability).
+# tracing preload does nothing unless OTEL_* variables ask for traces (docs/tracing.md).
 CMD ["node", "--import", "./dist/lib/platform/tracing.js", "dist/api/server.js"]

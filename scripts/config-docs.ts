@@ -1,5 +1,5 @@
 /**
- * `npm run config:docs`: writes .env.example and the README's configuration table from the
+ * `npm run config:docs`: writes .env.example and the configuration table of docs/configuration.md from the
  * declarations in lib/platform/config/, so that adding a variable is one declaration and this
  * command. test/unit/config-docs.test.ts fails when either file is not what this would write.
  */
@@ -11,7 +11,7 @@ import { variablesOf, type AnyVariable } from '../lib/platform/config/define.js'
 import { isMain } from '../lib/platform/main.js';
 
 export const ENV_EXAMPLE = fileURLToPath(new URL('../.env.example', import.meta.url));
-export const README = fileURLToPath(new URL('../README.md', import.meta.url));
+export const CONFIG_DOC = fileURLToPath(new URL('../docs/configuration.md', import.meta.url));
 
 const TABLE_START =
   '<!-- config-table: generated from lib/platform/config/ by `npm run config:docs`; edit those declarations, not this table -->';
@@ -87,22 +87,22 @@ export function renderConfigTable(): string {
   return ['| variable | default | meaning |', '| --- | --- | --- |', ...rows].join('\n');
 }
 
-/** The README with the table between the markers replaced, formatted as `npm run lint` wants. */
-export async function renderReadme(readme: string): Promise<string> {
-  const start = readme.indexOf(TABLE_START);
-  const end = readme.indexOf(TABLE_END);
+/** The document with the table between the markers replaced, formatted as `npm run lint` wants. */
+export async function renderConfigDoc(doc: string): Promise<string> {
+  const start = doc.indexOf(TABLE_START);
+  const end = doc.indexOf(TABLE_END);
   if (start < 0 || end < start) {
     throw new Error(
-      `README.md: the configuration table's markers are missing:\n${TABLE_START}\n${TABLE_END}`,
+      `docs/configuration.md: the configuration table's markers are missing:\n${TABLE_START}\n${TABLE_END}`,
     );
   }
-  const text = `${readme.slice(0, start + TABLE_START.length)}\n\n${renderConfigTable()}\n\n${readme.slice(end)}`;
-  const options = await prettier.resolveConfig(README);
-  return prettier.format(text, { ...options, filepath: README });
+  const text = `${doc.slice(0, start + TABLE_START.length)}\n\n${renderConfigTable()}\n\n${doc.slice(end)}`;
+  const options = await prettier.resolveConfig(CONFIG_DOC);
+  return prettier.format(text, { ...options, filepath: CONFIG_DOC });
 }
 
 if (isMain(import.meta.url)) {
   await writeFile(ENV_EXAMPLE, renderEnvExample());
-  await writeFile(README, await renderReadme(await readFile(README, 'utf8')));
-  console.log('wrote .env.example and the configuration table of README.md');
+  await writeFile(CONFIG_DOC, await renderConfigDoc(await readFile(CONFIG_DOC, 'utf8')));
+  console.log('wrote .env.example and the configuration table of docs/configuration.md');
 }

@@ -5,7 +5,7 @@
 # - Installs Debian's `postgresql` and `redis-server` when either is missing (needs root).
 # - PostgreSQL: local TCP connections of user `postgres` are trusted (no password), port 5432.
 # - Redis: port 6379, `maxmemory-policy noeviction` (BullMQ loses jobs under eviction), no
-#   persistence (a test server; production wants AOF, see the README).
+#   persistence (a test server; production wants AOF, see docs/operations.md).
 #
 # On a laptop with Docker, `docker compose up -d postgres redis` gives the same two services.
 set -euo pipefail

@@ -1,7 +1,7 @@
 /**
  * Every setting the service reads, validated once at start-up. Each environment variable is
  * declared once, in lib/platform/config/ (name, rule, default, description, secret); the
- * validation, the typed config, .env.example and the README's table all come from there. Names
+ * validation, the typed config, .env.example and docs/configuration.md's table all come from there. Names
  * follow the original service where it had one (CATALOG_SERVICE_API_URL, ...) and the
  * platform's otherwise (PORT, DATABASE_URL, REDIS_URL, Heroku Kafka's KAFKA_*). Defaults make a
  * local run work against 127.0.0.1.
@@ -25,7 +25,7 @@ import { trustProxyHopsOf, web, webProblems, webProductionProblems } from './con
 export { parseBrokers, type SaslMechanism } from './config/kafka.js';
 export { paymentsRefundsUrl } from './config/peers.js';
 
-/** In the order .env.example and the README list them. A new section goes here and in TREE. */
+/** In the order .env.example and docs/configuration.md list them. A new section goes here and in TREE. */
 export const SECTIONS: readonly Section[] = [processes, web, database, redis, peers, kafka, jobs];
 
 /** The shape of the config: the sections' variables flat, Kafka's and the jobs' in their own. */

@@ -7,7 +7,12 @@ import {
   type ConfigError,
 } from '../../lib/platform/config.js';
 import { variablesOf } from '../../lib/platform/config/define.js';
-import { ENV_EXAMPLE, README, renderEnvExample, renderReadme } from '../../scripts/config-docs.js';
+import {
+  CONFIG_DOC,
+  ENV_EXAMPLE,
+  renderConfigDoc,
+  renderEnvExample,
+} from '../../scripts/config-docs.js';
 
 const STALE = 'stale: run `npm run config:docs` and commit the result';
 const declared = SECTIONS.flatMap((s) => variablesOf(s.variables));
@@ -52,10 +57,10 @@ describe('config docs (npm run config:docs)', () => {
     );
   });
 
-  it("when the README's configuration table is compared with the declarations, then it is what they generate", async () => {
-    const readme = await readFile(README, 'utf8');
-    expect(readme, `README.md's configuration table is ${STALE}`).to.equal(
-      await renderReadme(readme),
+  it('when the configuration table of docs/configuration.md is compared with the declarations, then it is what they generate', async () => {
+    const doc = await readFile(CONFIG_DOC, 'utf8');
+    expect(doc, `docs/configuration.md's configuration table is ${STALE}`).to.equal(
+      await renderConfigDoc(doc),
     );
   });
 });

@@ -10,7 +10,7 @@ interface Declaration<T> {
   rule: Joi.Schema<T>;
   /** Applied when unset. NoInfer: the rule alone decides the type; the default must fit it. */
   default?: NoInfer<T>;
-  /** For .env.example and the README. */
+  /** For .env.example and docs/configuration.md. */
   description: string;
   /** Never echoed in an error message; marked as secret in the docs. */
   secret?: boolean;
@@ -22,7 +22,7 @@ interface Declaration<T> {
 }
 
 /**
- * One environment variable: everything the loader, .env.example and the README know of it.
+ * One environment variable: everything the loader, .env.example and docs/configuration.md know of it.
  * `Out` is what the typed config holds: the rule's type, or that or undefined without a default.
  */
 export class Variable<T, Out> {
@@ -74,7 +74,7 @@ export interface Tree {
 }
 
 /**
- * A part of .env.example and the README: a heading and its variables. The area files do not
+ * A part of .env.example and docs/configuration.md: a heading and its variables. The area files do not
  * annotate their sections with this type (no `satisfies`): that contextual type would reach
  * joi's generic factories and make Joi.boolean() a rule of unknown type (KnownType refuses it).
  */

@@ -13,7 +13,7 @@ export const processes = {
       default: 'development',
       description:
         'Kind of run; the Docker image sets production, where the web process refuses unsafe ' +
-        'settings (README, Operating it).',
+        'settings (docs/operations.md, Production settings).',
     }),
     logLevel: variable({
       env: 'LOG_LEVEL',

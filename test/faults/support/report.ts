@@ -2,7 +2,7 @@
  * The suite's summary: one row per scenario (orders, final states correct, effects lost,
  * duplicates delivered, duplicates applied, and what else it measured), printed as a table when
  * mocha ends and written as JSON to $FAULTS_REPORT (default: faults-report.json in the system's
- * temporary directory), from which the README's table is made.
+ * temporary directory), from which docs/reliability.md's table is made.
  */
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,7 +62,7 @@ const COLUMNS: Array<[string, (r: ReportRow) => string]> = [
   ['time', (r) => `${r.seconds} s`],
 ];
 
-/** The table as Markdown, the README's form. */
+/** The table as Markdown, docs/reliability.md's form. */
 export function markdownTable(list: ReportRow[]): string {
   const cells = list.map((r) => COLUMNS.map(([, f]) => (r.error ? `${f(r)} (broke)` : f(r))));
   const widths = COLUMNS.map(([h], i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
