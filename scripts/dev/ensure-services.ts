@@ -101,7 +101,10 @@ export async function ensureServices(
     );
   }
 
-  host.say(`${listOf(missing)}: not answering; starting them with scripts/services.sh`);
+  host.say(
+    `${listOf(missing)}: not answering; starting ${missing.length > 1 ? 'them' : 'it'} with ` +
+      'scripts/services.sh',
+  );
   const ports = Object.fromEntries(
     endpoints.map((e) => [e.name === 'PostgreSQL' ? 'PG_PORT' : 'REDIS_PORT', String(e.port)]),
   );
