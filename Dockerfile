@@ -21,6 +21,10 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 USER node
 EXPOSE 8000
+# GET /health/live on PORT (web) or HEALTH_PORT (worker, consumer: set it, or the check fails);
+# the start period covers the migrations' wait and Kafka's first connection.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "dist/lib/platform/healthcheck.js"]
 # One image, every process type: override the command per service (see docker-compose.yml). The
 # tracing preload does nothing unless OTEL_* variables ask for traces (docs/tracing.md).
 CMD ["node", "--import", "./dist/lib/platform/tracing.js", "dist/api/server.js"]

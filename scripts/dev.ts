@@ -12,6 +12,8 @@ import { runMigrations } from '../db/migrate.js';
 import { startShippingConsumer } from '../jobs/start-shipping-consumer.js';
 import { startWorker } from '../jobs/start-worker.js';
 import { loadConfig, type Config } from '../lib/platform/config.js';
+import { database } from '../lib/platform/config/database.js';
+import { redis } from '../lib/platform/config/redis.js';
 import { createKafka } from '../lib/kafka/client.js';
 import { createLogger, type Logger } from '../lib/platform/logger.js';
 import { isMain } from '../lib/platform/main.js';
@@ -28,6 +30,7 @@ import {
 } from './peers/payments.js';
 import { shippingRulesFromEnv, startShippingPeer, type ShippingPeer } from './peers/shipping.js';
 import { ensureDatabase } from './dev/ensure-database.js';
+import { ensureServicesOrExit } from './dev/ensure-services.js';
 import { prettyStream } from './dev/pretty-stream.js';
 
 export interface DevOptions {
@@ -236,6 +239,18 @@ async function stopInOrder(stops: { name: string; stop: () => Promise<void> }[])
 
 if (isMain(import.meta.url)) {
   if (existsSync('.env')) process.loadEnvFile('.env');
+  await ensureServicesOrExit([
+    {
+      name: 'PostgreSQL',
+      url: process.env.DATABASE_URL ?? String(database.variables.databaseUrl.default),
+      variable: 'DATABASE_URL',
+    },
+    {
+      name: 'Redis',
+      url: process.env.REDIS_URL ?? String(redis.variables.redisUrl.default),
+      variable: 'REDIS_URL',
+    },
+  ]);
   startDev().then(
     (dev) => {
       // A terminal's Ctrl-C reaches npm, tsx and this process alike, and tsx forwards it again:
