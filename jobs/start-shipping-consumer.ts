@@ -99,7 +99,7 @@ export async function startShippingConsumer(
     for (const p of holds.keys()) if (!assigned.has(p)) holds.delete(p);
     for (const p of assigned) if (!holds.has(p)) holds.set(p, undefined);
     logger.info(
-      { memberId: e.payload.memberId, assignment: e.payload.memberAssignment },
+      { member_id: e.payload.memberId, assignment: e.payload.memberAssignment },
       'joined consumer group',
     );
   });
