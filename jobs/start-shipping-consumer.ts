@@ -185,7 +185,7 @@ export async function startShippingConsumer(
       // A bug, or data Postgres refuses, fails the same way on every try: retrying would hold the
       // partition for ever. The message is kept as a dead letter with the reason, for a replay
       // after the fix, and the partition moves on: a message never holds its partition because of
-      // its own content (DESIGN.md Flow 6).
+      // its own content.
       const bug = programmingErrorIn(err);
       log.error(
         { err: bug ?? err },
