@@ -7,7 +7,7 @@
  * retrying cannot cure (a bug, data Postgres refuses) does not: that message becomes a dead letter
  * naming the cause.
  * A hold is watched: shipping_consumer_held_seconds{partition} shows how long each partition's
- * current message has been retried, and the `held` readiness check turns red once one has been
+ * current message has been retried, and the `partitions` readiness check turns red once one has been
  * retried longer than KAFKA_HOLD_ALERT_AFTER_MS, so no response waits unseen behind a failure
  * nobody named (classifyFailure retries those).
  */
@@ -55,11 +55,9 @@ export interface ShippingConsumerDeps {
 
 export interface RunningShippingConsumer {
   consumer: Consumer;
-  /** True while the consumer is a member of its group. */
-  isReady(): boolean;
   /**
-   * The process's readiness checks of the consumer: `kafka` (a member of its group) and `held`
-   * (no message retried past KAFKA_HOLD_ALERT_AFTER_MS).
+   * The process's readiness checks of the consumer: `kafka` (a member of its group) and
+   * `partitions` (no message retried past KAFKA_HOLD_ALERT_AFTER_MS).
    */
   readiness: ReadinessChecks;
   stop(): Promise<void>;
@@ -255,12 +253,11 @@ export async function startShippingConsumer(
 
   return {
     consumer,
-    isReady: () => member,
     readiness: {
       kafka: async () => {
         if (!member) throw new Error('not a member of the consumer group');
       },
-      held: async () => {
+      partitions: async () => {
         const now = Date.now();
         const bound = config.kafka.holdAlertAfterMs;
         const over = [...holds]

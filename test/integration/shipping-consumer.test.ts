@@ -425,7 +425,7 @@ describe('shipping consumer (Kafka over TCP, real Postgres)', function () {
     expect(holding, 'one partition held').to.have.length(1);
     expect(holding[0]!.value).to.be.greaterThan(bound / 1000);
     const partition = holding[0]!.labels.partition;
-    expect(red.data.checks.held).to.match(
+    expect(red.data.checks.partitions).to.match(
       new RegExp(
         `^down: retrying a message past KAFKA_HOLD_ALERT_AFTER_MS \\(3000 ms\\): partition ${partition} offset 0 for \\d+ s$`,
       ),
