@@ -89,9 +89,8 @@ export interface LockedInboxEvent {
 
 /**
  * Runs `work` in a transaction that opens with the inbox row and its order locked FOR UPDATE, in
- * one round trip with its BEGIN (applying an event used to take three for these). It commits
- * when `work` resolves and rolls back when it throws. Locks are taken inbox row first, then order,
- * as before: two events of one order apply one at a time.
+ * one round trip with its BEGIN. It commits when `work` resolves and rolls back when it throws.
+ * Locks are taken inbox row first, then order: two events of one order apply one at a time.
  */
 export async function withInboxEventLocked<T>(
   db: Db,

@@ -1,5 +1,4 @@
 import { and, asc, desc, eq, lt, sql } from 'drizzle-orm';
-import type { OrderStatus, RefundStatus } from '../lib/domain/order-state.js';
 import { OUTBOX_CHANNEL, type NewOutboxRow } from '../lib/domain/outbox-events.js';
 import type { Db, Executor } from './client.js';
 import { outboxInsertText, outboxParams } from './outbox.js';
@@ -24,53 +23,6 @@ export interface HistoryEntry {
   reason: string | null;
   createdAt: Date;
 }
-
-type RawOrder = {
-  id: string;
-  user_id: string;
-  item_id: string;
-  quantity: number;
-  unit_price: string;
-  amount: string;
-  status: OrderStatus;
-  idempotency_key: string;
-  request_hash: string;
-  payment_idempotency_key: string;
-  shipment_id: string | null;
-  traceparent: string | null;
-  payment_id: string | null;
-  cancel_requested_at: string | Date | null;
-  refund_status: RefundStatus | null;
-  refund_idempotency_key: string | null;
-  payment_accepted_at: string | Date | null;
-  requested_payment_id: string | null;
-  // drizzle's driver hands raw timestamps over as text (it parses them only for typed queries).
-  created_at: string | Date;
-  updated_at: string | Date;
-};
-
-const fromRaw = (r: RawOrder): OrderRow => ({
-  id: r.id,
-  userId: r.user_id,
-  itemId: r.item_id,
-  quantity: r.quantity,
-  unitPrice: r.unit_price,
-  amount: r.amount,
-  status: r.status,
-  idempotencyKey: r.idempotency_key,
-  requestHash: r.request_hash,
-  paymentIdempotencyKey: r.payment_idempotency_key,
-  shipmentId: r.shipment_id,
-  traceparent: r.traceparent,
-  paymentId: r.payment_id,
-  cancelRequestedAt: r.cancel_requested_at === null ? null : new Date(r.cancel_requested_at),
-  refundStatus: r.refund_status,
-  refundIdempotencyKey: r.refund_idempotency_key,
-  paymentAcceptedAt: r.payment_accepted_at === null ? null : new Date(r.payment_accepted_at),
-  requestedPaymentId: r.requested_payment_id,
-  createdAt: new Date(r.created_at),
-  updatedAt: new Date(r.updated_at),
-});
 
 // The two hottest reads (every create asks the first, every read the second) are prepared by
 // name, once per database handle, so neither drizzle nor Postgres plans them again per request.
@@ -115,7 +67,7 @@ export async function findOrderById(db: Db, id: string): Promise<OrderRow | unde
 const orderRows = tableRows(orders);
 
 // $11 is both the order's and its outbox rows' trace context (outboxParams gives the same value).
-const orderInserted = statement<RawOrder>(
+const orderInserted = statement(
   'order_insert',
   `with o as (
      insert into orders (id, user_id, item_id, quantity, unit_price, amount, status,
@@ -158,7 +110,7 @@ export async function insertNewOrder(
     ...outboxParams(outboxRows),
     OUTBOX_CHANNEL,
   ]);
-  return raw ? fromRaw(raw) : undefined;
+  return raw ? orderRows.map(raw) : undefined;
 }
 
 export async function orderHistory(db: Executor, orderId: string): Promise<HistoryEntry[]> {

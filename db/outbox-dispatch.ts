@@ -3,43 +3,66 @@
  * and finding dispatched rows whose job Redis may have lost. (db/outbox.ts writes rows and their
  * job outcomes.)
  */
-import { and, asc, eq, gt, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
+import {
+  and,
+  asc,
+  eq,
+  getTableColumns,
+  gt,
+  inArray,
+  isNotNull,
+  isNull,
+  lt,
+  sql,
+} from 'drizzle-orm';
 import { transactionOpenedWith, type Db, type Executor } from './client.js';
-import { outbox } from './schema.js';
+import { outbox, type OutboxRow } from './schema.js';
+import { tableRows } from './statement.js';
 
-/** What the relay and the reconciler need of a row to enqueue it. */
-export interface DispatchableRow {
-  id: number;
-  /** The row's job identity (outbox.job_id): its BullMQ job id derives from it. */
-  jobId: string;
-  queue: string;
-  eventType: string;
-  orderId: string | null;
-  idempotencyKey: string;
-  payload: unknown;
-  /** The trace context the row was written in: its job's parent. */
-  traceparent: string | null;
+/**
+ * The columns the relay and the reconciler need of a row to enqueue it (schema.ts says what each
+ * holds: jobId is the BullMQ job's identity, traceparent the job's parent trace).
+ */
+const DISPATCH_COLUMNS = [
+  'id',
+  'jobId',
+  'queue',
+  'eventType',
+  'orderId',
+  'idempotencyKey',
+  'payload',
+  'traceparent',
+] as const;
+
+/** A row as the relay and the reconciler enqueue it. */
+export type DispatchableRow = Pick<OutboxRow, (typeof DISPATCH_COLUMNS)[number]> & {
   /** Age of the row when claimed, by the database's clock (no skew with the app's clock). */
   ageMs: number;
   /** How long until the row's job may run (its run_after), by the same clock; 0 for at once. */
   delayMs: number;
-}
+};
 
+/** Age of the row, in ms, by the database's clock. */
+const AGE_MS_SQL = `(extract(epoch from clock_timestamp() - created_at) * 1000)::float8`;
 /** The delay left until run_after, in ms, by the database's clock (0 when none or past). */
 const DELAY_MS_SQL = `coalesce(greatest(0, extract(epoch from run_after - clock_timestamp()) * 1000), 0)::float8`;
 
+// The claim's raw text and the reconciler's query builder read the same columns, decoded alike.
+const dispatchRows = tableRows(outbox, { pick: DISPATCH_COLUMNS });
+const outboxColumns = getTableColumns(outbox);
 const dispatchable = {
-  id: outbox.id,
-  jobId: outbox.jobId,
-  queue: outbox.queue,
-  eventType: outbox.eventType,
-  orderId: outbox.orderId,
-  idempotencyKey: outbox.idempotencyKey,
-  payload: outbox.payload,
-  traceparent: outbox.traceparent,
-  ageMs: sql<number>`(extract(epoch from clock_timestamp() - ${outbox.createdAt}) * 1000)::float8`,
-  delayMs: sql<number>`${sql.raw(DELAY_MS_SQL)}`.mapWith(Number),
+  ...(Object.fromEntries(DISPATCH_COLUMNS.map((key) => [key, outboxColumns[key]])) as Pick<
+    typeof outboxColumns,
+    (typeof DISPATCH_COLUMNS)[number]
+  >),
+  ageMs: sql.raw(AGE_MS_SQL).mapWith(Number),
+  delayMs: sql.raw(DELAY_MS_SQL).mapWith(Number),
 };
+const dispatchableOf = (raw: Record<string, unknown>): DispatchableRow => ({
+  ...dispatchRows.map(raw),
+  ageMs: Number(raw.age_ms),
+  delayMs: Number(raw.delay_ms),
+});
 
 /**
  * Claims up to `limit` undispatched rows in id order and marks them dispatched, in the statement
@@ -57,7 +80,7 @@ export async function withClaimedRows<T>(
 ): Promise<T> {
   // Inlined, not bound: BEGIN and the claim travel as one simple query, which has no parameters.
   if (!Number.isSafeInteger(limit) || limit < 1) throw new Error(`bad claim limit ${limit}`);
-  return transactionOpenedWith<RawDispatchable, T>(db, claimText(limit), (rows, tx) =>
+  return transactionOpenedWith<Record<string, unknown>, T>(db, claimText(limit), (rows, tx) =>
     // UPDATE ... RETURNING has no order; jobs are added in id order.
     work(
       rows.map(dispatchableOf).sort((x, y) => x.id - y.id),
@@ -74,35 +97,7 @@ const claimText = (limit: number) =>
      order by id
      limit ${limit}
      for update skip locked)
-   returning id, job_id, queue, event_type, order_id, idempotency_key, payload, traceparent,
-     (extract(epoch from clock_timestamp() - created_at) * 1000)::float8 as age_ms,
-     ${DELAY_MS_SQL} as delay_ms`;
-
-interface RawDispatchable {
-  id: number;
-  job_id: string;
-  queue: string;
-  event_type: string;
-  order_id: string | null;
-  idempotency_key: string;
-  payload: unknown;
-  traceparent: string | null;
-  age_ms: number;
-  delay_ms: number;
-}
-
-const dispatchableOf = (r: RawDispatchable): DispatchableRow => ({
-  id: Number(r.id),
-  jobId: r.job_id,
-  queue: r.queue,
-  eventType: r.event_type,
-  orderId: r.order_id,
-  idempotencyKey: r.idempotency_key,
-  payload: r.payload,
-  traceparent: r.traceparent,
-  ageMs: Number(r.age_ms),
-  delayMs: Number(r.delay_ms),
-});
+   returning ${dispatchRows.columns}, ${AGE_MS_SQL} as age_ms, ${DELAY_MS_SQL} as delay_ms`;
 
 /** A claimed row that cannot become a job: failed with the reason, and not dispatched. */
 export async function markClaimedUndispatchable(

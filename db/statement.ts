@@ -59,13 +59,19 @@ function asSql(text: string, values: unknown[]): SQL {
  * A table's columns for a select list (`"id", "job_id", …`) and the mapping of a raw row to the
  * row type drizzle would return, by the columns' own decoders, so a hand-written statement cannot
  * drift from the schema. With `alias` and `prefix` (for a join), the list reads
- * `i."id" as "i_id", …` and `map` reads the prefixed names.
+ * `i."id" as "i_id", …` and `map` reads the prefixed names. With `pick`, only those columns (by
+ * their property names), and `map` returns that part of the row.
  */
-export function tableRows<T extends PgTable>(
+export function tableRows<
+  T extends PgTable,
+  K extends keyof T['$inferSelect'] & string = keyof T['$inferSelect'] & string,
+>(
   table: T,
-  { alias, prefix = '' }: { alias?: string; prefix?: string } = {},
-): { columns: string; map(raw: Record<string, unknown>): T['$inferSelect'] } {
-  const columns = Object.entries(getTableColumns(table));
+  { alias, prefix = '', pick }: { alias?: string; prefix?: string; pick?: readonly K[] } = {},
+): { columns: string; map(raw: Record<string, unknown>): Pick<T['$inferSelect'], K> } {
+  const columns = Object.entries(getTableColumns(table)).filter(
+    ([key]) => !pick || pick.includes(key as K),
+  );
   return {
     columns: columns
       .map(([, c]) => (alias ? `${alias}."${c.name}" as "${prefix}${c.name}"` : `"${c.name}"`))
@@ -76,7 +82,7 @@ export function tableRows<T extends PgTable>(
         const value = raw[prefix + column.name];
         row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
       }
-      return row as T['$inferSelect'];
+      return row as Pick<T['$inferSelect'], K>;
     },
   };
 }

@@ -32,8 +32,8 @@ export class EnqueueTimeoutError extends Error {
   }
 }
 
-/** Splits rows into enqueueable ones, grouped by queue, and rejected ones with the reason. */
-export function sortRows(rows: DispatchableRow[]): {
+/** Groups the enqueueable rows by queue, and sets apart the others with the reason. */
+function groupEnqueueable(rows: DispatchableRow[]): {
   byQueue: Map<QueueName, DispatchableRow[]>;
   rejected: RejectedRow[];
 } {
@@ -87,7 +87,7 @@ export async function enqueueRows(
   rows: DispatchableRow[],
   timeoutMs: number,
 ): Promise<EnqueueResult> {
-  const { byQueue, rejected } = sortRows(rows);
+  const { byQueue, rejected } = groupEnqueueable(rows);
   const adds = [...byQueue].map(([name, list]) => queues[name].addBulk(list.map(jobOf)));
   await withinMs(Promise.all(adds), timeoutMs, () => {
     throw new EnqueueTimeoutError(timeoutMs);

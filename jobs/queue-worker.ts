@@ -101,7 +101,7 @@ export function createQueueWorker(options: QueueWorkerOptions): QueueWorker {
         // connection is closed after them; the process normally exits first, in which case their
         // locks expire and another worker runs them again (every processor is idempotent).
         log.warn(
-          { timeoutMs },
+          { timeout_ms: timeoutMs },
           'jobs still running at the shutdown deadline; not waiting for them',
         );
         closing

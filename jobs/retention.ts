@@ -52,7 +52,7 @@ export function createRetention(options: RetentionOptions): Retention {
     const limits = { olderThanHours: ageHours, limit: batchSize };
     const outbox = await inBatches(() => deleteCompletedOutbox(db, limits));
     const inbox = await inBatches(() => deleteProcessedInbox(db, limits));
-    if (outbox + inbox > 0) log.info({ outbox, inbox, ageHours }, 'old rows deleted');
+    if (outbox + inbox > 0) log.info({ outbox, inbox, age_hours: ageHours }, 'old rows deleted');
     return { outbox, inbox };
   }
 

@@ -15,9 +15,7 @@ if (isMain(import.meta.url)) {
         stop: () => running.stop(),
         readiness: {
           postgres: () => kit.database.ping(),
-          kafka: async () => {
-            if (!running.isReady()) throw new Error('not a member of the consumer group');
-          },
+          ...running.readiness,
         },
       };
     },

@@ -6,6 +6,10 @@
  * holds the partition (retrying with backoff, heartbeating) instead of skipping a message; what
  * retrying cannot cure (a bug, data Postgres refuses) does not: that message becomes a dead letter
  * naming the cause.
+ * A hold is watched: shipping_consumer_held_seconds{partition} shows how long each partition's
+ * current message has been retried, and the `partitions` readiness check turns red once one has been
+ * retried longer than KAFKA_HOLD_ALERT_AFTER_MS, so no response waits unseen behind a failure
+ * nobody named (classifyFailure retries those).
  */
 import type { Consumer, EachMessagePayload, Kafka } from 'kafkajs';
 import { type Database } from '../db/client.js';
@@ -13,6 +17,7 @@ import { type Config } from '../lib/platform/config.js';
 import { consumerOptions, createKafka } from '../lib/kafka/client.js';
 import { consumerLagReader } from '../lib/kafka/consumer-lag.js';
 import { ensureTopics, topicUnavailableError } from '../lib/kafka/topics.js';
+import { CheckDown, type ReadinessChecks } from '../lib/platform/health.js';
 import { type Logger } from '../lib/platform/logger.js';
 import { type Metrics } from '../lib/platform/metrics.js';
 import {
@@ -50,8 +55,11 @@ export interface ShippingConsumerDeps {
 
 export interface RunningShippingConsumer {
   consumer: Consumer;
-  /** True while the consumer is a member of its group. */
-  isReady(): boolean;
+  /**
+   * The process's readiness checks of the consumer: `kafka` (a member of its group) and
+   * `partitions` (no message retried past KAFKA_HOLD_ALERT_AFTER_MS).
+   */
+  readiness: ReadinessChecks;
   stop(): Promise<void>;
 }
 
@@ -75,11 +83,21 @@ export async function startShippingConsumer(
   });
   const stopping = new AbortController();
   let member = false;
+  /**
+   * Per partition assigned or handled: the current message's offset and when its first try failed,
+   * while it is being retried.
+   */
+  const holds = new Map<number, { offset: string; sinceMs: number } | undefined>();
+  const heldSeconds = (hold: { sinceMs: number } | undefined, now: number) =>
+    hold ? (now - hold.sinceMs) / 1000 : 0;
 
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     member = true;
+    const assigned = new Set(e.payload.memberAssignment[config.kafka.responsesTopic] ?? []);
+    for (const p of holds.keys()) if (!assigned.has(p)) holds.delete(p);
+    for (const p of assigned) if (!holds.has(p)) holds.set(p, undefined);
     logger.info(
-      { memberId: e.payload.memberId, assignment: e.payload.memberAssignment },
+      { member_id: e.payload.memberId, assignment: e.payload.memberAssignment },
       'joined consumer group',
     );
   });
@@ -93,7 +111,16 @@ export async function startShippingConsumer(
     if (!restart && !stopping.signal.aborted) deps.onFatal?.(error);
   });
 
-  async function handle({
+  async function handle(payload: EachMessagePayload): Promise<void> {
+    try {
+      await takeIn(payload);
+    } finally {
+      // Taken in, dead-lettered, or left for a redelivery (stopping, a rebalance): not held here.
+      holds.set(payload.partition, undefined);
+    }
+  }
+
+  async function takeIn({
     topic,
     partition,
     message,
@@ -116,6 +143,8 @@ export async function startShippingConsumer(
         signal: stopping.signal,
         permanent: (err) => classifyFailure(err) === 'incurable',
         onRetry: async (err, attempt) => {
+          if (!holds.get(partition))
+            holds.set(partition, { offset: message.offset, sinceMs: Date.now() });
           log.warn({ err, attempt }, 'could not take shipping message in; retrying');
           await heartbeat();
         },
@@ -154,7 +183,7 @@ export async function startShippingConsumer(
       // A bug, or data Postgres refuses, fails the same way on every try: retrying would hold the
       // partition for ever. The message is kept as a dead letter with the reason, for a replay
       // after the fix, and the partition moves on: a message never holds its partition because of
-      // its own content (DESIGN.md Flow 6).
+      // its own content.
       const bug = programmingErrorIn(err);
       log.error(
         { err: bug ?? err },
@@ -200,6 +229,18 @@ export async function startShippingConsumer(
     minIntervalMs: deps.lagIntervalMs ?? 15_000,
   });
   metrics?.gauge(
+    'shipping_consumer_held_seconds',
+    "Seconds the shipping consumer has retried each partition's current message (0: not held)",
+    ['partition'],
+    async () => {
+      const now = Date.now();
+      return [...holds].map(([partition, hold]) => ({
+        labels: { partition: String(partition) },
+        value: heldSeconds(hold, now),
+      }));
+    },
+  );
+  metrics?.gauge(
     'kafka_consumer_lag',
     'Messages not yet consumed by the shipping consumer group, per partition (end - committed)',
     ['topic', 'partition'],
@@ -212,7 +253,27 @@ export async function startShippingConsumer(
 
   return {
     consumer,
-    isReady: () => member,
+    readiness: {
+      kafka: async () => {
+        if (!member) throw new Error('not a member of the consumer group');
+      },
+      partitions: async () => {
+        const now = Date.now();
+        const bound = config.kafka.holdAlertAfterMs;
+        const over = [...holds]
+          .filter(([, hold]) => hold && now - hold.sinceMs > bound)
+          .map(
+            ([partition, hold]) =>
+              `partition ${partition} offset ${hold!.offset} for ${Math.round(heldSeconds(hold, now))} s`,
+          );
+        // The failure itself is in the warn logs ('could not take shipping message in; retrying'):
+        // it can hold hosts and data, and this answer is open to anyone who reaches the process.
+        if (over.length)
+          throw new CheckDown(
+            `retrying a message past KAFKA_HOLD_ALERT_AFTER_MS (${bound} ms): ${over.join(', ')}`,
+          );
+      },
+    },
     async stop() {
       stopping.abort();
       // disconnect() lets the current message finish, commits resolved offsets and leaves the group.

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: measures the service against its performance targets (issue 11) and prints the
+ * `npm run bench`: measures the service against its performance targets and prints the
  * figures beside them. A benchmark, not a test: a missed target is reported, not failed; the exit
  * code is non-zero only when something could not be measured (a process did not start, orders did
  * not arrive, a phase threw).

@@ -126,11 +126,11 @@ export function createOutboxJobRunner(
       }
     } catch (dbErr) {
       // The job's own outcome still goes to BullMQ; this row stays open with its job in Redis.
-      log.error({ err: dbErr, jobError: message }, 'could not record job failure on outbox row');
+      log.error({ err: dbErr, job_error: message }, 'could not record job failure on outbox row');
     }
     switch (verdict.kind) {
       case 'rate-limited':
-        log.warn({ err, waitMs: verdict.ms }, 'peer asked to slow down; queue paused');
+        log.warn({ err, wait_ms: verdict.ms }, 'peer asked to slow down; queue paused');
         // Sends the job back to wait without using up an attempt.
         return { outcome: 'rate-limited', error: Worker.RateLimitError() };
       case 'fail':
@@ -140,7 +140,7 @@ export function createOutboxJobRunner(
         const attempts = job.attemptsMade + 1;
         const retryUntil = new Date(job.timestamp + deps.retryWindowMs).toISOString();
         if (!givesUp) {
-          log.warn({ err, retryUntil }, 'job attempt failed; will retry');
+          log.warn({ err, retry_until: retryUntil }, 'job attempt failed; will retry');
           return { outcome: 'retry', error: toError(err) };
         }
         if (attemptsLeft <= 0) {
@@ -148,7 +148,10 @@ export function createOutboxJobRunner(
           return { outcome: 'failed', error: toError(err) };
         }
         // BullMQ would retry (attempts are left): stop it, and say why on the job.
-        log.error({ err, attempts, retryUntil }, 'job failed for good: retry window over');
+        log.error(
+          { err, attempts, retry_until: retryUntil },
+          'job failed for good: retry window over',
+        );
         return {
           outcome: 'failed',
           error: new UnrecoverableError(

@@ -53,19 +53,25 @@ export function kafkajsLogLevel(bunyanLevel: number): logLevel {
   return logLevel.NOTHING;
 }
 
-/** Routes kafkajs's log entries into bunyan at the matching level, kafkajs's fields kept. */
+/**
+ * Routes kafkajs's log entries into bunyan at the matching level, kafkajs's fields kept under
+ * snake_case names (`groupId` as `group_id`), the one style of every log line of the service.
+ */
 export function bunyanLogCreator(logger: Logger): logCreator {
   const log = logger.child({ component: 'kafkajs' });
   return () =>
     ({ namespace, level, log: entry }) => {
       const { message, timestamp: _timestamp, ...fields } = entry;
-      const context = { ...fields, namespace };
+      const context: Record<string, unknown> = { namespace };
+      for (const [key, value] of Object.entries(fields)) context[snakeCase(key)] = value;
       if (level === logLevel.ERROR) log.error(context, message);
       else if (level === logLevel.WARN) log.warn(context, message);
       else if (level === logLevel.INFO) log.info(context, message);
       else log.debug(context, message);
     };
 }
+
+const snakeCase = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 /** One case per mechanism: kafkajs types each mechanism's options separately. */
 function saslOptions({ mechanism, username, password }: SaslSettings): SASLOptions {
@@ -100,7 +106,7 @@ export function createKafka(cfg: KafkaSettings, logger: Logger): Kafka {
       brokers: cfg.brokers,
       tls: Boolean(options.ssl),
       sasl: cfg.sasl?.mechanism ?? 'none',
-      clientId: cfg.clientId,
+      client_id: cfg.clientId,
     },
     'Kafka client configured',
   );

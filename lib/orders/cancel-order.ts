@@ -22,10 +22,10 @@ export interface CancelOrderResult {
 }
 
 /**
- * The customer cancels their order (DESIGN.md's state machine decides what that means in each
- * status): in one transaction the order is locked, the state machine decides, and the change,
- * its history row and its follow-ups (a notification; in `paid` a cancellation request to
- * Shipping) are written. Throws NotFoundError for an unknown order or another user's (the same
+ * The customer cancels their order (the state machine, lib/domain/order-state.ts, decides what
+ * that means in each status): in one transaction the order is locked, the state machine decides,
+ * and the change, its history row and its follow-ups (a notification; in `paid` a cancellation
+ * request to Shipping) are written. Throws NotFoundError for an unknown order or another user's (the same
  * answer, so order ids cannot be probed) and NotCancellableError for a shipped order or one
  * cancelled for another reason.
  */

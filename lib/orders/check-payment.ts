@@ -15,7 +15,7 @@ import { applyTransition } from './apply-transition.js';
 import { recordPaymentResult } from './record-payment-result.js';
 
 /**
- * One payment check (DESIGN.md, payment reconciliation): an order still `new` a while after
+ * One payment check, the reconciliation of payments: an order still `new` a while after
  * Payments accepted its request is asked about (`GET …/{payment_id}`). A final answer is taken in
  * exactly as the callback would be (same inbox, same message key), so a callback that comes later
  * is a duplicate. No final answer (pending, unknown to Payments, no id to ask with, Payments

@@ -13,8 +13,8 @@ export type ReadinessChecks = Record<string, ReadinessCheck>;
 export interface ReadinessReport {
   ready: boolean;
   /**
-   * Each check's state: "ok", "down", or "down: no answer within 2000 ms". Never the dependency's
-   * own error: it can hold hosts, ports, user names and server versions, and /health/ready is
+   * Each check's state: "ok", "down", or "down: " and the check's own words (CheckDown, or "no
+   * answer within 2000 ms"). Never the dependency's own error: it can hold hosts, ports, user names and server versions, and /health/ready is
    * open to anyone who reaches the process. The error goes to the log instead.
    */
   checks: Record<string, string>;
@@ -27,6 +27,14 @@ const CHECK_TIMEOUT_MS = 2000;
 /** The bound's own words: safe to answer with, unlike a dependency's error. */
 class CheckTimeout extends Error {
   override name = 'CheckTimeout';
+}
+
+/**
+ * A check's failure in words written for the answer (what is wrong, never a dependency's own error
+ * text): reported as `down: <message>`, where any other error is reported as `down`.
+ */
+export class CheckDown extends Error {
+  override name = 'CheckDown';
 }
 
 function bounded(check: ReadinessCheck): ReturnType<ReadinessCheck> {
@@ -45,7 +53,8 @@ export async function runChecks(checks: ReadinessChecks, logger: Logger): Promis
     const name = names[i]!;
     if (r.status === 'rejected') {
       const err: unknown = r.reason;
-      out[name] = err instanceof CheckTimeout ? `down: ${err.message}` : 'down';
+      out[name] =
+        err instanceof CheckTimeout || err instanceof CheckDown ? `down: ${err.message}` : 'down';
       logger.warn({ err, check: name }, 'readiness check failed');
       return;
     }

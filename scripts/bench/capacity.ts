@@ -5,7 +5,7 @@
  * job against a no-op BullMQ job's).
  */
 
-/** POST → shipped p99 a step may reach and still pass (issue 11, target 1). */
+/** POST → shipped p99 a step may reach and still pass (the capacity target). */
 export const STEP_P99_MS = 250;
 
 /**

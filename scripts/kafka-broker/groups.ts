@@ -187,7 +187,7 @@ export class GroupCoordinator {
       }
       group.state = 'Stable';
       this.logger.info(
-        { groupId: group.groupId, generationId: group.generationId, members: group.members.size },
+        { group_id: group.groupId, generation_id: group.generationId, members: group.members.size },
         'Group stable',
       );
       for (const m of group.members.values()) {
@@ -214,7 +214,7 @@ export class GroupCoordinator {
     const results = memberIds.map((memberId) => {
       const member = group?.members.get(memberId);
       if (!group || !member) return { memberId, errorCode: ErrorCode.UNKNOWN_MEMBER_ID };
-      this.logger.info({ groupId, memberId }, 'Member left the group');
+      this.logger.info({ group_id: groupId, member_id: memberId }, 'Member left the group');
       this.removeMember(group, member);
       left++;
       return { memberId, errorCode: ErrorCode.NONE };
@@ -305,7 +305,7 @@ export class GroupCoordinator {
     if (group.members.size === 0) group.protocolType = req.protocolType;
     group.members.set(member.memberId, member);
     this.logger.info(
-      { groupId: group.groupId, memberId: member.memberId, clientId: req.clientId },
+      { group_id: group.groupId, member_id: member.memberId, client_id: req.clientId },
       'Member joined the group',
     );
     this.touch(group, member);
@@ -340,7 +340,7 @@ export class GroupCoordinator {
       const timeout = Math.max(0, ...[...group.members.values()].map((m) => m.rebalanceTimeout));
       group.rebalanceTimer = setTimeout(() => this.completeJoin(group), timeout);
       this.logger.info(
-        { groupId: group.groupId, generationId: group.generationId, reason },
+        { group_id: group.groupId, generation_id: group.generationId, reason },
         'Rebalancing group',
       );
     }
@@ -361,7 +361,7 @@ export class GroupCoordinator {
     for (const m of [...group.members.values()]) {
       if (m.awaitingJoin) continue;
       this.logger.info(
-        { groupId: group.groupId, memberId: m.memberId },
+        { group_id: group.groupId, member_id: m.memberId },
         'Member did not rejoin within the rebalance timeout; removed',
       );
       this.removeMember(group, m);
@@ -373,7 +373,10 @@ export class GroupCoordinator {
       group.state = 'Empty';
       group.protocol = null;
       group.leaderId = null;
-      this.logger.info({ groupId: group.groupId, generationId: group.generationId }, 'Group empty');
+      this.logger.info(
+        { group_id: group.groupId, generation_id: group.generationId },
+        'Group empty',
+      );
       return;
     }
     group.protocol = this.selectProtocol(group);
@@ -462,7 +465,11 @@ export class GroupCoordinator {
       return;
     }
     this.logger.info(
-      { groupId: group.groupId, memberId: member.memberId, sessionTimeout: member.sessionTimeout },
+      {
+        group_id: group.groupId,
+        member_id: member.memberId,
+        session_timeout: member.sessionTimeout,
+      },
       'Member session expired; removed from the group',
     );
     this.removeMember(group, member);

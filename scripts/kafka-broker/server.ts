@@ -137,7 +137,7 @@ class Connection {
       header.apiVersion > handler.maxVersion
     ) {
       this.logger.warn(
-        { api: header.apiKey, apiVersion: header.apiVersion, clientId: header.clientId },
+        { api: header.apiKey, api_version: header.apiVersion, client_id: header.clientId },
         'Unsupported API or version; answered UNSUPPORTED_VERSION',
       );
       this.send(header.correlationId, unsupportedVersionBody([...handlers.values()]));
@@ -145,7 +145,15 @@ class Connection {
     }
 
     const { apiVersion, correlationId, clientId } = header;
-    this.logger.debug({ api: handler.name, apiVersion, correlationId, clientId }, 'Request');
+    this.logger.debug(
+      {
+        api: handler.name,
+        api_version: apiVersion,
+        correlation_id: correlationId,
+        client_id: clientId,
+      },
+      'Request',
+    );
     const ctx = {
       header,
       clientHost: this.socket.remoteAddress ?? '',
@@ -158,7 +166,7 @@ class Connection {
       },
       (err: unknown) => {
         this.logger.warn(
-          { err, api: handler.name, apiVersion, correlationId },
+          { err, api: handler.name, api_version: apiVersion, correlation_id: correlationId },
           'Request could not be served; closing the connection',
         );
         this.socket.destroy();

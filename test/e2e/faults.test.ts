@@ -71,7 +71,8 @@ describe('faults while orders flow', function () {
       );
       expect(created.status).to.equal(201);
       id = created.body.data.id as string;
-      // The old budget: 8 attempts, 20 ms doubling (about 2.5 s at most). Stay down past both.
+      // A budget of a few attempts (8, 20 ms doubling: about 2.5 s at most) would give up
+      // here. Stay down past both that many attempts and that long.
       const downSince = Date.now();
       await waitFor(
         async () => {
@@ -85,7 +86,7 @@ describe('faults while orders flow', function () {
             (r.failed_at !== null || (r.attempts >= 12 && Date.now() - downSince > 3000))
           );
         },
-        { timeoutMs: 20000, what: 'Payments to have been down past the old retry budget' },
+        { timeoutMs: 20000, what: 'Payments to have been down past a budget of a few attempts' },
       );
     } finally {
       payments!.setFault(undefined);

@@ -271,11 +271,11 @@ describe('outbox processors (payments, notifications)', function () {
   });
 });
 
-describe('outbox processors: a peer outage longer than the old retry budget', function () {
+describe('outbox processors: a peer outage longer than a few attempts would cover', function () {
   this.timeout(30000);
   // Short stand-ins for the defaults (24 h window, 60 s cap): first delay 10 ms, each delay at
-  // most 100 ms, retries for 5 s. The old policy (8 attempts from 10 ms, no cap) gave up after
-  // about a second.
+  // most 100 ms, retries for 5 s. A policy of a few attempts (8 from 10 ms, no cap) would give up
+  // after about a second.
   const WINDOW_MS = 5000;
   const CAP_MS = 100;
   let tdb: TestDatabase;

@@ -9,6 +9,7 @@ import {
   type RunningShippingConsumer,
   type ShippingConsumerDeps,
 } from '../../jobs/start-shipping-consumer.js';
+import { readinessAnswer, runChecks } from '../../lib/platform/health.js';
 import { createLogger, silentLogger } from '../../lib/platform/logger.js';
 import { createMetrics } from '../../lib/platform/metrics.js';
 import { testConfig } from '../support/api.js';
@@ -376,6 +377,72 @@ describe('shipping consumer (Kafka over TCP, real Postgres)', function () {
     // The fix deployed and the process restarted: the message was not lost.
     await start(config);
     await waitFor(async () => (await inboxRows(order.id)).length === 1, { timeoutMs: 10000 });
+  });
+
+  it('when a message keeps failing with an error of no known kind, then its partition shows as held, readiness turns red past KAFKA_HOLD_ALERT_AFTER_MS without the error, and both clear once it is taken in', async () => {
+    const topic = uniqueName('responses');
+    const order = await insertOrder(db.db, { status: 'paid' });
+    // An error classifyFailure cannot name is retried; its text must not reach the answer.
+    const realQuery = db.pool.query.bind(db.pool) as (...args: unknown[]) => Promise<unknown>;
+    let failing = true;
+    const hits = { count: 0 };
+    sinon.stub(db.pool, 'query').callsFake(((...args: unknown[]) => {
+      const config = args[0] as { text?: string } | string;
+      const text = typeof config === 'string' ? config : (config?.text ?? '');
+      const params = (args[1] as unknown[] | undefined) ?? [];
+      if (failing && text.includes('"orders"') && params.includes(order.id)) {
+        hits.count++;
+        return Promise.reject(new Error('mystery at postgres://app:hunter2@10.0.0.7'));
+      }
+      return realQuery(...args);
+    }) as typeof db.pool.query);
+    const bound = 3000;
+    const base = configFor(topic);
+    const metrics = createMetrics({ defaults: false });
+    const consumer = await start(
+      { ...base, kafka: { ...base.kafka, holdAlertAfterMs: bound } },
+      metrics,
+    );
+    const held = async () =>
+      (await metrics.registry.getSingleMetric('shipping_consumer_held_seconds')!.get()).values;
+    const readiness = async () =>
+      readinessAnswer(await runChecks(consumer.readiness, silentLogger()));
+    await send(topic, [shipped(order.id, 'shp-held')]);
+
+    await waitFor(async () => (await held()).some((v) => v.value > 0), {
+      timeoutMs: 10000,
+      what: 'the gauge to show the hold',
+    });
+    const early = await readiness();
+    expect(early.status, 'held, not yet past the bound').to.equal(200);
+    await waitFor(async () => (await readiness()).status === 503, {
+      timeoutMs: 15000,
+      what: 'readiness to turn red',
+    });
+    const red = await readiness();
+    expect(red.data.checks.kafka).to.equal('ok');
+    const holding = (await held()).filter((v) => v.value > 0);
+    expect(holding, 'one partition held').to.have.length(1);
+    expect(holding[0]!.value).to.be.greaterThan(bound / 1000);
+    const partition = holding[0]!.labels.partition;
+    expect(red.data.checks.partitions).to.match(
+      new RegExp(
+        `^down: retrying a message past KAFKA_HOLD_ALERT_AFTER_MS \\(3000 ms\\): partition ${partition} offset 0 for \\d+ s$`,
+      ),
+    );
+    expect(JSON.stringify(red)).not.to.match(/mystery|hunter2/);
+    expect(hits.count, 'retried, not given up').to.be.at.least(2);
+    expect(await inboxRows(order.id)).to.have.length(0);
+
+    failing = false;
+    await waitFor(async () => (await inboxRows(order.id)).length === 1, { timeoutMs: 15000 });
+    await waitFor(async () => (await held()).every((v) => v.value === 0), {
+      timeoutMs: 5000,
+      what: 'the gauge back to 0',
+    });
+    expect((await held()).map((v) => v.labels.partition)).to.include(partition);
+    expect((await readiness()).status).to.equal(200);
+    expect(await deadLetters(topic)).to.have.length(0);
   });
 
   /** Spellings of `id` that joi's guid() takes: Postgres refuses the first three, takes the rest. */

@@ -116,7 +116,7 @@ function results(): BenchResults {
 }
 
 describe('bench report', () => {
-  it('when a run is written as JSON, then every key issue 11 asks for is there', () => {
+  it('when a run is written as JSON, then every figure of the performance targets is there', () => {
     const json = JSON.parse(formatJson(results())) as Record<string, Record<string, unknown>>;
     expect(json.capacity!.ordersPerSecond).to.equal(20);
     expect(json.capacity!.steps).to.have.length(3);
@@ -135,7 +135,7 @@ describe('bench report', () => {
     expect(json.sustained!.peakRssMb).to.deep.equal({ web: 150, worker: 210, consumer: 120 });
   });
 
-  it('when figures are judged, then each target of issue 11 is met or missed by its own rule', () => {
+  it('when figures are judged, then each performance target is met or missed by its own rule', () => {
     const byName = (part: string) => verdicts(results()).find((v) => v.name.includes(part))!;
     expect(byName('capacity').met).to.equal(false); // 20 < 60
     expect(byName('CPU per order').met).to.equal(false); // 56 > 25

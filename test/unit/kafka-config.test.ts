@@ -209,6 +209,26 @@ describe('lib/kafka: kafkajs logs in bunyan', () => {
     expect(records[0]).not.to.have.property('timestamp');
   });
 
+  it('when kafkajs logs camelCase fields, then they are written in snake_case', () => {
+    const { logger, lines } = capturingLogger();
+    bunyanLogCreator(logger)(logLevel.DEBUG)({
+      namespace: 'ConsumerGroup',
+      level: logLevel.ERROR,
+      label: '',
+      log: {
+        timestamp: '2026-01-01T00:00:00.000Z',
+        message: 'Crash',
+        groupId: 'g',
+        retryCount: 2,
+        stack: 's',
+      },
+    });
+
+    const [record] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(record).to.include({ group_id: 'g', retry_count: 2, stack: 's' });
+    expect(record).not.to.have.any.keys('groupId', 'retryCount');
+  });
+
   it('when the service logs at a level, then kafkajs is set to the matching one', () => {
     expect(kafkajsLogLevel(20)).to.equal(logLevel.DEBUG);
     expect(kafkajsLogLevel(30)).to.equal(logLevel.INFO);

@@ -109,6 +109,15 @@ export const kafka = {
         "The consumer group's session, in ms: how long a crashed consumer keeps its partitions " +
         'before the others take them over.',
     }),
+    holdAlertAfterMs: variable({
+      env: 'KAFKA_HOLD_ALERT_AFTER_MS',
+      rule: Joi.number().integer().min(1),
+      default: 300000,
+      description:
+        'How long, in ms, the consumer may retry one message (Postgres unavailable, or a failure ' +
+        'of no known kind) before its readiness turns red; shipping_consumer_held_seconds shows ' +
+        'the hold per partition.',
+    }),
     devPort: variable({
       env: 'KAFKA_DEV_PORT',
       rule: Joi.number().port(),

@@ -44,11 +44,14 @@ export const peers = {
       description:
         'Notifications URL: `POST {message, idempotency_key, order_id, user_id, event}`.',
     }),
+    // Named as the original service names it, so its deployments keep their settings.
     serviceToken: variable({
       env: 'CAPASHINO_SERVICE_ACCESS_TOKEN',
       rule: Joi.string().allow(''),
       secret: true,
-      description: 'Sent as `X-API-Key` on every outgoing peer call when set.',
+      description:
+        "Catalog's access token (the original service's name: Capashino is its Catalog). Sent as " +
+        '`X-API-Key` on every outgoing peer call when set.',
     }),
     peerTimeoutMs: variable({
       env: 'PEER_TIMEOUT_MS',

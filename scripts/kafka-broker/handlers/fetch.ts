@@ -141,7 +141,7 @@ export function fetchHandler(broker: Broker): ApiHandler {
           if (now.bytes >= minBytes || now.hasError) finish(now);
         });
         signal.addEventListener('abort', onClose, { once: true });
-        logger.debug({ maxWaitTime, minBytes }, 'Fetch waiting for data');
+        logger.debug({ max_wait_time: maxWaitTime, min_bytes: minBytes }, 'Fetch waiting for data');
       });
     },
   };

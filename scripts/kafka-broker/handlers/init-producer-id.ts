@@ -13,7 +13,10 @@ export function initProducerIdHandler(broker: Broker): ApiHandler {
       const transactionalId = request.readString();
       request.readInt32(); // transaction_timeout_ms
       if (transactionalId !== null) {
-        logger.warn({ transactionalId }, 'Transactions are not supported by the test broker');
+        logger.warn(
+          { transactional_id: transactionalId },
+          'Transactions are not supported by the test broker',
+        );
         return new Encoder()
           .writeInt32(0)
           .writeInt16(ErrorCode.INVALID_REQUEST)
@@ -21,7 +24,7 @@ export function initProducerIdHandler(broker: Broker): ApiHandler {
           .writeInt16(-1);
       }
       const { producerId, producerEpoch } = broker.producers.newProducer();
-      logger.debug({ producerId: String(producerId) }, 'Producer id issued');
+      logger.debug({ producer_id: String(producerId) }, 'Producer id issued');
       return new Encoder()
         .writeInt32(0) // throttle_time_ms
         .writeInt16(ErrorCode.NONE)

@@ -41,7 +41,15 @@ export function offsetCommitHandler(broker: Broker): ApiHandler {
         });
         return new Encoder().writeString(topic).writeArray(partitions);
       });
-      logger.debug({ groupId, generationId, memberId, groupError }, 'Offsets committed');
+      logger.debug(
+        {
+          group_id: groupId,
+          generation_id: generationId,
+          member_id: memberId,
+          group_error: groupError,
+        },
+        'Offsets committed',
+      );
       return new Encoder().writeInt32(0).writeArray(responses);
     },
   };
