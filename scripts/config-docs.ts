@@ -1,7 +1,9 @@
 /**
- * `npm run config:docs`: writes .env.example and the configuration table of docs/configuration.md from the
- * declarations in lib/platform/config/, so that adding a variable is one declaration and this
- * command. test/unit/config-docs.test.ts fails when either file is not what this would write.
+ * `npm run config:docs`: writes .env.example, the configuration table of docs/configuration.md and
+ * the descriptions of app.json's variables from the declarations in lib/platform/config/, so that
+ * adding or rewording a variable is one declaration and this command.
+ * test/unit/config-docs.test.ts and test/unit/platform-manifests.test.ts fail when a file is not
+ * what this would write.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +14,7 @@ import { isMain } from '../lib/platform/main.js';
 
 export const ENV_EXAMPLE = fileURLToPath(new URL('../.env.example', import.meta.url));
 export const CONFIG_DOC = fileURLToPath(new URL('../docs/configuration.md', import.meta.url));
+export const APP_JSON = fileURLToPath(new URL('../app.json', import.meta.url));
 
 const TABLE_START =
   '<!-- config-table: generated from lib/platform/config/ by `npm run config:docs`; edit those declarations, not this table -->';
@@ -101,8 +104,25 @@ export async function renderConfigDoc(doc: string): Promise<string> {
   return prettier.format(text, { ...options, filepath: CONFIG_DOC });
 }
 
+/** app.json with each declared variable's description taken from its declaration. */
+export async function renderAppJson(text: string): Promise<string> {
+  const app = JSON.parse(text) as { env?: Record<string, { description?: string }> };
+  const declared = new Map(
+    SECTIONS.flatMap((s) => variablesOf(s.variables)).map((v) => [v.env, v.description]),
+  );
+  for (const [name, entry] of Object.entries(app.env ?? {})) {
+    const description = declared.get(name);
+    if (description !== undefined) entry.description = description;
+  }
+  const options = await prettier.resolveConfig(APP_JSON);
+  return prettier.format(JSON.stringify(app, null, 2), { ...options, filepath: APP_JSON });
+}
+
 if (isMain(import.meta.url)) {
   await writeFile(ENV_EXAMPLE, renderEnvExample());
   await writeFile(CONFIG_DOC, await renderConfigDoc(await readFile(CONFIG_DOC, 'utf8')));
-  console.log('wrote .env.example and the configuration table of docs/configuration.md');
+  await writeFile(APP_JSON, await renderAppJson(await readFile(APP_JSON, 'utf8')));
+  console.log(
+    'wrote .env.example, the configuration table of docs/configuration.md and app.json’s descriptions',
+  );
 }
