@@ -3,7 +3,7 @@ import { AppError, isDatabaseUnavailable } from '../domain/errors.js';
 
 /**
  * The one way a step is retried inside a process (BullMQ's job retries stay BullMQ's:
- * jobs/retry-policy.ts). Built on p-retry: capped exponential backoff with jitter, stopped by an
+ * jobs/outbox/retry-policy.ts). Built on p-retry: capped exponential backoff with jitter, stopped by an
  * AbortSignal (shutdown). Two kinds of failure are never retried and fail at once with the
  * original error, so that no loop holds its work behind an error that waiting cannot heal:
  * - programming errors (see isProgrammingError): a bug fails the same way on every try;
@@ -61,7 +61,7 @@ export function isProgrammingError(err: unknown): boolean {
 
 /**
  * What retrying can cure, decided once for every loop that retries (the shipping consumer's hold on
- * a partition, the outbox jobs' verdict in jobs/processors/judge-failure.ts):
+ * a partition, the outbox jobs' verdict in jobs/outbox/judge-failure.ts):
  * - `unavailable`: something this process depends on cannot answer now: Postgres unreachable,
  *   shutting down or refusing connections (isDatabaseUnavailable: SQLSTATE 08xxx, 57P01–57P03,
  *   refused or reset sockets, connect timeouts), a peer down, slow or rate-limiting. Waiting heals it.

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { UnrecoverableError } from 'bullmq';
 import { DatabaseError } from 'pg';
-import { judge } from '../../jobs/processors/judge-failure.js';
+import { judge } from '../../jobs/outbox/judge-failure.js';
 import {
   ItemNotFoundError,
   PeerContractError,
