@@ -15,7 +15,7 @@ import { PAYMENT_CALLBACK_PATH, paymentCallbackRoutes } from './routes/payment-c
 import { ADMIN_PATH, adminRouter, BOARD_PATH, type AdminCredentials } from './admin.js';
 import { adminGuard } from './admin-guard.js';
 import { journeyRouter } from './routes/journey.js';
-import type { Queues } from '../jobs/queues.js';
+import type { Queues } from '../jobs/outbox/queues.js';
 
 export const BODY_LIMIT = '16kb';
 

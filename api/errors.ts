@@ -1,12 +1,33 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import {
   AppError,
-  isDatabaseUnavailable,
   PeerUnavailableError,
   ValidationError,
+  type AppErrorCode,
 } from '../lib/domain/errors.js';
 import type { Logger } from '../lib/platform/logger.js';
+import { isDatabaseUnavailable } from '../lib/platform/postgres-errors.js';
 import { problemsToErrors, sendErrors } from './envelope.js';
+
+/** Each typed error's HTTP status, by its code: a new code does not compile until it has one. */
+const HTTP_STATUS: Record<AppErrorCode, number> = {
+  validation_error: 400,
+  unauthorized: 401,
+  not_found: 404,
+  item_not_found: 404,
+  conflict: 409,
+  not_cancellable: 409,
+  out_of_stock: 409,
+  too_many_requests: 429,
+  peer_rejected: 502,
+  peer_contract_violation: 502,
+  peer_unavailable: 503,
+};
+
+/** The HTTP status a typed error is answered with. */
+export function httpStatusOf(err: AppError): number {
+  return HTTP_STATUS[err.code];
+}
 
 /** Seconds a client should wait before retrying when a peer is unavailable and did not say. */
 const DEFAULT_RETRY_AFTER_S = 2;
@@ -23,7 +44,7 @@ export const notFoundRoute: RequestHandler = (req, res) => {
 };
 
 /**
- * The one place errors become HTTP answers. Typed errors carry their status; anything else is a
+ * The one place errors become HTTP answers. Typed errors are answered by their code's status; anything else is a
  * bug, logged with its stack and answered with a bare 500: no stack, SQL or peer detail leaks.
  */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
@@ -63,20 +84,21 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       return;
     }
     if (err instanceof AppError) {
+      const status = httpStatusOf(err);
       if (err instanceof PeerUnavailableError) {
         res.set('Retry-After', String(err.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_S));
         log.warn({ err }, 'peer unavailable');
-      } else if (err.status >= 500) {
+      } else if (status >= 500) {
         log.error({ err }, 'request failed');
       }
       // Peer details stay in the log; the client learns which peer and what kind of failure.
       const message =
         err instanceof PeerUnavailableError
           ? `${err.peer} is unavailable, try again later`
-          : err.status >= 500
+          : status >= 500
             ? 'an upstream service answered in a way this service could not use'
             : err.message;
-      sendErrors(res, err.status, [{ code: err.code, field: err.field ?? null, message }]);
+      sendErrors(res, status, [{ code: err.code, field: err.field ?? null, message }]);
       return;
     }
     if (isDatabaseUnavailable(err)) {

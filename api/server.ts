@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { type Database } from '../db/client.js';
-import { type QueueSet } from '../jobs/queues.js';
+import { type QueueSet } from '../jobs/outbox/queues.js';
 import { registerQueueDepthGauge } from '../jobs/worker-metrics.js';
 import { redisReadinessCheck } from '../jobs/redis.js';
 import { registerStateGauges } from '../db/state-gauges.js';

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import type { Redis } from 'ioredis';
-import { createQueues, type QueueSet } from '../jobs/queues.js';
+import { createQueues, type QueueSet } from '../jobs/outbox/queues.js';
 import { closeRedis, createRedis } from '../jobs/redis.js';
 import type { Config } from '../lib/platform/config.js';
 import type { Logger } from '../lib/platform/logger.js';

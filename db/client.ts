@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import type { Logger } from '../lib/platform/logger.js';
-import { isDatabaseUnavailable } from '../lib/domain/errors.js';
+import { isDatabaseUnavailable } from '../lib/platform/postgres-errors.js';
 import { withinMs } from '../lib/platform/timeout.js';
 import * as schema from './schema.js';
 

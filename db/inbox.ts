@@ -1,7 +1,12 @@
 import { and, eq } from 'drizzle-orm';
 import type { InboundEvent } from '../lib/domain/inbound-event.js';
-import { OUTBOX_CHANNEL, type NewOutboxRow } from '../lib/domain/outbox-events.js';
-import { outboxCompletedText, outboxParams, outboxRowsFrom, type OutboxJobRef } from './outbox.js';
+import { OUTBOX_CHANNEL, type NewOutboxRow } from './outbox/events.js';
+import {
+  outboxCompletedText,
+  outboxParams,
+  outboxRowsFrom,
+  type OutboxJobRef,
+} from './outbox/rows.js';
 import { transactionOpenedWith, type Db, type Executor } from './client.js';
 import { deleteOlderThan, type AgeLimits } from './delete-old.js';
 import { inbox, orders, type InboxRow, type OrderRow } from './schema.js';

@@ -2,12 +2,8 @@ import type { OrderStatus, RefundStatus } from '../lib/domain/order-state.js';
 import type { Executor } from './client.js';
 import { orders, type OrderRow } from './schema.js';
 import { run, statement, tableRows } from './statement.js';
-import { outboxInsertText, outboxParams } from './outbox.js';
-import {
-  OUTBOX_CHANNEL,
-  PAYMENT_CHECKS_QUEUE,
-  type NewOutboxRow,
-} from '../lib/domain/outbox-events.js';
+import { outboxInsertText, outboxParams } from './outbox/rows.js';
+import { OUTBOX_CHANNEL, PAYMENT_CHECKS_QUEUE, type NewOutboxRow } from './outbox/events.js';
 
 /**
  * The only writes of an order's state. Callers (the inbox use case, customer cancellation) decide

@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, lt, sql } from 'drizzle-orm';
-import { OUTBOX_CHANNEL, type NewOutboxRow } from '../lib/domain/outbox-events.js';
+import { OUTBOX_CHANNEL, type NewOutboxRow } from './outbox/events.js';
 import type { Db, Executor } from './client.js';
-import { outboxInsertText, outboxParams } from './outbox.js';
+import { outboxInsertText, outboxParams } from './outbox/rows.js';
 import { run, statement, tableRows } from './statement.js';
 import { orderStatusHistory, orders, type OrderRow } from './schema.js';
 

@@ -3,7 +3,7 @@
  * recording that Payments accepted a request together with the first check, and scheduling the
  * next check, each in one statement with the completion of the job's own outbox row.
  */
-import { OUTBOX_CHANNEL, type NewOutboxRow } from '../lib/domain/outbox-events.js';
+import { OUTBOX_CHANNEL, type NewOutboxRow } from './outbox/events.js';
 import type { OrderStatus } from '../lib/domain/order-state.js';
 import type { Executor } from './client.js';
 import {
@@ -11,7 +11,7 @@ import {
   outboxInsertText,
   outboxParams,
   type OutboxJobRef,
-} from './outbox.js';
+} from './outbox/rows.js';
 import { run, statement } from './statement.js';
 
 const paymentAccepted = statement<{ completed: boolean }>(

@@ -139,7 +139,7 @@ export const outbox = pgTable(
     attempts: integer('attempts').notNull().default(0),
     lastError: text('last_error'),
     /**
-     * Each failed attempt's time and error, the latest OUTBOX_ATTEMPT_ERRORS_KEPT (db/outbox.ts)
+     * Each failed attempt's time and error, the latest OUTBOX_ATTEMPT_ERRORS_KEPT (db/outbox/rows.ts)
      * only: last_error keeps just the latest, and BullMQ's job (and its stack traces) is removed
      * after a week, while ops reading an order's journey want to see every try.
      */

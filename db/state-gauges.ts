@@ -1,6 +1,6 @@
 import { and, count, isNull, sql } from 'drizzle-orm';
 import type { Metrics } from '../lib/platform/metrics.js';
-import { QUEUE_NAMES } from '../lib/domain/outbox-events.js';
+import { QUEUE_NAMES } from './outbox/events.js';
 import type { Db } from './client.js';
 import { deadLetters, inbox, orders, outbox } from './schema.js';
 import { countOrdersWaitingTooLong, WAITING_KINDS } from './waiting-orders.js';

@@ -1,6 +1,6 @@
 import type { Db } from '../db/client.js';
 import { deleteProcessedInbox } from '../db/inbox.js';
-import { deleteCompletedOutbox } from '../db/outbox.js';
+import { deleteCompletedOutbox } from '../db/outbox/rows.js';
 import type { Logger } from '../lib/platform/logger.js';
 import { pause, periodic } from './periodic.js';
 

@@ -1,9 +1,9 @@
 import type { Db } from '../db/client.js';
 import { registerStateGauges } from '../db/state-gauges.js';
 import type { Metrics } from '../lib/platform/metrics.js';
-import type { QueueName } from '../lib/domain/outbox-events.js';
-import type { JobOutcome } from './processors/run-outbox-job.js';
-import type { Queues } from './queues.js';
+import type { QueueName } from '../db/outbox/events.js';
+import type { JobOutcome } from './outbox/run-job.js';
+import type { Queues } from './outbox/queues.js';
 
 /**
  * Feeds the worker's Prometheus metrics: the relay's commit-to-enqueue latency, each job

@@ -5,10 +5,10 @@ import { deadLettersOfOrder, inboxRowsOfOrder, outboxRowsOfOrder } from '../../d
 import { findOrderById, orderHistory } from '../../db/orders.js';
 import { listOrdersWaitingTooLong } from '../../db/waiting-orders.js';
 import { NotFoundError } from '../../lib/domain/errors.js';
-import { isQueueName } from '../../lib/domain/outbox-events.js';
+import { isQueueName } from '../../db/outbox/events.js';
 import { traceIdOf } from '../../lib/platform/trace-context.js';
-import { outboxJobId } from '../../jobs/job-data.js';
-import type { Queues } from '../../jobs/queues.js';
+import { outboxJobId } from '../../jobs/outbox/job-data.js';
+import type { Queues } from '../../jobs/outbox/queues.js';
 import { ADMIN_PATH } from '../admin.js';
 import { send } from '../envelope.js';
 import { orderJson } from '../presenters.js';

@@ -13,6 +13,7 @@ import {
   WebhookSignatureError,
 } from '../../lib/peers/webhook-signature.js';
 import { send } from '../envelope.js';
+import { httpStatusOf } from '../errors.js';
 import { paymentCallbackBody } from '../schemas.js';
 import { validate } from '../validate.js';
 
@@ -37,10 +38,10 @@ function logRefusal(
   // A refused callback is Payments (or someone posing as it) disagreeing with us: worth a warning
   // even though the answer is a 4xx. Ids and the reason only: never the signature, the secret or
   // the body.
-  if (err instanceof AppError && err.status < 500) {
+  if (err instanceof AppError && httpStatusOf(err) < 500) {
     log.warn(
       {
-        status: err.status,
+        status: httpStatusOf(err),
         field: err.field,
         reason: err instanceof WebhookSignatureError ? err.reason : err.message,
         webhook_id: webhookId,

@@ -1,5 +1,5 @@
 import type { ShippingProducer } from '../../lib/kafka/shipping-producer.js';
-import type { OutboxProcessor } from './run-outbox-job.js';
+import type { OutboxProcessor } from '../outbox/run-job.js';
 
 /** Asks Shipping to cancel a paid order: one Kafka message on the requests topic, key = order id. */
 export function cancellationsProcessor(

@@ -1,6 +1,6 @@
 import type { Db } from '../../db/client.js';
 import { applyInboxEvent } from '../../lib/orders/apply-inbox-event.js';
-import type { OutboxProcessor } from './run-outbox-job.js';
+import type { OutboxProcessor } from '../outbox/run-job.js';
 
 /**
  * Applies one inbound event through the use case. The use case completes this job's outbox row

@@ -1,5 +1,5 @@
 import type { NotificationsClient } from '../../lib/peers/notifications.js';
-import type { OutboxProcessor } from './run-outbox-job.js';
+import type { OutboxProcessor } from '../outbox/run-job.js';
 
 /** Sends one customer notification. */
 export function notificationsProcessor(

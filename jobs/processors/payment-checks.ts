@@ -2,7 +2,7 @@ import type { Db } from '../../db/client.js';
 import { checkPayment } from '../../lib/orders/check-payment.js';
 import type { PaymentCheckPolicy } from '../../lib/domain/payment-checks.js';
 import type { PaymentsClient } from '../../lib/peers/payments.js';
-import type { OutboxProcessor } from './run-outbox-job.js';
+import type { OutboxProcessor } from '../outbox/run-job.js';
 
 /**
  * One payment check (lib/orders/check-payment.ts), delayed by BullMQ until it is due. The use case

@@ -1,9 +1,9 @@
 import type { Db } from '../../db/client.js';
 import { recordPaymentAccepted } from '../../db/payment-checks.js';
-import { paymentCheck } from '../../lib/domain/outbox-events.js';
+import { paymentCheck } from '../../db/outbox/events.js';
 import { firstCheckDelay, type PaymentCheckPolicy } from '../../lib/domain/payment-checks.js';
 import type { PaymentsClient } from '../../lib/peers/payments.js';
-import type { OutboxProcessor } from './run-outbox-job.js';
+import type { OutboxProcessor } from '../outbox/run-job.js';
 
 /**
  * Asks Payments to charge the order; Payments calls our webhook back with the result. Once

@@ -1,5 +1,5 @@
 import type { PaymentsClient } from '../../lib/peers/payments.js';
-import type { OutboxProcessor } from './run-outbox-job.js';
+import type { OutboxProcessor } from '../outbox/run-job.js';
 
 /**
  * Asks Payments to refund a cancelled order's payment; Payments calls our webhook back with the

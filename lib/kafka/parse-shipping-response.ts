@@ -2,7 +2,7 @@ import Joi from 'joi';
 import { canonicalUuid } from '../platform/id-schema.js';
 import type { OrderEvent } from '../domain/order-state.js';
 import { findUnstorableText } from '../domain/storable-text.js';
-import { SHIPPING_REQUEST_EVENTS } from '../domain/outbox-events.js';
+import { SHIPPING_REQUEST_EVENTS } from '../../db/outbox/events.js';
 
 /**
  * Turns one shipping-response message into what the service does with it, without I/O:

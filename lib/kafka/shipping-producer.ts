@@ -2,10 +2,7 @@ import type { Kafka, Producer } from 'kafkajs';
 import { producerOptions, type KafkaSettings } from './client.js';
 import { ensureTopics, topicUnavailableError } from './topics.js';
 import type { Logger } from '../platform/logger.js';
-import type {
-  CancellationRequestPayload,
-  ShippingRequestPayload,
-} from '../domain/outbox-events.js';
+import type { CancellationRequestPayload, ShippingRequestPayload } from '../../db/outbox/events.js';
 
 /** What this service asks of Shipping: to ship a paid order, or to cancel one. */
 export type ShippingMessage = ShippingRequestPayload | CancellationRequestPayload;

@@ -5,7 +5,7 @@ import {
   withInboxEventLocked,
   type LockedInboxEvent,
 } from '../../db/inbox.js';
-import { markOutboxCompleted, type OutboxJobRef } from '../../db/outbox.js';
+import { markOutboxCompleted, type OutboxJobRef } from '../../db/outbox/rows.js';
 import type { InboxRow } from '../../db/schema.js';
 import {
   describeState,

@@ -9,7 +9,7 @@ import {
   refundRequested,
   shippingRequested,
   type NewOutboxRow,
-} from '../domain/outbox-events.js';
+} from '../../db/outbox/events.js';
 
 /** What the event that caused a transition tells beyond its type. */
 export interface EventFacts {

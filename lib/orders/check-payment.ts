@@ -1,10 +1,10 @@
 import type { Db } from '../../db/client.js';
 import { lockOrder } from '../../db/order-transitions.js';
-import { markOutboxCompleted, type OutboxJobRef } from '../../db/outbox.js';
+import { markOutboxCompleted, type OutboxJobRef } from '../../db/outbox/rows.js';
 import { findOrderToCheck, scheduleNextCheck } from '../../db/payment-checks.js';
 import { AppError, PeerUnavailableError } from '../domain/errors.js';
 import { orderStateOf, transition } from '../domain/order-state.js';
-import { paymentCheck } from '../domain/outbox-events.js';
+import { paymentCheck } from '../../db/outbox/events.js';
 import {
   afterUnsettledCheck,
   untilExpiry,

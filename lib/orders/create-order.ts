@@ -7,7 +7,7 @@ import type { Catalog } from '../peers/catalog.js';
 import { ConflictError, OutOfStockError } from '../domain/errors.js';
 import { effectKey } from '../domain/effect-keys.js';
 import { multiplyMoney } from '../domain/money.js';
-import { notification, paymentRequested } from '../domain/outbox-events.js';
+import { notification, paymentRequested } from '../../db/outbox/events.js';
 
 export interface CreateOrderInput {
   itemId: string;

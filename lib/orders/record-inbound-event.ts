@@ -3,7 +3,7 @@ import { findInboxRowId, insertInboxRowWithJob } from '../../db/inbox.js';
 import { findOrderTraceparent } from '../../db/orders.js';
 import { withinOrderTrace } from '../platform/trace-context.js';
 import type { InboundEvent } from '../domain/inbound-event.js';
-import { inboxApply } from '../domain/outbox-events.js';
+import { inboxApply } from '../../db/outbox/events.js';
 
 export type { InboundEvent } from '../domain/inbound-event.js';
 

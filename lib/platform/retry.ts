@@ -1,9 +1,10 @@
 import pRetry, { AbortError } from 'p-retry';
-import { AppError, isDatabaseUnavailable } from '../domain/errors.js';
+import { AppError } from '../domain/errors.js';
+import { databaseErrorIn, isDataRefused, isDatabaseUnavailable } from './postgres-errors.js';
 
 /**
  * The one way a step is retried inside a process (BullMQ's job retries stay BullMQ's:
- * jobs/retry-policy.ts). Built on p-retry: capped exponential backoff with jitter, stopped by an
+ * jobs/outbox/retry-policy.ts). Built on p-retry: capped exponential backoff with jitter, stopped by an
  * AbortSignal (shutdown). Two kinds of failure are never retried and fail at once with the
  * original error, so that no loop holds its work behind an error that waiting cannot heal:
  * - programming errors (see isProgrammingError): a bug fails the same way on every try;
@@ -61,12 +62,12 @@ export function isProgrammingError(err: unknown): boolean {
 
 /**
  * What retrying can cure, decided once for every loop that retries (the shipping consumer's hold on
- * a partition, the outbox jobs' verdict in jobs/processors/judge-failure.ts):
+ * a partition, the outbox jobs' verdict in jobs/outbox/judge-failure.ts):
  * - `unavailable`: something this process depends on cannot answer now: Postgres unreachable,
- *   shutting down or refusing connections (isDatabaseUnavailable: SQLSTATE 08xxx, 57P01–57P03,
+ *   shutting down or refusing connections (isDatabaseUnavailable, ./postgres-errors.ts: SQLSTATE 08xxx, 57P01–57P03,
  *   refused or reset sockets, connect timeouts), a peer down, slow or rate-limiting. Waiting heals it.
  * - `incurable`: the same input fails the same way on every try. A bug (programmingErrorIn); the
- *   database refusing the data (SQLSTATE class 22, data exception, or 23, constraint violation:
+ *   database refusing the data (isDataRefused: SQLSTATE class 22, data exception, or 23, constraint violation:
  *   the service writes inbound data with ON CONFLICT, so a 23xxx comes from the data, not a race);
  *   an AppError that says it is not retriable (validation, a peer's 4xx).
  * Anything else (a serialization failure, a deadlock, a statement timeout, an error this list does
@@ -75,27 +76,11 @@ export function isProgrammingError(err: unknown): boolean {
  */
 export type FailureKind = 'unavailable' | 'incurable';
 
-/** SQLSTATE classes whose errors come from the data a statement was given. */
-const INCURABLE_SQLSTATE_CLASSES = ['22', '23'];
-
-/** The Postgres error (a `code` of five characters) `err` is or wraps, if any. */
-export function databaseErrorIn(err: unknown): (Error & { code: string }) | undefined {
-  let e: unknown = err;
-  for (let depth = 0; e instanceof Error && depth <= MAX_CAUSES; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code))
-      return e as Error & { code: string };
-    e = e.cause;
-  }
-  return undefined;
-}
-
 export function classifyFailure(err: unknown): FailureKind {
   if (isDatabaseUnavailable(err)) return 'unavailable';
   if (err instanceof AppError) return err.retriable ? 'unavailable' : 'incurable';
   if (isProgrammingError(err)) return 'incurable';
-  const sqlState = databaseErrorIn(err)?.code;
-  if (sqlState && INCURABLE_SQLSTATE_CLASSES.includes(sqlState.slice(0, 2))) return 'incurable';
+  if (isDataRefused(err)) return 'incurable';
   return 'unavailable';
 }
 

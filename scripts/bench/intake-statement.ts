@@ -11,7 +11,7 @@ import { PgDialect } from 'drizzle-orm/pg-core';
 import type { Db } from '../../db/client.js';
 import { insertNewOrder, type NewOrder } from '../../db/orders.js';
 import { multiplyMoney } from '../../lib/domain/money.js';
-import { notification, paymentRequested } from '../../lib/domain/outbox-events.js';
+import { notification, paymentRequested } from '../../db/outbox/events.js';
 import { DEMO_ITEMS } from '../peers/catalog.js';
 
 export interface IntakeStatement {

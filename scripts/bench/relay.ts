@@ -10,15 +10,15 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Database } from '../../db/client.js';
-import { insertOutboxRows } from '../../db/outbox.js';
+import { insertOutboxRows } from '../../db/outbox/rows.js';
 import { outbox } from '../../db/schema.js';
-import type { OutboxProcessor } from '../../jobs/processors/run-outbox-job.js';
-import { createQueues } from '../../jobs/queues.js';
-import { createRelay } from '../../jobs/relay.js';
+import type { OutboxProcessor } from '../../jobs/outbox/run-job.js';
+import { createQueues } from '../../jobs/outbox/queues.js';
+import { createRelay } from '../../jobs/outbox/relay.js';
 import { startWorker } from '../../jobs/start-worker.js';
 import { loadConfig } from '../../lib/platform/config.js';
 import { silentLogger } from '../../lib/platform/logger.js';
-import { notification } from '../../lib/domain/outbox-events.js';
+import { notification } from '../../db/outbox/events.js';
 import { epochMs, summarize, type Summary } from './stats.js';
 
 export interface RelayBenchOptions {

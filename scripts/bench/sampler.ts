@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type pg from 'pg';
-import { QUEUE_NAMES } from '../../lib/domain/outbox-events.js';
+import { QUEUE_NAMES } from '../../db/outbox/events.js';
 import { sleep } from './stats.js';
 
 export interface BacklogSample {

@@ -2,14 +2,14 @@ import { expect } from 'chai';
 import { waitForTopicLeaders } from '../../lib/kafka/topics.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
-import { insertOutboxRows } from '../../db/outbox.js';
+import { insertOutboxRows } from '../../db/outbox/rows.js';
 import {
   startShippingConsumer,
   type RunningShippingConsumer,
 } from '../../jobs/start-shipping-consumer.js';
 import { startWorker, type RunningWorker } from '../../jobs/start-worker.js';
 import { silentLogger } from '../../lib/platform/logger.js';
-import { shippingRequested } from '../../lib/domain/outbox-events.js';
+import { shippingRequested } from '../../db/outbox/events.js';
 import { startShippingPeer, type ShippingPeer } from '../../scripts/peers/shipping.js';
 import { testConfig } from '../support/api.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';

@@ -5,7 +5,7 @@ import { expectSettled } from './support/expect.js';
 import { plannedOrder, type PlannedOrder, unaccepted } from './support/load.js';
 import { scenario } from './support/schedule.js';
 import { ADMIN_HEADERS, startFaultSystem } from './support/system.js';
-import { outboxJobId } from '../../jobs/job-data.js';
+import { outboxJobId } from '../../jobs/outbox/job-data.js';
 
 /** The cause: Payments refuses every charge of this amount (7 stickers), as a 400. */
 const REFUSED_AMOUNT = '0.70';

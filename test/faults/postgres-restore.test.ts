@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { createQueues } from '../../jobs/queues.js';
+import { createQueues } from '../../jobs/outbox/queues.js';
 import { loadConfig } from '../../lib/platform/config.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import { ADMIN_URL, databaseUrl } from '../support/database.js';

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import sinon from 'sinon';
-import { insertOutboxRows } from '../../db/outbox.js';
+import { insertOutboxRows } from '../../db/outbox/rows.js';
 import { startWorker, type RunningWorker } from '../../jobs/start-worker.js';
-import { paymentRequested } from '../../lib/domain/outbox-events.js';
+import { paymentRequested } from '../../db/outbox/events.js';
 import { loadConfig } from '../../lib/platform/config.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -12,7 +12,7 @@ import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js
 import { outboxRowById } from '../support/orders.js';
 
 /**
- * The job runner's verdict on database errors (jobs/processors/judge-failure.ts, classifyFailure):
+ * The job runner's verdict on database errors (jobs/outbox/judge-failure.ts, classifyFailure):
  * data Postgres refuses fails the job at once with its reason; Postgres unreachable is retried.
  */
 describe('outbox job verdicts on database errors', function () {

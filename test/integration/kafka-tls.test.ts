@@ -6,10 +6,10 @@ import {
   type RunningShippingConsumer,
 } from '../../jobs/start-shipping-consumer.js';
 import { startWorker, type RunningWorker } from '../../jobs/start-worker.js';
-import { insertOutboxRows } from '../../db/outbox.js';
+import { insertOutboxRows } from '../../db/outbox/rows.js';
 import { kafkaClientOptions } from '../../lib/kafka/client.js';
 import { silentLogger } from '../../lib/platform/logger.js';
-import { shippingRequested } from '../../lib/domain/outbox-events.js';
+import { shippingRequested } from '../../db/outbox/events.js';
 import { testConfig } from '../support/api.js';
 import {
   certificateFactory,

@@ -10,7 +10,7 @@ import type { Config } from '../../lib/platform/config.js';
 import { createKafka, kafkaClientOptions } from '../../lib/kafka/client.js';
 import { ensureTopics } from '../../lib/kafka/topics.js';
 import { createLogger, type Logger } from '../../lib/platform/logger.js';
-import type { ShippingRequestPayload } from '../../lib/domain/outbox-events.js';
+import type { ShippingRequestPayload } from '../../db/outbox/events.js';
 import {
   createShippingProducer,
   type ShippingProducer,

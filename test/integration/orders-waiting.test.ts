@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { insertOutboxRows } from '../../db/outbox.js';
-import { paymentCheck } from '../../lib/domain/outbox-events.js';
+import { insertOutboxRows } from '../../db/outbox/rows.js';
+import { paymentCheck } from '../../db/outbox/events.js';
 import { startTestApi, type TestApi } from '../support/api.js';
 import { insertOrder } from '../support/orders.js';
 

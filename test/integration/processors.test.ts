@@ -2,17 +2,13 @@ import { expect } from 'chai';
 import { eq } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { insertOutboxRows } from '../../db/outbox.js';
+import { insertOutboxRows } from '../../db/outbox/rows.js';
 import { outbox, type OutboxRow } from '../../db/schema.js';
 import { startWorker, type RunningWorker } from '../../jobs/start-worker.js';
 import { loadConfig } from '../../lib/platform/config.js';
 import { createLogger, silentLogger } from '../../lib/platform/logger.js';
 import { createMetrics, type Metrics } from '../../lib/platform/metrics.js';
-import {
-  notification,
-  paymentRequested,
-  type NewOutboxRow,
-} from '../../lib/domain/outbox-events.js';
+import { notification, paymentRequested, type NewOutboxRow } from '../../db/outbox/events.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { bullJobIdOfRow, outboxRowById } from '../support/orders.js';
 import {

@@ -4,20 +4,16 @@ import { eq, inArray, sql } from 'drizzle-orm';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import sinon from 'sinon';
-import { insertOutboxRows, markOutboxFailed } from '../../db/outbox.js';
+import { insertOutboxRows, markOutboxFailed } from '../../db/outbox/rows.js';
 import { outbox } from '../../db/schema.js';
-import { createQueues, type QueueSet } from '../../jobs/queues.js';
-import type { OutboxJobData } from '../../jobs/job-data.js';
-import { createReconciler } from '../../jobs/reconciler.js';
-import { createRelay } from '../../jobs/relay.js';
+import { createQueues, type QueueSet } from '../../jobs/outbox/queues.js';
+import type { OutboxJobData } from '../../jobs/outbox/job-data.js';
+import { createReconciler } from '../../jobs/outbox/reconciler.js';
+import { createRelay } from '../../jobs/outbox/relay.js';
 import { startWorker, type RunningWorker } from '../../jobs/start-worker.js';
 import { loadConfig } from '../../lib/platform/config.js';
 import { silentLogger } from '../../lib/platform/logger.js';
-import {
-  notification,
-  paymentRequested,
-  type NewOutboxRow,
-} from '../../lib/domain/outbox-events.js';
+import { notification, paymentRequested, type NewOutboxRow } from '../../db/outbox/events.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { bullJobIdOfRow } from '../support/orders.js';
 import { startRecordingPeer, waitFor, type RecordingPeer } from '../support/recording-peer.js';

@@ -3,11 +3,11 @@ import { asc, eq, sql } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import sinon from 'sinon';
-import { insertOutboxRows } from '../../db/outbox.js';
+import { insertOutboxRows } from '../../db/outbox/rows.js';
 import { outbox } from '../../db/schema.js';
-import { createQueues, retryPolicyOf, type QueueSet } from '../../jobs/queues.js';
-import { createRelay, type Relay, type RelayOptions } from '../../jobs/relay.js';
-import { attemptsToCover, BACKOFF_TYPE } from '../../jobs/retry-policy.js';
+import { createQueues, retryPolicyOf, type QueueSet } from '../../jobs/outbox/queues.js';
+import { createRelay, type Relay, type RelayOptions } from '../../jobs/outbox/relay.js';
+import { attemptsToCover, BACKOFF_TYPE } from '../../jobs/outbox/retry-policy.js';
 import { loadConfig } from '../../lib/platform/config.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import {
@@ -16,7 +16,7 @@ import {
   paymentRequested,
   type NewOutboxRow,
   type QueueName,
-} from '../../lib/domain/outbox-events.js';
+} from '../../db/outbox/events.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { bullJobIdOfRow } from '../support/orders.js';
 import { waitFor } from '../support/recording-peer.js';

@@ -1,17 +1,13 @@
 import { expect } from 'chai';
 import { sql } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
-import { insertOutboxRows } from '../../db/outbox.js';
+import { insertOutboxRows } from '../../db/outbox/rows.js';
 import { outbox } from '../../db/schema.js';
-import type { OutboxJobData } from '../../jobs/job-data.js';
+import type { OutboxJobData } from '../../jobs/outbox/job-data.js';
 import { startWorker, type RunningWorker } from '../../jobs/start-worker.js';
 import { loadConfig } from '../../lib/platform/config.js';
 import { silentLogger } from '../../lib/platform/logger.js';
-import {
-  notification,
-  paymentRequested,
-  type NewOutboxRow,
-} from '../../lib/domain/outbox-events.js';
+import { notification, paymentRequested, type NewOutboxRow } from '../../db/outbox/events.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import {
   startRecordingPeer,

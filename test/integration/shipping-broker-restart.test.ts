@@ -2,9 +2,9 @@ import { expect } from 'chai';
 import type { Consumer, KafkaMessage } from 'kafkajs';
 import { startHealthServer, type HealthServer } from '../../lib/platform/health-server.js';
 import { startWorker, workerReadiness, type RunningWorker } from '../../jobs/start-worker.js';
-import { insertOutboxRows } from '../../db/outbox.js';
+import { insertOutboxRows } from '../../db/outbox/rows.js';
 import { silentLogger } from '../../lib/platform/logger.js';
-import { shippingRequested } from '../../lib/domain/outbox-events.js';
+import { shippingRequested } from '../../db/outbox/events.js';
 import { testConfig } from '../support/api.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import {

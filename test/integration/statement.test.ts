@@ -3,7 +3,7 @@ import { eq } from 'drizzle-orm';
 import { createDatabase, transactionOpenedWith, type Database } from '../../db/client.js';
 import { lockInboxRow } from '../../db/inbox.js';
 import { lockOrder } from '../../db/order-transitions.js';
-import { getOutboxState, markOutboxCompleted } from '../../db/outbox.js';
+import { getOutboxState, markOutboxCompleted } from '../../db/outbox/rows.js';
 import { inbox, orders } from '../../db/schema.js';
 import { run, statement } from '../../db/statement.js';
 import { silentLogger } from '../../lib/platform/logger.js';

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
-import { insertOutboxRows } from '../../db/outbox.js';
+import { insertOutboxRows } from '../../db/outbox/rows.js';
 import { startWorker, type RunningWorker } from '../../jobs/start-worker.js';
-import { paymentCheck, paymentRequested } from '../../lib/domain/outbox-events.js';
+import { paymentCheck, paymentRequested } from '../../db/outbox/events.js';
 import { checkPayment } from '../../lib/orders/check-payment.js';
 import { createPaymentsClient } from '../../lib/peers/payments.js';
 import { silentLogger } from '../../lib/platform/logger.js';

@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import type { Executor } from '../../db/client.js';
-import { insertOutboxRows, type OutboxJobRef } from '../../db/outbox.js';
+import { insertOutboxRows, type OutboxJobRef } from '../../db/outbox/rows.js';
 import {
   inbox,
   orders,
@@ -10,8 +10,8 @@ import {
   type OrderRow,
   type OutboxRow,
 } from '../../db/schema.js';
-import { outboxJobId } from '../../jobs/job-data.js';
-import { inboxApply } from '../../lib/domain/outbox-events.js';
+import { outboxJobId } from '../../jobs/outbox/job-data.js';
+import { inboxApply } from '../../db/outbox/events.js';
 
 /** Test data factories: valid rows by default, any field overridable. */
 
@@ -71,7 +71,7 @@ export async function insertInboxEvent(
   return { inboxRow: inboxRow!, outboxId: outboxId!, outboxRef: row! };
 }
 
-/** The BullMQ job id of outbox row `id` (derived from its job_id, see jobs/job-data.ts). */
+/** The BullMQ job id of outbox row `id` (derived from its job_id, see jobs/outbox/job-data.ts). */
 export async function bullJobIdOfRow(db: Executor, id: number): Promise<string> {
   const [row] = await db.select({ jobId: outbox.jobId }).from(outbox).where(eq(outbox.id, id));
   if (!row) throw new Error(`no outbox row ${id}`);

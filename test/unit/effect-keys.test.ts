@@ -8,11 +8,7 @@ import {
   transition,
   type OrderState,
 } from '../../lib/domain/order-state.js';
-import {
-  cancellationRequested,
-  notification,
-  shippingRequested,
-} from '../../lib/domain/outbox-events.js';
+import { cancellationRequested, notification, shippingRequested } from '../../db/outbox/events.js';
 
 /** Every step any order can take an effect for, as the state machine's paths ask for them. */
 function everyStep(): EffectStep[] {

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { UnrecoverableError } from 'bullmq';
 import { DatabaseError } from 'pg';
-import { judge } from '../../jobs/processors/judge-failure.js';
+import { httpStatusOf } from '../../api/errors.js';
+import { judge } from '../../jobs/outbox/judge-failure.js';
 import {
   ItemNotFoundError,
   PeerContractError,
@@ -101,7 +102,7 @@ describe('what retrying can cure (classifyFailure, and the job verdict judge() b
 
     expect(classifyFailure(err)).to.equal('unavailable');
     expect(judge(err)).to.deep.equal({ kind: 'retry' });
-    expect([err.status, err.code]).to.deep.equal([502, 'peer_contract_violation']);
+    expect([httpStatusOf(err), err.code]).to.deep.equal([502, 'peer_contract_violation']);
   });
 
   it('when a peer asks to slow down or BullMQ is told to give up, then judge() keeps its own verdicts', () => {

@@ -8,7 +8,7 @@ import {
   retryDelay,
   retryWindowOver,
   type RetryPolicy,
-} from '../../jobs/retry-policy.js';
+} from '../../jobs/outbox/retry-policy.js';
 
 const DEFAULTS: RetryPolicy = { baseMs: 500, maxMs: 60_000, windowMs: 24 * 3600_000 };
 

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { Kafka, ProducerRecord } from 'kafkajs';
 import { loadConfig } from '../../lib/platform/config.js';
 import { silentLogger } from '../../lib/platform/logger.js';
-import type { ShippingRequestPayload } from '../../lib/domain/outbox-events.js';
+import type { ShippingRequestPayload } from '../../db/outbox/events.js';
 import { createShippingProducer } from '../../lib/kafka/shipping-producer.js';
 
 /**

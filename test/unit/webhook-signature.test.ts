@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { createHmac, randomBytes } from 'node:crypto';
 import sinon from 'sinon';
+import { httpStatusOf } from '../../api/errors.js';
 import {
   createWebhookVerifier,
   signWebhook,
@@ -36,7 +37,7 @@ function rejection(fn: () => void): WebhookSignatureError {
 function expectRejected(body: Buffer, headers: HeaderBag, reason: WebhookRejection): string {
   const err = rejection(() => createWebhookVerifier(SECRET).verify(body, headers));
   expect(err.reason).to.equal(reason);
-  expect(err.status).to.equal(401);
+  expect(httpStatusOf(err)).to.equal(401);
   return err.field!;
 }
 

@@ -5,7 +5,7 @@ import type { BackoffStrategy } from 'bullmq';
  * 408 or 429, a database hiccup): exponential backoff from `baseMs`, each delay capped at
  * `maxMs` and jittered, for `windowMs` from when the job was added. A peer outage shorter than
  * the window therefore heals by itself, and work resumes within one capped delay of the peer's
- * recovery; a permanent failure fails at once (see judge() in processors/judge-failure.ts).
+ * recovery; a permanent failure fails at once (see judge() in ./judge-failure.ts).
  *
  * BullMQ runs it as a custom backoff strategy (the worker's `settings.backoffStrategy`, picked by
  * the jobs' `backoff.type`), with `attempts` high enough to outlast the window, so the window,

@@ -1,16 +1,16 @@
-import type { Db } from '../db/client.js';
-import { markOutboxUndispatchable } from '../db/outbox.js';
+import type { Db } from '../../db/client.js';
+import { markOutboxUndispatchable } from '../../db/outbox/rows.js';
 import {
   findOpenDispatched,
   markRedispatched,
   type DispatchableRow,
-} from '../db/outbox-dispatch.js';
-import type { Logger } from '../lib/platform/logger.js';
-import { isQueueName } from '../lib/domain/outbox-events.js';
+} from '../../db/outbox/dispatch.js';
+import type { Logger } from '../../lib/platform/logger.js';
+import { isQueueName } from '../../db/outbox/events.js';
 import { isJobOfRow, outboxJobId } from './job-data.js';
 import { enqueueRows } from './enqueue.js';
 import { rerunUnjudged } from './unjudged-failure.js';
-import { periodic } from './periodic.js';
+import { periodic } from '../periodic.js';
 import type { Queues } from './queues.js';
 
 /**

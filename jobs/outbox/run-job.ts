@@ -6,15 +6,11 @@ import {
   markOutboxCompleted,
   markOutboxFailed,
   recordOutboxAttemptFailed,
-} from '../../db/outbox.js';
+} from '../../db/outbox/rows.js';
 import type { Logger } from '../../lib/platform/logger.js';
-import { retryWindowOver } from '../retry-policy.js';
-import {
-  parsePayload,
-  type QueueName,
-  type QueuePayloads,
-} from '../../lib/domain/outbox-events.js';
-import { isJobOfRow, type OutboxJobData } from '../job-data.js';
+import { retryWindowOver } from './retry-policy.js';
+import { parsePayload, type QueueName, type QueuePayloads } from '../../db/outbox/events.js';
+import { isJobOfRow, type OutboxJobData } from './job-data.js';
 import { ForeignJobError, judge } from './judge-failure.js';
 
 /**

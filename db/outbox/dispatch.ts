@@ -1,6 +1,6 @@
 /**
  * The outbox rows as the relay and the reconciler see them: claiming undispatched rows for BullMQ,
- * and finding dispatched rows whose job Redis may have lost. (db/outbox.ts writes rows and their
+ * and finding dispatched rows whose job Redis may have lost. (./rows.ts writes rows and their
  * job outcomes.)
  */
 import {
@@ -15,9 +15,9 @@ import {
   lt,
   sql,
 } from 'drizzle-orm';
-import { transactionOpenedWith, type Db, type Executor } from './client.js';
-import { outbox, type OutboxRow } from './schema.js';
-import { tableRows } from './statement.js';
+import { transactionOpenedWith, type Db, type Executor } from '../client.js';
+import { outbox, type OutboxRow } from '../schema.js';
+import { tableRows } from '../statement.js';
 
 /**
  * The columns the relay and the reconciler need of a row to enqueue it (schema.ts says what each

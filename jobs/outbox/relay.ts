@@ -1,8 +1,8 @@
-import type { Db } from '../db/client.js';
-import { markClaimedUndispatchable, withClaimedRows } from '../db/outbox-dispatch.js';
-import type { Logger } from '../lib/platform/logger.js';
-import { retry } from '../lib/platform/retry.js';
-import { OUTBOX_CHANNEL, type QueueName } from '../lib/domain/outbox-events.js';
+import type { Db } from '../../db/client.js';
+import { markClaimedUndispatchable, withClaimedRows } from '../../db/outbox/dispatch.js';
+import type { Logger } from '../../lib/platform/logger.js';
+import { retry } from '../../lib/platform/retry.js';
+import { OUTBOX_CHANNEL, type QueueName } from '../../db/outbox/events.js';
 import { enqueueRows } from './enqueue.js';
 import { createPgListener } from './pg-listener.js';
 import type { Queues } from './queues.js';

@@ -1,10 +1,10 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
-import { OUTBOX_CHANNEL, type NewOutboxRow } from '../lib/domain/outbox-events.js';
-import { currentTraceparent } from '../lib/platform/trace-context.js';
-import type { Executor } from './client.js';
-import { deleteOlderThan, type AgeLimits } from './delete-old.js';
-import { outbox } from './schema.js';
-import { run, statement } from './statement.js';
+import { OUTBOX_CHANNEL, type NewOutboxRow } from './events.js';
+import { currentTraceparent } from '../../lib/platform/trace-context.js';
+import type { Executor } from '../client.js';
+import { deleteOlderThan, type AgeLimits } from '../delete-old.js';
+import { outbox } from '../schema.js';
+import { run, statement } from '../statement.js';
 
 /**
  * The one INSERT of outbox rows, as SQL text for a statement (db/statement.ts): rows travel as one

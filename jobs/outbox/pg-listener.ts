@@ -1,6 +1,6 @@
 import pg from 'pg';
-import type { Logger } from '../lib/platform/logger.js';
-import { retry } from '../lib/platform/retry.js';
+import type { Logger } from '../../lib/platform/logger.js';
+import { retry } from '../../lib/platform/retry.js';
 
 /**
  * A dedicated Postgres connection LISTENing on one channel (a pooled connection cannot LISTEN:

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { effectKey } from './effect-keys.js';
+import { effectKey } from '../../lib/domain/effect-keys.js';
 
 /**
  * What leaves the service, as outbox rows. Every writer of outbox rows (order creation, the inbox
@@ -26,7 +26,7 @@ export interface NewOutboxRow {
   orderId: string | null;
   /**
    * The peer deduplicates this effect by it: derived from the order and the step
-   * (./effect-keys.ts), so the row written again after a restore carries the same key.
+   * (lib/domain/effect-keys.ts), so the row written again after a restore carries the same key.
    */
   idempotencyKey: string;
   payload: Record<string, unknown>;

@@ -1,7 +1,7 @@
 import type { Job } from 'bullmq';
-import type { Db } from '../db/client.js';
-import { getOutboxState } from '../db/outbox.js';
-import type { Logger } from '../lib/platform/logger.js';
+import type { Db } from '../../db/client.js';
+import { getOutboxState } from '../../db/outbox/rows.js';
+import type { Logger } from '../../lib/platform/logger.js';
 import { isJobOfRow, type OutboxJobData } from './job-data.js';
 
 /**

@@ -1,17 +1,17 @@
 import { Worker } from 'bullmq';
-import type { Db } from '../db/client.js';
-import type { Logger } from '../lib/platform/logger.js';
-import { withinMs } from '../lib/platform/timeout.js';
+import type { Db } from '../../db/client.js';
+import type { Logger } from '../../lib/platform/logger.js';
+import { withinMs } from '../../lib/platform/timeout.js';
 import type { OutboxJobData } from './job-data.js';
 import {
   createOutboxJobRunner,
   type OutboxJobRunnerDeps,
   type OutboxProcessor,
-} from './processors/run-outbox-job.js';
+} from './run-job.js';
 import type { Queues } from './queues.js';
-import { closeRedis, createRedis } from './redis.js';
+import { closeRedis, createRedis } from '../redis.js';
 import { backoffStrategy, type RetryPolicy } from './retry-policy.js';
-import { bullmqTelemetry } from './telemetry.js';
+import { bullmqTelemetry } from '../telemetry.js';
 import { rerunUnjudged } from './unjudged-failure.js';
 
 /**
@@ -69,7 +69,7 @@ export function createQueueWorker(options: QueueWorkerOptions): QueueWorker {
     concurrency: options.concurrency,
     limiter: LIMITER,
     telemetry: bullmqTelemetry(),
-    // Delays for the jobs' custom backoff type (jobs/queues.ts sets it on every job).
+    // Delays for the jobs' custom backoff type (./queues.ts sets it on every job).
     settings: { backoffStrategy: backoffStrategy(options.retry) },
   });
   // Without a listener an 'error' event would crash the process; BullMQ reconnects by itself.

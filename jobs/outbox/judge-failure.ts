@@ -1,12 +1,12 @@
 /**
- * How an outbox job's failure is judged: retry it (BullMQ's backoff, jobs/retry-policy.ts), pause
+ * How an outbox job's failure is judged: retry it (BullMQ's backoff, ./retry-policy.ts), pause
  * the queue for a Retry-After, or fail it for good. One place for the decision, by error type.
  */
 import { UnrecoverableError } from 'bullmq';
 import { AppError, PeerUnavailableError } from '../../lib/domain/errors.js';
-import { InvalidJobPayloadError } from '../../lib/domain/outbox-events.js';
+import { InvalidJobPayloadError } from '../../db/outbox/events.js';
 import { classifyFailure, incurableReason } from '../../lib/platform/retry.js';
-import type { OutboxJob } from './run-outbox-job.js';
+import type { OutboxJob } from './run-job.js';
 
 /** A Retry-After beyond this is capped: one header must not stall a queue for hours. */
 export const MAX_RATE_LIMIT_MS = 5 * 60_000;

@@ -1,11 +1,11 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Config } from '../lib/platform/config.js';
-import type { Logger } from '../lib/platform/logger.js';
-import { QUEUE_NAMES, type QueueName } from '../lib/domain/outbox-events.js';
+import type { Config } from '../../lib/platform/config.js';
+import type { Logger } from '../../lib/platform/logger.js';
+import { QUEUE_NAMES, type QueueName } from '../../db/outbox/events.js';
 import type { OutboxJobData } from './job-data.js';
-import { closeRedis, createRedis } from './redis.js';
-import { bullmqTelemetry } from './telemetry.js';
+import { closeRedis, createRedis } from '../redis.js';
+import { bullmqTelemetry } from '../telemetry.js';
 import { attemptsToCover, BACKOFF_TYPE, type RetryPolicy } from './retry-policy.js';
 
 /**

@@ -1,9 +1,9 @@
-import type { DispatchableRow } from '../db/outbox-dispatch.js';
-import { withinMs } from '../lib/platform/timeout.js';
-import { isQueueName, parsePayload, type QueueName } from '../lib/domain/outbox-events.js';
+import type { DispatchableRow } from '../../db/outbox/dispatch.js';
+import { withinMs } from '../../lib/platform/timeout.js';
+import { isQueueName, parsePayload, type QueueName } from '../../db/outbox/events.js';
 import { outboxJobId, type OutboxJobData } from './job-data.js';
 import type { Queues } from './queues.js';
-import { jobTelemetryOf } from './telemetry.js';
+import { jobTelemetryOf } from '../telemetry.js';
 
 /**
  * Adds outbox rows to their queues: one addBulk per queue, all queues at once. Shared by the
