@@ -12,7 +12,7 @@ import { silentLogger } from '../../lib/platform/logger.js';
 import { shippingRequested } from '../../lib/domain/outbox-events.js';
 import { startShippingPeer, type ShippingPeer } from '../../scripts/peers/shipping.js';
 import { testConfig } from '../support/api.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
 import {
   reportFigures,
   skipUnlessApacheKafka,
@@ -21,10 +21,11 @@ import {
   uniqueKafkaNames,
   uniqueName,
   type KafkaCluster,
-} from '../support/kafka.js';
+} from '../../scripts/testkit/kafka.js';
 import { insertOrder } from '../support/orders.js';
-import { startRecordingPeer, waitFor, type RecordingPeer } from '../support/recording-peer.js';
-import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
+import { startRecordingPeer, type RecordingPeer } from '../../scripts/testkit/recording-peer.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
+import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
 
 /**
  * A three-node Apache Kafka cluster (replication 3, min.insync.replicas 2) loses the leader of a

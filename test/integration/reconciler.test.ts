@@ -18,10 +18,11 @@ import {
   paymentRequested,
   type NewOutboxRow,
 } from '../../lib/domain/outbox-events.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
 import { bullJobIdOfRow } from '../support/orders.js';
-import { startRecordingPeer, waitFor, type RecordingPeer } from '../support/recording-peer.js';
-import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
+import { startRecordingPeer, type RecordingPeer } from '../../scripts/testkit/recording-peer.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
+import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
 
 describe('reconciler', function () {
   let tdb: TestDatabase;

@@ -12,14 +12,14 @@ import {
   paymentRequested,
   type NewOutboxRow,
 } from '../../lib/domain/outbox-events.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
 import {
   startRecordingPeer,
-  waitFor,
   type RecordedRequest,
   type RecordingPeer,
-} from '../support/recording-peer.js';
-import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
+} from '../../scripts/testkit/recording-peer.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
+import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
 import { outboxRowById } from '../support/orders.js';
 
 /**

@@ -22,8 +22,9 @@ import {
 import {
   type Assignment,
   FAST_CONSUMER,
-  deferred,
+  collector,
   nextAssignment,
+  partitionsOf,
   nextFetch,
   sharedTestBroker,
   startChildConsumer,
@@ -32,8 +33,8 @@ import {
   testKafka,
   uniqueName,
   untilServed,
-  within,
-} from '../support/kafka.js';
+} from '../../testkit/kafka.js';
+import { within } from '../../testkit/wait.js';
 
 /** A broker under test: where to reach it, and how to stop it if this file started it. */
 interface Subject {
@@ -54,29 +55,14 @@ interface Received {
   headers: IHeaders;
 }
 
-/** Collects what a consumer gets; `reached(n)` resolves once n messages have arrived. */
-function collector() {
-  const messages: Received[] = [];
-  const waiters: { count: number; resolve: () => void }[] = [];
+function received({ partition, message }: EachMessagePayload): Received {
   return {
-    messages,
-    eachMessage: async ({ partition, message }: EachMessagePayload) => {
-      messages.push({
-        partition,
-        offset: Number(message.offset),
-        key: message.key?.toString() ?? null,
-        value: message.value?.toString() ?? null,
-        timestamp: message.timestamp,
-        headers: message.headers ?? {},
-      });
-      for (const w of waiters) if (messages.length >= w.count) w.resolve();
-    },
-    reached(count: number): Promise<void> {
-      const d = deferred();
-      if (messages.length >= count) d.resolve();
-      else waiters.push({ count, resolve: d.resolve });
-      return d.promise;
-    },
+    partition,
+    offset: Number(message.offset),
+    key: message.key?.toString() ?? null,
+    value: message.value?.toString() ?? null,
+    timestamp: message.timestamp,
+    headers: message.headers ?? {},
   };
 }
 
@@ -98,9 +84,6 @@ function recordHistory(c: Consumer): void {
 
 const historyOf = (...consumers: Consumer[]): string =>
   consumers.map((c) => (histories.get(c) ?? []).join('; ')).join(' | ');
-
-const partitionsOf = (a: Assignment, topic: string): number[] =>
-  [...(a[topic] ?? [])].sort((x, y) => x - y);
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
@@ -231,7 +214,7 @@ function conformance(name: string, getBroker: (ctx: Mocha.Context) => Promise<Su
           }),
         );
 
-        const got = collector();
+        const got = collector(received);
         const c = await consumer();
         await c.subscribe({ topics: [topic], fromBeginning: true });
         await c.run({ eachMessage: got.eachMessage });
@@ -298,7 +281,7 @@ function conformance(name: string, getBroker: (ctx: Mocha.Context) => Promise<Su
           messages: range(6).map((i) => ({ key: `k${i}`, value: `old-${i}` })),
         });
 
-        const got = collector();
+        const got = collector(received);
         const c = await consumer();
         await c.subscribe({ topics: [topic], fromBeginning: false });
         const fetching = nextFetch(c);
@@ -502,7 +485,7 @@ function conformance(name: string, getBroker: (ctx: Mocha.Context) => Promise<Su
         };
         await send(0, 30);
 
-        const first = collector();
+        const first = collector(received);
         const c1 = await consumer({ groupId });
         await c1.subscribe({ topics: [topic], fromBeginning: true });
         await c1.run({ autoCommit: false, eachMessage: first.eachMessage });
@@ -536,7 +519,7 @@ function conformance(name: string, getBroker: (ctx: Mocha.Context) => Promise<Su
         );
 
         await send(30, 15);
-        const second = collector();
+        const second = collector(received);
         const c2 = await consumer({ groupId });
         // fromBeginning applies only where the group has no offset: here it has them all.
         await c2.subscribe({ topics: [topic], fromBeginning: true });
@@ -592,7 +575,7 @@ function conformance(name: string, getBroker: (ctx: Mocha.Context) => Promise<Su
           );
         }
 
-        const got = collector();
+        const got = collector(received);
         const c = await consumer();
         await c.subscribe({ topics: [topic], fromBeginning: true });
         await c.run({ eachMessage: got.eachMessage });

@@ -93,20 +93,3 @@ export async function startRecordingPeer(
     },
   };
 }
-
-/**
- * Polls `predicate` every few ms until it holds; throws naming `what` after `timeoutMs`.
- * Tests wait on conditions with this, never on guessed sleeps.
- */
-export async function waitFor(
-  predicate: () => boolean | Promise<boolean>,
-  { timeoutMs = 5000, intervalMs = 10, what = 'condition' } = {},
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await predicate()) return;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
