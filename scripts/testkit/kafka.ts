@@ -224,6 +224,15 @@ export function uniqueName(prefix: string): string {
 
 export type Assignment = Record<string, number[]>;
 
+/** Connects a kafkajs client, and puts its disconnect on the test's `cleanups` (run after it). */
+export async function connected<
+  T extends { connect(): Promise<void>; disconnect(): Promise<void> },
+>(client: T, cleanups: (() => Promise<unknown>)[]): Promise<T> {
+  cleanups.push(() => client.disconnect());
+  await client.connect();
+  return client;
+}
+
 /** A consumer's assigned partitions of `topic`, in ascending order. */
 export const partitionsOf = (a: Assignment, topic: string): number[] =>
   [...(a[topic] ?? [])].sort((x, y) => x - y);

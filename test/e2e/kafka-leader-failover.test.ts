@@ -12,7 +12,11 @@ import { silentLogger } from '../../lib/platform/logger.js';
 import { shippingRequested } from '../../lib/domain/outbox-events.js';
 import { startShippingPeer, type ShippingPeer } from '../../scripts/peers/shipping.js';
 import { testConfig } from '../support/api.js';
-import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
+import {
+  countRows,
+  createTestDatabase,
+  type TestDatabase,
+} from '../../scripts/testkit/database.js';
 import {
   reportFigures,
   skipUnlessApacheKafka,
@@ -92,8 +96,7 @@ describe('partition leader killed in a three-node cluster (Apache Kafka)', funct
     await db?.drop();
   });
 
-  const count = async (sql: string, params: unknown[] = []) =>
-    (await db.pool.query<{ n: number }>(sql, params)).rows[0]!.n;
+  const count = (sql: string, params: unknown[] = []) => countRows(db.pool, sql, params);
 
   /** Every message of `topic`, counted per key, read from the beginning by a group of its own. */
   async function keysIn(topic: string): Promise<Map<string, number>> {

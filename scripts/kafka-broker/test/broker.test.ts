@@ -25,6 +25,7 @@ import { Encoder, ErrorCode } from '../protocol.js';
 import {
   FAST_CONSUMER,
   collector,
+  connected,
   nextAssignment,
   partitionsOf,
   nextFetch,
@@ -75,28 +76,20 @@ describe('in-repo Kafka broker, driven by kafkajs over TCP', function () {
     }
   });
 
-  async function producer(options: Parameters<Kafka['producer']>[0] = {}): Promise<Producer> {
-    const p = kafka.producer(options);
-    cleanups.push(() => p.disconnect());
-    await p.connect();
-    return p;
-  }
+  const producer = (options: Parameters<Kafka['producer']>[0] = {}): Promise<Producer> =>
+    connected(kafka.producer(options), cleanups);
 
-  async function admin(): Promise<Admin> {
-    const a = kafka.admin();
-    cleanups.push(() => a.disconnect());
-    await a.connect();
-    return a;
-  }
+  const admin = (): Promise<Admin> => connected(kafka.admin(), cleanups);
 
   async function consumer(
     topic: string,
     config: Partial<ConsumerConfig> & { fromBeginning?: boolean } = {},
   ): Promise<Consumer> {
     const { fromBeginning = true, ...rest } = config;
-    const c = kafka.consumer({ groupId: uniqueName('group'), ...FAST_CONSUMER, ...rest });
-    cleanups.push(() => c.disconnect());
-    await c.connect();
+    const c = await connected(
+      kafka.consumer({ groupId: uniqueName('group'), ...FAST_CONSUMER, ...rest }),
+      cleanups,
+    );
     await c.subscribe({ topics: [topic], fromBeginning });
     return c;
   }

@@ -23,6 +23,7 @@ import {
   type Assignment,
   FAST_CONSUMER,
   collector,
+  connected,
   nextAssignment,
   partitionsOf,
   nextFetch,
@@ -152,27 +153,16 @@ function conformance(name: string, getBroker: (ctx: Mocha.Context) => Promise<Su
       await subject?.stop?.();
     });
 
-    async function producer(options: ProducerConfig = {}): Promise<Producer> {
-      const p = kafka.producer(options);
-      cleanups.push(() => p.disconnect());
-      await p.connect();
-      return p;
-    }
+    const producer = (options: ProducerConfig = {}): Promise<Producer> =>
+      connected(kafka.producer(options), cleanups);
 
-    async function admin(): Promise<Admin> {
-      const a = kafka.admin();
-      cleanups.push(() => a.disconnect());
-      await a.connect();
-      return a;
-    }
+    const admin = (): Promise<Admin> => connected(kafka.admin(), cleanups);
 
     /** A connected consumer, not yet subscribed; disconnected after the test. */
     async function consumer(config: Partial<ConsumerConfig> = {}): Promise<Consumer> {
       const c = kafka.consumer({ groupId: uniqueName('conf-group'), ...FAST_CONSUMER, ...config });
-      cleanups.push(() => c.disconnect());
       recordHistory(c);
-      await c.connect();
-      return c;
+      return connected(c, cleanups);
     }
 
     /** Creates the topic and waits until its partitions are served (see untilServed). */
