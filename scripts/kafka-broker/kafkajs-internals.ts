@@ -14,18 +14,21 @@ export const KAFKAJS_VERSION = '2.2.4';
 
 const require = createRequire(import.meta.url);
 
-function installedKafkajsVersion(): string {
-  return (require('kafkajs/package.json') as { version: string }).version;
-}
+/** The version of the kafkajs that this process loads. */
+export const installedKafkajsVersion = (): string =>
+  (require('kafkajs/package.json') as { version: string }).version;
 
-const installed = installedKafkajsVersion();
-if (installed !== KAFKAJS_VERSION) {
+/** Throws, saying what to do, unless `installed` is the version the declarations describe. */
+export function assertKafkajsVersion(installed: string): void {
+  if (installed === KAFKAJS_VERSION) return;
   throw new Error(
     `scripts/kafka-broker uses kafkajs's internals as they are in kafkajs ${KAFKAJS_VERSION}, ` +
       `but kafkajs ${installed} is installed: check scripts/kafka-broker/kafkajs-internals.ts ` +
       `against kafkajs ${installed}'s src/protocol, then set KAFKAJS_VERSION.`,
   );
 }
+
+assertKafkajsVersion(installedKafkajsVersion());
 
 /** A module of kafkajs's src/ (after the version check above). */
 function internal<T>(path: string): T {
