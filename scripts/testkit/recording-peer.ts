@@ -30,6 +30,13 @@ export interface RecordingPeer {
   close(): Promise<void>;
 }
 
+/** The requests a peer got whose JSON body names the order (`order_id`), in arrival order. */
+export function requestsForOrder(peer: RecordingPeer, orderId: string): RecordedRequest[] {
+  return peer.requests.filter(
+    (r) => (r.body as { order_id?: string } | undefined)?.order_id === orderId,
+  );
+}
+
 export async function startRecordingPeer(
   replies: PeerReply[] = [{ status: 201 }],
 ): Promise<RecordingPeer> {
