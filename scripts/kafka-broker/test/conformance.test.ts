@@ -35,7 +35,7 @@ import {
   uniqueName,
   untilServed,
 } from '../../testkit/kafka.js';
-import { within } from '../../testkit/wait.js';
+import { waitFor, within } from '../../testkit/wait.js';
 
 /** A broker under test: where to reach it, and how to stop it if this file started it. */
 interface Subject {
@@ -110,20 +110,6 @@ async function rejectionOf(promise: Promise<unknown>): Promise<Error & { type?: 
 function errorTypes(err: Error & { type?: string; errors?: unknown }): string[] {
   const nested = Array.isArray(err.errors) ? (err.errors as (Error & { type?: string })[]) : [];
   return [err.type, ...nested.map((e) => e.type)].filter((t): t is string => t !== undefined);
-}
-
-/** Polls `check` until it holds. For broker state that changes with no event a client can wait
- * on (an auto-created topic appearing); fails with `what` after `timeoutMs`. */
-async function eventually(
-  check: () => Promise<boolean>,
-  what: string,
-  timeoutMs = 5000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what} (waited ${timeoutMs} ms)`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 /**
@@ -672,10 +658,10 @@ function conformance(name: string, getBroker: (ctx: Mocha.Context) => Promise<Su
         expect(refused.type).to.equal('UNKNOWN_TOPIC_OR_PARTITION');
 
         // Kafka hands the creation to its controller and answers before it is done.
-        await eventually(
-          async () => (await a.listTopics()).includes(missing),
-          `${missing} auto-created`,
-        );
+        await waitFor(async () => (await a.listTopics()).includes(missing), {
+          intervalMs: 50,
+          what: `${missing} auto-created`,
+        });
         const { topics } = await a.fetchTopicMetadata({ topics: [missing] });
         expect(topics[0]!.partitions).to.have.length(3);
         // Once it exists, the same subscription succeeds.
@@ -695,7 +681,10 @@ function conformance(name: string, getBroker: (ctx: Mocha.Context) => Promise<Su
         // A topic auto-created after it shows that creations asked for earlier are done.
         const marker = uniqueName('conf-marker');
         await rejectionOf((await consumer()).subscribe({ topics: [marker] }));
-        await eventually(async () => (await a.listTopics()).includes(marker), `${marker} created`);
+        await waitFor(async () => (await a.listTopics()).includes(marker), {
+          intervalMs: 50,
+          what: `${marker} created`,
+        });
         expect(await a.listTopics()).not.to.include(missing);
       });
 
