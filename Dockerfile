@@ -2,6 +2,12 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The workspaces' manifests (the development tools, not built into the image): npm ci wants every
+# workspace the lockfile names.
+COPY scripts/testkit/package.json ./scripts/testkit/
+COPY scripts/kafka-broker/package.json ./scripts/kafka-broker/
+COPY scripts/peers/package.json ./scripts/peers/
+COPY scripts/bench/package.json ./scripts/bench/
 # npm ci's postinstall applies these patches to dependencies (docs/libraries.md, "Patched dependencies").
 COPY scripts/patches ./scripts/patches
 RUN npm ci --no-audit --no-fund

@@ -53,6 +53,12 @@ const importDirection = [
     from: './scripts',
     message: 'scripts/ are development tools: only tests and other scripts import them.',
   },
+  {
+    target: './scripts',
+    from: './test',
+    message:
+      "scripts/ never imports the service's test/: a helper both need lives in scripts/testkit.",
+  },
 ];
 
 export default tseslint.config(
@@ -92,7 +98,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['test/**/*.ts'],
+    files: ['test/**/*.ts', 'scripts/*/test/**/*.ts'],
     rules: {
       // chai's `expect(x).to.be.true` is a property access the rule reads as an unused expression.
       '@typescript-eslint/no-unused-expressions': 'off',

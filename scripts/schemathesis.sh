@@ -3,7 +3,7 @@
 #
 # Installs a pinned schemathesis from PyPI into a virtualenv under the user's cache (once per
 # version; nothing is written to the repository), starts the web process on a database of its own
-# with the development Catalog (scripts/schemathesis/target.ts), runs `st run` with a bounded
+# with the development Catalog (test/schemathesis/target.ts), runs `st run` with a bounded
 # number of examples and a time budget, then stops the web process, which drops its database.
 # Exit status: schemathesis's (0 when every check passed). Extra arguments go to `st run`.
 #
@@ -43,7 +43,7 @@ stop_target() {
 trap stop_target EXIT
 trap "exit 130" INT TERM
 
-node --import tsx/esm scripts/schemathesis/target.ts >"$target_log" 2>&1 &
+node --import tsx/esm test/schemathesis/target.ts >"$target_log" 2>&1 &
 target_pid=$!
 for _ in $(seq 1 300); do
   grep -q '^target ' "$target_log" && break

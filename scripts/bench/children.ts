@@ -4,7 +4,6 @@
  * a failure report) and counted by level, so warnings during a run show up in the report.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import http from 'node:http';
 import { createInterface } from 'node:readline';
 
@@ -151,16 +150,4 @@ export function getStatus(url: string, timeoutMs: number): Promise<number> {
     });
     req.once('error', reject);
   });
-}
-
-/** A free TCP port on loopback (bound and released; the child binds it a moment later). */
-export async function freePort(): Promise<number> {
-  const server = http.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (!port) throw new Error('could not find a free port');
-  return port;
 }

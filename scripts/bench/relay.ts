@@ -5,7 +5,7 @@
  *   - commit → job start: one row at a time, from its commit returning to the processor being
  *     called (the job's own work starts there), split at the job's BullMQ stamps;
  *   - relay throughput: committed rows drained by drainOnce, per batch size.
- * scripts/bench-relay.ts runs it on its own.
+ * scripts/bench/relay-main.ts runs it on its own.
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';

@@ -5,11 +5,11 @@
  * TEST AND DEVELOPMENT TOOL ONLY. Production uses real Kafka. This machine can run neither Kafka
  * nor Docker, and the tests and the development mode must still exercise the real kafkajs client
  * rather than stubs; so this broker lives under scripts/ beside the other tools, is started
- * in-process by test/support/kafka.ts and scripts/dev.ts, and alone by `npm run dev:kafka`
+ * in-process by scripts/testkit/kafka.ts and scripts/dev.ts, and alone by `npm run dev:kafka`
  * (main.ts). Nothing under api/, jobs/ or lib/ imports it. No replication, no persistence, no
  * transactions, no SASL/TLS; committed offsets and messages vanish when it stops. README.md
  * lists what it implements and how it differs from Apache Kafka, which
- * test/integration/kafka-conformance.test.ts checks.
+ * scripts/kafka-broker/test/conformance.test.ts checks.
  */
 import { silentLogger, type Logger } from '../../lib/platform/logger.js';
 import { GroupCoordinator } from './groups.js';

@@ -2,8 +2,7 @@
  * One partition's log, in memory: record batches in offset order. Offsets are JavaScript numbers;
  * a test broker never comes near 2^53.
  */
-import Decoder from 'kafkajs/src/protocol/decoder.js';
-import decodeRecordBatch from 'kafkajs/src/protocol/recordBatch/v0/decoder.js';
+import { Decoder, decodeRecordBatch } from './kafkajs-internals.js';
 import { placeBatch, type RecordBatchHeader } from './record-batch.js';
 
 interface StoredBatch {

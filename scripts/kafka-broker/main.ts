@@ -3,7 +3,7 @@
  * (default 9092), for running the service's processes or a kafkajs script against it by hand.
  *
  * Why under scripts/: it is a tool, not part of the service. The development mode (scripts/dev.ts)
- * and the tests (test/support/kafka.ts) start the same broker in-process; production and
+ * and the tests (scripts/testkit/kafka.ts) start the same broker in-process; production and
  * docker-compose use real Kafka. See broker.ts for what it implements and what it does not.
  */
 import { loadConfigOrExit } from '../../lib/platform/config.js';

@@ -4,10 +4,7 @@
  * byte), its API keys and its error codes. Names are looked up rather than copied as numbers so a
  * typo fails at start-up instead of putting a wrong code on the wire.
  */
-import Decoder from 'kafkajs/src/protocol/decoder.js';
-import Encoder from 'kafkajs/src/protocol/encoder.js';
-import kafkaErrors from 'kafkajs/src/protocol/error.js';
-import apiKeys from 'kafkajs/src/protocol/requests/apiKeys.js';
+import { apiKeys, Decoder, Encoder, kafkaErrors } from './kafkajs-internals.js';
 
 export { Decoder, Encoder };
 

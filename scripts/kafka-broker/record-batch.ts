@@ -4,7 +4,7 @@
  * rewritten, and it lies outside the CRC, so compressed payloads (gzip, or codecs a client adds)
  * never need decoding here. Layout: kafkajs src/protocol/recordBatch/v0/index.js.
  */
-import crc32C from 'kafkajs/src/protocol/recordBatch/crc32C/index.js';
+import { crc32C } from './kafkajs-internals.js';
 
 const LENGTH_AT = 8;
 const PARTITION_LEADER_EPOCH_AT = 12;

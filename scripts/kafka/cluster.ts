@@ -1,7 +1,7 @@
 /**
  * Apache Kafka (KRaft) started from the Maven-resolved classpath: one node, or several, each a
  * broker and a controller in one JVM, on 127.0.0.1, with settings for tests. Used by the test
- * setup (test/support/kafka.ts), by `npm run kafka` (main.ts) and by dev mode when asked.
+ * setup (scripts/testkit/kafka.ts), by `npm run kafka` (main.ts) and by dev mode when asked.
  *
  * A node keeps its ports for life (they are written to `cluster.json` in the data directory), so
  * a node that was stopped or killed comes back as the same member of the quorum, and a cluster
@@ -12,10 +12,10 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
+import { freePort } from '../testkit/ports.js';
 import { LOG4J_CONFIG, kafkaClasspath, kafkaVersion } from './classpath.js';
 
 /** An SSL listener beside the plaintext one, with PEM material the caller made. */
@@ -112,14 +112,6 @@ const live = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, HOST);
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /**
  * Kafka's cluster id: 16 random bytes, base64url without padding. Not starting with `-`, as

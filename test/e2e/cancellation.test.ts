@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { COFFEE_MUG, orderBody, STICKER } from '../support/factories.js';
-import { waitFor } from '../support/recording-peer.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
 import { ADMIN_AUTH, startTestSystem, type TestSystem } from '../support/system.js';
 
 /**

@@ -2,10 +2,10 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { request } from '../support/api.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
 import { orderBody } from '../support/factories.js';
-import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
-import { waitFor } from '../support/recording-peer.js';
+import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
 import { freePort } from '../support/system.js';
 
 function killGroup(pid: number): void {

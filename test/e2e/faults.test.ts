@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { orderBody, STICKER } from '../support/factories.js';
 import { ADMIN_AUTH, startTestSystem, type TestSystem } from '../support/system.js';
-import { ADMIN_URL } from '../support/database.js';
-import { waitFor } from '../support/recording-peer.js';
+import { ADMIN_URL } from '../../scripts/testkit/database.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
 import pg from 'pg';
 
 /**

@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { orderBody } from '../support/factories.js';
-import { startRecordingPeer, waitFor, type RecordingPeer } from '../support/recording-peer.js';
+import { startRecordingPeer, type RecordingPeer } from '../../scripts/testkit/recording-peer.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
 import { ADMIN_AUTH, startTestSystem, type TestSystem } from '../support/system.js';
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -13,7 +13,11 @@ import { silentLogger } from '../../lib/platform/logger.js';
 import { shippingRequested } from '../../db/outbox/events.js';
 import { startShippingPeer, type ShippingPeer } from '../../scripts/peers/shipping.js';
 import { testConfig } from '../support/api.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import {
+  countRows,
+  createTestDatabase,
+  type TestDatabase,
+} from '../../scripts/testkit/database.js';
 import {
   FAST_CONSUMER,
   reportFigures,
@@ -25,10 +29,11 @@ import {
   uniqueName,
   type PrivateTestBroker,
   type TestBroker,
-} from '../support/kafka.js';
+} from '../../scripts/testkit/kafka.js';
 import { insertOrder } from '../support/orders.js';
-import { startRecordingPeer, waitFor, type RecordingPeer } from '../support/recording-peer.js';
-import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
+import { startRecordingPeer, type RecordingPeer } from '../../scripts/testkit/recording-peer.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
+import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
 
 /**
  * Failures of Kafka's moving parts on Apache Kafka, with the service's own entry points: a
@@ -175,8 +180,7 @@ describe('shipping consumer killed with kill -9 (Apache Kafka)', function () {
     return running;
   }
 
-  const count = async (sql: string, params: unknown[] = []) =>
-    (await db.pool.query<{ n: number }>(sql, params)).rows[0]!.n;
+  const count = (sql: string, params: unknown[] = []) => countRows(db.pool, sql, params);
 
   it('when one of two consumers is killed mid-batch, then the other takes its partitions over after the session timeout and every response is taken in once and applied once', async () => {
     const orders = await Promise.all(
@@ -389,8 +393,7 @@ describe('broker restarted with its data kept while shipping jobs are pending (A
     await db?.drop();
   });
 
-  const count = async (sql: string, params: unknown[] = []) =>
-    (await db.pool.query<{ n: number }>(sql, params)).rows[0]!.n;
+  const count = (sql: string, params: unknown[] = []) => countRows(db.pool, sql, params);
   const shippedCount = (ids: string[]) =>
     count("select count(*)::int as n from orders where id = any($1) and status = 'shipped'", [ids]);
 

@@ -12,7 +12,11 @@ import { silentLogger } from '../../lib/platform/logger.js';
 import { shippingRequested } from '../../db/outbox/events.js';
 import { startShippingPeer, type ShippingPeer } from '../../scripts/peers/shipping.js';
 import { testConfig } from '../support/api.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import {
+  countRows,
+  createTestDatabase,
+  type TestDatabase,
+} from '../../scripts/testkit/database.js';
 import {
   reportFigures,
   skipUnlessApacheKafka,
@@ -21,10 +25,11 @@ import {
   uniqueKafkaNames,
   uniqueName,
   type KafkaCluster,
-} from '../support/kafka.js';
+} from '../../scripts/testkit/kafka.js';
 import { insertOrder } from '../support/orders.js';
-import { startRecordingPeer, waitFor, type RecordingPeer } from '../support/recording-peer.js';
-import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
+import { startRecordingPeer, type RecordingPeer } from '../../scripts/testkit/recording-peer.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
+import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
 
 /**
  * A three-node Apache Kafka cluster (replication 3, min.insync.replicas 2) loses the leader of a
@@ -91,8 +96,7 @@ describe('partition leader killed in a three-node cluster (Apache Kafka)', funct
     await db?.drop();
   });
 
-  const count = async (sql: string, params: unknown[] = []) =>
-    (await db.pool.query<{ n: number }>(sql, params)).rows[0]!.n;
+  const count = (sql: string, params: unknown[] = []) => countRows(db.pool, sql, params);
 
   /** Every message of `topic`, counted per key, read from the beginning by a group of its own. */
   async function keysIn(topic: string): Promise<Map<string, number>> {

@@ -6,11 +6,15 @@ import { silentLogger } from '../../lib/platform/logger.js';
 import type { Peers } from '../../scripts/peers/index.js';
 import { request, testConfig } from '../support/api.js';
 import { startInstantPeers } from '../support/peers.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
 import { orderBody, STICKER } from '../support/factories.js';
-import { sharedTestBroker, uniqueKafkaNames, type TestBroker } from '../support/kafka.js';
-import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
-import { waitFor } from '../support/recording-peer.js';
+import {
+  sharedTestBroker,
+  uniqueKafkaNames,
+  type TestBroker,
+} from '../../scripts/testkit/kafka.js';
+import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
 
 const SHUTDOWN_TIMEOUT_MS = 3000;
 

@@ -5,11 +5,15 @@ import { once } from 'node:events';
 import type { Peers } from '../../scripts/peers/index.js';
 import { request } from '../support/api.js';
 import { startInstantPeers } from '../support/peers.js';
-import { createTestDatabase, databaseUrl, type TestDatabase } from '../support/database.js';
+import {
+  createTestDatabase,
+  databaseUrl,
+  type TestDatabase,
+} from '../../scripts/testkit/database.js';
 import { orderBody, STICKER } from '../support/factories.js';
-import { sharedTestBroker, uniqueKafkaNames } from '../support/kafka.js';
-import { waitFor } from '../support/recording-peer.js';
-import { startPrivateRedis, type PrivateRedis } from '../support/redis.js';
+import { sharedTestBroker, uniqueKafkaNames } from '../../scripts/testkit/kafka.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
+import { startPrivateRedis, type PrivateRedis } from '../../scripts/testkit/redis.js';
 import { assertNoSecretsIn, type Secrets } from '../support/secrets.js';
 import { newWebhookSecret, paymentCallbackBody } from '../support/webhooks.js';
 import { signedWebhookHeaders } from '../../lib/peers/webhook-signature.js';

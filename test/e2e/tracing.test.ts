@@ -5,7 +5,7 @@ import type { Consumer } from 'kafkajs';
 import type { Peers } from '../../scripts/peers/index.js';
 import { request } from '../support/api.js';
 import { startInstantPeers } from '../support/peers.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
 import { orderBody, STICKER } from '../support/factories.js';
 import {
   sharedTestBroker,
@@ -13,9 +13,9 @@ import {
   uniqueKafkaNames,
   uniqueName,
   type TestBroker,
-} from '../support/kafka.js';
-import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
-import { waitFor } from '../support/recording-peer.js';
+} from '../../scripts/testkit/kafka.js';
+import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
 import { freePort } from '../support/system.js';
 import {
   startHeaderRecordingProxy,

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { STICKER, orderBody } from '../support/factories.js';
-import { waitFor } from '../support/recording-peer.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
 import { expectSettled } from './support/expect.js';
 import { plannedOrder, type PlannedOrder, unaccepted } from './support/load.js';
 import { scenario } from './support/schedule.js';

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
-import { startPrivateTestBroker, startRealCluster } from '../support/kafka.js';
-import { waitFor } from '../support/recording-peer.js';
+import { startPrivateTestBroker, startRealCluster } from '../../scripts/testkit/kafka.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
 import { expectSettled } from './support/expect.js';
 import { unaccepted } from './support/load.js';
 import { scenario } from './support/schedule.js';

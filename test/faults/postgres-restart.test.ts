@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { STICKER } from '../support/factories.js';
-import { waitFor } from '../support/recording-peer.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
 import { expectSettled } from './support/expect.js';
 import { unaccepted, type Attempt } from './support/load.js';
 import { startProbe } from './support/probe.js';

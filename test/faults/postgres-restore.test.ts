@@ -6,8 +6,8 @@ import pg from 'pg';
 import { createQueues } from '../../jobs/outbox/queues.js';
 import { loadConfig } from '../../lib/platform/config.js';
 import { silentLogger } from '../../lib/platform/logger.js';
-import { ADMIN_URL, databaseUrl } from '../support/database.js';
-import { waitFor } from '../support/recording-peer.js';
+import { ADMIN_URL, countRows, databaseUrl } from '../../scripts/testkit/database.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
 import { expectSettled } from './support/expect.js';
 import { isClean, readLedger } from './support/ledger.js';
 import { plannedOrder, type AcceptedOrder } from './support/load.js';
@@ -68,10 +68,8 @@ interface Straddlers {
   callbackAfter: AcceptedOrder[];
 }
 
-async function count(sys: FaultSystem, sql: string, ids: string[]): Promise<number> {
-  const { rows } = await sys.db.pool.query<{ n: number }>(sql, [ids]);
-  return rows[0]!.n;
-}
+const count = (sys: FaultSystem, sql: string, ids: string[]): Promise<number> =>
+  countRows(sys.db.pool, sql, [ids]);
 
 /**
  * Puts orders in flight across the moment the backup is taken, and returns them with what lets

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { waitFor } from '../support/recording-peer.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
 import { expectSettled } from './support/expect.js';
 import { startPrivateRedis } from './support/redis.js';
 import { unaccepted } from './support/load.js';

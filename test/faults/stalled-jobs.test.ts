@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { waitFor } from '../support/recording-peer.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
 import { expectSettled } from './support/expect.js';
 import { unaccepted } from './support/load.js';
 import { scenario } from './support/schedule.js';

@@ -4,7 +4,7 @@ import { Queue } from 'bullmq';
 import fc from 'fast-check';
 import { closeRedis, createRedis } from '../../jobs/redis.js';
 import { startTestApi, type TestApi } from '../support/api.js';
-import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
+import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
 
 const USER = 'ops';
 const PASSWORD = 'admin-security-pw-7f3c';

@@ -5,7 +5,7 @@ import { startWeb } from '../../api/server.js';
 import { closeRedis, createRedis } from '../../jobs/redis.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import { request, startTestApi, testConfig, type TestApi } from '../support/api.js';
-import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
+import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
 
 const USER = 'ops';
 const PASSWORD = 'correct horse battery staple';

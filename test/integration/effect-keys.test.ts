@@ -22,7 +22,7 @@ import {
   createTestDatabase,
   databaseUrl,
   type TestDatabase,
-} from '../support/database.js';
+} from '../../scripts/testkit/database.js';
 import { STICKER } from '../support/factories.js';
 import { insertInboxEvent } from '../support/orders.js';
 

@@ -7,10 +7,10 @@ import { startWorker, type RunningWorker } from '../../jobs/start-worker.js';
 import { applyInboxEvent } from '../../lib/orders/apply-inbox-event.js';
 import { loadConfig } from '../../lib/platform/config.js';
 import { silentLogger } from '../../lib/platform/logger.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
 import { bullJobIdOfRow, insertInboxEvent, insertOrder, outboxRowById } from '../support/orders.js';
-import { waitFor } from '../support/recording-peer.js';
-import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
+import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
 
 describe('applying inbox events', function () {
   let tdb: TestDatabase;

@@ -10,8 +10,8 @@ import {
   uniqueName,
   type TestBroker,
   untilServed,
-} from '../support/kafka.js';
-import { waitFor } from '../support/recording-peer.js';
+} from '../../scripts/testkit/kafka.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
 
 /** kafka_consumer_lag's source: end offsets minus the group's committed offsets, via kafkajs admin. */
 describe('Kafka consumer lag', function () {

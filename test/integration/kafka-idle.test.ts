@@ -5,7 +5,7 @@ import type { Admin, Producer } from 'kafkajs';
 import { createKafka } from '../../lib/kafka/client.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import { testConfig } from '../support/api.js';
-import { sharedTestBroker, uniqueName } from '../support/kafka.js';
+import { sharedTestBroker, uniqueName } from '../../scripts/testkit/kafka.js';
 
 // kafkajs's per-connection request queue: not part of its typed API, so loaded by path. Only the
 // method this test counts is named here.

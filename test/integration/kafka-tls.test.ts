@@ -17,17 +17,17 @@ import {
   type Pem,
   type TestCa,
 } from '../support/certificates.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
 import {
   FAST_CONSUMER,
   startRealCluster,
   testBrokerKind,
   uniqueName,
   type KafkaCluster,
-} from '../support/kafka.js';
+} from '../../scripts/testkit/kafka.js';
 import { insertOrder } from '../support/orders.js';
-import { waitFor } from '../support/recording-peer.js';
-import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
+import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
 
 /** The only name the broker's certificate carries: not 127.0.0.1, where the broker listens. As
  * on Heroku, whose broker certificates do not name the hosts clients connect to. */

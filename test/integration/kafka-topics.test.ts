@@ -16,7 +16,7 @@ import {
   type ShippingProducer,
 } from '../../lib/kafka/shipping-producer.js';
 import { testConfig } from '../support/api.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
 import {
   FAST_CONSUMER,
   sharedTestBroker,
@@ -27,9 +27,9 @@ import {
   uniqueName,
   type KafkaCluster,
   untilServed,
-} from '../support/kafka.js';
+} from '../../scripts/testkit/kafka.js';
 import { insertOrder } from '../support/orders.js';
-import { waitFor } from '../support/recording-peer.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
 
 // kafkajs's ACL enums are not among the names Node finds in its CommonJS exports.
 const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ResourcePatternTypes } = kafkajs;

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { runMigrations } from '../../db/migrate.js';
 import { silentLogger } from '../../lib/platform/logger.js';
-import { ADMIN_URL, databaseUrl } from '../support/database.js';
+import { ADMIN_URL, databaseUrl } from '../../scripts/testkit/database.js';
 
 describe('release: migrations', () => {
   const name = `os_migrate_${randomBytes(4).toString('hex')}`;

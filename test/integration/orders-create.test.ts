@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { startTestApi, type TestApi } from '../support/api.js';
 import { KEYBOARD, LIMITED, orderBody, STICKER } from '../support/factories.js';
+import { countRows } from '../../scripts/testkit/database.js';
 
 describe('POST /api/v1/orders', () => {
   let api: TestApi;
@@ -20,11 +21,8 @@ describe('POST /api/v1/orders', () => {
   const nothingWritten = async (body: { idempotency_key: string }) =>
     expect(await count('orders', 'idempotency_key = $1', [body.idempotency_key])).to.equal(0);
 
-  const count = async (table: string, where = 'true', params: unknown[] = []) =>
-    Number(
-      (await api.db.pool.query(`select count(*)::int as n from ${table} where ${where}`, params))
-        .rows[0].n,
-    );
+  const count = (table: string, where = 'true', params: unknown[] = []) =>
+    countRows(api.db.pool, `select count(*) as n from ${table} where ${where}`, params);
 
   describe('when the request is valid', () => {
     it('then it answers 201 with the new order, and stores it, its history and two outbox rows', async () => {

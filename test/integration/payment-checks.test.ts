@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { signedWebhookHeaders } from '../../lib/peers/webhook-signature.js';
 import { orderBody } from '../support/factories.js';
-import { waitFor } from '../support/recording-peer.js';
+import { countRows } from '../../scripts/testkit/database.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
 import { startTestSystem, type TestSystem } from '../support/system.js';
 
 /**
@@ -45,11 +46,6 @@ describe('payment checks and expiry', function () {
     return created.body.data.id as string;
   }
 
-  async function count(sql: string, params: unknown[]): Promise<number> {
-    const { rows } = await sys.db.pool.query<{ n: string }>(sql, params);
-    return Number(rows[0]!.n);
-  }
-
   /** The order's payment checks: which, how often run, failed attempts, done. */
   async function checkRows(orderId: string) {
     const { rows } = await sys.db.pool.query<{
@@ -70,7 +66,8 @@ describe('payment checks and expiry', function () {
   async function untilAccepted(id: string): Promise<void> {
     await waitFor(
       async () =>
-        (await count(
+        (await countRows(
+          sys.db.pool,
           `select count(*) as n from orders where id = $1 and payment_accepted_at is not null`,
           [id],
         )) === 1,
@@ -110,10 +107,11 @@ describe('payment checks and expiry', function () {
     // Taken in under the callback's own message key.
     const key = `${healed}:${recorded.payments[0]!.id}:succeeded`;
     expect(
-      await count(`select count(*) as n from inbox where order_id = $1 and message_key = $2`, [
-        healed,
-        key,
-      ]),
+      await countRows(
+        sys.db.pool,
+        `select count(*) as n from inbox where order_id = $1 and message_key = $2`,
+        [healed, key],
+      ),
     ).to.equal(1);
   });
 
@@ -129,9 +127,11 @@ describe('payment checks and expiry', function () {
     const order = await get(healed);
     expect(order.history.filter((h) => h.status === 'paid')).to.have.length(1);
     expect(
-      await count(`select count(*) as n from outbox where order_id = $1 and queue = 'shipping'`, [
-        healed,
-      ]),
+      await countRows(
+        sys.db.pool,
+        `select count(*) as n from outbox where order_id = $1 and queue = 'shipping'`,
+        [healed],
+      ),
     ).to.equal(1);
     expect(sys.peers().shipping.recorded({ order_id: healed }).shipments).to.have.length(1);
   });
@@ -162,7 +162,8 @@ describe('payment checks and expiry', function () {
     expect(notice?.message).to.match(/not confirmed in time/);
     // No check is left open for a cancelled order.
     expect(
-      await count(
+      await countRows(
+        sys.db.pool,
         `select count(*) as n from outbox
          where order_id = $1 and queue = 'payment-checks' and completed_at is null`,
         [expired],

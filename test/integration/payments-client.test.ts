@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { PeerContractError, PeerUnavailableError } from '../../lib/domain/errors.js';
 import { createPaymentsClient, type PaymentsClient } from '../../lib/peers/payments.js';
-import { startRecordingPeer, type RecordingPeer } from '../support/recording-peer.js';
+import { startRecordingPeer, type RecordingPeer } from '../../scripts/testkit/recording-peer.js';
 
 /**
  * The Payments client's side of the contract the payment checks rely on, against a real local

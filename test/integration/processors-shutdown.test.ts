@@ -10,9 +10,10 @@ import { startWorker } from '../../jobs/start-worker.js';
 import { loadConfig } from '../../lib/platform/config.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import { notification } from '../../db/outbox/events.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { startRecordingPeer, waitFor, type RecordingPeer } from '../support/recording-peer.js';
-import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
+import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
+import { startRecordingPeer, type RecordingPeer } from '../../scripts/testkit/recording-peer.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
+import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
 
 describe('worker shutdown', function () {
   let tdb: TestDatabase;

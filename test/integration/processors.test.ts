@@ -9,15 +9,15 @@ import { loadConfig } from '../../lib/platform/config.js';
 import { createLogger, silentLogger } from '../../lib/platform/logger.js';
 import { createMetrics, type Metrics } from '../../lib/platform/metrics.js';
 import { notification, paymentRequested, type NewOutboxRow } from '../../db/outbox/events.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
 import { bullJobIdOfRow, outboxRowById } from '../support/orders.js';
 import {
+  requestsForOrder,
   startRecordingPeer,
-  waitFor,
-  type RecordedRequest,
   type RecordingPeer,
-} from '../support/recording-peer.js';
-import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
+} from '../../scripts/testkit/recording-peer.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
+import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
 
 describe('outbox processors (payments, notifications)', function () {
   let tdb: TestDatabase;
@@ -57,11 +57,6 @@ describe('outbox processors (payments, notifications)', function () {
     );
     return row!;
   }
-
-  const forOrder = (peer: RecordingPeer, orderId: string): RecordedRequest[] =>
-    peer.requests.filter(
-      (r) => (r.body as { order_id?: string } | undefined)?.order_id === orderId,
-    );
 
   before(async () => {
     tdb = await createTestDatabase('processors');
@@ -116,7 +111,7 @@ describe('outbox processors (payments, notifications)', function () {
 
     const row = await until(id, 'completed');
 
-    const seen = forOrder(payments, order.id);
+    const seen = requestsForOrder(payments, order.id);
     expect(seen).to.have.length(4);
     expect(seen[0]?.method).to.equal('POST');
     expect(seen[0]?.headers['x-api-key']).to.equal('test-token');
@@ -148,7 +143,7 @@ describe('outbox processors (payments, notifications)', function () {
 
     const failed = await until(id, 'failed');
 
-    expect(forOrder(payments, order.id)).to.have.length(1);
+    expect(requestsForOrder(payments, order.id)).to.have.length(1);
     expect(failed.lastError).to.match(/payments answered 400: .*amount must be positive/);
     expect(failed.attempts).to.equal(1);
     const job = await worker.queues.payments.getJob(await bullJobIdOfRow(tdb.db, id));
@@ -159,7 +154,7 @@ describe('outbox processors (payments, notifications)', function () {
 
     const completed = await until(id, 'completed');
     expect(completed).to.include({ failedAt: null, lastError: null, attempts: 2 });
-    expect(forOrder(payments, order.id)).to.have.length(2);
+    expect(requestsForOrder(payments, order.id)).to.have.length(2);
   });
 
   it('when Payments answers 409 for the idempotency key, then the request counts as delivered', async () => {
@@ -169,7 +164,7 @@ describe('outbox processors (payments, notifications)', function () {
 
     const row = await until(id, 'completed');
 
-    expect(forOrder(payments, order.id)).to.have.length(1);
+    expect(requestsForOrder(payments, order.id)).to.have.length(1);
     expect(row.failedAt).to.equal(null);
   });
 
@@ -180,7 +175,7 @@ describe('outbox processors (payments, notifications)', function () {
 
     const row = await until(id, 'completed');
 
-    const seen = forOrder(notifications, order.id);
+    const seen = requestsForOrder(notifications, order.id);
     expect(seen).to.have.length(3);
     for (const request of seen) {
       expect(request.body).to.deep.equal({
@@ -207,7 +202,7 @@ describe('outbox processors (payments, notifications)', function () {
       what: 'duplicate job completed',
     });
 
-    expect(forOrder(notifications, order.id)).to.have.length(1);
+    expect(requestsForOrder(notifications, order.id)).to.have.length(1);
   });
 
   it('when a job carries a payload that breaks its contract, then it fails at once without calling the peer', async () => {
@@ -259,7 +254,7 @@ describe('outbox processors (payments, notifications)', function () {
 
     await until(id, 'completed');
 
-    const seen = forOrder(notifications, order.id);
+    const seen = requestsForOrder(notifications, order.id);
     expect(seen).to.have.length(2);
     expect(seen[1]!.at - seen[0]!.at).to.be.at.least(900);
     const job = await worker.queues.notifications.getJob(await bullJobIdOfRow(tdb.db, id));
@@ -306,11 +301,6 @@ describe('outbox processors: a peer outage longer than a few attempts would cove
     return row!;
   }
 
-  const forOrder = (orderId: string): RecordedRequest[] =>
-    payments.requests.filter(
-      (r) => (r.body as { order_id?: string } | undefined)?.order_id === orderId,
-    );
-
   async function gauge(queue: string): Promise<number | undefined> {
     const text = await metrics.registry.metrics();
     const line = new RegExp(`^outbox_oldest_open_seconds\\{queue="${queue}"\\} (\\S+)$`, 'm');
@@ -356,7 +346,7 @@ describe('outbox processors: a peer outage longer than a few attempts would cove
     expect(row.failedAt, `failed: ${row.lastError}`).to.equal(null);
     expect(row.completedAt).to.be.instanceOf(Date);
     expect(row.attempts).to.equal(13);
-    expect(forOrder(order.id)).to.have.length(13);
+    expect(requestsForOrder(payments, order.id)).to.have.length(13);
     const [job] = (await worker.queues.payments.getJobs(['completed'])).filter(
       (j) => j.data.orderId === order.id,
     );
@@ -373,7 +363,7 @@ describe('outbox processors: a peer outage longer than a few attempts would cove
     expect(row.failedAt).to.be.instanceOf(Date);
     expect(row.lastError).to.match(/answered 503/);
     expect(row.failedAt!.getTime() - row.createdAt.getTime()).to.be.at.least(WINDOW_MS);
-    const seen = forOrder(order.id);
+    const seen = requestsForOrder(payments, order.id);
     // No hot loop: once the delays reach the cap, at most one try every CAP_MS / 2.
     expect(seen.length).to.be.at.most(Math.ceil(WINDOW_MS / (CAP_MS / 2)) + 10);
     const [job] = (await worker.queues.payments.getJobs(['failed'])).filter(
@@ -391,14 +381,16 @@ describe('outbox processors: a peer outage longer than a few attempts would cove
 
     expect(row.failedAt).to.be.instanceOf(Date);
     expect(row.attempts).to.equal(1);
-    expect(forOrder(order.id)).to.have.length(1);
+    expect(requestsForOrder(payments, order.id)).to.have.length(1);
   });
 
   it('while Payments is down, then outbox_oldest_open_seconds shows how long the oldest payments row has waited, and 0 once it recovers', async () => {
     payments.script([{ status: 503 }]);
     const order = orderFacts();
     const [id] = await tdb.db.transaction((tx) => insertOutboxRows(tx, [paymentRequested(order)]));
-    await waitFor(() => forOrder(order.id).length >= 3, { what: 'three failed tries' });
+    await waitFor(() => requestsForOrder(payments, order.id).length >= 3, {
+      what: 'three failed tries',
+    });
     await new Promise((resolve) => setTimeout(resolve, 1100));
 
     expect(await gauge('payments')).to.be.at.least(1);

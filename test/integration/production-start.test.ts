@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { waitFor } from '../support/recording-peer.js';
-import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
+import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
+import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
 
 /**
  * The web process as the Procfile starts it, with NODE_ENV=production: it refuses the defaults

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { startTestApi, type TestApi } from '../support/api.js';
-import { startPrivateRedis, type PrivateRedis } from '../support/redis.js';
+import { startPrivateRedis, type PrivateRedis } from '../../scripts/testkit/redis.js';
 
 /**
  * BullMQ loses queued jobs when Redis may evict keys: /health/ready warns (and stays ready) when

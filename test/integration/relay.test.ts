@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { asc, eq, sql } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
-import net from 'node:net';
 import sinon from 'sinon';
 import { insertOutboxRows } from '../../db/outbox/rows.js';
 import { outbox } from '../../db/schema.js';
@@ -17,10 +16,11 @@ import {
   type NewOutboxRow,
   type QueueName,
 } from '../../db/outbox/events.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
 import { bullJobIdOfRow } from '../support/orders.js';
-import { waitFor } from '../support/recording-peer.js';
-import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
+import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
+import { freePort } from '../../scripts/testkit/ports.js';
 
 function orderFacts() {
   return {
@@ -35,14 +35,6 @@ function orderFacts() {
 
 function notificationRows(n: number): NewOutboxRow[] {
   return Array.from({ length: n }, (_, i) => notification(orderFacts(), 'order.created', `#${i}`));
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 describe('outbox relay', function () {

@@ -8,14 +8,14 @@ import { startWorker, type RunningWorker } from '../../jobs/start-worker.js';
 import { loadConfig } from '../../lib/platform/config.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import { notification, paymentRequested, type NewOutboxRow } from '../../db/outbox/events.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
 import {
+  requestsForOrder,
   startRecordingPeer,
-  waitFor,
-  type RecordedRequest,
   type RecordingPeer,
-} from '../support/recording-peer.js';
-import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
+} from '../../scripts/testkit/recording-peer.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
+import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
 import { outboxRowById } from '../support/orders.js';
 
 /**
@@ -52,11 +52,6 @@ describe('jobs after a database restore that reuses outbox ids', function () {
   async function restoreDatabase(): Promise<void> {
     await tdb.db.execute(sql`truncate ${outbox} restart identity`);
   }
-
-  const forOrder = (peer: RecordingPeer, orderId: string): RecordedRequest[] =>
-    peer.requests.filter(
-      (r) => (r.body as { order_id?: string } | undefined)?.order_id === orderId,
-    );
 
   async function completed(ids: number[], timeoutMs: number): Promise<void> {
     await waitFor(
@@ -121,7 +116,7 @@ describe('jobs after a database restore that reuses outbox ids', function () {
 
     await completed(after, 3000);
     for (const [i, order] of orders.entries()) {
-      const seen = forOrder(notifications, order.id);
+      const seen = requestsForOrder(notifications, order.id);
       expect(seen, order.id).to.have.length(1);
       expect((seen[0]!.body as { message: string }).message).to.equal(`after ${i}`);
     }
@@ -161,12 +156,14 @@ describe('jobs after a database restore that reuses outbox ids', function () {
     // Read after it finished: a copy read while it ran would not have its reason yet.
     const retried = await worker.queues.payments.getJob(oldJob!.id!);
 
-    expect(forOrder(payments, oldOrder.id), 'requests with the old payload').to.have.length(1);
+    expect(requestsForOrder(payments, oldOrder.id), 'requests with the old payload').to.have.length(
+      1,
+    );
     expect(state).to.equal('failed');
     expect(retried?.failedReason).to.match(/belongs to another outbox row/);
     // The new row is completed by its own job, which carried its own payload.
     await completed([newId!], 3000);
-    expect(forOrder(payments, newOrder.id)).to.have.length(1);
+    expect(requestsForOrder(payments, newOrder.id)).to.have.length(1);
   });
   it('when a job made before outbox rows had job ids runs after the upgrade, then it leaves the row alone, and the reconciler enqueues the row again under its own job id', async () => {
     payments.script([{ status: 201 }]);
@@ -195,7 +192,7 @@ describe('jobs after a database restore that reuses outbox ids', function () {
     expect((await worker.queues.payments.getJob(legacy.id!))?.failedReason).to.match(
       /belongs to another outbox row/,
     );
-    expect(forOrder(payments, order.id)).to.have.length(0);
+    expect(requestsForOrder(payments, order.id)).to.have.length(0);
     expect(await outboxRow(inserted!.id)).to.include({
       attempts: 0,
       lastError: null,
@@ -205,6 +202,6 @@ describe('jobs after a database restore that reuses outbox ids', function () {
 
     expect(await worker.reconciler.runOnce()).to.deep.equal({ checked: 1, requeued: 1, rerun: 0 });
     await completed([inserted!.id], 3000);
-    expect(forOrder(payments, order.id)).to.have.length(1);
+    expect(requestsForOrder(payments, order.id)).to.have.length(1);
   });
 });

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { inbox, outbox } from '../../db/schema.js';
 import { createRetention } from '../../jobs/retention.js';
 import { silentLogger } from '../../lib/platform/logger.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
 
 describe('retention', function () {
   let tdb: TestDatabase;

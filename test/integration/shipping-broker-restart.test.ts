@@ -6,17 +6,18 @@ import { insertOutboxRows } from '../../db/outbox/rows.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import { shippingRequested } from '../../db/outbox/events.js';
 import { testConfig } from '../support/api.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
 import {
   FAST_CONSUMER,
   startPrivateTestBroker,
   testKafka,
   uniqueName,
   type PrivateTestBroker,
-} from '../support/kafka.js';
+} from '../../scripts/testkit/kafka.js';
 import { insertOrder } from '../support/orders.js';
-import { startRecordingPeer, waitFor, type RecordingPeer } from '../support/recording-peer.js';
-import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
+import { startRecordingPeer, type RecordingPeer } from '../../scripts/testkit/recording-peer.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
+import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
 
 describe('shipping requests while the Kafka broker is down', function () {
   this.timeout(60000);

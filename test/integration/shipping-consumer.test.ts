@@ -13,17 +13,17 @@ import { readinessAnswer, runChecks } from '../../lib/platform/health.js';
 import { createLogger, silentLogger } from '../../lib/platform/logger.js';
 import { createMetrics } from '../../lib/platform/metrics.js';
 import { testConfig } from '../support/api.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
 import {
   FAST_CONSUMER,
   sharedTestBroker,
   testKafka,
   uniqueName,
   type TestBroker,
-} from '../support/kafka.js';
+} from '../../scripts/testkit/kafka.js';
 import { insertOrder } from '../support/orders.js';
 import { startPrivatePostgres } from '../faults/support/postgres.js';
-import { waitFor } from '../support/recording-peer.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
 
 /** How long Postgres stays down: several of the consumer's retries. */
 const OUTAGE_MS = 5000;

@@ -7,7 +7,7 @@ import { getOutboxState, markOutboxCompleted } from '../../db/outbox/rows.js';
 import { inbox, orders } from '../../db/schema.js';
 import { run, statement } from '../../db/statement.js';
 import { silentLogger } from '../../lib/platform/logger.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
 import { insertInboxEvent, insertOrder } from '../support/orders.js';
 
 /**

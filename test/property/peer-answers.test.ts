@@ -14,7 +14,7 @@ import {
   type AnsweringPeer,
   type RawAnswer,
 } from '../support/answering-peer.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
 import { insertOrder } from '../support/orders.js';
 import {
   anyText,
@@ -24,8 +24,8 @@ import {
   storable,
   uuidLike,
 } from '../support/properties.js';
-import { waitFor } from '../support/recording-peer.js';
-import { createTestRedisPrefix, type TestRedisPrefix } from '../support/redis.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
+import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
 
 /**
  * A peer's answer is input too: generated answers (random JSON, wrong types, empty and truncated

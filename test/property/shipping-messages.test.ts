@@ -10,14 +10,14 @@ import {
 import { SHIPPING_RESULT_EVENTS } from '../../lib/kafka/parse-shipping-response.js';
 import { createMetrics, type Metrics } from '../../lib/platform/metrics.js';
 import { testConfig } from '../support/api.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
 import {
   FAST_CONSUMER,
   sharedTestBroker,
   testKafka,
   uniqueName,
   type TestBroker,
-} from '../support/kafka.js';
+} from '../../scripts/testkit/kafka.js';
 import { insertOrder } from '../support/orders.js';
 import {
   anyText,
@@ -27,7 +27,7 @@ import {
   rowCounts,
   uuidLikeOf,
 } from '../support/properties.js';
-import { waitFor } from '../support/recording-peer.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
 
 const OUTCOMES = ['recorded', 'duplicate', 'skipped', 'dead_lettered'] as const;
 /** A key no shipping response has, holding text Postgres may not be able to store. */

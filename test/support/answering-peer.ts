@@ -4,7 +4,7 @@ import { listen, readJson, type StartedServer } from '../../scripts/peers/http-s
 /**
  * A real HTTP server on port 0 playing a peer that answers oddly: each request gets the bytes the
  * test's `answer` gives for it, as they are (an empty body, JSON cut short, HTML labelled JSON),
- * which a peer that serialises its answers (test/support/recording-peer.ts) cannot send.
+ * which a peer that serialises its answers (scripts/testkit/recording-peer.ts) cannot send.
  */
 export interface RawAnswer {
   status: number;

@@ -2,7 +2,7 @@ import { startWeb, type RunningWeb, type WebDeps } from '../../api/server.js';
 import { CONFIG_VARIABLES, loadConfig, type Config } from '../../lib/platform/config.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import { startCatalogPeer, type CatalogPeer } from '../../scripts/peers/catalog.js';
-import { createTestDatabase, type TestDatabase } from './database.js';
+import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
 
 export interface TestApi {
   url: string;

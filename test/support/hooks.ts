@@ -3,9 +3,9 @@
  * needs are checked once before the run, and what the whole run shares is stopped once at the end.
  */
 import { ensureServicesOrExit, type ServiceTarget } from '../../scripts/dev/ensure-services.js';
-import { ADMIN_URL } from './database.js';
-import { stopSharedTestBroker } from './kafka.js';
-import { TEST_REDIS_URL } from './redis.js';
+import { ADMIN_URL } from '../../scripts/testkit/database.js';
+import { stopSharedTestBroker } from '../../scripts/testkit/kafka.js';
+import { TEST_REDIS_URL } from '../../scripts/testkit/redis.js';
 
 /**
  * The local Postgres and Redis the tests default to: brought up when they do not answer (root on

@@ -1,11 +1,11 @@
 import { Writable } from 'node:stream';
 import { startDev, type DevRunning } from '../../scripts/dev.js';
 import { request, type TestResponse } from './api.js';
-import { createTestDatabase, type TestDatabase } from './database.js';
-import { createTestRedisPrefix, type TestRedisPrefix } from './redis.js';
-import { sharedTestBroker, testBrokerKind, uniqueKafkaNames } from './kafka.js';
-import { waitFor } from './recording-peer.js';
-import { freePort } from './ports.js';
+import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
+import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
+import { sharedTestBroker, testBrokerKind, uniqueKafkaNames } from '../../scripts/testkit/kafka.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
+import { freePort } from '../../scripts/testkit/ports.js';
 
 export { freePort };
 

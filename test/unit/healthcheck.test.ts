@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { healthcheckPort } from '../../lib/platform/healthcheck.js';
-import { freePort } from '../support/ports.js';
+import { freePort } from '../../scripts/testkit/ports.js';
 
 const SCRIPT = fileURLToPath(new URL('../../lib/platform/healthcheck.ts', import.meta.url));
 

@@ -15,7 +15,7 @@
  */
 import type pg from 'pg';
 import type { Peers } from '../../../scripts/peers/index.js';
-import { waitFor } from '../../support/recording-peer.js';
+import { waitFor } from '../../../scripts/testkit/wait.js';
 import type { AcceptedOrder, Expectation } from './load.js';
 
 const PATHS: Record<Expectation, string[]> = {

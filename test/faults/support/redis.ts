@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { freePort } from '../../support/system.js';
-import { waitFor } from '../../support/recording-peer.js';
+import { waitFor } from '../../../scripts/testkit/wait.js';
 
 export interface PrivateRedis {
   url: string;

@@ -7,9 +7,13 @@
 import path from 'node:path';
 import { silentLogger } from '../../../lib/platform/logger.js';
 import { startPeers, type Peers, type PeersOptions } from '../../../scripts/peers/index.js';
-import { createTestDatabase, type TestDatabase } from '../../support/database.js';
-import { sharedTestBroker, testBrokerKind, uniqueKafkaNames } from '../../support/kafka.js';
-import { createTestRedisPrefix } from '../../support/redis.js';
+import { createTestDatabase, type TestDatabase } from '../../../scripts/testkit/database.js';
+import {
+  sharedTestBroker,
+  testBrokerKind,
+  uniqueKafkaNames,
+} from '../../../scripts/testkit/kafka.js';
+import { createTestRedisPrefix } from '../../../scripts/testkit/redis.js';
 import { freePort } from '../../support/system.js';
 import { newWebhookSecret } from '../../support/webhooks.js';
 import { settledLedger, type Ledger } from './ledger.js';

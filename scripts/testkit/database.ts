@@ -24,6 +24,16 @@ async function admin<T>(fn: (c: pg.Client) => Promise<T>, adminUrl = ADMIN_URL):
   }
 }
 
+/** What a counting query answers as `n` in its first row (`select count(*) as n from …`). */
+export async function countRows(
+  pool: pg.Pool,
+  sql: string,
+  params: unknown[] = [],
+): Promise<number> {
+  const { rows } = await pool.query<{ n: string | number }>(sql, params);
+  return Number(rows[0]!.n);
+}
+
 export function databaseUrl(name: string, adminUrl = ADMIN_URL): string {
   const u = new URL(adminUrl);
   u.pathname = `/${name}`;

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { freePort } from './ports.js';
-import { waitFor } from './recording-peer.js';
+import { waitFor } from './wait.js';
 
 /**
  * Redis for tests: every test file gets its own BullMQ prefix, and cleans up only that prefix's

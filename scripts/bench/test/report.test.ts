@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import { efficiencyOf } from '../../scripts/bench/capacity.js';
-import type { IntakeResults, ThroughputRun } from '../../scripts/bench/intake.js';
-import { formatJson, formatText, verdicts, type BenchResults } from '../../scripts/bench/report.js';
-import { summarize } from '../../scripts/bench/stats.js';
+import { efficiencyOf } from '../capacity.js';
+import type { IntakeResults, ThroughputRun } from '../intake.js';
+import { formatJson, formatText, verdicts, type BenchResults } from '../report.js';
+import { summarize } from '../stats.js';
 
 function throughput(perSecond: number): ThroughputRun {
   return {

@@ -11,27 +11,31 @@ import {
   type Kafka,
   type Producer,
 } from 'kafkajs';
-import createRequest, { type ProtocolRequest } from 'kafkajs/src/protocol/request.js';
-import produceRequest from 'kafkajs/src/protocol/requests/produce/v7/request.js';
-import produceResponse from 'kafkajs/src/protocol/requests/produce/v7/response.js';
-import { loadConfig } from '../../lib/platform/config.js';
-import { consumerOptions, createKafka, producerOptions } from '../../lib/kafka/client.js';
-import { silentLogger } from '../../lib/platform/logger.js';
-import { GroupCoordinator } from '../../scripts/kafka-broker/groups.js';
-import { Encoder, ErrorCode } from '../../scripts/kafka-broker/protocol.js';
+import { loadConfig } from '../../../lib/platform/config.js';
+import { consumerOptions, createKafka, producerOptions } from '../../../lib/kafka/client.js';
+import { silentLogger } from '../../../lib/platform/logger.js';
+import { GroupCoordinator } from '../groups.js';
+import {
+  createRequest,
+  produceRequest,
+  produceResponse,
+  type ProtocolRequest,
+} from '../kafkajs-internals.js';
+import { Encoder, ErrorCode } from '../protocol.js';
 import {
   FAST_CONSUMER,
-  deferred,
+  collector,
+  connected,
   nextAssignment,
+  partitionsOf,
   nextFetch,
   startChildConsumer,
   startEmbeddedBroker,
   testKafka,
   uniqueName,
-  within,
-  type Assignment,
   type RunningBroker,
-} from '../support/kafka.js';
+} from '../../testkit/kafka.js';
+import { deferred, within } from '../../testkit/wait.js';
 
 interface Received {
   partition: number;
@@ -53,27 +57,6 @@ function received({ partition, message }: EachMessagePayload): Received {
   };
 }
 
-/** Collects messages; `reached(n)` resolves once n have arrived. */
-function collector() {
-  const messages: Received[] = [];
-  const waiters: { count: number; resolve: () => void }[] = [];
-  return {
-    messages,
-    eachMessage: async (payload: EachMessagePayload) => {
-      messages.push(received(payload));
-      for (const w of waiters) if (messages.length >= w.count) w.resolve();
-    },
-    reached(count: number): Promise<void> {
-      const d = deferred();
-      if (messages.length >= count) d.resolve();
-      else waiters.push({ count, resolve: d.resolve });
-      return d.promise;
-    },
-  };
-}
-
-const partitionsOf = (a: Assignment, topic: string) => [...(a[topic] ?? [])].sort();
-
 describe('in-repo Kafka broker, driven by kafkajs over TCP', function () {
   let broker: RunningBroker;
   let kafka: Kafka;
@@ -93,28 +76,20 @@ describe('in-repo Kafka broker, driven by kafkajs over TCP', function () {
     }
   });
 
-  async function producer(options: Parameters<Kafka['producer']>[0] = {}): Promise<Producer> {
-    const p = kafka.producer(options);
-    cleanups.push(() => p.disconnect());
-    await p.connect();
-    return p;
-  }
+  const producer = (options: Parameters<Kafka['producer']>[0] = {}): Promise<Producer> =>
+    connected(kafka.producer(options), cleanups);
 
-  async function admin(): Promise<Admin> {
-    const a = kafka.admin();
-    cleanups.push(() => a.disconnect());
-    await a.connect();
-    return a;
-  }
+  const admin = (): Promise<Admin> => connected(kafka.admin(), cleanups);
 
   async function consumer(
     topic: string,
     config: Partial<ConsumerConfig> & { fromBeginning?: boolean } = {},
   ): Promise<Consumer> {
     const { fromBeginning = true, ...rest } = config;
-    const c = kafka.consumer({ groupId: uniqueName('group'), ...FAST_CONSUMER, ...rest });
-    cleanups.push(() => c.disconnect());
-    await c.connect();
+    const c = await connected(
+      kafka.consumer({ groupId: uniqueName('group'), ...FAST_CONSUMER, ...rest }),
+      cleanups,
+    );
     await c.subscribe({ topics: [topic], fromBeginning });
     return c;
   }
@@ -143,7 +118,7 @@ describe('in-repo Kafka broker, driven by kafkajs over TCP', function () {
       });
     }
 
-    const got = collector();
+    const got = collector(received);
     const c = await consumer(topic);
     await c.run({ eachMessage: got.eachMessage });
     await within(15000, got.reached(1000), 'all 1,000 messages consumed');
@@ -182,7 +157,7 @@ describe('in-repo Kafka broker, driven by kafkajs over TCP', function () {
       });
     await send(0, 100);
 
-    const first = collector();
+    const first = collector(received);
     const c1 = kafka.consumer({ groupId, ...FAST_CONSUMER });
     cleanups.push(() => c1.disconnect());
     await c1.connect();
@@ -201,7 +176,7 @@ describe('in-repo Kafka broker, driven by kafkajs over TCP', function () {
     );
 
     await send(100, 50);
-    const second = collector();
+    const second = collector(received);
     const c2 = await consumer(topic, { groupId });
     await c2.run({ eachMessage: second.eachMessage });
     await within(10000, second.reached(50), 'second run consumed the new messages');
@@ -222,7 +197,7 @@ describe('in-repo Kafka broker, driven by kafkajs over TCP', function () {
       messages: Array.from({ length: 10 }, (_, i) => ({ value: `old-${i}` })),
     });
 
-    const got = collector();
+    const got = collector(received);
     const c = await consumer(topic, { fromBeginning: false, maxWaitTimeInMs: 100 });
     const started = nextFetch(c);
     await c.run({ eachMessage: got.eachMessage });
@@ -243,8 +218,8 @@ describe('in-repo Kafka broker, driven by kafkajs over TCP', function () {
     const topic = uniqueName('split');
     const groupId = uniqueName('group');
     await createTopic(topic, 3);
-    const gotA = collector();
-    const gotB = collector();
+    const gotA = collector(received);
+    const gotB = collector(received);
     const allConsumed = deferred();
     const counting = (got: ReturnType<typeof collector>) => async (payload: EachMessagePayload) => {
       await got.eachMessage(payload);
@@ -291,7 +266,7 @@ describe('in-repo Kafka broker, driven by kafkajs over TCP', function () {
     const topic = uniqueName('expiry');
     const groupId = uniqueName('group');
     await createTopic(topic, 3);
-    const got = collector();
+    const got = collector(received);
     const survivor = await consumer(topic, { groupId });
     const alone = nextAssignment(survivor);
     await survivor.run({ eachMessage: got.eachMessage });
@@ -332,7 +307,7 @@ describe('in-repo Kafka broker, driven by kafkajs over TCP', function () {
       await p.send({ topic, messages: [{ key: 'same-key', value: `v${i}` }] });
     }
 
-    const got = collector();
+    const got = collector(received);
     const c = client.consumer({ ...consumerOptions(config), ...FAST_CONSUMER });
     cleanups.push(() => c.disconnect());
     await c.connect();

@@ -3,27 +3,14 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import type { Consumer, Kafka, Producer } from 'kafkajs';
 import { Webhook } from 'standardwebhooks';
-import { silentLogger } from '../../lib/platform/logger.js';
-import {
-  changeWaiters,
-  listen,
-  readJson,
-  sendJson,
-  type StartedServer,
-} from '../../scripts/peers/http-server.js';
-import {
-  startNotificationsPeer,
-  type NotificationsPeer,
-} from '../../scripts/peers/notifications.js';
-import { startPeers } from '../../scripts/peers/index.js';
-import { startPaymentsPeer, type PaymentsPeer } from '../../scripts/peers/payments.js';
-import {
-  startShippingPeer,
-  type ShippingAnswer,
-  type ShippingPeer,
-} from '../../scripts/peers/shipping.js';
-import { waitFor } from '../support/recording-peer.js';
-import { sharedTestBroker, testKafka, uniqueName, type TestBroker } from '../support/kafka.js';
+import { silentLogger } from '../../../lib/platform/logger.js';
+import { changeWaiters, listen, readJson, sendJson, type StartedServer } from '../http-server.js';
+import { startNotificationsPeer, type NotificationsPeer } from '../notifications.js';
+import { startPeers } from '../index.js';
+import { startPaymentsPeer, type PaymentsPeer } from '../payments.js';
+import { startShippingPeer, type ShippingAnswer, type ShippingPeer } from '../shipping.js';
+import { waitFor } from '../../testkit/wait.js';
+import { sharedTestBroker, testKafka, uniqueName, type TestBroker } from '../../testkit/kafka.js';
 
 interface ReceivedCallback {
   headers: http.IncomingHttpHeaders;

@@ -3,11 +3,11 @@
  * commit → job start latency and relay throughput, against local Postgres and Redis, in a fresh
  * database and a unique BullMQ prefix, both removed afterwards. The measuring lives in
  * scripts/bench/relay.ts.
- * Usage: tsx scripts/bench-relay.ts [samples=300] [rows=20000]
+ * Usage: tsx scripts/bench/relay-main.ts [samples=300] [rows=20000]
  */
-import { createTestDatabase } from '../test/support/database.js';
-import { createTestRedisPrefix } from '../test/support/redis.js';
-import { runRelayBench } from './bench/relay.js';
+import { createTestDatabase } from '../testkit/database.js';
+import { createTestRedisPrefix } from '../testkit/redis.js';
+import { runRelayBench } from './relay.js';
 
 const samples = Number(process.argv[2] ?? 300);
 const rows = Number(process.argv[3] ?? 20_000);
@@ -16,7 +16,7 @@ const fmt = (ms: number) => `${ms.toFixed(2)} ms`;
 
 async function main(): Promise<void> {
   if (!Number.isInteger(samples) || samples < 1 || !Number.isInteger(rows) || rows < 1) {
-    throw new Error('usage: tsx scripts/bench-relay.ts [samples ≥ 1] [rows ≥ 1]');
+    throw new Error('usage: tsx scripts/bench/relay-main.ts [samples ≥ 1] [rows ≥ 1]');
   }
   const database = await createTestDatabase('bench');
   const redis = createTestRedisPrefix();

@@ -1,14 +1,15 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { silentLogger } from '../../lib/platform/logger.js';
-import { PeerConfigError } from '../../scripts/peers/http-server.js';
+import { silentLogger } from '../../../lib/platform/logger.js';
+import { PeerConfigError } from '../http-server.js';
 import {
   dropCallbackFromEnv,
   startPaymentsPeer,
   type Payment,
   type PaymentsPeer,
-} from '../../scripts/peers/payments.js';
-import { startRecordingPeer, waitFor, type RecordingPeer } from '../support/recording-peer.js';
+} from '../payments.js';
+import { startRecordingPeer, type RecordingPeer } from '../../testkit/recording-peer.js';
+import { waitFor } from '../../testkit/wait.js';
 
 /**
  * The development Payments' status GET and its dropped callbacks (the payment checks' peer), over

@@ -8,8 +8,8 @@ import {
   stepFailures,
   stepUp,
   sustainedRate,
-} from '../../scripts/bench/capacity.js';
-import { postgresTitleIsFor } from '../../scripts/bench/cpu.js';
+} from '../capacity.js';
+import { postgresTitleIsFor } from '../cpu.js';
 
 const shippedAll = { orders: 100, created: 100, shipped: 100, postFailures: 0, p99: 120 };
 

@@ -5,8 +5,8 @@
  * SIGINT stops it and drops the database. Its errors (a 5xx is logged as one) go to stderr.
  */
 import { createLogger } from '../../lib/platform/logger.js';
-import { startTestApi } from '../../test/support/api.js';
-import { TEST_REDIS_URL } from '../../test/support/redis.js';
+import { startTestApi } from '../support/api.js';
+import { TEST_REDIS_URL } from '../../scripts/testkit/redis.js';
 
 const api = await startTestApi({
   label: 'schemathesis',

@@ -30,6 +30,13 @@ export interface RecordingPeer {
   close(): Promise<void>;
 }
 
+/** The requests a peer got whose JSON body names the order (`order_id`), in arrival order. */
+export function requestsForOrder(peer: RecordingPeer, orderId: string): RecordedRequest[] {
+  return peer.requests.filter(
+    (r) => (r.body as { order_id?: string } | undefined)?.order_id === orderId,
+  );
+}
+
 export async function startRecordingPeer(
   replies: PeerReply[] = [{ status: 201 }],
 ): Promise<RecordingPeer> {
@@ -92,21 +99,4 @@ export async function startRecordingPeer(
       );
     },
   };
-}
-
-/**
- * Polls `predicate` every few ms until it holds; throws naming `what` after `timeoutMs`.
- * Tests wait on conditions with this, never on guessed sleeps.
- */
-export async function waitFor(
-  predicate: () => boolean | Promise<boolean>,
-  { timeoutMs = 5000, intervalMs = 10, what = 'condition' } = {},
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await predicate()) return;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
 }

@@ -22,8 +22,10 @@ import {
 import {
   type Assignment,
   FAST_CONSUMER,
-  deferred,
+  collector,
+  connected,
   nextAssignment,
+  partitionsOf,
   nextFetch,
   sharedTestBroker,
   startChildConsumer,
@@ -32,8 +34,8 @@ import {
   testKafka,
   uniqueName,
   untilServed,
-  within,
-} from '../support/kafka.js';
+} from '../../testkit/kafka.js';
+import { waitFor, within } from '../../testkit/wait.js';
 
 /** A broker under test: where to reach it, and how to stop it if this file started it. */
 interface Subject {
@@ -54,29 +56,14 @@ interface Received {
   headers: IHeaders;
 }
 
-/** Collects what a consumer gets; `reached(n)` resolves once n messages have arrived. */
-function collector() {
-  const messages: Received[] = [];
-  const waiters: { count: number; resolve: () => void }[] = [];
+function received({ partition, message }: EachMessagePayload): Received {
   return {
-    messages,
-    eachMessage: async ({ partition, message }: EachMessagePayload) => {
-      messages.push({
-        partition,
-        offset: Number(message.offset),
-        key: message.key?.toString() ?? null,
-        value: message.value?.toString() ?? null,
-        timestamp: message.timestamp,
-        headers: message.headers ?? {},
-      });
-      for (const w of waiters) if (messages.length >= w.count) w.resolve();
-    },
-    reached(count: number): Promise<void> {
-      const d = deferred();
-      if (messages.length >= count) d.resolve();
-      else waiters.push({ count, resolve: d.resolve });
-      return d.promise;
-    },
+    partition,
+    offset: Number(message.offset),
+    key: message.key?.toString() ?? null,
+    value: message.value?.toString() ?? null,
+    timestamp: message.timestamp,
+    headers: message.headers ?? {},
   };
 }
 
@@ -98,9 +85,6 @@ function recordHistory(c: Consumer): void {
 
 const historyOf = (...consumers: Consumer[]): string =>
   consumers.map((c) => (histories.get(c) ?? []).join('; ')).join(' | ');
-
-const partitionsOf = (a: Assignment, topic: string): number[] =>
-  [...(a[topic] ?? [])].sort((x, y) => x - y);
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
@@ -126,20 +110,6 @@ async function rejectionOf(promise: Promise<unknown>): Promise<Error & { type?: 
 function errorTypes(err: Error & { type?: string; errors?: unknown }): string[] {
   const nested = Array.isArray(err.errors) ? (err.errors as (Error & { type?: string })[]) : [];
   return [err.type, ...nested.map((e) => e.type)].filter((t): t is string => t !== undefined);
-}
-
-/** Polls `check` until it holds. For broker state that changes with no event a client can wait
- * on (an auto-created topic appearing); fails with `what` after `timeoutMs`. */
-async function eventually(
-  check: () => Promise<boolean>,
-  what: string,
-  timeoutMs = 5000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what} (waited ${timeoutMs} ms)`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 /**
@@ -169,27 +139,16 @@ function conformance(name: string, getBroker: (ctx: Mocha.Context) => Promise<Su
       await subject?.stop?.();
     });
 
-    async function producer(options: ProducerConfig = {}): Promise<Producer> {
-      const p = kafka.producer(options);
-      cleanups.push(() => p.disconnect());
-      await p.connect();
-      return p;
-    }
+    const producer = (options: ProducerConfig = {}): Promise<Producer> =>
+      connected(kafka.producer(options), cleanups);
 
-    async function admin(): Promise<Admin> {
-      const a = kafka.admin();
-      cleanups.push(() => a.disconnect());
-      await a.connect();
-      return a;
-    }
+    const admin = (): Promise<Admin> => connected(kafka.admin(), cleanups);
 
     /** A connected consumer, not yet subscribed; disconnected after the test. */
     async function consumer(config: Partial<ConsumerConfig> = {}): Promise<Consumer> {
       const c = kafka.consumer({ groupId: uniqueName('conf-group'), ...FAST_CONSUMER, ...config });
-      cleanups.push(() => c.disconnect());
       recordHistory(c);
-      await c.connect();
-      return c;
+      return connected(c, cleanups);
     }
 
     /** Creates the topic and waits until its partitions are served (see untilServed). */
@@ -231,7 +190,7 @@ function conformance(name: string, getBroker: (ctx: Mocha.Context) => Promise<Su
           }),
         );
 
-        const got = collector();
+        const got = collector(received);
         const c = await consumer();
         await c.subscribe({ topics: [topic], fromBeginning: true });
         await c.run({ eachMessage: got.eachMessage });
@@ -298,7 +257,7 @@ function conformance(name: string, getBroker: (ctx: Mocha.Context) => Promise<Su
           messages: range(6).map((i) => ({ key: `k${i}`, value: `old-${i}` })),
         });
 
-        const got = collector();
+        const got = collector(received);
         const c = await consumer();
         await c.subscribe({ topics: [topic], fromBeginning: false });
         const fetching = nextFetch(c);
@@ -502,7 +461,7 @@ function conformance(name: string, getBroker: (ctx: Mocha.Context) => Promise<Su
         };
         await send(0, 30);
 
-        const first = collector();
+        const first = collector(received);
         const c1 = await consumer({ groupId });
         await c1.subscribe({ topics: [topic], fromBeginning: true });
         await c1.run({ autoCommit: false, eachMessage: first.eachMessage });
@@ -536,7 +495,7 @@ function conformance(name: string, getBroker: (ctx: Mocha.Context) => Promise<Su
         );
 
         await send(30, 15);
-        const second = collector();
+        const second = collector(received);
         const c2 = await consumer({ groupId });
         // fromBeginning applies only where the group has no offset: here it has them all.
         await c2.subscribe({ topics: [topic], fromBeginning: true });
@@ -592,7 +551,7 @@ function conformance(name: string, getBroker: (ctx: Mocha.Context) => Promise<Su
           );
         }
 
-        const got = collector();
+        const got = collector(received);
         const c = await consumer();
         await c.subscribe({ topics: [topic], fromBeginning: true });
         await c.run({ eachMessage: got.eachMessage });
@@ -699,10 +658,10 @@ function conformance(name: string, getBroker: (ctx: Mocha.Context) => Promise<Su
         expect(refused.type).to.equal('UNKNOWN_TOPIC_OR_PARTITION');
 
         // Kafka hands the creation to its controller and answers before it is done.
-        await eventually(
-          async () => (await a.listTopics()).includes(missing),
-          `${missing} auto-created`,
-        );
+        await waitFor(async () => (await a.listTopics()).includes(missing), {
+          intervalMs: 50,
+          what: `${missing} auto-created`,
+        });
         const { topics } = await a.fetchTopicMetadata({ topics: [missing] });
         expect(topics[0]!.partitions).to.have.length(3);
         // Once it exists, the same subscription succeeds.
@@ -722,7 +681,10 @@ function conformance(name: string, getBroker: (ctx: Mocha.Context) => Promise<Su
         // A topic auto-created after it shows that creations asked for earlier are done.
         const marker = uniqueName('conf-marker');
         await rejectionOf((await consumer()).subscribe({ topics: [marker] }));
-        await eventually(async () => (await a.listTopics()).includes(marker), `${marker} created`);
+        await waitFor(async () => (await a.listTopics()).includes(marker), {
+          intervalMs: 50,
+          what: `${marker} created`,
+        });
         expect(await a.listTopics()).not.to.include(missing);
       });
 

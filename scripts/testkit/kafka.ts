@@ -12,24 +12,27 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import { Kafka, logLevel, type Admin, type Consumer, type KafkaConfig } from 'kafkajs';
-import { waitFor } from './recording-peer.js';
+import {
+  Kafka,
+  logLevel,
+  type Admin,
+  type Consumer,
+  type EachMessagePayload,
+  type KafkaConfig,
+} from 'kafkajs';
+import { deferred, waitFor } from './wait.js';
 import type { LogLevelString } from 'bunyan';
 import { createLogger, silentLogger } from '../../lib/platform/logger.js';
-import {
-  startBroker,
-  type BrokerOptions,
-  type RunningBroker,
-} from '../../scripts/kafka-broker/broker.js';
-import { javaAndMavenPresent } from '../../scripts/kafka/classpath.js';
+import { startBroker, type BrokerOptions, type RunningBroker } from '../kafka-broker/broker.js';
+import { javaAndMavenPresent } from '../kafka/classpath.js';
 import {
   startKafkaCluster,
   type KafkaCluster,
   type KafkaClusterOptions,
-} from '../../scripts/kafka/cluster.js';
+} from '../kafka/cluster.js';
 
-export type { RunningBroker } from '../../scripts/kafka-broker/broker.js';
-export type { KafkaCluster } from '../../scripts/kafka/cluster.js';
+export type { RunningBroker } from '../kafka-broker/broker.js';
+export type { KafkaCluster } from '../kafka/cluster.js';
 
 /** Consumer settings that keep group tests quick: Kafka's shortest session timeout, frequent
  * heartbeats, and a short long-poll so a member notices a rebalance soon. */
@@ -221,6 +224,41 @@ export function uniqueName(prefix: string): string {
 
 export type Assignment = Record<string, number[]>;
 
+/** Connects a kafkajs client, and puts its disconnect on the test's `cleanups` (run after it). */
+export async function connected<
+  T extends { connect(): Promise<void>; disconnect(): Promise<void> },
+>(client: T, cleanups: (() => Promise<unknown>)[]): Promise<T> {
+  cleanups.push(() => client.disconnect());
+  await client.connect();
+  return client;
+}
+
+/** A consumer's assigned partitions of `topic`, in ascending order. */
+export const partitionsOf = (a: Assignment, topic: string): number[] =>
+  [...(a[topic] ?? [])].sort((x, y) => x - y);
+
+/**
+ * An `eachMessage` handler that keeps every message as `record` makes it, in arrival order;
+ * `reached(n)` resolves once n have arrived.
+ */
+export function collector<T>(record: (payload: EachMessagePayload) => T) {
+  const messages: T[] = [];
+  const waiters: { count: number; resolve: () => void }[] = [];
+  return {
+    messages,
+    eachMessage: async (payload: EachMessagePayload) => {
+      messages.push(record(payload));
+      for (const w of waiters) if (messages.length >= w.count) w.resolve();
+    },
+    reached(count: number): Promise<void> {
+      const d = deferred();
+      if (messages.length >= count) d.resolve();
+      else waiters.push({ count, resolve: d.resolve });
+      return d.promise;
+    },
+  };
+}
+
 /** Resolves with the assignment of the consumer's next group join that satisfies `accept`. */
 export function nextAssignment(
   consumer: Consumer,
@@ -244,35 +282,6 @@ export function nextFetch(consumer: Consumer): Promise<void> {
       resolve();
     });
   });
-}
-
-/** A promise with its resolve exposed, for "the handler has seen enough" conditions. */
-export function deferred<T = void>(): {
-  promise: Promise<T>;
-  resolve: (value: T) => void;
-  reject: (err: Error) => void;
-} {
-  let resolve!: (value: T) => void;
-  let reject!: (err: Error) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-/** Rejects with `message` if `promise` has not settled within `ms`, so a stuck wait fails with a
- * reason rather than mocha's generic timeout. */
-export async function within<T>(ms: number, promise: Promise<T>, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${message} (waited ${ms} ms)`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**

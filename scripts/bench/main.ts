@@ -29,7 +29,7 @@ import {
   stepFailures,
   stepUp,
   sustainedRate,
-} from './bench/capacity.js';
+} from './capacity.js';
 import {
   clockOffsetMs,
   redisServerPid,
@@ -37,29 +37,23 @@ import {
   runSteady,
   type E2EOptions,
   type E2ERun,
-} from './bench/e2e.js';
-import { createCleanup } from './bench/cleanup.js';
-import { cpuSince, cpuSnapshot } from './bench/cpu.js';
-import { runIntake } from './bench/intake.js';
-import { runNoopFloor } from './bench/noop-floor.js';
-import { runRelayBench } from './bench/relay.js';
+} from './e2e.js';
+import { createCleanup } from './cleanup.js';
+import { cpuSince, cpuSnapshot } from './cpu.js';
+import { runIntake } from './intake.js';
+import { runNoopFloor } from './noop-floor.js';
+import { runRelayBench } from './relay.js';
 import {
   formatJson,
   formatText,
   type BenchResults,
   type CapacityStep,
   type SustainedResults,
-} from './bench/report.js';
-import { sendingPeriod, startSampler, waitIdle, type Samples } from './bench/sampler.js';
-import { sleep } from './bench/stats.js';
-import {
-  baseEnv,
-  prepareResources,
-  REPO,
-  startSystem,
-  type RunningSystem,
-} from './bench/system.js';
-import { deletePrefixKeys } from '../test/support/redis.js';
+} from './report.js';
+import { sendingPeriod, startSampler, waitIdle, type Samples } from './sampler.js';
+import { sleep } from './stats.js';
+import { baseEnv, prepareResources, REPO, startSystem, type RunningSystem } from './system.js';
+import { deletePrefixKeys } from '../testkit/redis.js';
 
 const HELP = `Usage: npm run bench -- [options]
 
