@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { request } from '../support/api.js';
+import { request, storesEnv } from '../support/api.js';
 import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
 import { orderBody } from '../support/factories.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
@@ -38,9 +38,7 @@ describe('npm run dev', function () {
       detached: true,
       env: {
         ...process.env,
-        DATABASE_URL: db.url,
-        REDIS_URL: redis.url,
-        BULLMQ_PREFIX: redis.prefix,
+        ...storesEnv(db, redis),
         PORT: String(port),
         KAFKA_DEV_PORT: '0',
         LOG_LEVEL: 'warn',

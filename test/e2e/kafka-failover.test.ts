@@ -12,7 +12,7 @@ import { startWorker, type RunningWorker } from '../../jobs/start-worker.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import { shippingRequested } from '../../db/outbox/events.js';
 import { startShippingPeer, type ShippingPeer } from '../../scripts/peers/shipping.js';
-import { testConfig } from '../support/api.js';
+import { testConfig, storesEnv } from '../support/api.js';
 import {
   countRows,
   createTestDatabase,
@@ -136,9 +136,7 @@ describe('shipping consumer killed with kill -9 (Apache Kafka)', function () {
       await admin.disconnect();
     }
     env = {
-      DATABASE_URL: db.url,
-      REDIS_URL: redis.url,
-      BULLMQ_PREFIX: redis.prefix,
+      ...storesEnv(db, redis),
       KAFKA_BOOTSTRAP_SERVERS: broker.address,
       ...names.env,
       KAFKA_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
@@ -412,9 +410,7 @@ describe('broker restarted with its data kept while shipping jobs are pending (A
 
   it('when the broker is stopped and started again, then each pending request is sent once and every order ships', async () => {
     const config = testConfig({
-      DATABASE_URL: db.url,
-      REDIS_URL: redis.url,
-      BULLMQ_PREFIX: redis.prefix,
+      ...storesEnv(db, redis),
       PAYMENTS_SERVICE_API_URL: peer.url,
       NOTIFICATIONS_SERVICE_API_URL: peer.url,
       KAFKA_BOOTSTRAP_SERVERS: broker!.address,

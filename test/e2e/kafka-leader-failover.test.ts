@@ -11,7 +11,7 @@ import { startWorker, type RunningWorker } from '../../jobs/start-worker.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import { shippingRequested } from '../../db/outbox/events.js';
 import { startShippingPeer, type ShippingPeer } from '../../scripts/peers/shipping.js';
-import { testConfig } from '../support/api.js';
+import { testConfig, storesEnv } from '../support/api.js';
 import {
   countRows,
   createTestDatabase,
@@ -130,9 +130,7 @@ describe('partition leader killed in a three-node cluster (Apache Kafka)', funct
 
   it('when the leader of a responses partition is killed mid-run, then every order ships once and no request or response is lost or written twice by a retry', async () => {
     const env = {
-      DATABASE_URL: db.url,
-      REDIS_URL: redis.url,
-      BULLMQ_PREFIX: redis.prefix,
+      ...storesEnv(db, redis),
       PAYMENTS_SERVICE_API_URL: peer.url,
       NOTIFICATIONS_SERVICE_API_URL: peer.url,
       KAFKA_BOOTSTRAP_SERVERS: cluster!.brokers.join(','),

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { startWeb, type RunningWeb } from '../../api/server.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import type { Peers } from '../../scripts/peers/index.js';
-import { request, testConfig } from '../support/api.js';
+import { request, testConfig, storesEnv } from '../support/api.js';
 import { startInstantPeers } from '../support/peers.js';
 import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
 import { orderBody, STICKER } from '../support/factories.js';
@@ -45,9 +45,7 @@ describe('processes stopped mid-run with SIGTERM', function () {
       kafkaNames: kafkaNames.shippingPeer,
     });
     env = {
-      DATABASE_URL: db.url,
-      REDIS_URL: redis.url,
-      BULLMQ_PREFIX: redis.prefix,
+      ...storesEnv(db, redis),
       KAFKA_BOOTSTRAP_SERVERS: broker.address,
       ...kafkaNames.env,
       CATALOG_SERVICE_API_URL: `${peers.catalog.url}/api/items`,

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import type { Consumer } from 'kafkajs';
 import type { Peers } from '../../scripts/peers/index.js';
-import { request } from '../support/api.js';
+import { request, storesEnv } from '../support/api.js';
 import { startInstantPeers } from '../support/peers.js';
 import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
 import { orderBody, STICKER } from '../support/factories.js';
@@ -82,9 +82,7 @@ describe('tracing: one trace per order across the processes', function () {
       },
     });
     const env = {
-      DATABASE_URL: db.url,
-      REDIS_URL: redis.url,
-      BULLMQ_PREFIX: redis.prefix,
+      ...storesEnv(db, redis),
       KAFKA_BOOTSTRAP_SERVERS: broker.address,
       ...kafkaNames.env,
       PORT: String(port),

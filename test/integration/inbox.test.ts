@@ -11,6 +11,7 @@ import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/dat
 import { bullJobIdOfRow, insertInboxEvent, insertOrder, outboxRowById } from '../support/orders.js';
 import { waitFor } from '../../scripts/testkit/wait.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
+import { storesEnv } from '../support/api.js';
 
 describe('applying inbox events', function () {
   let tdb: TestDatabase;
@@ -293,9 +294,7 @@ describe('applying inbox events', function () {
     before(async () => {
       redis = createTestRedisPrefix();
       const config = loadConfig({
-        DATABASE_URL: tdb.url,
-        REDIS_URL: redis.url,
-        BULLMQ_PREFIX: redis.prefix,
+        ...storesEnv(tdb, redis),
         JOB_BACKOFF_MS: '5',
       });
       worker = await startWorker(config, {

@@ -11,6 +11,7 @@ import { startRecordingPeer, type RecordingPeer } from '../../scripts/testkit/re
 import { waitFor } from '../../scripts/testkit/wait.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
 import { outboxRowById } from '../support/orders.js';
+import { storesEnv } from '../support/api.js';
 
 /**
  * The job runner's verdict on database errors (jobs/outbox/judge-failure.ts, classifyFailure):
@@ -28,9 +29,7 @@ describe('outbox job verdicts on database errors', function () {
     redis = createTestRedisPrefix();
     payments = await startRecordingPeer();
     const config = loadConfig({
-      DATABASE_URL: tdb.url,
-      REDIS_URL: redis.url,
-      BULLMQ_PREFIX: redis.prefix,
+      ...storesEnv(tdb, redis),
       PAYMENTS_SERVICE_API_URL: payments.url,
       NOTIFICATIONS_SERVICE_API_URL: payments.url,
       KAFKA_BOOTSTRAP_SERVERS: '127.0.0.1:9',

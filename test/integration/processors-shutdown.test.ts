@@ -14,6 +14,7 @@ import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/dat
 import { startRecordingPeer, type RecordingPeer } from '../../scripts/testkit/recording-peer.js';
 import { waitFor } from '../../scripts/testkit/wait.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
+import { storesEnv } from '../support/api.js';
 
 describe('worker shutdown', function () {
   let tdb: TestDatabase;
@@ -22,9 +23,7 @@ describe('worker shutdown', function () {
 
   function env(): Record<string, string> {
     return {
-      DATABASE_URL: tdb.url,
-      REDIS_URL: redis.url,
-      BULLMQ_PREFIX: redis.prefix,
+      ...storesEnv(tdb, redis),
       PAYMENTS_SERVICE_API_URL: peer.url,
       NOTIFICATIONS_SERVICE_API_URL: peer.url,
       // No shipping jobs here: the worker's producer connects on its first send, never.

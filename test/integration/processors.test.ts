@@ -18,6 +18,7 @@ import {
 } from '../../scripts/testkit/recording-peer.js';
 import { waitFor } from '../../scripts/testkit/wait.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
+import { storesEnv } from '../support/api.js';
 
 describe('outbox processors (payments, notifications)', function () {
   let tdb: TestDatabase;
@@ -64,9 +65,7 @@ describe('outbox processors (payments, notifications)', function () {
     payments = await startRecordingPeer();
     notifications = await startRecordingPeer();
     const config = loadConfig({
-      DATABASE_URL: tdb.url,
-      REDIS_URL: redis.url,
-      BULLMQ_PREFIX: redis.prefix,
+      ...storesEnv(tdb, redis),
       PAYMENTS_SERVICE_API_URL: payments.url,
       NOTIFICATIONS_SERVICE_API_URL: notifications.url,
       // No shipping jobs here: the worker's producer connects on its first send, never.
@@ -314,9 +313,7 @@ describe('outbox processors: a peer outage longer than a few attempts would cove
     payments = await startRecordingPeer();
     metrics = createMetrics({ defaults: false });
     const config = loadConfig({
-      DATABASE_URL: tdb.url,
-      REDIS_URL: redis.url,
-      BULLMQ_PREFIX: redis.prefix,
+      ...storesEnv(tdb, redis),
       PAYMENTS_SERVICE_API_URL: payments.url,
       NOTIFICATIONS_SERVICE_API_URL: payments.url,
       KAFKA_BOOTSTRAP_SERVERS: '127.0.0.1:9',

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
 import { waitFor } from '../../scripts/testkit/wait.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
+import { storesEnv } from '../support/api.js';
 
 /**
  * The web process as the Procfile starts it, with NODE_ENV=production: it refuses the defaults
@@ -58,9 +59,7 @@ describe('the web process in production', function () {
     db = await createTestDatabase('production_start');
     redis = createTestRedisPrefix();
     const { child, out } = startWeb({
-      DATABASE_URL: db.url,
-      REDIS_URL: redis.url,
-      BULLMQ_PREFIX: redis.prefix,
+      ...storesEnv(db, redis),
       PAYMENTS_WEBHOOK_UNSIGNED: 'true',
       ADMIN_USER: 'ops',
       ADMIN_PASSWORD: 'k3Vh9-wQz2rT8mPx-production',

@@ -19,6 +19,7 @@ import { bullJobIdOfRow } from '../support/orders.js';
 import { startRecordingPeer, type RecordingPeer } from '../../scripts/testkit/recording-peer.js';
 import { waitFor } from '../../scripts/testkit/wait.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
+import { storesEnv } from '../support/api.js';
 
 describe('reconciler', function () {
   let tdb: TestDatabase;
@@ -30,9 +31,7 @@ describe('reconciler', function () {
 
   function config(env: Record<string, string> = {}) {
     return loadConfig({
-      DATABASE_URL: tdb.url,
-      REDIS_URL: redis.url,
-      BULLMQ_PREFIX: redis.prefix,
+      ...storesEnv(tdb, redis),
       PAYMENTS_SERVICE_API_URL: payments.url,
       NOTIFICATIONS_SERVICE_API_URL: notifications.url,
       JOB_BACKOFF_MS: '5',

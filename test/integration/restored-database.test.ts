@@ -17,6 +17,7 @@ import {
 import { waitFor } from '../../scripts/testkit/wait.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
 import { outboxRowById } from '../support/orders.js';
+import { storesEnv } from '../support/api.js';
 
 /**
  * Postgres restored from a backup (or a development database re-created) while Redis keeps its
@@ -72,9 +73,7 @@ describe('jobs after a database restore that reuses outbox ids', function () {
   beforeEach(async () => {
     redis = createTestRedisPrefix();
     const config = loadConfig({
-      DATABASE_URL: tdb.url,
-      REDIS_URL: redis.url,
-      BULLMQ_PREFIX: redis.prefix,
+      ...storesEnv(tdb, redis),
       PAYMENTS_SERVICE_API_URL: payments.url,
       NOTIFICATIONS_SERVICE_API_URL: notifications.url,
       KAFKA_BOOTSTRAP_SERVERS: '127.0.0.1:9',

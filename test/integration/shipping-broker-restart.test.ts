@@ -5,7 +5,7 @@ import { startWorker, workerReadiness, type RunningWorker } from '../../jobs/sta
 import { insertOutboxRows } from '../../db/outbox/rows.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import { shippingRequested } from '../../db/outbox/events.js';
-import { testConfig } from '../support/api.js';
+import { testConfig, storesEnv } from '../support/api.js';
 import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
 import {
   FAST_CONSUMER,
@@ -56,9 +56,7 @@ describe('shipping requests while the Kafka broker is down', function () {
     broker = await startPrivateTestBroker();
     const topic = uniqueName('requests');
     const config = testConfig({
-      DATABASE_URL: db.url,
-      REDIS_URL: redis.url,
-      BULLMQ_PREFIX: redis.prefix,
+      ...storesEnv(db, redis),
       PAYMENTS_SERVICE_API_URL: peer.url,
       NOTIFICATIONS_SERVICE_API_URL: peer.url,
       KAFKA_BOOTSTRAP_SERVERS: broker.address,

@@ -41,6 +41,17 @@ export function testConfig(env: Record<string, string> = {}): Config {
   return loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'fatal', ...env });
 }
 
+/**
+ * The stores of a process under test: its own database, and its own Redis key prefix for BullMQ.
+ * Spread into the environment a test builds (`{ ...storesEnv(db, redis), … }`).
+ */
+export function storesEnv(
+  db: { url: string },
+  redis: { url: string; prefix: string },
+): Record<'DATABASE_URL' | 'REDIS_URL' | 'BULLMQ_PREFIX', string> {
+  return { DATABASE_URL: db.url, REDIS_URL: redis.url, BULLMQ_PREFIX: redis.prefix };
+}
+
 export async function request(
   baseUrl: string,
   method: string,

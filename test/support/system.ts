@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { startDev, type DevRunning } from '../../scripts/dev.js';
-import { request, type TestResponse } from './api.js';
+import { request, type TestResponse, storesEnv } from './api.js';
 import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
 import { sharedTestBroker, testBrokerKind, uniqueKafkaNames } from '../../scripts/testkit/kafka.js';
@@ -60,9 +60,7 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
       PATH: process.env.PATH,
       NODE_ENV: 'test',
       LOG_LEVEL: 'fatal',
-      DATABASE_URL: db.url,
-      REDIS_URL: redis.url,
-      BULLMQ_PREFIX: redis.prefix,
+      ...storesEnv(db, redis),
       PORT: String(await freePort()),
       ...kafka,
       ADMIN_USER: 'ops',

@@ -21,6 +21,7 @@ import type { AcceptedOrder, LoadOptions, LoadRun } from './load.js';
 import { sendOrders } from './load.js';
 import type { ScenarioContext } from './schedule.js';
 import { createService, type Service } from './service.js';
+import { storesEnv } from '../../support/api.js';
 
 export const ADMIN = { user: 'ops', password: 'faults-admin-pw' };
 export const ADMIN_HEADERS = {
@@ -115,9 +116,7 @@ export async function startFaultSystem(
     NODE_ENV: 'production',
     LOG_LEVEL: 'info',
     PORT: String(port),
-    DATABASE_URL: db.url,
-    REDIS_URL: redis.url,
-    BULLMQ_PREFIX: redis.prefix,
+    ...storesEnv(db, redis),
     KAFKA_BOOTSTRAP_SERVERS: brokers.join(','),
     ...names.env,
     CATALOG_SERVICE_API_URL: `${peers.catalog.url}/api/items`,
