@@ -9,6 +9,12 @@
  */
 import http from 'node:http';
 import { Redis } from 'ioredis';
+import {
+  readStoreCounts,
+  storeCostSince,
+  type StoreCost,
+  type StoreCounts,
+} from './store-counts.js';
 import type pg from 'pg';
 import { cpuSince, cpuSnapshot, type CpuSnapshot, type CpuUsage } from './cpu.js';
 import { keepAliveAgent, newOrderRequest, postOrder, type PostResult } from './http-client.js';
@@ -24,8 +30,8 @@ export interface E2EOptions {
   pids: Record<string, number | undefined>;
   /** For counting the Redis commands a run costs (Redis counts every client's). */
   redisUrl: string;
-  /** The bench database: Postgres's CPU counts only its processes (see cpu.ts). */
-  database?: string;
+  /** The bench database: Postgres's CPU and statistics count only its processes (see cpu.ts). */
+  database: string;
 }
 
 export interface E2ERun {
@@ -58,8 +64,8 @@ export interface E2ERun {
   orderIds: string[];
   /** CPU used from the first POST until every order was final. */
   cpu: CpuUsage;
-  /** Commands Redis processed over the run (any client's: the machine's Redis is shared). */
-  redisCommands?: number;
+  /** What the run cost Redis and Postgres (see store-counts.ts); undefined when unreadable. */
+  stores?: StoreCost;
 }
 
 /** The hops, in order; they add up to POST sent → shipped. */
@@ -88,7 +94,7 @@ export async function runSteady(
 ): Promise<E2ERun> {
   const agent = keepAliveAgent(64);
   try {
-    const redisBefore = await redisCommandCount(options.redisUrl);
+    const storesBefore = await readStoreCounts(options.redisUrl, options.pool, options.database);
     const cpu = cpuSnapshot(options.pids, options.database);
     const t0 = performance.now();
     const sends: Promise<PostResult>[] = [];
@@ -99,7 +105,7 @@ export async function runSteady(
     }
     const sent = performance.now();
     const results = await Promise.all(sends);
-    return await finish(options, label, results, t0, sent, cpu, redisBefore, rate);
+    return await finish(options, label, results, t0, sent, cpu, storesBefore, rate);
   } finally {
     agent.destroy();
   }
@@ -124,7 +130,7 @@ export async function runBurst(
         fetchHealth(agent, options.apiUrl).catch(() => undefined),
       ),
     );
-    const redisBefore = await redisCommandCount(options.redisUrl);
+    const storesBefore = await readStoreCounts(options.redisUrl, options.pool, options.database);
     const cpu = cpuSnapshot(options.pids, options.database);
     const t0 = performance.now();
     const results: PostResult[] = [];
@@ -139,7 +145,7 @@ export async function runBurst(
     );
     const sent = performance.now();
     const answered = results.filter((r): r is PostResult => r !== undefined);
-    return await finish(options, label, answered, t0, sent, cpu, redisBefore, undefined);
+    return await finish(options, label, answered, t0, sent, cpu, storesBefore, undefined);
   } finally {
     agent.destroy();
   }
@@ -163,7 +169,7 @@ async function finish(
   t0: number,
   lastSent: number,
   cpuBefore: CpuSnapshot,
-  redisBefore: number | undefined,
+  storesBefore: StoreCounts | undefined,
   rate: number | undefined,
 ): Promise<E2ERun> {
   const created = results.filter((r) => r.status === 201 && r.orderId);
@@ -172,7 +178,7 @@ async function finish(
   const final = await waitFinal(options, ids);
   const seconds = (performance.now() - t0) / 1000;
   const cpu = cpuSince(cpuBefore, cpuSnapshot(options.pids, options.database));
-  const redisAfter = await redisCommandCount(options.redisUrl);
+  const storesAfter = await readStoreCounts(options.redisUrl, options.pool, options.database);
   const timings = await orderTimings(options.pool, ids);
   const sentAt = new Map(created.map((r) => [r.orderId!, r.sentAt]));
 
@@ -213,10 +219,7 @@ async function finish(
     sendSeconds: (lastSent - t0) / 1000,
     orderIds: ids,
     cpu,
-    redisCommands:
-      redisBefore === undefined || redisAfter === undefined
-        ? undefined
-        : redisAfter - redisBefore - 1, // less the first INFO, counted in the second
+    stores: storesBefore && storesAfter ? storeCostSince(storesBefore, storesAfter) : undefined,
   };
 }
 
@@ -351,27 +354,6 @@ export async function redisServerPid(url: string): Promise<number | undefined> {
     const m = /process_id:(\d+)/.exec(await client.info('server'));
     return m ? Number(m[1]) : undefined;
   } catch {
-    return undefined;
-  } finally {
-    client.disconnect();
-  }
-}
-
-/** Redis's count of commands processed so far (INFO stats), or undefined when unreadable. */
-async function redisCommandCount(url: string): Promise<number | undefined> {
-  // No ready check: it would send an INFO of its own and skew the count.
-  const client = new Redis(url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 1,
-    enableReadyCheck: false,
-  });
-  try {
-    await client.connect();
-    const info = await client.info('stats');
-    const m = /total_commands_processed:(\d+)/.exec(info);
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    // Only a diagnostic: the run's figures do not depend on it.
     return undefined;
   } finally {
     client.disconnect();

@@ -7,6 +7,7 @@ import { round, type Summary } from './stats.js';
 import { STEP_P99_MS, type Efficiency } from './capacity.js';
 import type { NoopFloorResult } from './noop-floor.js';
 import type { PartLog } from './system.js';
+import type { StoreCost } from './store-counts.js';
 
 export const TARGETS = {
   /** 1. Capacity: the highest steady rate with every order final, p99 ≤ 250 ms, bounded backlog. */
@@ -496,12 +497,7 @@ export function formatText(r: BenchResults): string {
       ).map((l) => `   ${l}`),
     );
     out.push(...cpuLines(run.cpu, run.created));
-    if (run.redisCommands !== undefined && run.created) {
-      out.push(
-        `   Redis commands per order ≈ ${(run.redisCommands / run.created).toFixed(0)} ` +
-          '(counted by the shared Redis, any client)',
-      );
-    }
+    if (run.created) out.push(...storeCostLines(run.stores, run.created));
     const worst = run.slowest[0];
     if (worst) {
       const parts = (Object.keys(HOPS) as HopName[])
@@ -635,4 +631,18 @@ export function formatJson(r: BenchResults): string {
       key === 'orderIds' ? undefined : typeof value === 'number' ? round(value, 2) : value,
     2,
   );
+}
+
+/** What one order cost the stores, from the counts read at the servers (see store-counts.ts). */
+export function storeCostLines(stores: StoreCost | undefined, orders: number): string[] {
+  if (!stores) return ['   per order, at the stores: n/a (counts unreadable)'];
+  const per = (n: number, digits = 0) => (n / orders).toFixed(digits);
+  const top = stores.redisTop.map((c) => `${c.command} ${per(c.calls)}`).join(', ');
+  return [
+    `   per order, Redis: ${per(stores.redisCommands)} commands run, Lua included ` +
+      `(${per(stores.redisClientCommands)} sent by clients, ${per(stores.redisScriptCalls, 1)} of them script calls); most: ${top}`,
+    `   per order, Postgres: ${per(stores.pgTransactions, 1)} transactions, ` +
+      `${per(stores.pgRowWrites, 1)} row writes, ${(stores.walBytes / orders / 1024).toFixed(1)} kB of WAL ` +
+      "(the bench's own polling included, a few queries a second)",
+  ];
 }

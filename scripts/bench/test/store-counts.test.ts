@@ -1,0 +1,78 @@
+import { expect } from 'chai';
+import { storeCostLines } from '../report.js';
+import { parseCommandStats, storeCostSince, type StoreCounts } from '../store-counts.js';
+
+const INFO = [
+  '# Commandstats',
+  'cmdstat_evalsha:calls=120,usec=900,usec_per_call=7.50,rejected_calls=0,failed_calls=0',
+  'cmdstat_hset:calls=400,usec=300,usec_per_call=0.75,rejected_calls=0,failed_calls=0',
+  'cmdstat_info:calls=3,usec=30,usec_per_call=10.00,rejected_calls=0,failed_calls=0',
+  'cmdstat_client|setname:calls=2,usec=1,usec_per_call=0.50,rejected_calls=0,failed_calls=0',
+].join('\r\n');
+
+function counts(over: Partial<StoreCounts>): StoreCounts {
+  return {
+    redisClientCommands: 0,
+    redisCalls: {},
+    pgTransactions: 0,
+    pgRowWrites: 0,
+    walBytes: 0,
+    ...over,
+  };
+}
+
+describe('bench store counts: what an order costs Redis and Postgres', () => {
+  it('when Redis lists its command stats, then each command gets its calls, subcommands kept whole', () => {
+    expect(parseCommandStats(INFO)).to.deep.equal({
+      evalsha: 120,
+      hset: 400,
+      info: 3,
+      'client|setname': 2,
+    });
+  });
+
+  it("when two readings are subtracted, then the readings' own INFO and query are left out and script calls are told apart", () => {
+    const before = counts({
+      redisClientCommands: 1000,
+      redisCalls: { evalsha: 100, hset: 300, info: 2 },
+      pgTransactions: 50,
+      pgRowWrites: 10,
+      walBytes: 4096,
+    });
+    const after = counts({
+      redisClientCommands: 1031,
+      redisCalls: { evalsha: 130, hset: 420, info: 3, zadd: 5 },
+      pgTransactions: 71,
+      pgRowWrites: 70,
+      walBytes: 14336,
+    });
+    const cost = storeCostSince(before, after);
+    expect(cost.redisClientCommands).to.equal(30);
+    expect(cost.redisCommands).to.equal(30 + 120 + 5);
+    expect(cost.redisScriptCalls).to.equal(30);
+    expect(cost.redisTop[0]).to.deep.equal({ command: 'hset', calls: 120 });
+    expect(cost.pgTransactions).to.equal(20);
+    expect(cost.pgRowWrites).to.equal(60);
+    expect(cost.walBytes).to.equal(10240);
+  });
+
+  it('when the cost is reported, then it is per order, and unreadable counts say so', () => {
+    const lines = storeCostLines(
+      {
+        redisClientCommands: 200,
+        redisCommands: 500,
+        redisScriptCalls: 40,
+        redisTop: [{ command: 'hset', calls: 100 }],
+        pgTransactions: 30,
+        pgRowWrites: 90,
+        walBytes: 20480,
+      },
+      10,
+    );
+    expect(lines[0]).to.contain('50 commands run').and.contain('20 sent by clients');
+    expect(lines[0]).to.contain('4.0 of them script calls').and.contain('hset 10');
+    expect(lines[1]).to.contain('3.0 transactions').and.contain('9.0 row writes');
+    expect(lines[1]).to.contain('2.0 kB of WAL');
+    expect(storeCostLines(undefined, 10)[0]).to.contain('n/a');
+  });
+});
