@@ -53,7 +53,7 @@ cleanup() {
   iptables -D FORWARD -d "${net}0/24" -j ACCEPT 2>/dev/null || true
   ip link del "vh$$" 2>/dev/null || true
   ip netns del "$ns" 2>/dev/null || true
-  [ -n "${root:-}" ] && rm -rf "$root"
+  if [ -n "${root:-}" ]; then rm -rf "$root"; fi
 }
 trap cleanup EXIT
 ip netns add "$ns"
@@ -75,7 +75,8 @@ inner_test='npm ci --no-audit --no-fund && npm test'
 inner_dev=$(
   cat <<'EOF'
 npm ci --no-audit --no-fund || exit 1
-npm run dev & dev=$!
+# Its own process group, so the SIGINT below reaches every process in it, as Ctrl-C does.
+setsid npm run dev & dev=$!
 node --input-type=module -e '
 const base = "http://127.0.0.1:8000";
 const until = async (what, check, ms) => {
@@ -93,17 +94,17 @@ const res = await fetch(`${base}/api/v1/orders`, {
   body: JSON.stringify({ item_id: "0b7f5c2e-3c4f-4a57-9a8e-1f2d3c4b5a61", quantity: 2,
     user_id: "demo-user", idempotency_key: crypto.randomUUID() }),
 });
-const order = await res.json();
+const order = (await res.json()).data;
 console.log(`bare-machine: POST /api/v1/orders -> ${res.status} ${order.status}`);
 if (res.status !== 201) process.exit(1);
 const shipped = await until("shipped", async () => {
-  const o = await (await fetch(`${base}/api/v1/orders/${order.id}`)).json();
+  const o = (await (await fetch(`${base}/api/v1/orders/${order.id}`)).json()).data;
   return o.status === "shipped" && o;
 }, 60_000);
 console.log(`bare-machine: order ${shipped.id} is ${shipped.status}`);
 '
 ok=$?
-kill -INT "$dev" && wait "$dev"
+kill -INT -- "-$dev" && wait "$dev"
 echo "bare-machine: npm run dev exited with $? after SIGINT"
 exit $ok
 EOF
@@ -125,6 +126,13 @@ for c in "${commands[@]}"; do
   ln -s ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/local/bin/npm"
   ln -s ../lib/node_modules/npm/bin/npx-cli.js "$root/usr/local/bin/npx"
   cp /etc/resolv.conf "$root/etc/resolv.conf"
+  # A network whose HTTPS passes through an inspecting proxy needs its CA on every machine; the
+  # one this machine gives Node.js (NODE_EXTRA_CA_CERTS) goes in too, and nothing else.
+  extra_ca=
+  if [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f "$NODE_EXTRA_CA_CERTS" ]; then
+    cp "$NODE_EXTRA_CA_CERTS" "$root/root/extra-ca.pem"
+    extra_ca=NODE_EXTRA_CA_CERTS=/root/extra-ca.pem
+  fi
   if [ "$c" = test ]; then inner=$inner_test; else inner=$inner_dev; fi
   say "$c: running (log: $log)"
   started=$(date +%s)
@@ -136,8 +144,8 @@ for c in "${commands[@]}"; do
     mount --rbind /dev "$root/dev"
     mount -t tmpfs -o mode=1777 shm "$root/dev/shm"
     exec chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
-      LANG=C.UTF-8 bash -c "cd /root/order-service && $inner"
-  ' _ "$root" "$inner" >"$log" 2>&1 || rc=$?
+      LANG=C.UTF-8 $3 bash -c "cd /root/order-service && $inner"
+  ' _ "$root" "$inner" "$extra_ca" >"$log" 2>&1 || rc=$?
   say "$c: exit $rc after $(($(date +%s) - started)) s; last lines:"
   tail -n 8 "$log" | sed 's/\x1b\[[0-9;]*m//g; s/^/  /'
   ((rc == 0)) || status=1
