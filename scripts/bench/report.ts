@@ -639,8 +639,8 @@ export function storeCostLines(stores: StoreCost | undefined, orders: number): s
   const per = (n: number, digits = 0) => (n / orders).toFixed(digits);
   const top = stores.redisTop.map((c) => `${c.command} ${per(c.calls)}`).join(', ');
   return [
-    `   per order, Redis: ${per(stores.redisCommands)} commands run, Lua included ` +
-      `(${per(stores.redisClientCommands)} sent by clients, ${per(stores.redisScriptCalls, 1)} of them script calls); most: ${top}`,
+    `   per order, Redis: ${per(stores.redisCommands)} commands run, those inside Lua scripts ` +
+      `included (${per(stores.redisScriptCalls, 1)} of them script calls); most: ${top}`,
     `   per order, Postgres: ${per(stores.pgTransactions, 1)} transactions, ` +
       `${per(stores.pgRowWrites, 1)} row writes, ${(stores.walBytes / orders / 1024).toFixed(1)} kB of WAL ` +
       "(the bench's own polling included, a few queries a second)",

@@ -1,7 +1,7 @@
 /**
  * What an order costs the stores, read at the servers before and after a run: Redis's commands
- * (INFO stats counts what clients sent; INFO commandstats also counts what BullMQ's Lua scripts
- * run inside Redis), and Postgres's transactions, row writes and WAL. These are the figures a
+ * (INFO commandstats, which counts the commands BullMQ's Lua scripts run inside Redis as well as
+ * the script calls themselves), and Postgres's transactions, row writes and WAL. These are the figures a
  * capacity model multiplies by the order rate.
  *
  * Both servers count every client's work, so the figures are right only on a quiet machine, which
@@ -13,8 +13,6 @@ import { Redis } from 'ioredis';
 import type pg from 'pg';
 
 export interface StoreCounts {
-  /** Commands clients sent (INFO stats total_commands_processed). */
-  redisClientCommands: number;
   /** Calls per command, those run inside Lua scripts included (INFO commandstats). */
   redisCalls: Record<string, number>;
   pgTransactions: number;
@@ -25,8 +23,6 @@ export interface StoreCounts {
 }
 
 export interface StoreCost {
-  /** Commands sent by clients, each Lua script call counted once. */
-  redisClientCommands: number;
   /** Every command Redis ran, those inside Lua scripts included. */
   redisCommands: number;
   /** EVAL, EVALSHA and FCALL calls: BullMQ's scripts. */
@@ -60,10 +56,7 @@ export async function readStoreCounts(
   });
   try {
     await redis.connect();
-    // One round trip for both sections, so the second is not counted against the first.
-    const info = await redis.info('everything');
-    const processed = /^total_commands_processed:(\d+)/m.exec(info);
-    if (!processed) return undefined;
+    const info = await redis.info('commandstats');
     const { rows } = await pool.query<{ xacts: string; writes: string; wal: string }>(
       `select xact_commit + xact_rollback as xacts,
               tup_inserted + tup_updated + tup_deleted as writes,
@@ -74,7 +67,6 @@ export async function readStoreCounts(
     const row = rows[0];
     if (!row) return undefined;
     return {
-      redisClientCommands: Number(processed[1]),
       redisCalls: parseCommandStats(info),
       pgTransactions: Number(row.xacts),
       pgRowWrites: Number(row.writes),
@@ -99,7 +91,6 @@ export function storeCostSince(before: StoreCounts, after: StoreCounts): StoreCo
   if (calls.info) calls.info -= 1;
   const redisCommands = Object.values(calls).reduce((a, b) => a + b, 0);
   return {
-    redisClientCommands: after.redisClientCommands - before.redisClientCommands - 1,
     redisCommands,
     redisScriptCalls: Object.entries(calls)
       .filter(([command]) => SCRIPT_COMMANDS.has(command))
