@@ -122,7 +122,10 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<TestPgB
       `could not run pgbouncer (${(err as Error).message}); scripts/services.sh installs Debian's package`,
     );
   });
+  // Raced against readiness below; after a good start it never settles, and must not be reported
+  // as an unhandled rejection if the child errors later (stop() then sees it exit).
   spawnFailed.catch(() => undefined);
+  // No log yet (or its directory already removed) reads as an empty log.
   const readLog = () => readFile(path.join(dir, 'pgbouncer.log'), 'utf8').catch(() => '');
 
   const urlFor = (url: string) => {
@@ -161,6 +164,7 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<TestPgB
           }
           // A login through it reaches the server: PgBouncer listens and can connect onward.
           const c = new pg.Client({ connectionString: urlFor(options.databaseUrl) });
+          // Not up yet is the expected answer for a while: a failed probe means "ask again".
           c.on('error', () => undefined);
           try {
             await c.connect();
