@@ -31,7 +31,8 @@ export const database = {
       default: true,
       description:
         'Named prepared statements on the hot paths; false behind PgBouncer before 1.21 in ' +
-        'transaction pooling (or without max_prepared_statements), at some CPU per order.',
+        'transaction pooling (or without max_prepared_statements): about +25 % Postgres CPU per ' +
+        'order (docs/scaling.md).',
     }),
     dbPoolMax: variable({
       env: 'DB_POOL_MAX',
