@@ -27,6 +27,12 @@ export interface DatabaseOptions {
   logger: Logger;
   /** Names the process in pg_stat_activity. */
   applicationName?: string;
+  /**
+   * db/statement.ts's statements as named prepared statements (parsed and planned once per
+   * connection); false sends them unnamed, for a pooler that hands each transaction another
+   * server connection (PgBouncer before 1.21 in transaction pooling). @defaultValue true
+   */
+  preparedStatements?: boolean;
 }
 
 // numeric comes back as a string already (exact); bigint (int8) as string too: parse counts as
@@ -36,15 +42,21 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => {
   return Number.isSafeInteger(n) ? n : v;
 });
 
+/** The node-postgres handle under a Db or Tx, and whether statements on it may be named. */
+export interface PgHandle {
+  pg: pg.Pool | pg.PoolClient;
+  preparedStatements: boolean;
+}
+
 /**
  * The node-postgres handle under each Db and Tx this module made (the pool, or a transaction's
- * client): db/statement.ts runs its prepared statements on it directly, without drizzle's query
+ * client): db/statement.ts runs its statements on it directly, without drizzle's query
  * builder. Weak, so a finished transaction's entry goes with it.
  */
-const pgHandles = new WeakMap<object, pg.Pool | pg.PoolClient>();
+const pgHandles = new WeakMap<object, PgHandle>();
 
 /** The pool or client under `ex`; undefined for a handle made elsewhere (a nested transaction). */
-export function pgHandleOf(ex: Executor): pg.Pool | pg.PoolClient | undefined {
+export function pgHandleOf(ex: Executor): PgHandle | undefined {
   return pgHandles.get(ex);
 }
 
@@ -54,11 +66,11 @@ export function pgHandleOf(ex: Executor): pg.Pool | pg.PoolClient | undefined {
  * and each such failure shrinks the pool for good. This runs the same drizzle transaction on a
  * client checked out and released here, always, and destroyed when its connection broke.
  */
-function leakFreeTransaction(pool: pg.Pool): Db['transaction'] {
+function leakFreeTransaction(pool: pg.Pool, preparedStatements: boolean): Db['transaction'] {
   return (work, config) =>
     withPooledClient(pool, (client) =>
-      drizzleOn(client).transaction((tx) => {
-        pgHandles.set(tx, client);
+      drizzleOn(client, preparedStatements).transaction((tx) => {
+        pgHandles.set(tx, { pg: client, preparedStatements });
         return work(tx);
       }, config),
     );
@@ -89,12 +101,12 @@ async function withPooledClient<T>(
 
 /** One drizzle instance per pooled connection, made on its first use. */
 const perClient = new WeakMap<pg.PoolClient, Db>();
-function drizzleOn(client: pg.PoolClient): Db {
+function drizzleOn(client: pg.PoolClient, preparedStatements: boolean): Db {
   let db = perClient.get(client);
   if (!db) {
     db = drizzle(client, { schema });
     perClient.set(client, db);
-    pgHandles.set(db, client);
+    pgHandles.set(db, { pg: client, preparedStatements });
   }
   return db;
 }
@@ -111,8 +123,9 @@ export async function transactionOpenedWith<R, T>(
   first: string,
   work: (rows: R[], tx: Executor) => Promise<T>,
 ): Promise<T> {
-  const pool = pgHandles.get(db);
-  if (!(pool instanceof pg.Pool)) {
+  const handle = pgHandles.get(db);
+  const pool = handle?.pg;
+  if (!handle || !(pool instanceof pg.Pool)) {
     // A handle this module did not make: BEGIN and the statement apart.
     return db.transaction(async (tx) => work((await tx.execute(sql.raw(first))).rows as R[], tx));
   }
@@ -120,7 +133,7 @@ export async function transactionOpenedWith<R, T>(
     try {
       // Two statements in one simple query: node-postgres answers with one result per statement.
       const results = (await client.query(`begin; ${first}`)) as unknown as pg.QueryResult[];
-      const out = await work(results[1]!.rows as R[], drizzleOn(client));
+      const out = await work(results[1]!.rows as R[], drizzleOn(client, handle.preparedStatements));
       await client.query('commit');
       return out;
     } catch (err) {
@@ -139,6 +152,7 @@ export function createDatabase({
   max = 10,
   logger,
   applicationName = 'order-service',
+  preparedStatements = true,
 }: DatabaseOptions): Database {
   const pool = new pg.Pool({
     connectionString: url,
@@ -146,7 +160,9 @@ export function createDatabase({
     application_name: applicationName,
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30000,
-    // A statement stuck behind a lock must not hold a request or job forever.
+    // A statement stuck behind a lock must not hold a request or job forever. Sent in the
+    // startup packet, which PgBouncer refuses unless told to ignore it: behind one, the timeout
+    // is the role's (docs/scaling.md).
     statement_timeout: 15000,
   });
   // An idle client losing its connection (Postgres restart) emits here; without a listener the
@@ -160,8 +176,8 @@ export function createDatabase({
     client.on('error', (err) => logger.warn({ err }, 'postgres connection lost'));
   });
   const db = drizzle(pool, { schema });
-  db.transaction = leakFreeTransaction(pool);
-  pgHandles.set(db, pool);
+  db.transaction = leakFreeTransaction(pool, preparedStatements);
+  pgHandles.set(db, { pg: pool, preparedStatements });
   return {
     pool,
     db,

@@ -3,6 +3,7 @@ import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { Logger } from '../lib/platform/logger.js';
+import { directDatabaseUrl } from '../lib/platform/config.js';
 import { isMain } from '../lib/platform/main.js';
 import { runTask } from '../lib/platform/runner.js';
 
@@ -15,7 +16,9 @@ const MIGRATION_LOCK_KEY = 727_001;
 /**
  * Applies the committed drizzle-kit migrations. drizzle's migrator has no guard against two
  * processes at once (two release phases, or web dynos started with migrate-on-boot), so it runs
- * under a session advisory lock on one dedicated connection.
+ * under a session advisory lock on one dedicated connection: a direct one (DATABASE_DIRECT_URL),
+ * since behind transaction pooling the unlock could reach another server connection than the
+ * lock did, and the lock would stay held.
  */
 export async function runMigrations(databaseUrl: string, logger: Logger): Promise<void> {
   const client = new pg.Client({
@@ -39,5 +42,5 @@ export async function runMigrations(databaseUrl: string, logger: Logger): Promis
 }
 
 if (isMain(import.meta.url)) {
-  runTask('release', ({ config, logger }) => runMigrations(config.databaseUrl, logger));
+  runTask('release', ({ config, logger }) => runMigrations(directDatabaseUrl(config), logger));
 }

@@ -2,7 +2,7 @@ import { and, asc, desc, eq, lt, sql } from 'drizzle-orm';
 import { OUTBOX_CHANNEL, type NewOutboxRow } from './outbox/events.js';
 import type { Db, Executor } from './client.js';
 import { outboxInsertText, outboxParams } from './outbox/rows.js';
-import { run, statement, tableRows } from './statement.js';
+import { preparedName, run, statement, tableRows } from './statement.js';
 import { orderStatusHistory, orders, type OrderRow } from './schema.js';
 
 export interface NewOrder {
@@ -25,7 +25,8 @@ export interface HistoryEntry {
 }
 
 // The two hottest reads (every create asks the first, every read the second) are prepared by
-// name, once per database handle, so neither drizzle nor Postgres plans them again per request.
+// name, once per database handle, so neither drizzle nor Postgres plans them again per request
+// (unnamed behind PgBouncer: preparedName).
 const prepared = new WeakMap<Db, ReturnType<typeof prepare>>();
 function prepare(db: Db) {
   return {
@@ -34,13 +35,13 @@ function prepare(db: Db) {
       .from(orders)
       .where(eq(orders.idempotencyKey, sql.placeholder('key')))
       .limit(1)
-      .prepare('orders_by_idempotency_key'),
+      .prepare(preparedName(db, 'orders_by_idempotency_key')),
     byId: db
       .select()
       .from(orders)
       .where(eq(orders.id, sql.placeholder('id')))
       .limit(1)
-      .prepare('orders_by_id'),
+      .prepare(preparedName(db, 'orders_by_id')),
   };
 }
 function statements(db: Db) {

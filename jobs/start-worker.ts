@@ -1,6 +1,11 @@
 import type { Redis } from 'ioredis';
 import { type Database, type Db } from '../db/client.js';
-import { ConfigError, paymentsRefundsUrl, type Config } from '../lib/platform/config.js';
+import {
+  ConfigError,
+  directDatabaseUrl,
+  paymentsRefundsUrl,
+  type Config,
+} from '../lib/platform/config.js';
 import { type Logger } from '../lib/platform/logger.js';
 import type { ReadinessChecks } from '../lib/platform/health.js';
 import { type Metrics } from '../lib/platform/metrics.js';
@@ -143,7 +148,7 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Run
   );
   const relay = createRelay({
     db,
-    databaseUrl: config.databaseUrl,
+    databaseUrl: directDatabaseUrl(config),
     queues,
     logger,
     batchSize: jobs.relayBatchSize,

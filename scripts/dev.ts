@@ -11,7 +11,7 @@ import { createDatabase } from '../db/client.js';
 import { runMigrations } from '../db/migrate.js';
 import { startShippingConsumer } from '../jobs/start-shipping-consumer.js';
 import { startWorker } from '../jobs/start-worker.js';
-import { loadConfig, type Config } from '../lib/platform/config.js';
+import { directDatabaseUrl, loadConfig, type Config } from '../lib/platform/config.js';
 import { database } from '../lib/platform/config/database.js';
 import { redis } from '../lib/platform/config/redis.js';
 import { createKafka } from '../lib/kafka/client.js';
@@ -140,9 +140,14 @@ async function startAll(
   }
 
   const config = loadConfig(env);
-  if (await ensureDatabase(config.databaseUrl)) logger.info('database created');
-  await runMigrations(config.databaseUrl, logger);
-  const database = createDatabase({ url: config.databaseUrl, max: config.dbPoolMax, logger });
+  if (await ensureDatabase(directDatabaseUrl(config))) logger.info('database created');
+  await runMigrations(directDatabaseUrl(config), logger);
+  const database = createDatabase({
+    url: config.databaseUrl,
+    max: config.dbPoolMax,
+    logger,
+    preparedStatements: config.databasePreparedStatements,
+  });
   started('database pool', () => database.close());
 
   if (env.SHIPPING_PEER !== 'off') {

@@ -6,6 +6,8 @@
 # - PostgreSQL: local TCP connections of user `postgres` are trusted (no password), port 5432.
 # - Redis: port 6379, `maxmemory-policy noeviction` (BullMQ loses jobs under eviction), no
 #   persistence (a test server; production wants AOF, see docs/operations.md).
+# - PgBouncer: installed only; the tests start their own on free ports (scripts/testkit), so the
+#   system service Debian's package enables is stopped and disabled.
 #
 # On a laptop with Docker, `docker compose up -d postgres redis` gives the same two services.
 set -euo pipefail
@@ -30,6 +32,7 @@ need_install=()
 command -v pg_ctlcluster >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 ||
   need_install+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need_install+=(redis-server)
+[ -x /usr/sbin/pgbouncer ] || command -v pgbouncer >/dev/null 2>&1 || need_install+=(pgbouncer)
 if ((${#need_install[@]})); then
   if [ "$(id -u)" != 0 ]; then
     say "missing ${need_install[*]}; run this script as root, or install them yourself" >&2
@@ -38,6 +41,15 @@ if ((${#need_install[@]})); then
   say "installing ${need_install[*]} from Debian's packages"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_install[@]}" >/dev/null
+  if [[ " ${need_install[*]} " == *" pgbouncer "* ]]; then
+    # Debian's package starts a pgbouncer on 127.0.0.1:6432 where init scripts may run: nothing
+    # here uses it, so it is stopped now and not started at boot.
+    if [ -f /run/postgresql/pgbouncer.pid ]; then
+      invoke-rc.d pgbouncer stop || say "could not stop the system pgbouncer" >&2
+    fi
+    update-rc.d pgbouncer disable >/dev/null 2>&1 || true
+    if [ -d /run/systemd/system ]; then systemctl disable --now pgbouncer >/dev/null 2>&1 || true; fi
+  fi
 fi
 
 # --- PostgreSQL --------------------------------------------------------------------------------
@@ -83,4 +95,5 @@ wait_for Redis redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping
 # A Redis that was already running may have been started with another policy.
 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" config set maxmemory-policy noeviction >/dev/null
 
+say "PgBouncer $(/usr/sbin/pgbouncer --version 2>/dev/null | sed -nE '1s/PgBouncer //p') (started by the tests)"
 say "PostgreSQL $version on 127.0.0.1:$PG_PORT, Redis $(redis-server --version | sed -E 's/.*v=([^ ]+).*/\1/') on 127.0.0.1:$REDIS_PORT"

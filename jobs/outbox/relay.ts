@@ -17,7 +17,10 @@ import type { Queues } from './queues.js';
  */
 export interface RelayOptions {
   db: Db;
-  /** For the dedicated LISTEN connection. */
+  /**
+   * For the dedicated LISTEN connection: a direct one, past any pooler (a notification reaches
+   * only the session that listens, and transaction pooling gives no session to keep).
+   */
   databaseUrl: string;
   queues: Queues;
   logger: Logger;

@@ -24,6 +24,7 @@ import { trustProxyHopsOf, web, webProblems, webProductionProblems } from './con
 
 export { parseBrokers, type SaslMechanism } from './config/kafka.js';
 export { paymentsRefundsUrl } from './config/peers.js';
+export { directDatabaseUrl } from './config/database.js';
 
 /** In the order .env.example and docs/configuration.md list them. A new section goes here and in TREE. */
 export const SECTIONS: readonly Section[] = [processes, web, database, redis, peers, kafka, jobs];

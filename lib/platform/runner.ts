@@ -54,6 +54,7 @@ export function runProcess(spec: ProcessSpec, env: NodeJS.ProcessEnv = process.e
     max: config.dbPoolMax,
     logger,
     applicationName: `order-service-${spec.name}`,
+    preparedStatements: config.databasePreparedStatements,
   });
   let health: HealthServer | undefined;
   let dying = false;

@@ -88,7 +88,8 @@ sustained run, with each part's idle CPU (a few seconds of no load just before) 
 no-op BullMQ floor copies that run's jobs and rate.
 
 Postgres: TEST_DATABASE_ADMIN_URL (postgres://postgres@127.0.0.1:5432/postgres); Redis:
-BENCH_REDIS_URL or TEST_REDIS_URL (redis://127.0.0.1:6379); pgbench: PGBENCH (pgbench on PATH).`;
+BENCH_REDIS_URL or TEST_REDIS_URL (redis://127.0.0.1:6379); pgbench: PGBENCH (pgbench on PATH).
+DATABASE_PREPARED_STATEMENTS=false is passed to the service: what PgBouncer 1.18 makes an order cost.`;
 
 /** How often the backlog and memory are sampled. */
 const SAMPLE_MS = 250;

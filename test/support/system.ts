@@ -6,6 +6,7 @@ import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testk
 import { sharedTestBroker, testBrokerKind, uniqueKafkaNames } from '../../scripts/testkit/kafka.js';
 import { waitFor } from '../../scripts/testkit/wait.js';
 import { freePort } from '../../scripts/testkit/ports.js';
+import { startPgBouncer, type TestPgBouncer } from '../../scripts/testkit/pgbouncer.js';
 
 export { freePort };
 
@@ -13,6 +14,8 @@ export interface TestSystem {
   dev: DevRunning;
   db: TestDatabase;
   redis: TestRedisPrefix;
+  /** PgBouncer in front of the database, when the system was started through one. */
+  pgbouncer?: TestPgBouncer;
   request(
     method: string,
     path: string,
@@ -40,13 +43,35 @@ export const ADMIN_AUTH = {
   authorization: `Basic ${Buffer.from('ops:e2e-pw').toString('base64')}`,
 };
 
+export interface TestSystemOptions {
+  /**
+   * The service's pool goes through PgBouncer in transaction pooling (DATABASE_URL), with
+   * prepared statements off; LISTEN and the migrations use the database directly
+   * (DATABASE_DIRECT_URL). `env` may still override any of the three.
+   */
+  throughPgBouncer?: boolean;
+}
+
 /**
  * The whole service as `npm run dev` runs it (broker, peers, web, worker, consumer in one
  * process) on its own database and BullMQ prefix, quiet, for end-to-end tests.
  */
-export async function startTestSystem(env: Record<string, string> = {}): Promise<TestSystem> {
+export async function startTestSystem(
+  env: Record<string, string> = {},
+  options: TestSystemOptions = {},
+): Promise<TestSystem> {
   const db = await createTestDatabase('e2e');
   const redis = createTestRedisPrefix();
+  let pgbouncer: TestPgBouncer | undefined;
+  let databaseEnv: Record<string, string> = {};
+  if (options.throughPgBouncer) {
+    pgbouncer = await startPgBouncer({ databaseUrl: db.url });
+    databaseEnv = {
+      DATABASE_URL: pgbouncer.urlFor(db.url),
+      DATABASE_DIRECT_URL: db.url,
+      DATABASE_PREPARED_STATEMENTS: 'false',
+    };
+  }
   const sink = new Writable({ write: (_c, _e, done) => done() });
   // On Apache Kafka the run's shared broker serves, under this system's own topic and group names;
   // embedded, dev mode starts its own in-repo broker as it does for a developer.
@@ -54,6 +79,7 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
     (await testBrokerKind()) === 'real'
       ? { KAFKA_BOOTSTRAP_SERVERS: (await sharedTestBroker()).address, ...uniqueKafkaNames().env }
       : { KAFKA_DEV_PORT: '0' };
+  // PgBouncer is a child process: a failed start must not leave it running.
   const dev = await startDev({
     out: sink,
     env: {
@@ -61,6 +87,7 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
       NODE_ENV: 'test',
       LOG_LEVEL: 'fatal',
       ...storesEnv(db, redis),
+      ...databaseEnv,
       PORT: String(await freePort()),
       ...kafka,
       ADMIN_USER: 'ops',
@@ -71,6 +98,9 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
       SHUTDOWN_TIMEOUT_MS: '5000',
       ...env,
     },
+  }).catch(async (err: unknown) => {
+    await pgbouncer?.stop();
+    throw err;
   });
   const call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) =>
     request(dev.apiUrl, method, path, body, headers);
@@ -83,6 +113,7 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
     dev,
     db,
     redis,
+    pgbouncer,
     request: call,
     peers,
     notificationEvents: (orderId) =>
@@ -108,6 +139,7 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
       try {
         await dev.stop();
       } finally {
+        await pgbouncer?.stop();
         await redis.flush();
         await db.drop();
       }

@@ -1,5 +1,10 @@
 import { expect } from 'chai';
-import { ConfigError, loadConfig, parseBrokers } from '../../lib/platform/config.js';
+import {
+  ConfigError,
+  directDatabaseUrl,
+  loadConfig,
+  parseBrokers,
+} from '../../lib/platform/config.js';
 
 describe('config', () => {
   it('when nothing is set, then defaults work against 127.0.0.1 with PORT 8000', () => {
@@ -12,6 +17,23 @@ describe('config', () => {
     expect(c.kafka.groupId).to.equal('order-service');
     expect(c.kafka.idempotent).to.equal(true);
     expect(c.bullPrefix).to.equal('{orders}');
+  });
+
+  it('when DATABASE_DIRECT_URL is unset, then LISTEN and the migrations use DATABASE_URL, with prepared statements on', () => {
+    const url = 'postgres://app@db.internal:5432/orders';
+    const c = loadConfig({ DATABASE_URL: url, DATABASE_DIRECT_URL: '' });
+    expect(directDatabaseUrl(c)).to.equal(url);
+    expect(c.databasePreparedStatements).to.equal(true);
+  });
+
+  it('when the service is behind PgBouncer, then DATABASE_DIRECT_URL is the direct connection and prepared statements can be turned off', () => {
+    const c = loadConfig({
+      DATABASE_URL: 'postgres://app@pgbouncer.internal:6432/orders',
+      DATABASE_DIRECT_URL: 'postgres://app@db.internal:5432/orders',
+      DATABASE_PREPARED_STATEMENTS: 'false',
+    });
+    expect(directDatabaseUrl(c)).to.equal('postgres://app@db.internal:5432/orders');
+    expect(c.databasePreparedStatements).to.equal(false);
   });
 
   it('when values are wrong, then one problem per variable is named, all at once', () => {

@@ -13,6 +13,7 @@ import {
   testBrokerKind,
   uniqueKafkaNames,
 } from '../../../scripts/testkit/kafka.js';
+import { startPgBouncer, type TestPgBouncer } from '../../../scripts/testkit/pgbouncer.js';
 import { createTestRedisPrefix } from '../../../scripts/testkit/redis.js';
 import { freePort } from '../../support/system.js';
 import { newWebhookSecret } from '../../support/webhooks.js';
@@ -31,6 +32,11 @@ export const ADMIN_HEADERS = {
 export interface FaultSystemOptions {
   /** Admin URL of a private Postgres; the run's Postgres when absent. */
   postgresAdminUrl?: string;
+  /**
+   * The processes' pool through PgBouncer in transaction pooling in front of the database, with
+   * prepared statements off; LISTEN and the migrations direct (DATABASE_DIRECT_URL).
+   */
+  throughPgBouncer?: boolean;
   /** URL of a private Redis; a unique prefix on the run's Redis when absent. */
   redisUrl?: string;
   /** Kafka brokers the scenario brought; the run's Apache Kafka when absent. */
@@ -43,6 +49,8 @@ export interface FaultSystemOptions {
 
 export interface FaultSystem {
   db: TestDatabase;
+  /** PgBouncer in front of the database, when asked for. */
+  pgbouncer?: TestPgBouncer;
   peers: Peers;
   service: Service;
   /** The web process's base URL (its port is fixed, so restarts keep it). */
@@ -75,6 +83,17 @@ export async function startFaultSystem(
   const label = `faults_${ctx.id.replace(/\W+/g, '_')}`;
   const db = await createTestDatabase(label, options.postgresAdminUrl);
   ctx.defer(() => db.drop());
+  let pgbouncer: TestPgBouncer | undefined;
+  let databaseEnv: Record<string, string> = {};
+  if (options.throughPgBouncer) {
+    pgbouncer = await startPgBouncer({ databaseUrl: db.url });
+    ctx.defer(() => pgbouncer?.stop());
+    databaseEnv = {
+      DATABASE_URL: pgbouncer.urlFor(db.url),
+      DATABASE_DIRECT_URL: db.url,
+      DATABASE_PREPARED_STATEMENTS: 'false',
+    };
+  }
 
   let redis: { url: string; prefix: string };
   if (options.redisUrl) {
@@ -117,6 +136,7 @@ export async function startFaultSystem(
     LOG_LEVEL: 'info',
     PORT: String(port),
     ...storesEnv(db, redis),
+    ...databaseEnv,
     KAFKA_BOOTSTRAP_SERVERS: brokers.join(','),
     ...names.env,
     CATALOG_SERVICE_API_URL: `${peers.catalog.url}/api/items`,
@@ -141,6 +161,7 @@ export async function startFaultSystem(
     settledLedger({ pool: db.pool, peers, orders }, timeoutMs);
   return {
     db,
+    pgbouncer,
     peers,
     service,
     url,
