@@ -20,13 +20,23 @@ import { kafka, kafkaProblems, kafkaSettings } from './config/kafka.js';
 import { peers } from './config/peers.js';
 import { processes } from './config/processes.js';
 import { redis } from './config/redis.js';
+import { release } from './config/release.js';
 import { trustProxyHopsOf, web, webProblems, webProductionProblems } from './config/web.js';
 
 export { parseBrokers, type SaslMechanism } from './config/kafka.js';
 export { paymentsRefundsUrl } from './config/peers.js';
 
 /** In the order .env.example and docs/configuration.md list them. A new section goes here and in TREE. */
-export const SECTIONS: readonly Section[] = [processes, web, database, redis, peers, kafka, jobs];
+export const SECTIONS: readonly Section[] = [
+  processes,
+  web,
+  database,
+  redis,
+  peers,
+  kafka,
+  jobs,
+  release,
+];
 
 /** The shape of the config: the sections' variables flat, Kafka's and the jobs' in their own. */
 const TREE = {
@@ -37,6 +47,7 @@ const TREE = {
   ...peers.variables,
   kafka: kafka.variables,
   jobs: jobs.variables,
+  ...release.variables,
 };
 
 export type Config = Omit<Settings<typeof TREE>, 'kafka' | 'trustProxyHops'> & {
