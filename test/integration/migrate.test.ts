@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
@@ -185,5 +185,40 @@ describe('release: migrations', () => {
 
     expect(result.applied).to.deep.equal(['0000_test']);
     expect((await validity()).rows).to.deep.equal([{ valid: true }]);
+  });
+
+  it("when the safe forms the linter is shown (scripts/migration-lint/safe.sql) are released on the service's schema, then every statement applies", async () => {
+    const { url, client } = await emptyDatabase();
+    await runMigrations(url, silentLogger());
+    await client.query(
+      `insert into orders (id, user_id, item_id, quantity, unit_price, amount, status, idempotency_key, request_hash, payment_idempotency_key)
+       select gen_random_uuid(), 'u', gen_random_uuid(), 1, 1.00, 1.00, 'new', gen_random_uuid(), 'h', gen_random_uuid()
+       from generate_series(1, 100)`,
+    );
+    const safe = await readFile(
+      new URL('../../scripts/migration-lint/safe.sql', import.meta.url),
+      'utf8',
+    );
+    const f = await migrationsFolder([{ tag: '9000_safe_forms', statements: [safe] }], {
+      withCommitted: true,
+    });
+    cleanups.push(() => f.remove());
+
+    const result = await runMigrations(url, silentLogger(), { folder: f.path, ...FAST });
+
+    expect(result.applied).to.deep.equal(['9000_safe_forms']);
+    const constraints = await client.query(
+      "select conname, convalidated from pg_constraint where conname in ('orders_channel_ck', 'order_notes_order_id_orders_id_fk') order by 1",
+    );
+    expect(constraints.rows).to.deep.equal([
+      { conname: 'order_notes_order_id_orders_id_fk', convalidated: true },
+      { conname: 'orders_channel_ck', convalidated: true },
+    ]);
+    const channels = await client.query('select distinct channel from orders');
+    expect(channels.rows).to.deep.equal([{ channel: 'web' }]);
+    const traceId = await client.query(
+      "select is_nullable from information_schema.columns where table_name = 'outbox' and column_name = 'trace_id'",
+    );
+    expect(traceId.rows).to.deep.equal([{ is_nullable: 'NO' }]);
   });
 });
