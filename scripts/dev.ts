@@ -141,7 +141,10 @@ async function startAll(
 
   const config = loadConfig(env);
   if (await ensureDatabase(config.databaseUrl)) logger.info('database created');
-  await runMigrations(config.databaseUrl, logger);
+  await runMigrations(config.databaseUrl, logger, {
+    lockTimeoutMs: config.migrationLockTimeoutMs,
+    lockAttempts: config.migrationLockAttempts,
+  });
   const database = createDatabase({ url: config.databaseUrl, max: config.dbPoolMax, logger });
   started('database pool', () => database.close());
 
