@@ -62,7 +62,8 @@ async function release(
   });
   child.stdout.pipe(log, { end: false });
   child.stderr.pipe(log, { end: false });
-  const [code] = (await once(child, 'exit')) as [number | null];
+  // `close`, not `exit`: its output has been piped to the log by then.
+  const [code] = (await once(child, 'close')) as [number | null];
   const endedAt = Date.now();
   await new Promise<void>((resolve) => log.end(resolve));
   return { code, startedAt, endedAt };
@@ -70,8 +71,8 @@ async function release(
 
 /**
  * Watches, while the release runs, for statements of the service that wait on a lock of `orders`
- * (a DDL statement holding or queueing for one stops intake): the longest wait seen, in ms. It
- * does not depend on how busy the machine is, as latencies do.
+ * (a DDL statement holding or queueing for one stops intake): the longest wait seen, in ms. A busy
+ * machine sways it far less than it sways latencies.
  */
 function watchLockWaits(sys: FaultSystem): { stop(): Promise<number> } {
   let longest = 0;
