@@ -16,9 +16,9 @@ import { startFaultSystem, type FaultSystem } from './support/system.js';
 const ROWS = 200_000;
 /** Each phase's steady load: the same in both, so only the migration differs. */
 const PER_SECOND = 20;
-const PHASE_SECONDS = 20;
+const PHASE_SECONDS = 25;
 /** When the release starts after its phase's load did: load before it, and after it. */
-const RELEASE_AFTER_MS = 3000;
+const RELEASE_AFTER_MS = 2000;
 /** Unmeasured load first, so that neither phase pays for the web process warming up. */
 const WARM_UP_ORDERS = 100;
 /** The release's lock_timeout (MIGRATION_LOCK_TIMEOUT_MS as production leaves it). */
