@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { release } from '../lib/platform/config/release.js';
@@ -11,6 +12,27 @@ export const MIGRATIONS_FOLDER = fileURLToPath(new URL('./migrations', import.me
 
 // Any constant shared by all release processes of this service; chosen once, never changed.
 const MIGRATION_LOCK_KEY = 727_001;
+
+/** How often a release that found another one migrating tries the lock again. */
+const LOCK_POLL_MS = 500;
+
+/**
+ * Takes the release's advisory lock, waiting for a release that holds it. It polls with
+ * pg_try_advisory_lock rather than waiting inside pg_advisory_lock: a session waiting there is in
+ * a statement, and a concurrent index build of the release that holds the lock waits for every
+ * statement older than itself to end, so the two would wait for each other (deadlock detected).
+ */
+async function takeReleaseLock(client: pg.Client, logger: Logger): Promise<void> {
+  for (let waiting = false; ; waiting = true) {
+    const { rows } = await client.query<{ locked: boolean }>(
+      'SELECT pg_try_advisory_lock($1) AS locked',
+      [MIGRATION_LOCK_KEY],
+    );
+    if (rows[0]?.locked === true) return;
+    if (!waiting) logger.info('another release is migrating; waiting for it to finish');
+    await sleep(LOCK_POLL_MS);
+  }
+}
 
 /** Pauses between the tries of a statement that met lock_timeout (MIGRATION_LOCK_ATTEMPTS says so). */
 const LOCK_RETRY_BACKOFF = { minMs: 500, maxMs: 15_000 };
@@ -30,7 +52,7 @@ export interface ReleaseOptions {
  * Applies the committed drizzle-kit migrations without stopping intake (db/migrator.ts). Two
  * releases at once (two release phases, or web dynos started with migrate-on-boot) must not
  * interleave their statements, so it runs under a session advisory lock on one dedicated
- * connection: a second release waits, then finds nothing pending.
+ * connection: a second release waits for it (takeReleaseLock), then finds nothing pending.
  */
 export async function runMigrations(
   databaseUrl: string,
@@ -44,7 +66,7 @@ export async function runMigrations(
   await client.connect();
   try {
     await client.query('SET client_min_messages = warning');
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    await takeReleaseLock(client, logger);
     try {
       const started = Date.now();
       const result = await applyMigrations(

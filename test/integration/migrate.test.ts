@@ -1,5 +1,7 @@
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { readdir, readFile } from 'node:fs/promises';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
@@ -220,5 +222,69 @@ describe('release: migrations', () => {
       "select is_nullable from information_schema.columns where table_name = 'outbox' and column_name = 'trace_id'",
     );
     expect(traceId.rows).to.deep.equal([{ is_nullable: 'NO' }]);
+  });
+
+  it('when the release process is killed while it builds an index concurrently and the next release comes meanwhile, then the build ends in its session, the next release waits for it without a deadlock, finds the index valid and records the migration', async function () {
+    // The release starts from its entry file, compiled by tsx: seconds on a busy machine.
+    this.timeout(60_000);
+    const { url, client } = await emptyDatabase();
+    await client.query('create table widgets (id int primary key, code text)');
+    await client.query("insert into widgets select i, 'w' || i from generate_series(1, 1000) i");
+    const f = await folder([
+      'CREATE INDEX CONCURRENTLY "widgets_code_idx" ON "widgets" USING btree ("code")',
+    ]);
+    // An open transaction that wrote the table: a concurrent build waits for it to end.
+    const holder = await connect(url);
+    await holder.query('begin');
+    await holder.query("insert into widgets values (1001, 'w1001')");
+
+    const child = spawn(process.execPath, ['--import', 'tsx/esm', 'db/migrate.ts', f.path], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: url },
+      stdio: 'ignore',
+    });
+    const building = () =>
+      client.query(
+        `select pid from pg_stat_activity
+          where datname = current_database() and state = 'active'
+            and application_name = 'order-service-migrate' and query like 'CREATE INDEX CONCURRENTLY%'`,
+      );
+    await waitFor(async () => (await building()).rowCount === 1, {
+      timeoutMs: 45_000,
+      what: 'the release building the index',
+    });
+    const exited = once(child, 'exit');
+    child.kill('SIGKILL');
+    await exited;
+    // Postgres notices a lost client only when it next talks to it: the build goes on.
+    expect((await building()).rowCount, 'builds still running').to.equal(1);
+
+    // The next release arrives while that build still waits, and waits for the release lock.
+    const logger = silentLogger();
+    const info = sinon.spy(logger, 'info');
+    const next = runMigrations(url, logger, { folder: f.path, ...FAST });
+    await waitFor(
+      async () =>
+        (
+          await client.query(
+            `select 1 from pg_stat_activity
+              where datname = current_database() and application_name = 'order-service-migrate'`,
+          )
+        ).rowCount === 2,
+      { what: 'the next release connected' },
+    );
+    await holder.query('commit');
+    const result = await next;
+
+    expect(result.applied).to.deep.equal(['0000_test']);
+    expect(
+      info
+        .getCalls()
+        .some((c) => c.args.includes('migration: index already built, statement skipped')),
+      'the build of the killed release is the one that finished',
+    ).to.equal(true);
+    const { rows } = await client.query<{ valid: boolean }>(
+      "select indisvalid as valid from pg_index where indexrelid = to_regclass('widgets_code_idx')",
+    );
+    expect(rows).to.deep.equal([{ valid: true }]);
   });
 });
