@@ -141,7 +141,10 @@ async function startAll(
 
   const config = loadConfig(env);
   if (await ensureDatabase(directDatabaseUrl(config))) logger.info('database created');
-  await runMigrations(directDatabaseUrl(config), logger);
+  await runMigrations(directDatabaseUrl(config), logger, {
+    lockTimeoutMs: config.migrationLockTimeoutMs,
+    lockAttempts: config.migrationLockAttempts,
+  });
   const database = createDatabase({
     url: config.databaseUrl,
     max: config.dbPoolMax,

@@ -20,6 +20,7 @@ import { kafka, kafkaProblems, kafkaSettings } from './config/kafka.js';
 import { peers } from './config/peers.js';
 import { processes } from './config/processes.js';
 import { redis } from './config/redis.js';
+import { release } from './config/release.js';
 import { trustProxyHopsOf, web, webProblems, webProductionProblems } from './config/web.js';
 
 export { parseBrokers, type SaslMechanism } from './config/kafka.js';
@@ -27,7 +28,16 @@ export { paymentsRefundsUrl } from './config/peers.js';
 export { directDatabaseUrl } from './config/database.js';
 
 /** In the order .env.example and docs/configuration.md list them. A new section goes here and in TREE. */
-export const SECTIONS: readonly Section[] = [processes, web, database, redis, peers, kafka, jobs];
+export const SECTIONS: readonly Section[] = [
+  processes,
+  web,
+  database,
+  redis,
+  peers,
+  kafka,
+  jobs,
+  release,
+];
 
 /** The shape of the config: the sections' variables flat, Kafka's and the jobs' in their own. */
 const TREE = {
@@ -38,6 +48,7 @@ const TREE = {
   ...peers.variables,
   kafka: kafka.variables,
   jobs: jobs.variables,
+  ...release.variables,
 };
 
 export type Config = Omit<Settings<typeof TREE>, 'kafka' | 'trustProxyHops'> & {

@@ -39,6 +39,14 @@ export function databaseErrorIn(err: unknown): (Error & { code: string }) | unde
   return undefined;
 }
 
+/**
+ * A lock was not granted within `lock_timeout` (SQLSTATE 55P03, lock_not_available): the statement
+ * was rolled back before it changed anything, and the same statement may get its lock later.
+ */
+export function isLockNotAvailable(err: unknown): boolean {
+  return databaseErrorIn(err)?.code === '55P03';
+}
+
 /** SQLSTATE classes whose errors come from the data a statement was given. */
 const DATA_SQLSTATE_CLASSES = ['22', '23'];
 
