@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import { type Database, type Db } from '../db/client.js';
 import { ConfigError, paymentsRefundsUrl, type Config } from '../lib/platform/config.js';
 import { type Logger } from '../lib/platform/logger.js';
@@ -18,11 +17,17 @@ import { refundsProcessor } from './processors/refunds.js';
 import { shippingProcessor } from './processors/shipping.js';
 import type { OutboxProcessor } from './outbox/run-job.js';
 import { createQueueWorker, type QueueWorker } from './outbox/queue-worker.js';
-import { createQueues, retryPolicyOf, type Queues, type QueueSet } from './outbox/queues.js';
+import {
+  createQueues,
+  prefixOf,
+  retryPolicyOf,
+  type Queues,
+  type QueueSet,
+} from './outbox/queues.js';
 import { createReconciler, type Reconciler } from './outbox/reconciler.js';
 import { createRelay, type Relay } from './outbox/relay.js';
 import { createRetention, type Retention } from './retention.js';
-import { redisReadinessCheck } from './redis.js';
+import { redisReadinessCheck, redisTargetOf, type RedisClient } from './redis.js';
 import { instrumentWorker } from './worker-metrics.js';
 
 /**
@@ -48,7 +53,7 @@ export interface RunningWorker {
   /** The Kafka producer of shipping requests (absent when the caller chose the processors). */
   shipping?: ShippingProducer;
   /** The producer connection the queues share (readiness checks ping it). */
-  redis: Redis;
+  redis: RedisClient;
   relay: Relay;
   reconciler: Reconciler;
   retention: Retention;
@@ -133,9 +138,8 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Run
       db,
       queues,
       logger,
-      redisUrl: config.redisUrl,
-      redisTlsVerify: config.redisTlsVerify,
-      prefix: config.bullPrefix,
+      redis: redisTargetOf(config),
+      prefix: prefixOf(config)(processor.queue),
       concurrency: jobs.concurrency[processor.queue],
       retry: retryPolicyOf(jobs),
       onOutcome: hooks?.onOutcome,

@@ -9,7 +9,7 @@ import {
   type OutboxProcessor,
 } from './run-job.js';
 import type { Queues } from './queues.js';
-import { closeRedis, createRedis } from '../redis.js';
+import { closeRedis, createRedis, type RedisTarget } from '../redis.js';
 import { backoffStrategy, type RetryPolicy } from './retry-policy.js';
 import { bullmqTelemetry } from '../telemetry.js';
 import { rerunUnjudged } from './unjudged-failure.js';
@@ -23,9 +23,8 @@ export interface QueueWorkerOptions {
   db: Db;
   queues: Queues;
   logger: Logger;
-  redisUrl: string;
-  /** Verify Redis's TLS certificate (see jobs/redis.ts). */
-  redisTlsVerify?: boolean;
+  redis: RedisTarget;
+  /** The queue's BullMQ prefix (queues.ts prefixOf). */
   prefix: string;
   concurrency: number;
   /** How transient failures are retried: the backoff strategy and the window. */
@@ -49,9 +48,7 @@ export function createQueueWorker(options: QueueWorkerOptions): QueueWorker {
   const { processor, db, queues, logger } = options;
   const name = processor.queue;
   const log = logger.child({ component: 'worker', queue: name });
-  const connection = createRedis(options.redisUrl, 'worker', `order-service:worker:${name}`, {
-    verify: options.redisTlsVerify,
-  });
+  const connection = createRedis(options.redis, 'worker', `order-service:worker:${name}`);
   connection.on('error', (err) => log.debug({ err }, 'redis worker connection error'));
   const runner = createOutboxJobRunner(
     {

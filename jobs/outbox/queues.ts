@@ -1,10 +1,9 @@
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Config } from '../../lib/platform/config.js';
 import type { Logger } from '../../lib/platform/logger.js';
 import { QUEUE_NAMES, type QueueName } from '../../db/outbox/events.js';
 import type { OutboxJobData } from './job-data.js';
-import { closeRedis, createRedis } from '../redis.js';
+import { closeRedis, createRedis, isCluster, redisTargetOf, type RedisClient } from '../redis.js';
 import { bullmqTelemetry } from '../telemetry.js';
 import { attemptsToCover, BACKOFF_TYPE, type RetryPolicy } from './retry-policy.js';
 
@@ -16,7 +15,28 @@ import { attemptsToCover, BACKOFF_TYPE, type RetryPolicy } from './retry-policy.
 export type OutboxQueue = Queue<OutboxJobData, unknown, string>;
 export type Queues = Record<QueueName, OutboxQueue>;
 
-export type QueueConfig = Pick<Config, 'redisUrl' | 'redisTlsVerify' | 'bullPrefix' | 'jobs'>;
+export type QueueConfig = Pick<
+  Config,
+  'redisUrl' | 'redisTlsVerify' | 'redisClusterNodes' | 'bullPrefix' | 'jobs'
+>;
+
+/**
+ * The BullMQ prefix of one queue. BullMQ's Lua scripts touch several keys of a queue at once, so on
+ * a cluster all of them must hash to one slot, and queues spread over the masters only when each
+ * has a hash tag of its own: `{<prefix>:<queue>}`, made here from BULLMQ_PREFIX with its braces
+ * dropped, so `orders` and `{orders}` both work. On one Redis the prefix stays exactly as
+ * configured: a deploy changes no key, and jobs queued before it are still found.
+ */
+export function queuePrefix(prefix: string, queue: string, cluster: boolean): string {
+  if (!cluster) return prefix;
+  return `{${prefix.replace(/[{}]/g, '')}:${queue}}`;
+}
+
+/** What every queue's prefix is under this configuration. */
+export function prefixOf(config: Pick<QueueConfig, 'bullPrefix' | 'redisClusterNodes'>) {
+  const cluster = isCluster({ url: '', clusterNodes: config.redisClusterNodes });
+  return (queue: string) => queuePrefix(config.bullPrefix, queue, cluster);
+}
 
 /** Finished jobs kept at least this long, so a re-add of the same outbox row stays a no-op. */
 const MIN_KEEP_COMPLETED_SECONDS = 3600;
@@ -61,22 +81,21 @@ export function defaultJobOptions(jobs: QueueConfig['jobs']): JobsOptions {
 export interface QueueSet {
   queues: Queues;
   /** The one producer connection the queues share. */
-  connection: Redis;
+  connection: RedisClient;
   close(): Promise<void>;
 }
 
 /** Every queue on one fail-fast producer connection. */
 export function createQueues(config: QueueConfig, logger: Logger): QueueSet {
-  const connection = createRedis(config.redisUrl, 'producer', 'order-service:producer', {
-    verify: config.redisTlsVerify,
-  });
+  const connection = createRedis(redisTargetOf(config), 'producer', 'order-service:producer');
+  const prefix = prefixOf(config);
   // ioredis emits 'error' on every failed reconnect; the relay logs the failures that matter.
   connection.on('error', (err) => logger.debug({ err }, 'redis producer connection error'));
   const defaults = defaultJobOptions(config.jobs);
   const entries = QUEUE_NAMES.map((name) => {
     const queue: OutboxQueue = new Queue<OutboxJobData, unknown, string>(name, {
       connection,
-      prefix: config.bullPrefix,
+      prefix: prefix(name),
       defaultJobOptions: defaults,
       telemetry: bullmqTelemetry(),
     });
