@@ -21,8 +21,10 @@ import {
   createQueues,
   prefixOf,
   retryPolicyOf,
+  shardConcurrency,
   type Queues,
   type QueueSet,
+  type ShardedQueues,
 } from './outbox/queues.js';
 import { createReconciler, type Reconciler } from './outbox/reconciler.js';
 import { createRelay, type Relay } from './outbox/relay.js';
@@ -47,7 +49,9 @@ export interface WorkerDeps {
 }
 
 export interface RunningWorker {
+  /** Each queue's first shard (the whole queue unless QUEUE_SHARDS_<QUEUE> splits it). */
   queues: Queues;
+  shards: ShardedQueues;
   /** The queues with their connection, for a web process in the same process (the dev mode). */
   queueSet: QueueSet;
   /** The Kafka producer of shipping requests (absent when the caller chose the processors). */
@@ -122,33 +126,41 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Run
     processors = processorsFor(config, db, shipping);
   }
   const queueSet = createQueues(config, logger);
-  const { queues } = queueSet;
+  const { queues, shards } = queueSet;
   const { jobs } = config;
   const hooks =
     deps.metrics &&
     instrumentWorker(deps.metrics, {
       db,
-      queues,
+      queues: shards,
       shippingAnswerAlertAfterMs: jobs.shippingAnswerAlertAfterMs,
     });
 
-  const workers = processors.map((processor) =>
-    createQueueWorker({
-      processor,
-      db,
-      queues,
-      logger,
-      redis: redisTargetOf(config),
-      prefix: prefixOf(config)(processor.queue),
-      concurrency: jobs.concurrency[processor.queue],
-      retry: retryPolicyOf(jobs),
-      onOutcome: hooks?.onOutcome,
-    }),
+  const prefix = prefixOf(config);
+  // One BullMQ worker per shard of each processor's queue.
+  const workers = processors.flatMap((processor) =>
+    shards[processor.queue].map((shard) =>
+      createQueueWorker({
+        processor,
+        db,
+        queues: shards,
+        logger,
+        redis: redisTargetOf(config),
+        queueName: shard.name,
+        prefix: prefix(shard.name),
+        concurrency: shardConcurrency(
+          jobs.concurrency[processor.queue],
+          shards[processor.queue].length,
+        ),
+        retry: retryPolicyOf(jobs),
+        onOutcome: hooks?.onOutcome,
+      }),
+    ),
   );
   const relay = createRelay({
     db,
     databaseUrl: config.databaseUrl,
-    queues,
+    queues: shards,
     logger,
     batchSize: jobs.relayBatchSize,
     pollMs: jobs.relayPollMs,
@@ -157,7 +169,7 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Run
   });
   const reconciler = createReconciler({
     db,
-    queues,
+    queues: shards,
     logger,
     afterMs: jobs.reconcileAfterMs,
     everyMs: jobs.reconcileEveryMs,
@@ -187,6 +199,7 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Run
   }
   return {
     queues,
+    shards,
     queueSet,
     shipping,
     redis: queueSet.connection,

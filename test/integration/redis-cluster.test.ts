@@ -12,8 +12,16 @@ import {
   paymentRequested,
   QUEUE_NAMES,
   type NewOutboxRow,
+  type QueueName,
 } from '../../db/outbox/events.js';
-import { createQueues, queuePrefix, type QueueSet } from '../../jobs/outbox/queues.js';
+import {
+  allQueues,
+  createQueues,
+  queueFor,
+  queuePrefix,
+  shardOf,
+  type QueueSet,
+} from '../../jobs/outbox/queues.js';
 import { createReconciler } from '../../jobs/outbox/reconciler.js';
 import { createRelay } from '../../jobs/outbox/relay.js';
 import { closeRedis, createRedis } from '../../jobs/redis.js';
@@ -56,7 +64,11 @@ describe('on a Redis Cluster (REDIS_CLUSTER_NODES)', function () {
 
     before(async () => {
       // A prefix without braces: the service makes each queue's hash tag itself.
-      sys = await startTestSystem(clusterEnv(PREFIX));
+      sys = await startTestSystem({
+        ...clusterEnv(PREFIX),
+        QUEUE_SHARDS_PAYMENTS: '2',
+        QUEUE_SHARDS_NOTIFICATIONS: '2',
+      });
     });
     after(async () => {
       await sys?.stop();
@@ -84,9 +96,39 @@ describe('on a Redis Cluster (REDIS_CLUSTER_NODES)', function () {
       console.log(`      (order flow on the cluster: ${Date.now() - started} ms)`);
     });
 
-    it('when the queues have run, then each has its own hash tag and they sit on more than one master', async () => {
+    it('when orders run on queues split in two shards, then each ends shipped, with each job on its order’s shard', async () => {
+      // Order ids are the service's own: orders are added until both shards have some.
+      const ids: string[] = [];
+      while (
+        ids.length < 4 ||
+        (new Set(ids.map((id) => shardOf(id, 2))).size < 2 && ids.length < 30)
+      ) {
+        const created = await sys.request('POST', '/api/v1/orders', orderBody());
+        expect(created.status).to.equal(201);
+        ids.push(created.body.data.id as string);
+      }
+      for (const id of ids)
+        expect((await sys.until(id, ['shipped', 'cancelled'], 30000)).status).to.equal('shipped');
+      const shards = new Set(ids.map((id) => shardOf(id, 2)));
+      expect(shards.size, 'orders on both shards').to.equal(2);
+      for (const id of ids) {
+        const journey = await sys.request(
+          'GET',
+          `/admin/orders/${id}/journey`,
+          undefined,
+          ADMIN_AUTH,
+        );
+        const payment = (
+          journey.body.data.outbox as { queue: string; job: { queue: string; state: string } }[]
+        ).find((r) => r.queue === 'payments');
+        expect(payment!.job.queue).to.equal(shardOf(id, 2) === 0 ? 'payments' : 'payments.1');
+        expect(payment!.job.state).to.equal('completed');
+      }
+    });
+
+    it('when the queues have run, then each shard has its own hash tag and they sit on more than one master', async () => {
       const masters = new Set<number>();
-      for (const name of QUEUE_NAMES) {
+      for (const name of [...QUEUE_NAMES, 'payments.1', 'notifications.1']) {
         const meta = `${queuePrefix(PREFIX, name, true)}:${name}:meta`;
         expect(meta).to.equal(`{${PREFIX}:${name}}:${name}:meta`);
         const port = await cluster.masterOf(meta);
@@ -100,7 +142,7 @@ describe('on a Redis Cluster (REDIS_CLUSTER_NODES)', function () {
       const res = await sys.request('GET', '/admin/queues/api/queues', undefined, ADMIN_AUTH);
       expect(res.status).to.equal(200);
       const names = res.body.queues.map((q: { name: string }) => q.name);
-      expect(names).to.have.members([...QUEUE_NAMES]);
+      expect(names).to.have.members([...QUEUE_NAMES, 'payments.1', 'notifications.1']);
       const payments = res.body.queues.find((q: { name: string }) => q.name === 'payments');
       expect(payments.counts.completed).to.be.greaterThan(0);
     });
@@ -135,23 +177,36 @@ describe('on a Redis Cluster (REDIS_CLUSTER_NODES)', function () {
             : paymentCheck(order().id, 1, 0),
       );
 
-    async function dispatched(n: number): Promise<{ ids: number[]; queues: string[] }> {
+    async function dispatched(
+      n: number,
+    ): Promise<{ ids: number[]; queues: QueueName[]; orders: (string | null)[] }> {
       const batch = rows(n);
       const ids = await tdb.db.transaction((tx) => insertOutboxRows(tx, batch));
       const relay = createRelay({
         db: tdb.db,
         databaseUrl: tdb.url,
-        queues: queueSet.queues,
+        queues: queueSet.shards,
         logger: silentLogger(),
       });
       expect((await relay.drainOnce()).enqueued).to.equal(n);
-      return { ids, queues: batch.map((r) => r.queue) };
+      return { ids, queues: batch.map((r) => r.queue), orders: batch.map((r) => r.orderId) };
     }
 
-    async function jobsOf(ids: number[], queues: string[]) {
+    /** Each row's job, looked up on its order's shard of its queue. */
+    async function jobsOf({
+      ids,
+      queues,
+      orders,
+    }: {
+      ids: number[];
+      queues: QueueName[];
+      orders: (string | null)[];
+    }) {
       return Promise.all(
         ids.map(async (id, i) =>
-          queueSet.queues[queues[i] as 'payments'].getJob(await bullJobIdOfRow(tdb.db, id)),
+          queueFor(queueSet.shards, queues[i]!, orders[i]!).getJob(
+            await bullJobIdOfRow(tdb.db, id),
+          ),
         ),
       );
     }
@@ -159,7 +214,7 @@ describe('on a Redis Cluster (REDIS_CLUSTER_NODES)', function () {
     before(async () => {
       tdb = await createTestDatabase('cluster');
       queueSet = createQueues(
-        loadConfig({ DATABASE_URL: tdb.url, ...clusterEnv(PREFIX) }),
+        loadConfig({ DATABASE_URL: tdb.url, ...clusterEnv(PREFIX), QUEUE_SHARDS_PAYMENTS: '3' }),
         silentLogger(),
       );
     });
@@ -172,17 +227,27 @@ describe('on a Redis Cluster (REDIS_CLUSTER_NODES)', function () {
       await tdb?.drop();
     });
 
-    it('when rows of several queues are relayed, then one addBulk per queue puts each job on its own master', async () => {
-      const spies = Object.values(queueSet.queues).map((q) => sinon.spy(q, 'addBulk'));
+    it('when rows of several queues are relayed, one queue split in 3 shards, then one addBulk per shard used puts each job on its order’s shard, and the shards spread over the masters', async () => {
+      const payments = queueSet.shards.payments;
+      expect(payments.map((q) => q.name)).to.deep.equal(['payments', 'payments.1', 'payments.2']);
+      const spies = allQueues(queueSet.shards).map((q) => sinon.spy(q, 'addBulk'));
 
-      const { ids, queues } = await dispatched(9);
+      const relayed = await dispatched(30);
 
-      expect(spies.map((s) => s.callCount).reduce((a, b) => a + b, 0)).to.equal(3);
-      const jobs = await jobsOf(ids, queues);
-      expect(jobs.map((j) => j?.data.outboxId)).to.deep.equal(ids);
+      const jobs = await jobsOf(relayed);
+      expect(jobs.map((j) => j?.data.outboxId)).to.deep.equal(relayed.ids);
+      const paymentOrders = relayed.orders.filter((_, i) => relayed.queues[i] === 'payments');
+      const shardsUsed = new Set(paymentOrders.map((o) => shardOf(o, 3)));
+      expect(shardsUsed.size, 'ten orders over three shards').to.be.greaterThan(1);
+      for (const [shard, queue] of payments.entries()) {
+        const onIt = paymentOrders.filter((o) => shardOf(o, 3) === shard).length;
+        expect(await queue.count(), queue.name).to.equal(onIt);
+      }
+      // payments' shards used, notifications and payment-checks: one addBulk each.
+      expect(spies.reduce((n, s) => n + s.callCount, 0)).to.equal(shardsUsed.size + 2);
       const masters = new Set(
         await Promise.all(
-          ['payments', 'notifications', 'payment-checks'].map((q) =>
+          ['payments', 'payments.1', 'payments.2', 'notifications', 'payment-checks'].map((q) =>
             cluster.masterOf(`${queuePrefix(PREFIX, q, true)}:${q}:meta`),
           ),
         ),
@@ -191,9 +256,10 @@ describe('on a Redis Cluster (REDIS_CLUSTER_NODES)', function () {
     });
 
     it('when every master is flushed, then the reconciler adds every open row again under the same ids', async () => {
-      const { ids, queues } = await dispatched(6);
+      const relayed = await dispatched(6);
+      const { ids } = relayed;
       await cluster.flushAll();
-      expect((await jobsOf(ids, queues)).every((j) => j === undefined)).to.equal(true);
+      expect((await jobsOf(relayed)).every((j) => j === undefined)).to.equal(true);
       await tdb.db
         .update(outbox)
         // An hour ago, and for the payment checks' delayed jobs, due an hour ago.
@@ -204,7 +270,7 @@ describe('on a Redis Cluster (REDIS_CLUSTER_NODES)', function () {
         .where(inArray(outbox.id, ids));
       const reconciler = createReconciler({
         db: tdb.db,
-        queues: queueSet.queues,
+        queues: queueSet.shards,
         logger: silentLogger(),
         afterMs: 60_000,
         everyMs: 60_000,
@@ -213,7 +279,7 @@ describe('on a Redis Cluster (REDIS_CLUSTER_NODES)', function () {
       const first = await reconciler.runOnce();
 
       expect(first).to.deep.equal({ checked: 6, requeued: 6, rerun: 0 });
-      expect((await jobsOf(ids, queues)).map((j) => j?.data.outboxId)).to.deep.equal(ids);
+      expect((await jobsOf(relayed)).map((j) => j?.data.outboxId)).to.deep.equal(ids);
       expect(await reconciler.runOnce()).to.deep.equal({ checked: 0, requeued: 0, rerun: 0 });
     });
   });

@@ -1,6 +1,13 @@
 import { expect } from 'chai';
 import { clusterOptions, parseClusterNodes, redisOptions } from '../../jobs/redis.js';
-import { prefixOf, queuePrefix } from '../../jobs/outbox/queues.js';
+import {
+  prefixOf,
+  queuePrefix,
+  shardConcurrency,
+  shardOf,
+  shardQueueName,
+} from '../../jobs/outbox/queues.js';
+import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../../lib/platform/config.js';
 
 describe('redis connection options', () => {
@@ -65,5 +72,28 @@ describe('redis connection options', () => {
     expect(prefixOf(loadConfig({ REDIS_CLUSTER_NODES: 'a:1' }))('inbox')).to.equal(
       '{orders:inbox}',
     );
+  });
+
+  it('when a queue is split in N shards, then an order always maps to the same one, the orders spread over all, and shard 0 keeps the queue’s name', () => {
+    const ids = Array.from({ length: 3000 }, () => randomUUID());
+    const counts = [0, 0, 0];
+    for (const id of ids) {
+      const shard = shardOf(id, 3);
+      expect(shardOf(id, 3)).to.equal(shard);
+      counts[shard]! += 1;
+    }
+    for (const n of counts) expect(n).to.be.within(850, 1150);
+    expect(shardOf('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 1)).to.equal(0);
+    expect(shardOf(null, 4)).to.equal(0);
+    expect(shardQueueName('payments', 0)).to.equal('payments');
+    expect(shardQueueName('payment-checks', 2)).to.equal('payment-checks.2');
+    expect(queuePrefix('orders', shardQueueName('payments', 1), true)).to.equal(
+      '{orders:payments.1}',
+    );
+    expect(shardConcurrency(16, 3)).to.equal(6);
+    expect(shardConcurrency(1, 4)).to.equal(1);
+    expect(loadConfig({}).queueShards.payments).to.equal(1);
+    expect(loadConfig({ QUEUE_SHARDS_PAYMENTS: '4' }).queueShards.payments).to.equal(4);
+    expect(() => loadConfig({ QUEUE_SHARDS_INBOX: '0' })).to.throw(/QUEUE_SHARDS_INBOX/);
   });
 });

@@ -1,5 +1,15 @@
 import Joi from 'joi';
-import { variable } from './define.js';
+import { positiveInt, variable } from './define.js';
+
+const shards = (env: string, queue: string) =>
+  variable({
+    env,
+    rule: positiveInt.max(64),
+    default: 1,
+    description:
+      `BullMQ queues the ${queue} queue is split into, by order id (each its own hash tag on a ` +
+      'cluster; the concurrency is spread over them). Raise it, never lower it while jobs wait.',
+  });
 
 /** Redis, where BullMQ keeps the queues. */
 export const redis = {
@@ -39,5 +49,14 @@ export const redis = {
         'BullMQ key prefix, no colons or spaces. On one Redis it is used as given; on a cluster ' +
         'the service makes one hash tag per queue from it, braces dropped (`{orders:payments}`).',
     }),
+    queueShards: {
+      payments: shards('QUEUE_SHARDS_PAYMENTS', 'payments'),
+      notifications: shards('QUEUE_SHARDS_NOTIFICATIONS', 'notifications'),
+      shipping: shards('QUEUE_SHARDS_SHIPPING', 'shipping'),
+      inbox: shards('QUEUE_SHARDS_INBOX', 'inbox'),
+      refunds: shards('QUEUE_SHARDS_REFUNDS', 'refunds'),
+      cancellations: shards('QUEUE_SHARDS_CANCELLATIONS', 'cancellations'),
+      'payment-checks': shards('QUEUE_SHARDS_PAYMENT_CHECKS', 'payment-checks'),
+    },
   },
 };
