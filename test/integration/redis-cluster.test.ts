@@ -151,6 +151,21 @@ describe('on a Redis Cluster (REDIS_CLUSTER_NODES)', function () {
       const ready = await sys.request('GET', '/health/ready');
       expect(ready.status).to.equal(200);
       expect(ready.body.data.checks.redis).to.equal('ok');
+      expect(ready.body.data.warnings).to.deep.equal([]);
+    });
+
+    it('when one master of the cluster may evict keys, then readiness warns about it', async () => {
+      const masters = (await cluster.roles()).filter((r) => r.role === 'master');
+      const last = cluster.nodeClient(masters.at(-1)!.port);
+      await last.config('SET', 'maxmemory-policy', 'allkeys-lru');
+      try {
+        const ready = await sys.request('GET', '/health/ready');
+        expect(ready.status).to.equal(200);
+        expect(ready.body.data.warnings[0]).to.include({ field: 'redis' });
+        expect(ready.body.data.warnings[0].message).to.match(/maxmemory-policy is allkeys-lru/);
+      } finally {
+        await last.config('SET', 'maxmemory-policy', 'noeviction');
+      }
     });
   });
 
