@@ -12,6 +12,8 @@ import type { Logger } from '../lib/platform/logger.js';
  * ioredis turns a `rediss://` URL into a TLS connection itself (Redis.parseOptions sets
  * `tls: true` when the URL starts with `rediss://`); the scheme is matched case-insensitively here
  * so `REDISS://` gets TLS too.
+ * Every connection of the service is made here (createRedis), to one server or, when
+ * REDIS_CLUSTER_NODES is set, to a Redis Cluster (clusterOptions says what changes there).
  */
 export type RedisRole = 'producer' | 'worker';
 
