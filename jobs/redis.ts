@@ -101,10 +101,11 @@ export function isCluster(target: RedisTarget): boolean {
 /**
  * A cluster's options. Each node connection gets what one server's would (TLS, credentials, the
  * role's retry rule); ioredis reconnects nodes and refreshes the slot map by itself.
- * - The cluster keeps its offline queue for both roles: while a failover moves slots, ioredis
- *   holds a command until the new master answers (retryDelayOnFailover, retryDelayOnClusterDown)
- *   instead of failing it at once. The relay bounds its adds itself (enqueue.ts), so a producer
- *   still gives up in time, and web requests never wait on Redis.
+ * - While one master fails over, the cluster as a whole stays ready: ioredis holds a command for
+ *   the moved slots and sends it again once the slot map shows the new master
+ *   (retryDelayOnFailover, retryDelayOnClusterDown), for both roles. When the whole cluster is
+ *   out of reach, a producer fails fast as on one server (`enableOfflineQueue: false`): the relay
+ *   rolls back and retries, and nothing piles up in memory; a worker waits (offline queue on).
  * - `dnsLookup` keeps the host names: with TLS, a managed cluster's certificate names the host,
  *   not the address it resolves to.
  */
@@ -123,7 +124,7 @@ export function clusterOptions(
       ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
       maxRetriesPerRequest: single.maxRetriesPerRequest,
     },
-    enableOfflineQueue: true,
+    enableOfflineQueue: role !== 'producer',
     clusterRetryStrategy: (times: number) => backoffDelayMs(RECONNECT_BACKOFF, times),
     retryDelayOnFailover: 200,
     retryDelayOnClusterDown: 300,

@@ -58,7 +58,12 @@ describe('redis connection options', () => {
       maxRetriesPerRequest: null,
       connectionName: 'w',
     });
-    expect(clusterOptions(target, 'producer').redisOptions?.maxRetriesPerRequest).to.equal(1);
+    expect(worker.enableOfflineQueue).to.equal(true);
+    const producer = clusterOptions(target, 'producer');
+    expect(producer.redisOptions?.maxRetriesPerRequest).to.equal(1);
+    expect(producer.enableOfflineQueue, 'a producer fails fast when the cluster is lost').to.equal(
+      false,
+    );
     expect(
       clusterOptions({ url: 'redis://h', clusterNodes: 'a:1' }, 'producer').redisOptions,
     ).to.not.have.any.keys('tls', 'password', 'username');
