@@ -15,7 +15,7 @@ import { PAYMENT_CALLBACK_PATH, paymentCallbackRoutes } from './routes/payment-c
 import { ADMIN_PATH, adminRouter, BOARD_PATH, type AdminCredentials } from './admin.js';
 import { adminGuard } from './admin-guard.js';
 import { journeyRouter } from './routes/journey.js';
-import type { Queues } from '../jobs/outbox/queues.js';
+import { allQueues, type ShardedQueues } from '../jobs/outbox/queues.js';
 
 export const BODY_LIMIT = '16kb';
 
@@ -33,7 +33,8 @@ export interface AppDeps {
    * absent. `failedAttempts` overrides the limit on failed attempts (api/admin-guard.ts). */
   admin?: {
     credentials: AdminCredentials;
-    queues: Queues;
+    /** Every shard of every queue is shown in Bull Board. */
+    queues: ShardedQueues;
     failedAttempts?: { limit?: number; windowMs?: number };
     /** SHIPPING_ANSWER_ALERT_AFTER_MS: past it an order is listed at /admin/orders/waiting. */
     shippingAnswerAlertAfterMs: number;
@@ -102,7 +103,7 @@ export function createApp(deps: AppDeps): Express {
   if (deps.admin) {
     const router = adminRouter({
       guard,
-      queues: Object.values(deps.admin.queues),
+      queues: allQueues(deps.admin.queues),
       routes: [
         { path: '/dead-letters', router: deadLettersRouter(deps.db) },
         {

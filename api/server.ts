@@ -58,7 +58,7 @@ export async function startWeb(config: Config, deps: WebDeps): Promise<RunningWe
   registerStateGauges(metrics, database.db, {
     shippingAnswerAlertAfterMs: config.jobs.shippingAnswerAlertAfterMs,
   });
-  if (redis.queueSet) registerQueueDepthGauge(metrics, redis.queueSet.queues);
+  if (redis.queueSet) registerQueueDepthGauge(metrics, redis.queueSet.shards);
   let server: Server;
   try {
     const app = createApp({
@@ -70,7 +70,7 @@ export async function startWeb(config: Config, deps: WebDeps): Promise<RunningWe
       admin: credentials &&
         redis.queueSet && {
           credentials,
-          queues: redis.queueSet.queues,
+          queues: redis.queueSet.shards,
           failedAttempts: { limit: config.adminFailedAttemptsLimit },
           shippingAnswerAlertAfterMs: config.jobs.shippingAnswerAlertAfterMs,
         },

@@ -1,14 +1,13 @@
 import { once } from 'node:events';
-import type { Redis } from 'ioredis';
 import { createQueues, type QueueSet } from '../jobs/outbox/queues.js';
-import { closeRedis, createRedis } from '../jobs/redis.js';
+import { closeRedis, createRedis, redisTargetOf, type RedisClient } from '../jobs/redis.js';
 import type { Config } from '../lib/platform/config.js';
 import type { Logger } from '../lib/platform/logger.js';
 
 export interface WebRedis {
   /** The queues Bull Board shows, when the board is on. */
   queueSet?: QueueSet;
-  connection: Redis;
+  connection: RedisClient;
   close(): Promise<void>;
 }
 
@@ -28,9 +27,7 @@ export function openWebRedis(
   if (queueSet) {
     return { queueSet, connection: queueSet.connection, close: async () => ownQueues?.close() };
   }
-  const connection = createRedis(config.redisUrl, 'producer', 'order-service:web', {
-    verify: config.redisTlsVerify,
-  });
+  const connection = createRedis(redisTargetOf(config), 'producer', 'order-service:web');
   // ioredis emits 'error' on every failed reconnect; the readiness check reports Redis down.
   connection.on('error', (err) => logger.debug({ err }, 'redis connection error'));
   return { connection, close: () => closeRedis(connection) };
@@ -39,7 +36,7 @@ export function openWebRedis(
 /** Below the readiness check's own 2 s bound, so a slow connect reports as itself. */
 const REDIS_READY_WAIT_MS = 1500;
 
-export async function pingRedis(connection: Redis): Promise<void> {
+export async function pingRedis(connection: RedisClient): Promise<void> {
   // The fail-fast producer connection refuses commands until it is ready: just after start, or
   // during a reconnect, wait for it (a failed attempt's 'error' rejects at once) rather than
   // report a healthy Redis as down.

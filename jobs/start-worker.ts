@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import { type Database, type Db } from '../db/client.js';
 import {
   ConfigError,
@@ -23,11 +22,19 @@ import { refundsProcessor } from './processors/refunds.js';
 import { shippingProcessor } from './processors/shipping.js';
 import type { OutboxProcessor } from './outbox/run-job.js';
 import { createQueueWorker, type QueueWorker } from './outbox/queue-worker.js';
-import { createQueues, retryPolicyOf, type Queues, type QueueSet } from './outbox/queues.js';
+import {
+  createQueues,
+  prefixOf,
+  retryPolicyOf,
+  shardConcurrency,
+  type Queues,
+  type QueueSet,
+  type ShardedQueues,
+} from './outbox/queues.js';
 import { createReconciler, type Reconciler } from './outbox/reconciler.js';
 import { createRelay, type Relay } from './outbox/relay.js';
 import { createRetention, type Retention } from './retention.js';
-import { redisReadinessCheck } from './redis.js';
+import { redisReadinessCheck, redisTargetOf, type RedisClient } from './redis.js';
 import { instrumentWorker } from './worker-metrics.js';
 
 /**
@@ -47,13 +54,15 @@ export interface WorkerDeps {
 }
 
 export interface RunningWorker {
+  /** Each queue's first shard (the whole queue unless QUEUE_SHARDS_<QUEUE> splits it). */
   queues: Queues;
+  shards: ShardedQueues;
   /** The queues with their connection, for a web process in the same process (the dev mode). */
   queueSet: QueueSet;
   /** The Kafka producer of shipping requests (absent when the caller chose the processors). */
   shipping?: ShippingProducer;
   /** The producer connection the queues share (readiness checks ping it). */
-  redis: Redis;
+  redis: RedisClient;
   relay: Relay;
   reconciler: Reconciler;
   retention: Retention;
@@ -122,34 +131,41 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Run
     processors = processorsFor(config, db, shipping);
   }
   const queueSet = createQueues(config, logger);
-  const { queues } = queueSet;
+  const { queues, shards } = queueSet;
   const { jobs } = config;
   const hooks =
     deps.metrics &&
     instrumentWorker(deps.metrics, {
       db,
-      queues,
+      queues: shards,
       shippingAnswerAlertAfterMs: jobs.shippingAnswerAlertAfterMs,
     });
 
-  const workers = processors.map((processor) =>
-    createQueueWorker({
-      processor,
-      db,
-      queues,
-      logger,
-      redisUrl: config.redisUrl,
-      redisTlsVerify: config.redisTlsVerify,
-      prefix: config.bullPrefix,
-      concurrency: jobs.concurrency[processor.queue],
-      retry: retryPolicyOf(jobs),
-      onOutcome: hooks?.onOutcome,
-    }),
+  const prefix = prefixOf(config);
+  // One BullMQ worker per shard of each processor's queue.
+  const workers = processors.flatMap((processor) =>
+    shards[processor.queue].map((shard) =>
+      createQueueWorker({
+        processor,
+        db,
+        queues: shards,
+        logger,
+        redis: redisTargetOf(config),
+        queueName: shard.name,
+        prefix: prefix(shard.name),
+        concurrency: shardConcurrency(
+          jobs.concurrency[processor.queue],
+          shards[processor.queue].length,
+        ),
+        retry: retryPolicyOf(jobs),
+        onOutcome: hooks?.onOutcome,
+      }),
+    ),
   );
   const relay = createRelay({
     db,
     databaseUrl: directDatabaseUrl(config),
-    queues,
+    queues: shards,
     logger,
     batchSize: jobs.relayBatchSize,
     pollMs: jobs.relayPollMs,
@@ -158,7 +174,7 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Run
   });
   const reconciler = createReconciler({
     db,
-    queues,
+    queues: shards,
     logger,
     afterMs: jobs.reconcileAfterMs,
     everyMs: jobs.reconcileEveryMs,
@@ -188,6 +204,7 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Run
   }
   return {
     queues,
+    shards,
     queueSet,
     shipping,
     redis: queueSet.connection,

@@ -3,7 +3,7 @@ import { registerStateGauges } from '../db/state-gauges.js';
 import type { Metrics } from '../lib/platform/metrics.js';
 import type { QueueName } from '../db/outbox/events.js';
 import type { JobOutcome } from './outbox/run-job.js';
-import type { Queues } from './outbox/queues.js';
+import type { ShardedQueues } from './outbox/queues.js';
 
 /**
  * Feeds the worker's Prometheus metrics: the relay's commit-to-enqueue latency, each job
@@ -18,14 +18,17 @@ export interface WorkerMetricHooks {
 const FAILURES: ReadonlySet<JobOutcome> = new Set(['retry', 'rate-limited', 'failed']);
 const STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 
-/** Jobs by queue and state, read from BullMQ at scrape time. */
-export function registerQueueDepthGauge(metrics: Metrics, queues: Queues): void {
+/** Jobs by queue and state, read from BullMQ at scrape time; a split queue's shards added up. */
+export function registerQueueDepthGauge(metrics: Metrics, queues: ShardedQueues): void {
   metrics.gauge('queue_jobs', 'Jobs in BullMQ by queue and state', ['queue', 'state'], async () => {
     const counts = await Promise.all(
-      Object.entries(queues).map(async ([queue, q]) => ({
-        queue,
-        counts: await q.getJobCounts(...STATES),
-      })),
+      Object.entries(queues).map(async ([queue, shards]) => {
+        const each = await Promise.all(shards.map((q) => q.getJobCounts(...STATES)));
+        const sum: Record<string, number> = {};
+        for (const c of each)
+          for (const state of STATES) sum[state] = (sum[state] ?? 0) + (c[state] ?? 0);
+        return { queue, counts: sum };
+      }),
     );
     return counts.flatMap(({ queue, counts: c }) =>
       STATES.map((state) => ({ labels: { queue, state }, value: c[state] ?? 0 })),
@@ -41,7 +44,7 @@ export function instrumentWorker(
     shippingAnswerAlertAfterMs,
   }: {
     db: Db;
-    queues: Queues;
+    queues: ShardedQueues;
     shippingAnswerAlertAfterMs: number;
   },
 ): WorkerMetricHooks {

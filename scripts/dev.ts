@@ -253,11 +253,18 @@ if (isMain(import.meta.url)) {
       url: process.env.DATABASE_URL ?? String(database.variables.databaseUrl.default),
       variable: 'DATABASE_URL',
     },
-    {
-      name: 'Redis',
-      url: process.env.REDIS_URL ?? String(redis.variables.redisUrl.default),
-      variable: 'REDIS_URL',
-    },
+    // On a cluster, its first seed node stands for it.
+    process.env.REDIS_CLUSTER_NODES
+      ? {
+          name: 'Redis',
+          url: `redis://${process.env.REDIS_CLUSTER_NODES.split(',')[0]!.trim()}`,
+          variable: 'REDIS_CLUSTER_NODES',
+        }
+      : {
+          name: 'Redis',
+          url: process.env.REDIS_URL ?? String(redis.variables.redisUrl.default),
+          variable: 'REDIS_URL',
+        },
   ]);
   startDev().then(
     (dev) => {

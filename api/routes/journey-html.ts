@@ -32,7 +32,7 @@ export function journeyHtml(j: Journey, boardPath: string): string {
       `<ol class="errors">${r.failed_attempts
         .map((e) => `<li>attempt ${esc(e.attempt)} at ${esc(e.at)}: ${esc(e.error)}</li>`)
         .join('')}</ol>`,
-      `<a href="${esc(`${boardPath}/queue/${encodeURIComponent(r.queue)}/${encodeURIComponent(r.job.id)}`)}">${esc(r.job.state)}</a>`,
+      `<a href="${esc(`${boardPath}/queue/${encodeURIComponent(r.job.queue)}/${encodeURIComponent(r.job.id)}`)}">${esc(r.job.state)}</a>`,
     ]),
   );
   const inbox = table(

@@ -8,7 +8,7 @@ import { NotFoundError } from '../../lib/domain/errors.js';
 import { isQueueName } from '../../db/outbox/events.js';
 import { traceIdOf } from '../../lib/platform/trace-context.js';
 import { outboxJobId } from '../../jobs/outbox/job-data.js';
-import type { Queues } from '../../jobs/outbox/queues.js';
+import { queueFor, type ShardedQueues } from '../../jobs/outbox/queues.js';
 import { ADMIN_PATH } from '../admin.js';
 import { send } from '../envelope.js';
 import { orderJson } from '../presenters.js';
@@ -23,7 +23,7 @@ import { journeyHtml } from './journey-html.js';
  * to the jobs in Bull Board, and to the orders waiting too long for Shipping). Mounted under the
  * admin surface, behind its credentials.
  */
-export async function loadJourney(db: Db, queues: Queues, id: string) {
+export async function loadJourney(db: Db, queues: ShardedQueues, id: string) {
   const order = await findOrderById(db, id);
   if (!order) throw new NotFoundError(`order ${id} not found`, 'id');
   const [history, outboxRows, inboxRows, letters] = await Promise.all([
@@ -36,7 +36,7 @@ export async function loadJourney(db: Db, queues: Queues, id: string) {
   const outbox = await Promise.all(
     outboxRows.map(async (r) => {
       const jobId = outboxJobId(r.jobId);
-      const queue = isQueueName(r.queue) ? queues[r.queue] : undefined;
+      const queue = isQueueName(r.queue) ? queueFor(queues, r.queue, id) : undefined;
       // Redis may be down or the job long removed: the row's own record still answers.
       const job = await queue?.getJob(jobId).catch(() => undefined);
       const state = job ? await job.getState().catch(() => 'unknown') : 'not in Redis';
@@ -51,7 +51,13 @@ export async function loadJourney(db: Db, queues: Queues, id: string) {
         attempts: r.attempts,
         last_error: r.lastError,
         failed_attempts: r.attemptErrors,
-        job: { id: jobId, state, attempts_made: job?.attemptsMade ?? null },
+        // The BullMQ queue (the order's shard) is where Bull Board shows the job.
+        job: {
+          id: jobId,
+          queue: queue?.name ?? r.queue,
+          state,
+          attempts_made: job?.attemptsMade ?? null,
+        },
       };
     }),
   );
@@ -108,7 +114,7 @@ async function waitingOrders(db: Db, olderThanMs: number, limit: number) {
 
 export function journeyRouter(
   db: Db,
-  queues: Queues,
+  queues: ShardedQueues,
   boardPath: string,
   { shippingAnswerAlertAfterMs }: { shippingAnswerAlertAfterMs: number },
 ): Router {

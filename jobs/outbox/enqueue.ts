@@ -2,12 +2,13 @@ import type { DispatchableRow } from '../../db/outbox/dispatch.js';
 import { withinMs } from '../../lib/platform/timeout.js';
 import { isQueueName, parsePayload, type QueueName } from '../../db/outbox/events.js';
 import { outboxJobId, type OutboxJobData } from './job-data.js';
-import type { Queues } from './queues.js';
+import { queueFor, type OutboxQueue, type ShardedQueues } from './queues.js';
 import { jobTelemetryOf } from '../telemetry.js';
 
 /**
- * Adds outbox rows to their queues: one addBulk per queue, all queues at once. Shared by the
- * relay and the reconciler so a row becomes the same job (same id, same data) either way.
+ * Adds outbox rows to their queues: one addBulk per queue shard (the order's, see queues.ts), all
+ * at once. Shared by the relay and the reconciler so a row becomes the same job (same id, same
+ * data, same shard) either way.
  */
 export interface EnqueuedRow {
   row: DispatchableRow;
@@ -83,12 +84,19 @@ function jobOf(row: DispatchableRow) {
  * A job that already exists under the same id is left as it is: re-adding is a no-op.
  */
 export async function enqueueRows(
-  queues: Queues,
+  queues: ShardedQueues,
   rows: DispatchableRow[],
   timeoutMs: number,
 ): Promise<EnqueueResult> {
   const { byQueue, rejected } = groupEnqueueable(rows);
-  const adds = [...byQueue].map(([name, list]) => queues[name].addBulk(list.map(jobOf)));
+  const byShard = new Map<OutboxQueue, DispatchableRow[]>();
+  for (const [name, list] of byQueue) {
+    for (const row of list) {
+      const shard = queueFor(queues, name, row.orderId);
+      byShard.set(shard, [...(byShard.get(shard) ?? []), row]);
+    }
+  }
+  const adds = [...byShard].map(([queue, list]) => queue.addBulk(list.map(jobOf)));
   await withinMs(Promise.all(adds), timeoutMs, () => {
     throw new EnqueueTimeoutError(timeoutMs);
   });

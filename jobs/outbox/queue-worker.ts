@@ -8,24 +8,25 @@ import {
   type OutboxJobRunnerDeps,
   type OutboxProcessor,
 } from './run-job.js';
-import type { Queues } from './queues.js';
-import { closeRedis, createRedis } from '../redis.js';
+import type { ShardedQueues } from './queues.js';
+import { closeRedis, createRedis, type RedisTarget } from '../redis.js';
 import { backoffStrategy, type RetryPolicy } from './retry-policy.js';
 import { bullmqTelemetry } from '../telemetry.js';
 import { rerunUnjudged } from './unjudged-failure.js';
 
 /**
- * One BullMQ Worker for one processor, on its own worker-grade Redis connection, with a bounded
- * close: BullMQ's close() waits for active jobs without a limit.
+ * One BullMQ Worker for one processor on one shard of its queue, on its own worker-grade Redis
+ * connection, with a bounded close: BullMQ's close() waits for active jobs without a limit.
  */
 export interface QueueWorkerOptions {
   processor: OutboxProcessor;
   db: Db;
-  queues: Queues;
+  queues: ShardedQueues;
   logger: Logger;
-  redisUrl: string;
-  /** Verify Redis's TLS certificate (see jobs/redis.ts). */
-  redisTlsVerify?: boolean;
+  redis: RedisTarget;
+  /** The BullMQ queue this worker takes jobs from: one shard of the processor's queue. */
+  queueName: string;
+  /** That queue's BullMQ prefix (queues.ts prefixOf). */
   prefix: string;
   concurrency: number;
   /** How transient failures are retried: the backoff strategy and the window. */
@@ -47,17 +48,18 @@ const LIMITER = { max: 1_000_000_000, duration: 1000 };
 
 export function createQueueWorker(options: QueueWorkerOptions): QueueWorker {
   const { processor, db, queues, logger } = options;
-  const name = processor.queue;
+  const name = options.queueName;
   const log = logger.child({ component: 'worker', queue: name });
-  const connection = createRedis(options.redisUrl, 'worker', `order-service:worker:${name}`, {
-    verify: options.redisTlsVerify,
-  });
+  const connection = createRedis(options.redis, 'worker', `order-service:worker:${name}`);
   connection.on('error', (err) => log.debug({ err }, 'redis worker connection error'));
   const runner = createOutboxJobRunner(
     {
       db,
       logger: log,
-      rateLimit: (ms) => queues[name].rateLimit(ms),
+      // A peer's 429 concerns the whole queue: every shard waits.
+      rateLimit: async (ms) => {
+        await Promise.all(queues[processor.queue].map((q) => q.rateLimit(ms)));
+      },
       retryWindowMs: options.retry.windowMs,
       onOutcome: options.onOutcome,
     },

@@ -1,10 +1,9 @@
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Config } from '../../lib/platform/config.js';
 import type { Logger } from '../../lib/platform/logger.js';
 import { QUEUE_NAMES, type QueueName } from '../../db/outbox/events.js';
 import type { OutboxJobData } from './job-data.js';
-import { closeRedis, createRedis } from '../redis.js';
+import { closeRedis, createRedis, isCluster, redisTargetOf, type RedisClient } from '../redis.js';
 import { bullmqTelemetry } from '../telemetry.js';
 import { attemptsToCover, BACKOFF_TYPE, type RetryPolicy } from './retry-policy.js';
 
@@ -14,9 +13,81 @@ import { attemptsToCover, BACKOFF_TYPE, type RetryPolicy } from './retry-policy.
  * workers all build their queues from here so they cannot disagree.
  */
 export type OutboxQueue = Queue<OutboxJobData, unknown, string>;
+/**
+ * Each queue's first shard: the whole queue unless QUEUE_SHARDS_<QUEUE> splits it. Tests and tools
+ * that look a job up by name use it; the service's own paths route through ShardedQueues.
+ */
 export type Queues = Record<QueueName, OutboxQueue>;
+/** Each queue's shards, shard i at index i; one shard unless QUEUE_SHARDS_<QUEUE> says more. */
+export type ShardedQueues = Record<QueueName, readonly OutboxQueue[]>;
 
-export type QueueConfig = Pick<Config, 'redisUrl' | 'redisTlsVerify' | 'bullPrefix' | 'jobs'>;
+export type QueueConfig = Pick<
+  Config,
+  'redisUrl' | 'redisTlsVerify' | 'redisClusterNodes' | 'bullPrefix' | 'queueShards' | 'jobs'
+>;
+
+/**
+ * The BullMQ queue name of a shard: the queue's own name for shard 0, so one shard is exactly the
+ * queue as it always was, and jobs queued before a split stay where the workers look.
+ */
+export function shardQueueName(queue: QueueName, shard: number): string {
+  return shard === 0 ? queue : `${queue}.${shard}`;
+}
+
+/**
+ * The shard of an order's jobs: FNV-1a of its id, so every job of one order lands on one shard in
+ * every process, whichever writes it. Rows without an order go to shard 0.
+ */
+export function shardOf(orderId: string | null, shards: number): number {
+  if (shards <= 1 || orderId === null) return 0;
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < orderId.length; i++) {
+    hash ^= orderId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % shards;
+}
+
+/** The queue (shard) that holds the job of `queue` for this order. */
+export function queueFor(
+  shards: ShardedQueues,
+  queue: QueueName,
+  orderId: string | null,
+): OutboxQueue {
+  const list = shards[queue];
+  return list[shardOf(orderId, list.length)]!;
+}
+
+/** Every shard of every queue. */
+export function allQueues(shards: ShardedQueues): OutboxQueue[] {
+  return Object.values(shards).flat();
+}
+
+/**
+ * A worker's concurrency per shard: the queue's configured concurrency spread over its shards
+ * (rounded up), so a worker process runs about as many jobs of a queue however it is split.
+ */
+export function shardConcurrency(concurrency: number, shards: number): number {
+  return Math.max(1, Math.ceil(concurrency / shards));
+}
+
+/**
+ * The BullMQ prefix of one queue. BullMQ's Lua scripts touch several keys of a queue at once, so on
+ * a cluster all of them must hash to one slot, and queues spread over the masters only when each
+ * has a hash tag of its own: `{<prefix>:<queue>}`, made here from BULLMQ_PREFIX with its braces
+ * dropped, so `orders` and `{orders}` both work. On one Redis the prefix stays exactly as
+ * configured: a deploy changes no key, and jobs queued before it are still found.
+ */
+export function queuePrefix(prefix: string, queue: string, cluster: boolean): string {
+  if (!cluster) return prefix;
+  return `{${prefix.replace(/[{}]/g, '')}:${queue}}`;
+}
+
+/** What every queue's prefix is under this configuration. */
+export function prefixOf(config: Pick<QueueConfig, 'bullPrefix' | 'redisClusterNodes'>) {
+  const cluster = isCluster({ url: '', clusterNodes: config.redisClusterNodes });
+  return (queue: string) => queuePrefix(config.bullPrefix, queue, cluster);
+}
 
 /** Finished jobs kept at least this long, so a re-add of the same outbox row stays a no-op. */
 const MIN_KEEP_COMPLETED_SECONDS = 3600;
@@ -60,36 +131,43 @@ export function defaultJobOptions(jobs: QueueConfig['jobs']): JobsOptions {
 
 export interface QueueSet {
   queues: Queues;
+  shards: ShardedQueues;
   /** The one producer connection the queues share. */
-  connection: Redis;
+  connection: RedisClient;
   close(): Promise<void>;
 }
 
 /** Every queue on one fail-fast producer connection. */
 export function createQueues(config: QueueConfig, logger: Logger): QueueSet {
-  const connection = createRedis(config.redisUrl, 'producer', 'order-service:producer', {
-    verify: config.redisTlsVerify,
-  });
+  const connection = createRedis(redisTargetOf(config), 'producer', 'order-service:producer');
+  const prefix = prefixOf(config);
   // ioredis emits 'error' on every failed reconnect; the relay logs the failures that matter.
   connection.on('error', (err) => logger.debug({ err }, 'redis producer connection error'));
   const defaults = defaultJobOptions(config.jobs);
-  const entries = QUEUE_NAMES.map((name) => {
+  const open = (name: string): OutboxQueue => {
     const queue: OutboxQueue = new Queue<OutboxJobData, unknown, string>(name, {
       connection,
-      prefix: config.bullPrefix,
+      prefix: prefix(name),
       defaultJobOptions: defaults,
       telemetry: bullmqTelemetry(),
     });
     // Without a listener an 'error' event would crash the process.
     queue.on('error', (err) => logger.warn({ err, queue: name }, 'queue error'));
-    return [name, queue] as const;
-  });
-  const queues = Object.fromEntries(entries) as Queues;
+    return queue;
+  };
+  const shards = Object.fromEntries(
+    QUEUE_NAMES.map((name) => [
+      name,
+      Array.from({ length: config.queueShards[name] }, (_, i) => open(shardQueueName(name, i))),
+    ]),
+  ) as Record<QueueName, OutboxQueue[]>;
+  const queues = Object.fromEntries(QUEUE_NAMES.map((name) => [name, shards[name][0]!])) as Queues;
   return {
     queues,
+    shards,
     connection,
     async close() {
-      await Promise.all(Object.values(queues).map((q) => q.close()));
+      await Promise.all(allQueues(shards).map((q) => q.close()));
       await closeRedis(connection);
     },
   };

@@ -11,7 +11,7 @@ import { isJobOfRow, outboxJobId } from './job-data.js';
 import { enqueueRows } from './enqueue.js';
 import { rerunUnjudged } from './unjudged-failure.js';
 import { periodic } from '../periodic.js';
-import type { Queues } from './queues.js';
+import { queueFor, type ShardedQueues } from './queues.js';
 
 /**
  * Puts back what Redis lost or BullMQ gave up on by itself. An outbox row dispatched more than
@@ -24,7 +24,7 @@ import type { Queues } from './queues.js';
  */
 export interface ReconcilerOptions {
   db: Db;
-  queues: Queues;
+  queues: ShardedQueues;
   logger: Logger;
   /** How long a dispatched row may stay open before its job is checked. */
   afterMs: number;
@@ -80,7 +80,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     const fates = await Promise.all(
       rows.map(async (row): Promise<'live' | 'rerun' | 'missing'> => {
         if (!isQueueName(row.queue)) return 'missing';
-        const queue = queues[row.queue];
+        const queue = queueFor(queues, row.queue, row.orderId);
         const jobId = outboxJobId(row.jobId);
         const state = await queue.getJobState(jobId);
         if (LIVE_STATES.has(state) || state === 'failed') {

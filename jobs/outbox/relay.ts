@@ -5,7 +5,7 @@ import { retry } from '../../lib/platform/retry.js';
 import { OUTBOX_CHANNEL, type QueueName } from '../../db/outbox/events.js';
 import { enqueueRows } from './enqueue.js';
 import { createPgListener } from './pg-listener.js';
-import type { Queues } from './queues.js';
+import type { ShardedQueues } from './queues.js';
 
 /**
  * The outbox relay: moves committed outbox rows into BullMQ. Woken at once by NOTIFY on commit,
@@ -22,7 +22,7 @@ export interface RelayOptions {
    * only the session that listens, and transaction pooling gives no session to keep).
    */
   databaseUrl: string;
-  queues: Queues;
+  queues: ShardedQueues;
   logger: Logger;
   /** Rows per transaction. @defaultValue 500 */
   batchSize?: number;

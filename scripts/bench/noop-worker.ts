@@ -110,7 +110,7 @@ async function main(): Promise<void> {
             delayMs: 0,
           });
         }
-        await enqueueRows(queueSet.queues, rows, ENQUEUE_TIMEOUT_MS);
+        await enqueueRows(queueSet.shards, rows, ENQUEUE_TIMEOUT_MS);
       }
       await sleep(TICK_MS);
     }

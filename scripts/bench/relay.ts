@@ -155,7 +155,7 @@ export async function runRelayBench(options: RelayBenchOptions): Promise<RelayRe
       const relay = createRelay({
         db,
         databaseUrl: database.url,
-        queues: queueSet.queues,
+        queues: queueSet.shards,
         logger,
         batchSize,
       });

@@ -61,7 +61,7 @@ describe('reconciler', function () {
     const relay = createRelay({
       db: tdb.db,
       databaseUrl: tdb.url,
-      queues: queueSet.queues,
+      queues: queueSet.shards,
       logger: silentLogger(),
     });
     expect((await relay.drainOnce()).enqueued).to.equal(n);
@@ -78,7 +78,7 @@ describe('reconciler', function () {
   function reconciler() {
     return createReconciler({
       db: tdb.db,
-      queues: queueSet.queues,
+      queues: queueSet.shards,
       logger: silentLogger(),
       afterMs: 60_000,
       everyMs: 60_000,

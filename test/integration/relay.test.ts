@@ -51,7 +51,7 @@ describe('outbox relay', function () {
     const r = createRelay({
       db: tdb.db,
       databaseUrl: tdb.url,
-      queues: queueSet.queues,
+      queues: queueSet.shards,
       logger: silentLogger(),
       batchSize: 100,
       // Long, so the tests below see the NOTIFY path, not the poll.
@@ -157,7 +157,7 @@ describe('outbox relay', function () {
     );
     const ids = await insert(notificationRows(2000));
     const first = relay();
-    const second = relay({ queues: otherSet.queues });
+    const second = relay({ queues: otherSet.shards });
 
     const results = await Promise.all([first.drainOnce(), second.drainOnce()]);
 
@@ -208,7 +208,7 @@ describe('outbox relay', function () {
     toStop.push(deadRedis);
     await insert(notificationRows(3));
 
-    const failing = relay({ queues: deadRedis.queues, enqueueTimeoutMs: 300 });
+    const failing = relay({ queues: deadRedis.shards, enqueueTimeoutMs: 300 });
     let error: unknown;
     await failing.drainOnce().catch((err: unknown) => (error = err));
 

@@ -39,6 +39,8 @@ export interface FaultSystemOptions {
   throughPgBouncer?: boolean;
   /** URL of a private Redis; a unique prefix on the run's Redis when absent. */
   redisUrl?: string;
+  /** Seed nodes of a Redis Cluster the scenario brought (REDIS_CLUSTER_NODES); wins over redisUrl. */
+  redisClusterSeeds?: string;
   /** Kafka brokers the scenario brought; the run's Apache Kafka when absent. */
   kafkaBrokers?: string[];
   /** Variables for the service's processes, over the suite's defaults. */
@@ -96,7 +98,12 @@ export async function startFaultSystem(
   }
 
   let redis: { url: string; prefix: string };
-  if (options.redisUrl) {
+  const cluster: Record<string, string> = {};
+  if (options.redisClusterSeeds) {
+    // REDIS_URL's host is unused on a cluster; it names a seed so a mistake would show as MOVED.
+    redis = { url: `redis://${options.redisClusterSeeds.split(',')[0]}`, prefix: 'orders' };
+    cluster.REDIS_CLUSTER_NODES = options.redisClusterSeeds;
+  } else if (options.redisUrl) {
     redis = { url: options.redisUrl, prefix: '{orders}' };
   } else {
     const shared = createTestRedisPrefix();
@@ -137,6 +144,7 @@ export async function startFaultSystem(
     PORT: String(port),
     ...storesEnv(db, redis),
     ...databaseEnv,
+    ...cluster,
     KAFKA_BOOTSTRAP_SERVERS: brokers.join(','),
     ...names.env,
     CATALOG_SERVICE_API_URL: `${peers.catalog.url}/api/items`,
