@@ -46,6 +46,19 @@ describe('applying inbox events', function () {
 
   const outboxRow = (id: number) => outboxRowById(tdb.db, id);
 
+  /** A message from Shipping, recorded in the inbox as the consumer records it, then applied. */
+  async function applyShippingMessage(
+    message: { event_type: string; order_id: string } & Record<string, unknown>,
+  ) {
+    const { inboxRow: event } = await insertInboxEvent(tdb.db, {
+      orderId: message.order_id,
+      eventType: message.event_type,
+      source: 'shipping',
+      payload: message,
+    });
+    return applyInboxEvent(tdb.db, { inboxId: event.id });
+  }
+
   it('when payment.succeeded is applied to a new order, then it is paid, with a history row, a notification and a shipping request, and the inbox and its outbox row are done', async () => {
     const order = await insertOrder(tdb.db, { quantity: 3 });
     const {
@@ -190,14 +203,12 @@ describe('applying inbox events', function () {
 
   it('when order.shipped arrives for a paid order, then it is shipped with the shipment id and a notification, and no shipping request', async () => {
     const order = await insertOrder(tdb.db, { status: 'paid' });
-    const { inboxRow: event } = await insertInboxEvent(tdb.db, {
-      orderId: order.id,
-      eventType: 'order.shipped',
-      source: 'shipping',
-      payload: { event_type: 'order.shipped', order_id: order.id, shipment_id: 'shp-42' },
-    });
 
-    await applyInboxEvent(tdb.db, { inboxId: event.id });
+    await applyShippingMessage({
+      event_type: 'order.shipped',
+      order_id: order.id,
+      shipment_id: 'shp-42',
+    });
 
     const after = await orderState(order.id);
     expect(after.order).to.include({ status: 'shipped', shipmentId: 'shp-42' });
@@ -207,15 +218,13 @@ describe('applying inbox events', function () {
 
   it('when shipping.failed arrives for a paid order, then it is cancelled with the reason and its payment is refunded, in the same transaction', async () => {
     const order = await insertOrder(tdb.db, { status: 'paid', paymentId: 'pay-7' });
-    const { inboxRow: event } = await insertInboxEvent(tdb.db, {
-      orderId: order.id,
-      eventType: 'shipping.failed',
-      source: 'shipping',
-      // A shipping message's fields are never taken for a payment id.
-      payload: { event_type: 'shipping.failed', order_id: order.id, id: 'not-a-payment' },
-    });
 
-    await applyInboxEvent(tdb.db, { inboxId: event.id });
+    // A shipping message's fields are never taken for a payment id.
+    await applyShippingMessage({
+      event_type: 'shipping.failed',
+      order_id: order.id,
+      id: 'not-a-payment',
+    });
 
     const after = await orderState(order.id);
     expect(after.order).to.include({
