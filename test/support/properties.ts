@@ -46,6 +46,25 @@ export function expectRefusalNaming(
   return named;
 }
 
+/**
+ * Sends a request that must be refused, and checks it wrote nothing: the refusal as
+ * `expectRefusalNaming` wants it, and the rows of `tables` counted the same after it as before.
+ * Returns the answer and the fields its errors name.
+ */
+export async function expectRefusedWritingNothing<T extends string>(
+  pool: pg.Pool,
+  tables: readonly T[],
+  send: () => Promise<TestResponse>,
+  fields: readonly string[],
+  statuses: readonly number[] = [400],
+): Promise<{ res: TestResponse; named: string[] }> {
+  const before = await rowCounts(pool, tables);
+  const res = await send();
+  const named = expectRefusalNaming(res, fields, statuses);
+  expect(await rowCounts(pool, tables)).to.deep.equal(before);
+  return { res, named };
+}
+
 /** The one form of id the service takes (lib/domain/ids.ts), written out again as the tests' oracle. */
 const CANONICAL = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
