@@ -4,7 +4,8 @@ import { once } from 'node:events';
 import { startWeb } from '../../api/server.js';
 import { closeRedis, createRedis } from '../../jobs/redis.js';
 import { silentLogger } from '../../lib/platform/logger.js';
-import { request, startTestApi, testConfig, type TestApi } from '../support/api.js';
+import { request, startTestApi, type TestApi, testConfig } from '../support/api.js';
+import { startedForSuite } from '../support/suite.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
 
 const USER = 'ops';
@@ -29,14 +30,7 @@ function csp(header: string | null): Map<string, string[]> {
 
 describe('Bull Board at /admin/queues, and the web process on Redis', () => {
   describe('when ADMIN_USER and ADMIN_PASSWORD are unset', () => {
-    let api: TestApi;
-
-    before(async () => {
-      api = await startTestApi({ label: 'board_off' });
-    });
-    after(async () => {
-      await api.stop();
-    });
+    const api = startedForSuite(() => startTestApi({ label: 'board_off' }));
 
     it('when anything under /admin is asked for, with or without credentials, then 404', async () => {
       for (const path of ['/admin/queues', '/admin/queues/api/queues', '/admin']) {
