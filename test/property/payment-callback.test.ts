@@ -4,6 +4,7 @@ import { signedWebhookHeaders } from '../../lib/peers/webhook-signature.js';
 import { startTestApi, type TestApi } from '../support/api.js';
 import {
   anyText,
+  assertBrokenBodiesRefused,
   expectRefusalNaming,
   expectRefusedWritingNothing,
   nonString,
@@ -134,20 +135,11 @@ describe('POST /api/v1/orders/payment-callback with generated input (fast-check)
     });
 
     it('when a callback is broken in any field, then 400 naming a broken field, and nothing is written', async () => {
-      await fc.assert(
-        fc.asyncProperty(
-          brokenCallback(() => orders),
-          async ({ body, wrong }) => {
-            const { res, named } = await expectRefusedWritingNothing(
-              api.db.pool,
-              TABLES,
-              () => sendPaymentCallback(api, body),
-              wrong,
-            );
-            for (const field of named) expect(wrong, JSON.stringify(res.body)).to.include(field);
-          },
-        ),
-        neverHangs(200),
+      await assertBrokenBodiesRefused(
+        api.db.pool,
+        TABLES,
+        brokenCallback(() => orders),
+        (body) => sendPaymentCallback(api, body),
       );
     });
 

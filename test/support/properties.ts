@@ -65,6 +65,31 @@ export async function expectRefusedWritingNothing<T extends string>(
   return { res, named };
 }
 
+/**
+ * The property of a body broken in any field: `send`ing it is refused (400) naming a broken field
+ * and no field that was fine (a key the body lacks is named as required only when it was
+ * removed), and nothing is written to `tables`.
+ */
+export async function assertBrokenBodiesRefused<T extends string, B>(
+  pool: pg.Pool,
+  tables: readonly T[],
+  broken: fc.Arbitrary<{ body: B; wrong: string[] }>,
+  send: (body: B) => Promise<TestResponse>,
+): Promise<void> {
+  await fc.assert(
+    fc.asyncProperty(broken, async ({ body, wrong }) => {
+      const { res, named } = await expectRefusedWritingNothing(
+        pool,
+        tables,
+        () => send(body),
+        wrong,
+      );
+      for (const field of named) expect(wrong, JSON.stringify(res.body)).to.include(field);
+    }),
+    neverHangs(200),
+  );
+}
+
 /** The one form of id the service takes (lib/domain/ids.ts), written out again as the tests' oracle. */
 const CANONICAL = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
