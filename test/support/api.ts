@@ -10,15 +10,17 @@ export interface TestApi {
   catalog: CatalogPeer;
   config: Config;
   web: RunningWeb;
-  /** POST/GET JSON helper returning status, headers and parsed body. */
-  request(
-    method: string,
-    path: string,
-    body?: unknown,
-    headers?: Record<string, string>,
-  ): Promise<TestResponse>;
+  request: RequestJson;
   stop(): Promise<void>;
 }
+
+/** A JSON request to the service under test, answered with status, headers and parsed body. */
+export type RequestJson = (
+  method: string,
+  path: string,
+  body?: unknown,
+  headers?: Record<string, string>,
+) => Promise<TestResponse>;
 
 export interface TestResponse {
   status: number;

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { startDev, type DevRunning } from '../../scripts/dev.js';
-import { request, type TestResponse, storesEnv } from './api.js';
+import { request, type RequestJson, storesEnv } from './api.js';
 import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
 import { sharedTestBroker, testBrokerKind, uniqueKafkaNames } from '../../scripts/testkit/kafka.js';
@@ -13,12 +13,7 @@ export interface TestSystem {
   dev: DevRunning;
   db: TestDatabase;
   redis: TestRedisPrefix;
-  request(
-    method: string,
-    path: string,
-    body?: unknown,
-    headers?: Record<string, string>,
-  ): Promise<TestResponse>;
+  request: RequestJson;
   /** Waits until the order's status is one of `statuses`; returns the order. */
   until(
     orderId: string,
@@ -72,7 +67,7 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
       ...env,
     },
   });
-  const call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) =>
+  const call: RequestJson = (method, path, body, headers) =>
     request(dev.apiUrl, method, path, body, headers);
   const peers = () => ({
     payments: dev.peers.payments!,
