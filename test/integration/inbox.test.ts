@@ -46,6 +46,20 @@ describe('applying inbox events', function () {
 
   const outboxRow = (id: number) => outboxRowById(tdb.db, id);
 
+  /** Cancelled, with its payment's refund requested, in one history row naming `reason`. */
+  async function expectCancelledRefundRequested(
+    orderId: string,
+    paymentId: string,
+    reason: string,
+  ) {
+    const after = await orderState(orderId);
+    expect(after.order).to.include({ status: 'cancelled', paymentId, refundStatus: 'requested' });
+    expect(after.history.map((h) => [h.status, h.refundStatus, h.reason])).to.deep.equal([
+      ['cancelled', 'requested', reason],
+    ]);
+    return after;
+  }
+
   /** A message from Shipping, recorded in the inbox as the consumer records it, then applied. */
   async function applyShippingMessage(
     message: { event_type: string; order_id: string } & Record<string, unknown>,
@@ -145,15 +159,11 @@ describe('applying inbox events', function () {
       to: 'cancelled (refund requested)',
     });
     expect(again).to.include({ outcome: 'refused', kind: 'duplicate' });
-    const after = await orderState(order.id);
-    expect(after.order).to.include({
-      status: 'cancelled',
-      paymentId: 'pay-late-1',
-      refundStatus: 'requested',
-    });
-    expect(after.history.map((h) => [h.status, h.refundStatus, h.reason])).to.deep.equal([
-      ['cancelled', 'requested', 'payment succeeded after the order was cancelled'],
-    ]);
+    const after = await expectCancelledRefundRequested(
+      order.id,
+      'pay-late-1',
+      'payment succeeded after the order was cancelled',
+    );
     expect(after.followUps.map((r) => [r.queue, r.eventType])).to.deep.equal([
       ['notifications', 'order.refund_requested'],
       ['refunds', 'refund.requested'],
@@ -226,15 +236,7 @@ describe('applying inbox events', function () {
       id: 'not-a-payment',
     });
 
-    const after = await orderState(order.id);
-    expect(after.order).to.include({
-      status: 'cancelled',
-      paymentId: 'pay-7',
-      refundStatus: 'requested',
-    });
-    expect(after.history.map((h) => [h.status, h.refundStatus, h.reason])).to.deep.equal([
-      ['cancelled', 'requested', 'shipping failed'],
-    ]);
+    const after = await expectCancelledRefundRequested(order.id, 'pay-7', 'shipping failed');
     expect(after.followUps.map((r) => r.queue)).to.deep.equal(['notifications', 'refunds']);
     expect(after.followUps[1]!.payload).to.include({ payment_id: 'pay-7', amount: order.amount });
   });
