@@ -3,6 +3,7 @@ import { CONFIG_VARIABLES, loadConfig, type Config } from '../../lib/platform/co
 import { silentLogger } from '../../lib/platform/logger.js';
 import { startCatalogPeer, type CatalogPeer } from '../../scripts/peers/catalog.js';
 import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
+import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
 
 export interface TestApi {
   url: string;
@@ -106,6 +107,28 @@ export async function startTestApi(
       await web.stop();
       await catalog.stop();
       await db.drop();
+    },
+  };
+}
+
+/**
+ * A test API on a Redis key prefix of its own, for routes that use Redis (the admin pages read
+ * BullMQ's queues); `stop()` also empties the prefix.
+ */
+export async function startTestApiOnRedis(
+  opts: Parameters<typeof startTestApi>[0] = {},
+): Promise<TestApi & { redis: TestRedisPrefix }> {
+  const redis = createTestRedisPrefix();
+  const api = await startTestApi({
+    ...opts,
+    env: { REDIS_URL: redis.url, BULLMQ_PREFIX: redis.prefix, ...opts.env },
+  });
+  return {
+    ...api,
+    redis,
+    async stop() {
+      await api.stop();
+      await redis.flush();
     },
   };
 }
