@@ -13,7 +13,7 @@ import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/dat
 import { startRecordingPeer, type RecordingPeer } from '../../scripts/testkit/recording-peer.js';
 import { waitFor } from '../../scripts/testkit/wait.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
-import { storesEnv } from '../support/api.js';
+import { workerEnv } from '../support/api.js';
 import { spawnEntry } from '../support/processes.js';
 
 describe('worker shutdown', function () {
@@ -23,11 +23,7 @@ describe('worker shutdown', function () {
 
   function env(): Record<string, string> {
     return {
-      ...storesEnv(tdb, redis),
-      PAYMENTS_SERVICE_API_URL: peer.url,
-      NOTIFICATIONS_SERVICE_API_URL: peer.url,
-      // No shipping jobs here: the worker's producer connects on its first send, never.
-      KAFKA_BOOTSTRAP_SERVERS: '127.0.0.1:9',
+      ...workerEnv(tdb, redis, { payments: peer, notifications: peer }),
       SHUTDOWN_TIMEOUT_MS: '300',
     };
   }

@@ -55,6 +55,24 @@ export function storesEnv(
   return { DATABASE_URL: db.url, REDIS_URL: redis.url, BULLMQ_PREFIX: redis.prefix };
 }
 
+/**
+ * A worker's environment for tests that run no shipping jobs: its stores (`storesEnv`), the peers
+ * standing for Payments and Notifications, and a Kafka address nothing listens on (the worker's
+ * producer connects on its first send, never).
+ */
+export function workerEnv(
+  db: { url: string },
+  redis: { url: string; prefix: string },
+  peers: { payments: { url: string }; notifications: { url: string } },
+): Record<string, string> {
+  return {
+    ...storesEnv(db, redis),
+    PAYMENTS_SERVICE_API_URL: peers.payments.url,
+    NOTIFICATIONS_SERVICE_API_URL: peers.notifications.url,
+    KAFKA_BOOTSTRAP_SERVERS: '127.0.0.1:9',
+  };
+}
+
 export async function request(
   baseUrl: string,
   method: string,
