@@ -1,7 +1,9 @@
 /**
  * What a describe block starts once for its tests: started in the block's `before` hook, stopped in
  * its `after`. The object returned is filled in by that hook (its own properties copied over), so
- * the block's tests, and its hooks registered after this call, use it as the started one.
+ * the block's tests, and its hooks registered after this call, use it as the started one. Mocha
+ * runs `after` hooks in the order they were registered: this one stops it before any `after`
+ * written below the call, so what must stop first (a worker using its database) cannot use it.
  */
 export function startedForSuite<T extends { stop(): Promise<void> }>(start: () => Promise<T>): T {
   const shown = {} as T;
