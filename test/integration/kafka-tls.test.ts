@@ -11,7 +11,7 @@ import { kafkaClientOptions } from '../../lib/kafka/client.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import { shippingRequested } from '../../db/outbox/events.js';
 import { testConfig } from '../support/api.js';
-import { readFromStart } from '../support/kafka.js';
+import { expectOneRequestFor, readFromStart } from '../support/kafka.js';
 import {
   certificateFactory,
   type CertificateFactory,
@@ -166,14 +166,7 @@ describe('Kafka over TLS with client certificates, configured as Heroku does (Ap
       group: 'shipping',
       what: 'the request read',
     });
-    expect(received).to.have.length(1);
-    expect(received[0]!.key?.toString()).to.equal(order.id);
-    expect(JSON.parse(received[0]!.value!.toString())).to.deep.include({
-      event_type: 'order.paid',
-      order_id: order.id,
-      item_id: order.itemId,
-      quantity: order.quantity,
-    });
+    expectOneRequestFor(received, order);
     await worker.stop();
     worker = undefined;
   });
