@@ -7,22 +7,18 @@ import { startWorker, type RunningWorker } from '../../jobs/start-worker.js';
 import { applyInboxEvent } from '../../lib/orders/apply-inbox-event.js';
 import { loadConfig } from '../../lib/platform/config.js';
 import { silentLogger } from '../../lib/platform/logger.js';
-import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
+import { createTestDatabase } from '../../scripts/testkit/database.js';
+import { startedForSuite } from '../support/suite.js';
 import { bullJobIdOfRow, insertInboxEvent, insertOrder, outboxRowById } from '../support/orders.js';
 import { waitFor } from '../../scripts/testkit/wait.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
 import { storesEnv } from '../support/api.js';
 
 describe('applying inbox events', function () {
-  let tdb: TestDatabase;
-
-  before(async () => {
-    tdb = await createTestDatabase('inbox');
-  });
-
-  after(async () => {
-    await tdb?.drop();
-  });
+  const tdb = startedForSuite(
+    () => createTestDatabase('inbox'),
+    (d) => d.drop(),
+  );
 
   async function orderState(orderId: string) {
     const [order] = await tdb.db.select().from(orders).where(eq(orders.id, orderId));

@@ -5,7 +5,17 @@
  * runs `after` hooks in the order they were registered: this one stops it before any `after`
  * written below the call, so what must stop first (a worker using its database) cannot use it.
  */
-export function startedForSuite<T extends { stop(): Promise<void> }>(start: () => Promise<T>): T {
+export function startedForSuite<T extends { stop(): Promise<void> }>(start: () => Promise<T>): T;
+/** The same, for what is stopped otherwise (a test database is dropped). */
+export function startedForSuite<T extends object>(
+  start: () => Promise<T>,
+  stop: (started: T) => Promise<unknown>,
+): T;
+export function startedForSuite<T extends object>(
+  start: () => Promise<T>,
+  stop: (started: T) => Promise<unknown> = (started) =>
+    (started as T & { stop(): Promise<void> }).stop(),
+): T {
   const shown = {} as T;
   let started: T | undefined;
   before(async () => {
@@ -13,7 +23,7 @@ export function startedForSuite<T extends { stop(): Promise<void> }>(start: () =
     Object.assign(shown, started);
   });
   after(async () => {
-    await started?.stop();
+    if (started) await stop(started);
   });
   return shown;
 }
