@@ -43,19 +43,31 @@ async function commandStats(redis: Redis): Promise<Record<string, number>> {
   return parseCommandStats(await redis.info('commandstats'));
 }
 
-/** A worker process: drains the queue until told to stop. */
+/**
+ * A worker process: connects, says `ready`, drains the queue from `go` (so that the drain is
+ * measured from the moment every process starts taking jobs) until `stop`.
+ */
 async function child(redisUrl: string, prefix: string, concurrency: number): Promise<void> {
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  const worker = new Worker(QUEUE, async () => undefined, { connection, prefix, concurrency });
+  const worker = new Worker(QUEUE, async () => undefined, {
+    connection,
+    prefix,
+    concurrency,
+    autorun: false,
+  });
   worker.on('error', (err) => process.stderr.write(`ceiling worker: ${err.message}\n`));
   await worker.waitUntilReady();
-  process.send?.('ready');
-  process.on('message', () => {
+  process.on('message', (message: 'go' | 'stop') => {
+    if (message === 'go') {
+      worker.run().catch((err: Error) => process.stderr.write(`ceiling worker: ${err.message}\n`));
+      return;
+    }
     void worker.close().then(() => {
       connection.disconnect();
       process.exit(0);
     });
   });
+  process.send?.('ready');
 }
 
 async function main(): Promise<void> {
@@ -130,10 +142,10 @@ async function main(): Promise<void> {
       });
     }
     progress('draining');
-    // The workers started on a full queue; the drain is measured from the first reading.
     t = performance.now();
     cpu = redisCpuMs(pid);
     stats = await commandStats(redis);
+    for (const c of children) c.send('go');
     for (;;) {
       const { completed = 0 } = await queue.getJobCounts('completed');
       if (completed >= jobs) break;

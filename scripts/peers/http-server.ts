@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type Joi from 'joi';
 import { ConfigError } from '../../lib/platform/config.js';
 import type { Logger } from '../../lib/platform/logger.js';
 
@@ -42,6 +43,23 @@ export function sendJson(
     'content-length': Buffer.byteLength(text),
   });
   res.end(text);
+}
+
+/**
+ * A POST's body as `schema` takes it; or, when it refuses it, undefined, after answering 400 with
+ * every reason joi gives and counting it in `counts.invalid`.
+ */
+export function validBody<T>(
+  res: http.ServerResponse,
+  schema: Joi.Schema,
+  json: unknown,
+  counts: { invalid: number },
+): T | undefined {
+  const { error, value } = schema.validate(json, { abortEarly: false });
+  if (!error) return value as T;
+  counts.invalid++;
+  sendJson(res, 400, { detail: error.details.map((d) => d.message) });
+  return undefined;
 }
 
 export async function readJson(req: http.IncomingMessage): Promise<{ raw: string; json: unknown }> {
@@ -303,6 +321,48 @@ export interface JsonPeer {
   setFault(fault: PeerFault | undefined): void;
   /** POSTs that met a fault (delayed or answered by it), since the peer started. */
   faulted(): number;
+}
+
+/**
+ * What a recording JSON peer (Payments, Notifications) shows its tests and the benchmark: what it
+ * recorded (`R`), waits on it, the API key it was last sent and its fault switch.
+ */
+export interface RecordingJsonPeer<R> extends StartedServer {
+  /** What it recorded, optionally for one order; a copy. */
+  recorded(filter?: { order_id?: string }): R;
+  /** Resolves once `check()` holds, re-checked after each thing the peer records. */
+  until(check: () => boolean, timeoutMs?: number, what?: string): Promise<void>;
+  /** The X-API-Key of the last POST, so tests can check it is sent. */
+  readonly lastApiKey: string | undefined;
+  setFault(fault: PeerFault | undefined): void;
+  /** Requests that met a fault since the peer started. */
+  readonly faulted: number;
+}
+
+/**
+ * A recording peer's face from its parts: the started JSON peer, its waiters and its `recorded`,
+ * with `own` (its `stop`, and anything else it offers) laid over them.
+ */
+export function recordingJsonPeer<R, O extends { stop(): Promise<void> }>(
+  peer: JsonPeer,
+  waiters: ChangeWaiters,
+  recorded: (filter?: { order_id?: string }) => R,
+  own: O,
+): RecordingJsonPeer<R> & O {
+  const face = {
+    ...peer.server,
+    recorded,
+    until: waiters.until,
+    get lastApiKey() {
+      return peer.lastApiKey();
+    },
+    setFault: peer.setFault,
+    get faulted() {
+      return peer.faulted();
+    },
+  };
+  // Object.assign keeps the getters above live; a spread would copy their values of now.
+  return Object.assign(face, own);
 }
 
 /**

@@ -7,10 +7,12 @@ import {
   changeWaiters,
   envInteger,
   runUntilSignal,
+  recordingJsonPeer,
+  type RecordingJsonPeer,
   startJsonPeer,
   type PeerFault,
   sendJson,
-  type StartedServer,
+  validBody,
 } from './http-server.js';
 
 /**
@@ -55,17 +57,7 @@ export interface NotificationsPeerOptions {
   logger?: Logger;
 }
 
-export interface NotificationsPeer extends StartedServer {
-  /** What it recorded, optionally for one order; a copy. */
-  recorded(filter?: { order_id?: string }): NotificationsRecorded;
-  /** Resolves once `check()` holds, re-checked after each thing the peer records. */
-  until(check: () => boolean, timeoutMs?: number, what?: string): Promise<void>;
-  /** The X-API-Key of the last POST, so tests can check it is sent. */
-  readonly lastApiKey: string | undefined;
-  setFault(fault: NotificationsFault | undefined): void;
-  /** Requests that met a fault since the peer started. */
-  readonly faulted: number;
-}
+export type NotificationsPeer = RecordingJsonPeer<NotificationsRecorded>;
 
 const optionalText = Joi.string().max(200).allow('', null);
 
@@ -97,12 +89,8 @@ export async function startNotificationsPeer({
   const counts = { duplicates: 0, invalid: 0, errors: 0 };
 
   function store(res: http.ServerResponse, json: unknown): void {
-    const { error, value } = notificationSchema.validate(json, { abortEarly: false });
-    if (error) {
-      counts.invalid++;
-      return sendJson(res, 400, { detail: error.details.map((d) => d.message) });
-    }
-    const request = value as NotificationRequest;
+    const request = validBody<NotificationRequest>(res, notificationSchema, json, counts);
+    if (!request) return;
     const known = byKey.get(request.idempotency_key);
     if (known) {
       known.duplicates++;
@@ -146,24 +134,12 @@ export async function startNotificationsPeer({
     accept: store,
     onError: () => counts.errors++,
   });
-  const { server } = peer;
-
-  return {
-    ...server,
-    recorded,
-    until: waiters.until,
-    get lastApiKey() {
-      return peer.lastApiKey();
-    },
-    setFault: peer.setFault,
-    get faulted() {
-      return peer.faulted();
-    },
+  return recordingJsonPeer(peer, waiters, recorded, {
     async stop() {
       waiters.cancel('notifications peer stopped');
-      await server.stop();
+      await peer.server.stop();
     },
-  };
+  });
 }
 
 /** The peer's options from the environment: NOTIFICATIONS_PORT (8003). */

@@ -13,11 +13,13 @@ import {
   PeerConfigError,
   postJson,
   runUntilSignal,
+  recordingJsonPeer,
+  type RecordingJsonPeer,
   startJsonPeer,
   type PeerFault,
   sendJson,
+  validBody,
   timerSet,
-  type StartedServer,
 } from './http-server.js';
 
 /**
@@ -176,20 +178,11 @@ export interface PaymentsRecorded {
 /** Answer POSTs with `status` instead of taking the payment, or after `delayMs`. */
 export type PaymentFault = PeerFault;
 
-export interface PaymentsPeer extends StartedServer {
-  /** What it recorded, optionally for one order; a copy. */
-  recorded(filter?: { order_id?: string }): PaymentsRecorded;
-  /** Resolves once `check()` holds, re-checked after each thing the peer records. */
-  until(check: () => boolean, timeoutMs?: number, what?: string): Promise<void>;
-  /** The X-API-Key of the last POST, so tests can check it is sent. */
-  readonly lastApiKey: string | undefined;
-  setFault(fault: PaymentFault | undefined): void;
+export interface PaymentsPeer extends RecordingJsonPeer<PaymentsRecorded> {
   /** Holds every callback due from now on until resumeCallbacks() (tests: a late result). */
   pauseCallbacks(): void;
   /** Sends the held callbacks and stops holding. */
   resumeCallbacks(): void;
-  /** Requests that met a fault since the peer started. */
-  readonly faulted: number;
 }
 
 const paymentRequestSchema = Joi.object({
@@ -461,12 +454,8 @@ export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Prom
   }
 
   function takePayment(res: http.ServerResponse, json: unknown): void {
-    const { error, value } = paymentRequestSchema.validate(json, { abortEarly: false });
-    if (error) {
-      counts.invalid++;
-      return sendJson(res, 400, { detail: error.details.map((d) => d.message) });
-    }
-    const request = value as PaymentRequest;
+    const request = validBody<PaymentRequest>(res, paymentRequestSchema, json, counts);
+    if (!request) return;
     const known = byKey.get(request.idempotency_key);
     if (known) {
       if (known.order_id !== request.order_id || !moneyEquals(known.amount, request.amount)) {
@@ -520,12 +509,8 @@ export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Prom
   }
 
   function takeRefund(res: http.ServerResponse, json: unknown): void {
-    const { error, value } = refundRequestSchema.validate(json, { abortEarly: false });
-    if (error) {
-      counts.invalid++;
-      return sendJson(res, 400, { detail: error.details.map((d) => d.message) });
-    }
-    const request = value as RefundRequest;
+    const request = validBody<RefundRequest>(res, refundRequestSchema, json, counts);
+    if (!request) return;
     const known = refundsByKey.get(request.idempotency_key);
     if (known) {
       if (known.payment_id !== request.payment_id || !moneyEquals(known.amount, request.amount)) {
@@ -602,16 +587,7 @@ export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Prom
     get: answerStatus,
     onError: () => counts.errors++,
   });
-  const { server } = peer;
-
-  return {
-    ...server,
-    recorded,
-    until: waiters.until,
-    get lastApiKey() {
-      return peer.lastApiKey();
-    },
-    setFault: peer.setFault,
+  return recordingJsonPeer(peer, waiters, recorded, {
     pauseCallbacks() {
       held ??= [];
     },
@@ -620,17 +596,14 @@ export async function startPaymentsPeer(options: PaymentsPeerOptions = {}): Prom
       held = undefined;
       for (const send of due) send();
     },
-    get faulted() {
-      return peer.faulted();
-    },
     async stop() {
       stopped = true;
       timers.close();
       waiters.cancel('payments peer stopped');
       agents.destroy();
-      await server.stop();
+      await peer.server.stop();
     },
-  };
+  });
 }
 
 /** PAYMENTS_REFUND_OUTCOME: refund (every refund succeeds) | fail (every one fails). */

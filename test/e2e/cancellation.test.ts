@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { COFFEE_MUG, orderBody, STICKER } from '../support/factories.js';
 import { waitFor } from '../../scripts/testkit/wait.js';
-import { ADMIN_AUTH, startTestSystem, type TestSystem } from '../support/system.js';
+import { startTestSystem, ADMIN_AUTH } from '../support/system.js';
+import { startedForSuite } from '../support/suite.js';
 
 /**
  * Cancellation and refunds through the whole service as the development mode runs it: web,
@@ -12,14 +13,8 @@ import { ADMIN_AUTH, startTestSystem, type TestSystem } from '../support/system.
  */
 describe('end to end: cancellation and refunds', function () {
   this.timeout(60000);
-  let sys: TestSystem;
 
-  before(async () => {
-    sys = await startTestSystem();
-  });
-  after(async () => {
-    await sys?.stop();
-  });
+  const sys = startedForSuite(() => startTestSystem());
 
   type Order = { status: string; refund_status: string | null; [k: string]: unknown };
   const get = async (id: string): Promise<Order> =>

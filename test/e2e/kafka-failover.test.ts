@@ -1,18 +1,15 @@
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Partitioners, type Consumer, type Kafka, type Producer } from 'kafkajs';
 import { insertOutboxRows } from '../../db/outbox/rows.js';
-import {
-  startShippingConsumer,
-  type RunningShippingConsumer,
-} from '../../jobs/start-shipping-consumer.js';
 import { startWorker, type RunningWorker } from '../../jobs/start-worker.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import { shippingRequested } from '../../db/outbox/events.js';
-import { startShippingPeer, type ShippingPeer } from '../../scripts/peers/shipping.js';
 import { testConfig, storesEnv } from '../support/api.js';
+import { startShippingPath, type ShippingPath } from '../support/shipping-path.js';
+import { spawnEntry } from '../support/processes.js';
 import {
   countRows,
   createTestDatabase,
@@ -158,24 +155,12 @@ describe('shipping consumer killed with kill -9 (Apache Kafka)', function () {
 
   /** Starts the consumer's entry file as the platform does; resolves once it runs. */
   async function spawnConsumer(): Promise<Child> {
-    const child = spawn(process.execPath, ['--import', 'tsx/esm', 'jobs/shipping-consumer.ts'], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.add(child);
-    child.on('exit', () => children.delete(child));
-    const out = { text: '' };
-    child.stdout!.on('data', (c: Buffer) => (out.text += c.toString()));
-    child.stderr!.on('data', (c: Buffer) => (out.text += c.toString()));
-    const running: Child = { child, out, lines: () => parseLines(out.text) };
-    await waitFor(() => out.text.includes('shipping consumer running'), {
-      timeoutMs: 30000,
-      intervalMs: 50,
+    const { child, out } = await spawnEntry('jobs/shipping-consumer.ts', env, {
+      ready: 'shipping consumer running',
+      children,
       what: 'the consumer to run',
-    }).catch((err: Error) => {
-      throw new Error(`${err.message}\n${out.text.slice(-3000)}`);
     });
-    return running;
+    return { child, out, lines: () => parseLines(out.text) };
   }
 
   const count = (sql: string, params: unknown[] = []) => countRows(db.pool, sql, params);
@@ -366,9 +351,7 @@ describe('broker restarted with its data kept while shipping jobs are pending (A
   let db: TestDatabase;
   let redis: TestRedisPrefix;
   let peer: RecordingPeer;
-  let shipping: ShippingPeer | undefined;
-  let consumer: RunningShippingConsumer | undefined;
-  let worker: RunningWorker | undefined;
+  let path: ShippingPath | undefined;
   let reader: Consumer | undefined;
   const fatal: Error[] = [];
   const names = uniqueKafkaNames();
@@ -382,9 +365,7 @@ describe('broker restarted with its data kept while shipping jobs are pending (A
   });
   after(async () => {
     await reader?.disconnect();
-    await worker?.stop();
-    await consumer?.stop();
-    await shipping?.stop();
+    await path?.stop();
     await broker?.destroy();
     await peer?.close();
     await redis?.flush();
@@ -409,30 +390,17 @@ describe('broker restarted with its data kept while shipping jobs are pending (A
   }
 
   it('when the broker is stopped and started again, then each pending request is sent once and every order ships', async () => {
-    const config = testConfig({
-      ...storesEnv(db, redis),
-      PAYMENTS_SERVICE_API_URL: peer.url,
-      NOTIFICATIONS_SERVICE_API_URL: peer.url,
-      KAFKA_BOOTSTRAP_SERVERS: broker!.address,
-      ...names.env,
-      // A restarted broker keeps each group's old member until its session runs out.
-      KAFKA_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
-      JOB_BACKOFF_MS: '100',
-      SHUTDOWN_TIMEOUT_MS: '3000',
-    });
-    shipping = await startShippingPeer({
+    path = await startShippingPath({
+      db,
+      redis,
+      peer,
       brokers: [broker!.address],
-      ...names.shippingPeer,
-      delayMs: 0,
-      sessionTimeout: SESSION_TIMEOUT_MS,
-      logger: silentLogger(),
-    });
-    consumer = await startShippingConsumer(config, {
-      logger: silentLogger(),
-      database: db,
+      names,
+      // A restarted broker keeps each group's old member until its session runs out.
+      sessionTimeoutMs: SESSION_TIMEOUT_MS,
       onFatal: (err) => fatal.push(err),
     });
-    worker = await startWorker(config, { logger: silentLogger(), database: db });
+    const { shipping } = path;
 
     // The chain works end to end before the broker goes: topics, groups, producer all in use.
     const warm = await paidOrders(1);

@@ -3,15 +3,8 @@ import { waitForTopicLeaders } from '../../lib/kafka/topics.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import { insertOutboxRows } from '../../db/outbox/rows.js';
-import {
-  startShippingConsumer,
-  type RunningShippingConsumer,
-} from '../../jobs/start-shipping-consumer.js';
-import { startWorker, type RunningWorker } from '../../jobs/start-worker.js';
-import { silentLogger } from '../../lib/platform/logger.js';
 import { shippingRequested } from '../../db/outbox/events.js';
-import { startShippingPeer, type ShippingPeer } from '../../scripts/peers/shipping.js';
-import { testConfig, storesEnv } from '../support/api.js';
+import { startShippingPath, type ShippingPath } from '../support/shipping-path.js';
 import {
   countRows,
   createTestDatabase,
@@ -49,9 +42,7 @@ describe('partition leader killed in a three-node cluster (Apache Kafka)', funct
   let db: TestDatabase;
   let redis: TestRedisPrefix;
   let peer: RecordingPeer;
-  let shipping: ShippingPeer | undefined;
-  let consumer: RunningShippingConsumer | undefined;
-  let worker: RunningWorker | undefined;
+  let path: ShippingPath | undefined;
   let producer: Producer | undefined;
   const fatal: Error[] = [];
   const names = uniqueKafkaNames();
@@ -87,9 +78,7 @@ describe('partition leader killed in a three-node cluster (Apache Kafka)', funct
   });
   after(async () => {
     await producer?.disconnect();
-    await worker?.stop();
-    await consumer?.stop();
-    await shipping?.stop();
+    await path?.stop();
     await cluster?.stop();
     await peer?.close();
     await redis?.flush();
@@ -129,30 +118,16 @@ describe('partition leader killed in a three-node cluster (Apache Kafka)', funct
   }
 
   it('when the leader of a responses partition is killed mid-run, then every order ships once and no request or response is lost or written twice by a retry', async () => {
-    const env = {
-      ...storesEnv(db, redis),
-      PAYMENTS_SERVICE_API_URL: peer.url,
-      NOTIFICATIONS_SERVICE_API_URL: peer.url,
-      KAFKA_BOOTSTRAP_SERVERS: cluster!.brokers.join(','),
-      ...names.env,
-      KAFKA_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
-      JOB_BACKOFF_MS: '100',
-      SHUTDOWN_TIMEOUT_MS: '3000',
-    };
-    const config = testConfig(env);
-    shipping = await startShippingPeer({
+    path = await startShippingPath({
+      db,
+      redis,
+      peer,
       brokers: cluster!.brokers,
-      ...names.shippingPeer,
-      delayMs: 0,
-      sessionTimeout: SESSION_TIMEOUT_MS,
-      logger: silentLogger(),
-    });
-    consumer = await startShippingConsumer(config, {
-      logger: silentLogger(),
-      database: db,
+      names,
+      sessionTimeoutMs: SESSION_TIMEOUT_MS,
       onFatal: (err) => fatal.push(err),
     });
-    worker = await startWorker(config, { logger: silentLogger(), database: db });
+    const { shipping } = path;
 
     const direct = await Promise.all(
       Array.from({ length: DIRECT }, () => insertOrder(db.db, { status: 'paid' })),

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { KEYBOARD, orderBody, STICKER } from '../support/factories.js';
 import { waitFor } from '../../scripts/testkit/wait.js';
-import { ADMIN_AUTH, startTestSystem, type TestSystem } from '../support/system.js';
+import { startTestSystem, ADMIN_AUTH } from '../support/system.js';
+import { startedForSuite } from '../support/suite.js';
 
 /**
  * The whole service as the development mode runs it: real Postgres and Redis, the in-repo Kafka
@@ -11,14 +12,8 @@ import { ADMIN_AUTH, startTestSystem, type TestSystem } from '../support/system.
  */
 describe('end to end: an order from POST to its final state', function () {
   this.timeout(60000);
-  let sys: TestSystem;
 
-  before(async () => {
-    sys = await startTestSystem();
-  });
-  after(async () => {
-    await sys?.stop();
-  });
+  const sys = startedForSuite(() => startTestSystem());
 
   it('when an order is created, then it is paid, shipped with a shipment id, and every step is notified once', async () => {
     const created = await sys.request('POST', '/api/v1/orders', orderBody({ quantity: 2 }));

@@ -1,10 +1,11 @@
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { startWeb, type RunningWeb } from '../../api/server.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import type { Peers } from '../../scripts/peers/index.js';
 import { request, testConfig, storesEnv } from '../support/api.js';
+import { spawnEntry } from '../support/processes.js';
 import { startInstantPeers } from '../support/peers.js';
 import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
 import { orderBody, STICKER } from '../support/factories.js';
@@ -68,23 +69,12 @@ describe('processes stopped mid-run with SIGTERM', function () {
   });
 
   /** Starts an entry file as its own process; resolves once it logged `ready`. */
-  async function spawnProcess(entry: string, ready: string) {
-    const child = spawn(process.execPath, ['--import', 'tsx/esm', entry], {
-      env: { ...process.env, ...env, PAYMENTS_CALLBACK_URL: env.PAYMENTS_CALLBACK_URL! },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.add(child);
-    child.on('exit', () => children.delete(child));
-    const out = { text: '' };
-    child.stdout!.on('data', (c: Buffer) => (out.text += c.toString()));
-    child.stderr!.on('data', (c: Buffer) => (out.text += c.toString()));
-    await waitFor(() => out.text.includes(ready), {
-      timeoutMs: 30000,
-      intervalMs: 50,
-      what: `${entry}: ${ready}`,
-    });
-    return { child, out };
-  }
+  const spawnProcess = (entry: string, ready: string) =>
+    spawnEntry(
+      entry,
+      { ...env, PAYMENTS_CALLBACK_URL: env.PAYMENTS_CALLBACK_URL! },
+      { ready, children, what: `${entry}: ${ready}` },
+    );
 
   async function terminate(child: ChildProcess): Promise<{ code: number | null; ms: number }> {
     const started = Date.now();
@@ -166,19 +156,12 @@ describe('processes stopped mid-run with SIGTERM', function () {
     // Its own bound, long enough to finish what it holds: the web process gives open requests
     // its shutdown bound less 2 s (api/server.ts).
     const webShutdownMs = 8000;
-    const child = spawn(process.execPath, ['--import', 'tsx/esm', 'api/server.ts'], {
-      env: { ...process.env, ...env, PORT: '0', SHUTDOWN_TIMEOUT_MS: String(webShutdownMs) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.add(child);
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    await waitFor(() => /"port":\d+,"msg":"web listening"/.test(output), {
-      timeoutMs: 30000,
-      what: 'web listening',
-    });
-    const port = Number(/"port":(\d+),"msg":"web listening"/.exec(output)![1]);
+    const { child, out } = await spawnEntry(
+      'api/server.ts',
+      { ...env, PORT: '0', SHUTDOWN_TIMEOUT_MS: String(webShutdownMs) },
+      { ready: /"port":\d+,"msg":"web listening"/, children, what: 'web listening' },
+    );
+    const port = Number(/"port":(\d+),"msg":"web listening"/.exec(out.text)![1]);
     const base = `http://127.0.0.1:${port}`;
     // Catalog answers after a second, so every order is still in the web process at SIGTERM.
     peers.catalog.setFault({ delayMs: 1000 });
@@ -200,7 +183,7 @@ describe('processes stopped mid-run with SIGTERM', function () {
       const stopped = await terminate(child);
       const answered = await answers;
 
-      expect(stopped.code, output).to.equal(0);
+      expect(stopped.code, out.text).to.equal(0);
       expect(stopped.ms).to.be.below(webShutdownMs + 2000);
       expect(answered.map((a) => a.status)).to.deep.equal(Array(20).fill(201));
       const ids = answered.map((a) => a.id);

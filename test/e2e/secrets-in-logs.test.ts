@@ -1,9 +1,10 @@
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { Peers } from '../../scripts/peers/index.js';
 import { request } from '../support/api.js';
+import { spawnEntry } from '../support/processes.js';
 import { startInstantPeers } from '../support/peers.js';
 import {
   createTestDatabase,
@@ -59,21 +60,9 @@ describe('secrets never reach the logs', function () {
     env: Record<string, string>,
     ready: RegExp,
   ) {
-    const child = spawn(process.execPath, ['--import', 'tsx/esm', entry], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const out = { text: '' };
-    child.stdout!.on('data', (c: Buffer) => (out.text += c.toString()));
-    child.stderr!.on('data', (c: Buffer) => (out.text += c.toString()));
-    children.push({ name, child, out });
-    await waitFor(() => ready.test(out.text) || child.exitCode !== null, {
-      timeoutMs: 30000,
-      intervalMs: 50,
-      what: `${name} ready`,
-    });
-    expect(child.exitCode, `${name} exited early:\n${out.text.slice(-2000)}`).to.equal(null);
-    return out;
+    const started = await spawnEntry(entry, env, { ready, what: `${name} ready` });
+    children.push({ name, ...started });
+    return started.out;
   }
 
   it('when the processes run orders, refused logins and refused callbacks at trace level, then no secret is in anything they wrote', async () => {

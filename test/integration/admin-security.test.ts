@@ -3,8 +3,8 @@ import { appRoutes } from '@bull-board/api/dist/routes.js';
 import { Queue } from 'bullmq';
 import fc from 'fast-check';
 import { closeRedis, createRedis } from '../../jobs/redis.js';
-import { startTestApi, type TestApi } from '../support/api.js';
-import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
+import { startTestApiOnRedis } from '../support/api.js';
+import { startedForSuite } from '../support/suite.js';
 
 const USER = 'ops';
 const PASSWORD = 'admin-security-pw-7f3c';
@@ -42,26 +42,12 @@ function boardRoutes(): { method: string; path: string }[] {
 
 describe('admin routes: credentials and their limit', function () {
   this.timeout(30000);
-  let api: TestApi;
-  let redis: TestRedisPrefix;
-
-  before(async () => {
-    redis = createTestRedisPrefix();
-    api = await startTestApi({
+  const api = startedForSuite(() =>
+    startTestApiOnRedis({
       label: 'admin_security',
-      env: {
-        ADMIN_USER: USER,
-        ADMIN_PASSWORD: PASSWORD,
-        REDIS_URL: redis.url,
-        BULLMQ_PREFIX: redis.prefix,
-        TRUST_PROXY_HOPS: '1',
-      },
-    });
-  });
-  after(async () => {
-    await api?.stop();
-    await redis?.flush();
-  });
+      env: { ADMIN_USER: USER, ADMIN_PASSWORD: PASSWORD, TRUST_PROXY_HOPS: '1' },
+    }),
+  );
 
   it('when any admin route is called without credentials, then 401 with a Basic challenge', async () => {
     const routes = [
@@ -100,8 +86,8 @@ describe('admin routes: credentials and their limit', function () {
   });
 
   it('when a destructive board call comes without credentials, then the queue is untouched', async () => {
-    const connection = createRedis(redis.url, 'producer');
-    const queue = new Queue('payments', { connection, prefix: redis.prefix });
+    const connection = createRedis(api.redis.url, 'producer');
+    const queue = new Queue('payments', { connection, prefix: api.redis.prefix });
     try {
       await queue.add('payment.requested', { outboxId: 1 }, { jobId: 'kept-1', delay: 60_000 });
       for (const path of ['/obliterate', '/empty', '/pause', '/clean/delayed']) {

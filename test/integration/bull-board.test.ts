@@ -4,8 +4,8 @@ import { once } from 'node:events';
 import { startWeb } from '../../api/server.js';
 import { closeRedis, createRedis } from '../../jobs/redis.js';
 import { silentLogger } from '../../lib/platform/logger.js';
-import { request, startTestApi, testConfig, type TestApi } from '../support/api.js';
-import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
+import { request, startTestApi, startTestApiOnRedis, testConfig } from '../support/api.js';
+import { startedForSuite } from '../support/suite.js';
 
 const USER = 'ops';
 const PASSWORD = 'correct horse battery staple';
@@ -29,14 +29,7 @@ function csp(header: string | null): Map<string, string[]> {
 
 describe('Bull Board at /admin/queues, and the web process on Redis', () => {
   describe('when ADMIN_USER and ADMIN_PASSWORD are unset', () => {
-    let api: TestApi;
-
-    before(async () => {
-      api = await startTestApi({ label: 'board_off' });
-    });
-    after(async () => {
-      await api.stop();
-    });
+    const api = startedForSuite(() => startTestApi({ label: 'board_off' }));
 
     it('when anything under /admin is asked for, with or without credentials, then 404', async () => {
       for (const path of ['/admin/queues', '/admin/queues/api/queues', '/admin']) {
@@ -85,27 +78,17 @@ describe('Bull Board at /admin/queues, and the web process on Redis', () => {
   });
 
   describe('when credentials are configured', () => {
-    let api: TestApi;
-    let redis: TestRedisPrefix;
-
-    before(async () => {
-      redis = createTestRedisPrefix();
-      api = await startTestApi({
+    const api = startedForSuite(() =>
+      startTestApiOnRedis({
         label: 'board_on',
         env: {
           ADMIN_USER: USER,
           ADMIN_PASSWORD: PASSWORD,
-          REDIS_URL: redis.url,
-          BULLMQ_PREFIX: redis.prefix,
           // Many failed attempts on purpose; the limit on them has its own test (admin-security).
           ADMIN_FAILED_ATTEMPTS_LIMIT: '1000',
         },
-      });
-    });
-    after(async () => {
-      await api?.stop();
-      await redis?.flush();
-    });
+      }),
+    );
 
     for (const [label, headers] of [
       ['no credentials', {}],
@@ -186,12 +169,12 @@ describe('Bull Board at /admin/queues, and the web process on Redis', () => {
 
     it('when a job has failed, then ops see its error and can retry it through the API, and it runs again', async () => {
       // A throwaway producer and worker on this file's prefix, standing in for the relay and worker.
-      const producerConnection = createRedis(redis.url, 'producer');
+      const producerConnection = createRedis(api.redis.url, 'producer');
       const producer = new Queue('payments', {
         connection: producerConnection,
-        prefix: redis.prefix,
+        prefix: api.redis.prefix,
       });
-      const workerConnection = createRedis(redis.url, 'worker');
+      const workerConnection = createRedis(api.redis.url, 'worker');
       let runs = 0;
       const worker = new Worker(
         'payments',
@@ -200,7 +183,7 @@ describe('Bull Board at /admin/queues, and the web process on Redis', () => {
           if (runs === 1) throw new Error('payments answered 503');
           return 'paid';
         },
-        { connection: workerConnection, prefix: redis.prefix },
+        { connection: workerConnection, prefix: api.redis.prefix },
       );
       try {
         const failed = once(worker, 'failed');

@@ -1,22 +1,19 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { insertDeadLetter } from '../../db/dead-letters.js';
-import { startTestApi, type TestApi } from '../support/api.js';
+import { startTestApi } from '../support/api.js';
+import { startedForSuite } from '../support/suite.js';
 import { insertOrder } from '../support/orders.js';
 
 describe('dead letters (admin API)', () => {
-  let api: TestApi;
   const auth = { authorization: `Basic ${Buffer.from('ops:s3cret-pw').toString('base64')}` };
 
-  before(async () => {
-    api = await startTestApi({
+  const api = startedForSuite(() =>
+    startTestApi({
       label: 'deadletters',
       env: { ADMIN_USER: 'ops', ADMIN_PASSWORD: 's3cret-pw' },
-    });
-  });
-  after(async () => {
-    await api.stop();
-  });
+    }),
+  );
 
   async function deadLetterFor(orderId: string, offset: number) {
     const value = JSON.stringify({

@@ -7,22 +7,18 @@ import { startWorker, type RunningWorker } from '../../jobs/start-worker.js';
 import { applyInboxEvent } from '../../lib/orders/apply-inbox-event.js';
 import { loadConfig } from '../../lib/platform/config.js';
 import { silentLogger } from '../../lib/platform/logger.js';
-import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
+import { createTestDatabase } from '../../scripts/testkit/database.js';
+import { startedForSuite } from '../support/suite.js';
 import { bullJobIdOfRow, insertInboxEvent, insertOrder, outboxRowById } from '../support/orders.js';
 import { waitFor } from '../../scripts/testkit/wait.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
 import { storesEnv } from '../support/api.js';
 
 describe('applying inbox events', function () {
-  let tdb: TestDatabase;
-
-  before(async () => {
-    tdb = await createTestDatabase('inbox');
-  });
-
-  after(async () => {
-    await tdb?.drop();
-  });
+  const tdb = startedForSuite(
+    () => createTestDatabase('inbox'),
+    (d) => d.drop(),
+  );
 
   async function orderState(orderId: string) {
     const [order] = await tdb.db.select().from(orders).where(eq(orders.id, orderId));
@@ -45,6 +41,33 @@ describe('applying inbox events', function () {
   }
 
   const outboxRow = (id: number) => outboxRowById(tdb.db, id);
+
+  /** Cancelled, with its payment's refund requested, in one history row naming `reason`. */
+  async function expectCancelledRefundRequested(
+    orderId: string,
+    paymentId: string,
+    reason: string,
+  ) {
+    const after = await orderState(orderId);
+    expect(after.order).to.include({ status: 'cancelled', paymentId, refundStatus: 'requested' });
+    expect(after.history.map((h) => [h.status, h.refundStatus, h.reason])).to.deep.equal([
+      ['cancelled', 'requested', reason],
+    ]);
+    return after;
+  }
+
+  /** A message from Shipping, recorded in the inbox as the consumer records it, then applied. */
+  async function applyShippingMessage(
+    message: { event_type: string; order_id: string } & Record<string, unknown>,
+  ) {
+    const { inboxRow: event } = await insertInboxEvent(tdb.db, {
+      orderId: message.order_id,
+      eventType: message.event_type,
+      source: 'shipping',
+      payload: message,
+    });
+    return applyInboxEvent(tdb.db, { inboxId: event.id });
+  }
 
   it('when payment.succeeded is applied to a new order, then it is paid, with a history row, a notification and a shipping request, and the inbox and its outbox row are done', async () => {
     const order = await insertOrder(tdb.db, { quantity: 3 });
@@ -132,15 +155,11 @@ describe('applying inbox events', function () {
       to: 'cancelled (refund requested)',
     });
     expect(again).to.include({ outcome: 'refused', kind: 'duplicate' });
-    const after = await orderState(order.id);
-    expect(after.order).to.include({
-      status: 'cancelled',
-      paymentId: 'pay-late-1',
-      refundStatus: 'requested',
-    });
-    expect(after.history.map((h) => [h.status, h.refundStatus, h.reason])).to.deep.equal([
-      ['cancelled', 'requested', 'payment succeeded after the order was cancelled'],
-    ]);
+    const after = await expectCancelledRefundRequested(
+      order.id,
+      'pay-late-1',
+      'payment succeeded after the order was cancelled',
+    );
     expect(after.followUps.map((r) => [r.queue, r.eventType])).to.deep.equal([
       ['notifications', 'order.refund_requested'],
       ['refunds', 'refund.requested'],
@@ -190,14 +209,12 @@ describe('applying inbox events', function () {
 
   it('when order.shipped arrives for a paid order, then it is shipped with the shipment id and a notification, and no shipping request', async () => {
     const order = await insertOrder(tdb.db, { status: 'paid' });
-    const { inboxRow: event } = await insertInboxEvent(tdb.db, {
-      orderId: order.id,
-      eventType: 'order.shipped',
-      source: 'shipping',
-      payload: { event_type: 'order.shipped', order_id: order.id, shipment_id: 'shp-42' },
-    });
 
-    await applyInboxEvent(tdb.db, { inboxId: event.id });
+    await applyShippingMessage({
+      event_type: 'order.shipped',
+      order_id: order.id,
+      shipment_id: 'shp-42',
+    });
 
     const after = await orderState(order.id);
     expect(after.order).to.include({ status: 'shipped', shipmentId: 'shp-42' });
@@ -207,25 +224,15 @@ describe('applying inbox events', function () {
 
   it('when shipping.failed arrives for a paid order, then it is cancelled with the reason and its payment is refunded, in the same transaction', async () => {
     const order = await insertOrder(tdb.db, { status: 'paid', paymentId: 'pay-7' });
-    const { inboxRow: event } = await insertInboxEvent(tdb.db, {
-      orderId: order.id,
-      eventType: 'shipping.failed',
-      source: 'shipping',
-      // A shipping message's fields are never taken for a payment id.
-      payload: { event_type: 'shipping.failed', order_id: order.id, id: 'not-a-payment' },
+
+    // A shipping message's fields are never taken for a payment id.
+    await applyShippingMessage({
+      event_type: 'shipping.failed',
+      order_id: order.id,
+      id: 'not-a-payment',
     });
 
-    await applyInboxEvent(tdb.db, { inboxId: event.id });
-
-    const after = await orderState(order.id);
-    expect(after.order).to.include({
-      status: 'cancelled',
-      paymentId: 'pay-7',
-      refundStatus: 'requested',
-    });
-    expect(after.history.map((h) => [h.status, h.refundStatus, h.reason])).to.deep.equal([
-      ['cancelled', 'requested', 'shipping failed'],
-    ]);
+    const after = await expectCancelledRefundRequested(order.id, 'pay-7', 'shipping failed');
     expect(after.followUps.map((r) => r.queue)).to.deep.equal(['notifications', 'refunds']);
     expect(after.followUps[1]!.payload).to.include({ payment_id: 'pay-7', amount: order.amount });
   });

@@ -11,7 +11,7 @@ import { startRecordingPeer, type RecordingPeer } from '../../scripts/testkit/re
 import { waitFor } from '../../scripts/testkit/wait.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
 import { outboxRowById } from '../support/orders.js';
-import { storesEnv } from '../support/api.js';
+import { workerEnv } from '../support/api.js';
 
 /**
  * The job runner's verdict on database errors (jobs/outbox/judge-failure.ts, classifyFailure):
@@ -29,10 +29,7 @@ describe('outbox job verdicts on database errors', function () {
     redis = createTestRedisPrefix();
     payments = await startRecordingPeer();
     const config = loadConfig({
-      ...storesEnv(tdb, redis),
-      PAYMENTS_SERVICE_API_URL: payments.url,
-      NOTIFICATIONS_SERVICE_API_URL: payments.url,
-      KAFKA_BOOTSTRAP_SERVERS: '127.0.0.1:9',
+      ...workerEnv(tdb, redis, { payments, notifications: payments }),
       PAYMENTS_CALLBACK_URL: 'http://127.0.0.1:1/api/v1/orders/payment-callback',
       JOB_BACKOFF_MS: '5',
       SHUTDOWN_TIMEOUT_MS: '2000',

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { X509Certificate } from 'node:crypto';
-import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
 import {
   startShippingConsumer,
   type RunningShippingConsumer,
@@ -11,6 +11,7 @@ import { kafkaClientOptions } from '../../lib/kafka/client.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import { shippingRequested } from '../../db/outbox/events.js';
 import { testConfig } from '../support/api.js';
+import { expectOneRequestFor, readFromStart } from '../support/kafka.js';
 import {
   certificateFactory,
   type CertificateFactory,
@@ -161,24 +162,11 @@ describe('Kafka over TLS with client certificates, configured as Heroku does (Ap
       { timeoutMs: 20000, what: 'the shipping request sent' },
     );
 
-    const received: KafkaMessage[] = [];
-    const reader = shippingKafka().consumer({ groupId: uniqueName('shipping'), ...FAST_CONSUMER });
-    await reader.connect();
-    try {
-      await reader.subscribe({ topic: config.kafka.requestsTopic, fromBeginning: true });
-      await reader.run({ eachMessage: async ({ message }) => void received.push(message) });
-      await waitFor(() => received.length >= 1, { timeoutMs: 15000, what: 'the request read' });
-    } finally {
-      await reader.disconnect();
-    }
-    expect(received).to.have.length(1);
-    expect(received[0]!.key?.toString()).to.equal(order.id);
-    expect(JSON.parse(received[0]!.value!.toString())).to.deep.include({
-      event_type: 'order.paid',
-      order_id: order.id,
-      item_id: order.itemId,
-      quantity: order.quantity,
+    const received = await readFromStart(shippingKafka(), config.kafka.requestsTopic, {
+      group: 'shipping',
+      what: 'the request read',
     });
+    expectOneRequestFor(received, order);
     await worker.stop();
     worker = undefined;
   });

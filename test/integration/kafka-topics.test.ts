@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
-import kafkajs, { Kafka, type Admin, type KafkaMessage } from 'kafkajs';
+import kafkajs, { Kafka, type Admin } from 'kafkajs';
 import {
   startShippingConsumer,
   type RunningShippingConsumer,
@@ -16,6 +16,7 @@ import {
   type ShippingProducer,
 } from '../../lib/kafka/shipping-producer.js';
 import { testConfig } from '../support/api.js';
+import { readFromStart } from '../support/kafka.js';
 import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
 import {
   FAST_CONSUMER,
@@ -126,6 +127,24 @@ describe('Kafka topics: created at start where allowed, created beforehand where
       )
     ).rows;
 
+  /** Shipping's order.shipped for the order, sent on `topic`; resolves once it is in the inbox. */
+  async function answerShipped(
+    kafka: Kafka,
+    topic: string,
+    orderId: string,
+    shipmentId: string,
+    { what }: { what: string },
+  ): Promise<void> {
+    const responder = kafka.producer();
+    await responder.connect();
+    await responder.send({
+      topic,
+      messages: [{ key: orderId, value: shipped(orderId, shipmentId) }],
+    });
+    await responder.disconnect();
+    await waitFor(async () => (await inboxRows(orderId)).length === 1, { timeoutMs: 15000, what });
+  }
+
   const messagesIn = async (admin: Admin, topic: string) => {
     await untilServed(admin, topic);
     return (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
@@ -169,15 +188,7 @@ describe('Kafka topics: created at start where allowed, created beforehand where
       await startConsumer(config, second.logger);
       await producerFor(config, second.logger).send(shippingRequest(order.id));
       expect(await messagesIn(admin, requestsTopic)).to.equal(2);
-      const responder = testKafka(broker).producer();
-      await responder.connect();
-      await responder.send({
-        topic: responsesTopic,
-        messages: [{ key: order.id, value: shipped(order.id, 'shp-second-start') }],
-      });
-      await responder.disconnect();
-      await waitFor(async () => (await inboxRows(order.id)).length === 1, {
-        timeoutMs: 15000,
+      await answerShipped(testKafka(broker), responsesTopic, order.id, 'shp-second-start', {
         what: 'the response taken in by the restarted consumer',
       });
       expect(created(second.records)).to.deep.equal([]);
@@ -291,31 +302,17 @@ describe('Kafka topics: created at start where allowed, created beforehand where
 
       await startConsumer(config, logger);
       const order = await insertOrder(db.db, { status: 'paid' });
-      const responder = superuser.producer();
-      await responder.connect();
-      await responder.send({
-        topic: responsesTopic,
-        messages: [{ key: order.id, value: shipped(order.id, 'shp-tenant') }],
-      });
-      await responder.disconnect();
-      await waitFor(async () => (await inboxRows(order.id)).length === 1, {
-        timeoutMs: 15000,
+      await answerShipped(superuser, responsesTopic, order.id, 'shp-tenant', {
         what: 'the response in the inbox',
       });
       expect((await inboxRows(order.id))[0]!.payload.shipment_id).to.equal('shp-tenant');
 
       const request = shippingRequest(order.id);
       await producerFor(config, logger).send(request);
-      const received: KafkaMessage[] = [];
-      const reader = superuser.consumer({ groupId: uniqueName('shipping-peer'), ...FAST_CONSUMER });
-      await reader.connect();
-      try {
-        await reader.subscribe({ topic: requestsTopic, fromBeginning: true });
-        await reader.run({ eachMessage: async ({ message }) => void received.push(message) });
-        await waitFor(() => received.length >= 1, { timeoutMs: 15000, what: 'the request' });
-      } finally {
-        await reader.disconnect();
-      }
+      const received = await readFromStart(superuser, requestsTopic, {
+        group: 'shipping-peer',
+        what: 'the request',
+      });
       expect(received).to.have.length(1);
       expect(received[0]!.key?.toString()).to.equal(order.id);
       expect(JSON.parse(received[0]!.value!.toString())).to.deep.equal(request);

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { startTestApi, type TestApi } from '../support/api.js';
+import { startTestApi } from '../support/api.js';
+import { startedForSuite } from '../support/suite.js';
 import { orderBody } from '../support/factories.js';
 
 /**
@@ -8,14 +9,7 @@ import { orderBody } from '../support/factories.js';
  * what it writes. The rows it leaves are carried out by the worker (see the end-to-end tests).
  */
 describe('POST /api/v1/orders/:id/cancel', () => {
-  let api: TestApi;
-
-  before(async () => {
-    api = await startTestApi({ label: 'cancel' });
-  });
-  after(async () => {
-    await api.stop();
-  });
+  const api = startedForSuite(() => startTestApi({ label: 'cancel' }));
 
   async function created(status?: 'paid' | 'shipped' | 'cancelled') {
     const body = orderBody();

@@ -1,21 +1,17 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { startTestApi, type TestApi } from '../support/api.js';
+import { startTestApi } from '../support/api.js';
+import { startedForSuite } from '../support/suite.js';
 import { KEYBOARD, LIMITED, orderBody, STICKER } from '../support/factories.js';
 import { countRows } from '../../scripts/testkit/database.js';
 
 describe('POST /api/v1/orders', () => {
-  let api: TestApi;
-
-  before(async () => {
-    api = await startTestApi({
+  const api = startedForSuite(() =>
+    startTestApi({
       label: 'create',
       env: { CAPASHINO_SERVICE_ACCESS_TOKEN: 'catalog-token-1' },
-    });
-  });
-  after(async () => {
-    await api.stop();
-  });
+    }),
+  );
   afterEach(() => api.catalog.setFault(undefined));
 
   const nothingWritten = async (body: { idempotency_key: string }) =>

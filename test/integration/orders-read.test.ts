@@ -4,18 +4,12 @@ import { Writable } from 'node:stream';
 import { startWeb } from '../../api/server.js';
 import { createDatabase } from '../../db/client.js';
 import { createLogger, silentLogger } from '../../lib/platform/logger.js';
-import { request, startTestApi, testConfig, type TestApi } from '../support/api.js';
+import { startTestApi, request, testConfig } from '../support/api.js';
+import { startedForSuite } from '../support/suite.js';
 import { orderBody } from '../support/factories.js';
 
 describe('reading orders', () => {
-  let api: TestApi;
-
-  before(async () => {
-    api = await startTestApi({ label: 'read' });
-  });
-  after(async () => {
-    await api.stop();
-  });
+  const api = startedForSuite(() => startTestApi({ label: 'read' }));
 
   describe('GET /api/v1/orders/:id', () => {
     it('when the order exists, then it answers the order with its history', async () => {

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { insertOutboxRows } from '../../db/outbox/rows.js';
 import { paymentCheck } from '../../db/outbox/events.js';
-import { startTestApi, type TestApi } from '../support/api.js';
+import { startTestApi } from '../support/api.js';
+import { startedForSuite } from '../support/suite.js';
 import { insertOrder } from '../support/orders.js';
 
 /**
@@ -10,23 +11,19 @@ import { insertOrder } from '../support/orders.js';
  * page. Nothing acts on them by itself.
  */
 describe('orders waiting too long for Shipping (gauge and admin list)', () => {
-  let api: TestApi;
   const auth = { authorization: `Basic ${Buffer.from('ops:s3cret-pw').toString('base64')}` };
   const ago = (minutes: number) => new Date(Date.now() - minutes * 60_000);
 
-  before(async () => {
-    api = await startTestApi({
+  const api = startedForSuite(() =>
+    startTestApi({
       label: 'waiting',
       env: {
         ADMIN_USER: 'ops',
         ADMIN_PASSWORD: 's3cret-pw',
         SHIPPING_ANSWER_ALERT_AFTER_MS: '60000',
       },
-    });
-  });
-  after(async () => {
-    await api.stop();
-  });
+    }),
+  );
 
   async function gauge(): Promise<Record<string, number>> {
     const res = await api.request('GET', '/metrics', undefined, auth);

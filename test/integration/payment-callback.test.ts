@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import sinon from 'sinon';
 import { signedWebhookHeaders } from '../../lib/peers/webhook-signature.js';
 import { startTestApi, type TestApi } from '../support/api.js';
+import { startedForSuite } from '../support/suite.js';
 import {
   createOrderForPayment,
   newWebhookSecret,
@@ -25,7 +26,6 @@ async function counts(api: TestApi): Promise<Counts> {
 
 describe('POST /api/v1/orders/payment-callback', () => {
   const secret = newWebhookSecret();
-  let api: TestApi;
   let order: OrderPaymentFacts;
   let baseline: Counts;
 
@@ -40,12 +40,9 @@ describe('POST /api/v1/orders/payment-callback', () => {
     expect(await counts(api)).to.deep.equal(baseline);
   }
 
-  before(async () => {
-    api = await startTestApi({ label: 'callback', env: { PAYMENTS_WEBHOOK_SECRET: secret } });
-  });
-  after(async () => {
-    await api.stop();
-  });
+  const api = startedForSuite(() =>
+    startTestApi({ label: 'callback', env: { PAYMENTS_WEBHOOK_SECRET: secret } }),
+  );
   beforeEach(async () => {
     order = await createOrderForPayment(api, { quantity: 3 });
     baseline = await counts(api);
@@ -379,14 +376,7 @@ describe('POST /api/v1/orders/payment-callback', () => {
 });
 
 describe('POST /api/v1/orders/payment-callback without PAYMENTS_WEBHOOK_SECRET', () => {
-  let api: TestApi;
-
-  before(async () => {
-    api = await startTestApi({ label: 'callback_unsigned' });
-  });
-  after(async () => {
-    await api.stop();
-  });
+  const api = startedForSuite(() => startTestApi({ label: 'callback_unsigned' }));
 
   it('when an unsigned callback matches the order, then it is taken in', async () => {
     const order = await createOrderForPayment(api);

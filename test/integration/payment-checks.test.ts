@@ -4,7 +4,8 @@ import { signedWebhookHeaders } from '../../lib/peers/webhook-signature.js';
 import { orderBody } from '../support/factories.js';
 import { countRows } from '../../scripts/testkit/database.js';
 import { waitFor } from '../../scripts/testkit/wait.js';
-import { startTestSystem, type TestSystem } from '../support/system.js';
+import { startTestSystem } from '../support/system.js';
+import { startedForSuite } from '../support/suite.js';
 
 /**
  * Payment reconciliation and expiry through the service as the development mode runs it, with the
@@ -17,20 +18,16 @@ describe('payment checks and expiry', function () {
   const secret = `whsec_${randomBytes(24).toString('base64')}`;
   const CONFIRM_MS = 1000;
   const EXPIRE_MS = 5000;
-  let sys: TestSystem;
 
-  before(async () => {
-    sys = await startTestSystem({
+  const sys = startedForSuite(() =>
+    startTestSystem({
       PAYMENTS_WEBHOOK_SECRET: secret,
       PAYMENTS_CALLBACK_DROP_RATE: '1',
       PAYMENT_CONFIRM_AFTER_MS: String(CONFIRM_MS),
       PAYMENT_CHECK_MAX_INTERVAL_MS: '1000',
       PAYMENT_EXPIRE_AFTER_MS: String(EXPIRE_MS),
-    });
-  });
-  after(async () => {
-    await sys?.stop();
-  });
+    }),
+  );
 
   type Order = {
     status: string;

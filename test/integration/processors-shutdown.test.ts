@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
@@ -14,7 +13,8 @@ import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/dat
 import { startRecordingPeer, type RecordingPeer } from '../../scripts/testkit/recording-peer.js';
 import { waitFor } from '../../scripts/testkit/wait.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
-import { storesEnv } from '../support/api.js';
+import { workerEnv } from '../support/api.js';
+import { spawnEntry } from '../support/processes.js';
 
 describe('worker shutdown', function () {
   let tdb: TestDatabase;
@@ -23,11 +23,7 @@ describe('worker shutdown', function () {
 
   function env(): Record<string, string> {
     return {
-      ...storesEnv(tdb, redis),
-      PAYMENTS_SERVICE_API_URL: peer.url,
-      NOTIFICATIONS_SERVICE_API_URL: peer.url,
-      // No shipping jobs here: the worker's producer connects on its first send, never.
-      KAFKA_BOOTSTRAP_SERVERS: '127.0.0.1:9',
+      ...workerEnv(tdb, redis, { payments: peer, notifications: peer }),
       SHUTDOWN_TIMEOUT_MS: '300',
     };
   }
@@ -108,25 +104,18 @@ describe('worker shutdown', function () {
 
   it('when the worker entry gets SIGTERM, then it shuts down and exits 0', async function () {
     this.timeout(20000);
-    const child = spawn(process.execPath, ['--import', 'tsx/esm', 'jobs/worker.ts'], {
-      env: { ...process.env, ...env(), LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const { child, out } = await spawnEntry(
+      'jobs/worker.ts',
+      { ...env(), LOG_LEVEL: 'info' },
+      { ready: 'worker started', timeoutMs: 15000, what: 'worker started log line' },
+    );
     try {
-      await waitFor(() => output.includes('worker started'), {
-        what: 'worker started log line',
-        timeoutMs: 15000,
-        intervalMs: 50,
-      });
       const exited = once(child, 'exit');
       child.kill('SIGTERM');
       const [code] = (await exited) as [number | null];
 
-      expect(code, output).to.equal(0);
-      expect(output).to.include('worker stopped');
+      expect(code, out.text).to.equal(0);
+      expect(out.text).to.include('worker stopped');
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }

@@ -18,7 +18,7 @@ import {
 } from '../../scripts/testkit/recording-peer.js';
 import { waitFor } from '../../scripts/testkit/wait.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
-import { storesEnv } from '../support/api.js';
+import { workerEnv } from '../support/api.js';
 
 describe('outbox processors (payments, notifications)', function () {
   let tdb: TestDatabase;
@@ -65,11 +65,7 @@ describe('outbox processors (payments, notifications)', function () {
     payments = await startRecordingPeer();
     notifications = await startRecordingPeer();
     const config = loadConfig({
-      ...storesEnv(tdb, redis),
-      PAYMENTS_SERVICE_API_URL: payments.url,
-      NOTIFICATIONS_SERVICE_API_URL: notifications.url,
-      // No shipping jobs here: the worker's producer connects on its first send, never.
-      KAFKA_BOOTSTRAP_SERVERS: '127.0.0.1:9',
+      ...workerEnv(tdb, redis, { payments, notifications }),
       PAYMENTS_CALLBACK_URL: 'http://127.0.0.1:1/api/v1/orders/payment-callback',
       CAPASHINO_SERVICE_ACCESS_TOKEN: 'test-token',
       PEER_TIMEOUT_MS: '2000',
@@ -313,10 +309,7 @@ describe('outbox processors: a peer outage longer than a few attempts would cove
     payments = await startRecordingPeer();
     metrics = createMetrics({ defaults: false });
     const config = loadConfig({
-      ...storesEnv(tdb, redis),
-      PAYMENTS_SERVICE_API_URL: payments.url,
-      NOTIFICATIONS_SERVICE_API_URL: payments.url,
-      KAFKA_BOOTSTRAP_SERVERS: '127.0.0.1:9',
+      ...workerEnv(tdb, redis, { payments, notifications: payments }),
       PEER_TIMEOUT_MS: '2000',
       JOB_BACKOFF_MS: '10',
       JOB_BACKOFF_MAX_MS: String(CAP_MS),

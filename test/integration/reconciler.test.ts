@@ -19,7 +19,7 @@ import { bullJobIdOfRow } from '../support/orders.js';
 import { startRecordingPeer, type RecordingPeer } from '../../scripts/testkit/recording-peer.js';
 import { waitFor } from '../../scripts/testkit/wait.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
-import { storesEnv } from '../support/api.js';
+import { workerEnv } from '../support/api.js';
 
 describe('reconciler', function () {
   let tdb: TestDatabase;
@@ -31,12 +31,8 @@ describe('reconciler', function () {
 
   function config(env: Record<string, string> = {}) {
     return loadConfig({
-      ...storesEnv(tdb, redis),
-      PAYMENTS_SERVICE_API_URL: payments.url,
-      NOTIFICATIONS_SERVICE_API_URL: notifications.url,
+      ...workerEnv(tdb, redis, { payments, notifications }),
       JOB_BACKOFF_MS: '5',
-      // No shipping jobs here: the worker's producer connects on its first send, never.
-      KAFKA_BOOTSTRAP_SERVERS: '127.0.0.1:9',
       ...env,
     });
   }

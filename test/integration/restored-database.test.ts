@@ -17,7 +17,7 @@ import {
 import { waitFor } from '../../scripts/testkit/wait.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
 import { outboxRowById } from '../support/orders.js';
-import { storesEnv } from '../support/api.js';
+import { workerEnv } from '../support/api.js';
 
 /**
  * Postgres restored from a backup (or a development database re-created) while Redis keeps its
@@ -73,10 +73,7 @@ describe('jobs after a database restore that reuses outbox ids', function () {
   beforeEach(async () => {
     redis = createTestRedisPrefix();
     const config = loadConfig({
-      ...storesEnv(tdb, redis),
-      PAYMENTS_SERVICE_API_URL: payments.url,
-      NOTIFICATIONS_SERVICE_API_URL: notifications.url,
-      KAFKA_BOOTSTRAP_SERVERS: '127.0.0.1:9',
+      ...workerEnv(tdb, redis, { payments, notifications }),
       JOB_BACKOFF_MS: '5',
       JOB_BACKOFF_MAX_MS: '50',
       // The reconciler's defaults (a row open 60 s, checked every 30 s): it must not be what

@@ -4,18 +4,14 @@ import { randomUUID } from 'node:crypto';
 import { inbox, outbox } from '../../db/schema.js';
 import { createRetention } from '../../jobs/retention.js';
 import { silentLogger } from '../../lib/platform/logger.js';
-import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
+import { createTestDatabase } from '../../scripts/testkit/database.js';
+import { startedForSuite } from '../support/suite.js';
 
 describe('retention', function () {
-  let tdb: TestDatabase;
-
-  before(async () => {
-    tdb = await createTestDatabase('retention');
-  });
-
-  after(async () => {
-    await tdb?.drop();
-  });
+  const tdb = startedForSuite(
+    () => createTestDatabase('retention'),
+    (d) => d.drop(),
+  );
 
   const hoursAgo = (h: number) => sql`now() - make_interval(hours => ${h})`;
 

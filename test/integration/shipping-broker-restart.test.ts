@@ -1,14 +1,13 @@
 import { expect } from 'chai';
-import type { Consumer, KafkaMessage } from 'kafkajs';
 import { startHealthServer, type HealthServer } from '../../lib/platform/health-server.js';
 import { startWorker, workerReadiness, type RunningWorker } from '../../jobs/start-worker.js';
 import { insertOutboxRows } from '../../db/outbox/rows.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import { shippingRequested } from '../../db/outbox/events.js';
 import { testConfig, storesEnv } from '../support/api.js';
+import { expectOneRequestFor, readFromStart } from '../support/kafka.js';
 import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
 import {
-  FAST_CONSUMER,
   startPrivateTestBroker,
   testKafka,
   uniqueName,
@@ -27,7 +26,6 @@ describe('shipping requests while the Kafka broker is down', function () {
   let broker: PrivateTestBroker | undefined;
   let worker: RunningWorker | undefined;
   let health: HealthServer | undefined;
-  let consumer: Consumer | undefined;
 
   before(async () => {
     db = await createTestDatabase('brokerrestart');
@@ -35,7 +33,6 @@ describe('shipping requests while the Kafka broker is down', function () {
     peer = await startRecordingPeer();
   });
   after(async () => {
-    await consumer?.disconnect();
     await health?.stop();
     await worker?.stop();
     await broker?.destroy();
@@ -106,26 +103,12 @@ describe('shipping requests while the Kafka broker is down', function () {
     );
     // Only now: the worker creates the topic, and Apache Kafka refuses a subscription to a
     // topic that does not exist. Reading from the beginning still sees every request sent.
-    const received: KafkaMessage[] = [];
-    consumer = testKafka(broker).consumer({
-      groupId: uniqueName('shipping-peer'),
-      ...FAST_CONSUMER,
-    });
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => void received.push(message) });
-    await waitFor(() => received.length >= 1, {
-      timeoutMs: 10000,
+    const received = await readFromStart(testKafka(broker), topic, {
+      group: 'shipping-peer',
       what: 'the request at Shipping',
+      timeoutMs: 10000,
     });
-    expect(received).to.have.length(1);
-    expect(received[0]!.key?.toString()).to.equal(order.id);
-    expect(JSON.parse(received[0]!.value!.toString())).to.deep.include({
-      event_type: 'order.paid',
-      order_id: order.id,
-      item_id: order.itemId,
-      quantity: order.quantity,
-    });
+    expectOneRequestFor(received, order);
     await waitFor(async () => (await ready()).status === 200, {
       timeoutMs: 10000,
       what: 'readiness back',

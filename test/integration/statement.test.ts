@@ -7,7 +7,8 @@ import { getOutboxState, markOutboxCompleted } from '../../db/outbox/rows.js';
 import { inbox, orders } from '../../db/schema.js';
 import { run, statement } from '../../db/statement.js';
 import { silentLogger } from '../../lib/platform/logger.js';
-import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
+import { createTestDatabase } from '../../scripts/testkit/database.js';
+import { startedForSuite } from '../support/suite.js';
 import { insertInboxEvent, insertOrder } from '../support/orders.js';
 
 /**
@@ -16,15 +17,10 @@ import { insertInboxEvent, insertOrder } from '../support/orders.js';
  * back to drizzle).
  */
 describe('prepared hot-path statements', function () {
-  let tdb: TestDatabase;
-
-  before(async () => {
-    tdb = await createTestDatabase('statement');
-  });
-
-  after(async () => {
-    await tdb?.drop();
-  });
+  const tdb = startedForSuite(
+    () => createTestDatabase('statement'),
+    (d) => d.drop(),
+  );
 
   it('when an order and an inbox row are locked by statement, then the rows equal what drizzle selects, types included', async () => {
     const order = await insertOrder(tdb.db, { quantity: 2 });

@@ -1,11 +1,14 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { MAX_QUANTITY } from '../../api/schemas.js';
-import { startTestApi, type TestApi } from '../support/api.js';
+import { startTestApi } from '../support/api.js';
+import { startedForSuite } from '../support/suite.js';
 import { KEYBOARD, LIMITED, STICKER } from '../support/factories.js';
 import {
   anyText,
+  assertBrokenBodiesRefused,
   expectRefusalNaming,
+  expectRefusedWritingNothing,
   nonString,
   notAUuid,
   rowCounts,
@@ -82,27 +85,12 @@ const brokenBody = fc
 
 describe('POST /api/v1/orders with generated bodies (fast-check)', function () {
   this.timeout(120000);
-  let api: TestApi;
 
-  before(async () => {
-    api = await startTestApi({ label: 'prop_order' });
-  });
-  after(async () => {
-    await api?.stop();
-  });
+  const api = startedForSuite(() => startTestApi({ label: 'prop_order' }));
 
   it('when a body is broken in any field, then 400 naming a broken field, and nothing is written', async () => {
-    await fc.assert(
-      fc.asyncProperty(brokenBody, async ({ body, wrong }) => {
-        const before = await rowCounts(api.db.pool, TABLES);
-        const res = await api.request('POST', '/api/v1/orders', body);
-        const named = expectRefusalNaming(res, wrong);
-        // Nothing it names is a field that was fine (a key the body does not have is named as
-        // required only when it was removed).
-        for (const field of named) expect(wrong, JSON.stringify(res.body)).to.include(field);
-        expect(await rowCounts(api.db.pool, TABLES)).to.deep.equal(before);
-      }),
-      neverHangs(200),
+    await assertBrokenBodiesRefused(api.db.pool, TABLES, brokenBody, (body) =>
+      api.request('POST', '/api/v1/orders', body),
     );
   });
 
@@ -113,10 +101,13 @@ describe('POST /api/v1/orders with generated bodies (fast-check)', function () {
         fc.constantFrom('idempotency_key', 'item_id'),
         uuidLike,
         async (body, field, odd) => {
-          const before = await rowCounts(api.db.pool, TABLES);
-          const res = await api.request('POST', '/api/v1/orders', { ...body, [field]: odd });
-          expect(expectRefusalNaming(res, [field])).to.deep.equal([field]);
-          expect(await rowCounts(api.db.pool, TABLES)).to.deep.equal(before);
+          const { named } = await expectRefusedWritingNothing(
+            api.db.pool,
+            TABLES,
+            () => api.request('POST', '/api/v1/orders', { ...body, [field]: odd }),
+            [field],
+          );
+          expect(named).to.deep.equal([field]);
         },
       ),
       neverHangs(100),
@@ -132,13 +123,16 @@ describe('POST /api/v1/orders with generated bodies (fast-check)', function () {
     );
     await fc.assert(
       fc.asyncProperty(notAnObject, async (value) => {
-        const before = await rowCounts(api.db.pool, TABLES);
         const raw = typeof value === 'string' ? value : JSON.stringify(value);
-        const res = await api.request('POST', '/api/v1/orders', raw, {
-          'content-type': 'application/json',
-        });
-        expectRefusalNaming(res, ['body']);
-        expect(await rowCounts(api.db.pool, TABLES)).to.deep.equal(before);
+        await expectRefusedWritingNothing(
+          api.db.pool,
+          TABLES,
+          () =>
+            api.request('POST', '/api/v1/orders', raw, {
+              'content-type': 'application/json',
+            }),
+          ['body'],
+        );
       }),
       neverHangs(100),
     );
@@ -147,13 +141,16 @@ describe('POST /api/v1/orders with generated bodies (fast-check)', function () {
   it('when the body is arbitrary text sent as JSON, then 400 (malformed or invalid), never a 5xx, and nothing is written', async () => {
     await fc.assert(
       fc.asyncProperty(anyText(200), async (text) => {
-        const before = await rowCounts(api.db.pool, TABLES);
-        const res = await api.request('POST', '/api/v1/orders', text, {
-          'content-type': 'application/json',
-        });
         // Empty text is no body at all: every field is then missing.
-        expectRefusalNaming(res, ['body', ...FIELDS]);
-        expect(await rowCounts(api.db.pool, TABLES)).to.deep.equal(before);
+        await expectRefusedWritingNothing(
+          api.db.pool,
+          TABLES,
+          () =>
+            api.request('POST', '/api/v1/orders', text, {
+              'content-type': 'application/json',
+            }),
+          ['body', ...FIELDS],
+        );
       }),
       neverHangs(150),
     );

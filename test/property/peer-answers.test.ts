@@ -8,7 +8,7 @@ import { checkPayment } from '../../lib/orders/check-payment.js';
 import { createPaymentsClient } from '../../lib/peers/payments.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import { createMetrics } from '../../lib/platform/metrics.js';
-import { startTestApi, testConfig, type TestApi, storesEnv } from '../support/api.js';
+import { startTestApi, testConfig, type TestApi, workerEnv } from '../support/api.js';
 import {
   startAnsweringPeer,
   type AnsweringPeer,
@@ -225,11 +225,7 @@ describe('peer answers, generated (fast-check)', function () {
         return answers.get(orderId) ?? { status: 500, text: '' };
       });
       const config = testConfig({
-        ...storesEnv(tdb, redis),
-        PAYMENTS_SERVICE_API_URL: payments.url,
-        NOTIFICATIONS_SERVICE_API_URL: 'http://127.0.0.1:9',
-        // No shipping jobs here: the worker's producer connects on its first send, never.
-        KAFKA_BOOTSTRAP_SERVERS: '127.0.0.1:9',
+        ...workerEnv(tdb, redis, { payments, notifications: { url: 'http://127.0.0.1:9' } }),
         PAYMENTS_CALLBACK_URL: 'http://127.0.0.1:1/api/v1/orders/payment-callback',
         PEER_TIMEOUT_MS: '2000',
         JOB_BACKOFF_MS: '5',

@@ -3,6 +3,7 @@ import { CONFIG_VARIABLES, loadConfig, type Config } from '../../lib/platform/co
 import { silentLogger } from '../../lib/platform/logger.js';
 import { startCatalogPeer, type CatalogPeer } from '../../scripts/peers/catalog.js';
 import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
+import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
 
 export interface TestApi {
   url: string;
@@ -10,15 +11,17 @@ export interface TestApi {
   catalog: CatalogPeer;
   config: Config;
   web: RunningWeb;
-  /** POST/GET JSON helper returning status, headers and parsed body. */
-  request(
-    method: string,
-    path: string,
-    body?: unknown,
-    headers?: Record<string, string>,
-  ): Promise<TestResponse>;
+  request: RequestJson;
   stop(): Promise<void>;
 }
+
+/** A JSON request to the service under test, answered with status, headers and parsed body. */
+export type RequestJson = (
+  method: string,
+  path: string,
+  body?: unknown,
+  headers?: Record<string, string>,
+) => Promise<TestResponse>;
 
 export interface TestResponse {
   status: number;
@@ -50,6 +53,24 @@ export function storesEnv(
   redis: { url: string; prefix: string },
 ): Record<'DATABASE_URL' | 'REDIS_URL' | 'BULLMQ_PREFIX', string> {
   return { DATABASE_URL: db.url, REDIS_URL: redis.url, BULLMQ_PREFIX: redis.prefix };
+}
+
+/**
+ * A worker's environment for tests that run no shipping jobs: its stores (`storesEnv`), the peers
+ * standing for Payments and Notifications, and a Kafka address nothing listens on (the worker's
+ * producer connects on its first send, never).
+ */
+export function workerEnv(
+  db: { url: string },
+  redis: { url: string; prefix: string },
+  peers: { payments: { url: string }; notifications: { url: string } },
+): Record<string, string> {
+  return {
+    ...storesEnv(db, redis),
+    PAYMENTS_SERVICE_API_URL: peers.payments.url,
+    NOTIFICATIONS_SERVICE_API_URL: peers.notifications.url,
+    KAFKA_BOOTSTRAP_SERVERS: '127.0.0.1:9',
+  };
 }
 
 export async function request(
@@ -104,6 +125,28 @@ export async function startTestApi(
       await web.stop();
       await catalog.stop();
       await db.drop();
+    },
+  };
+}
+
+/**
+ * A test API on a Redis key prefix of its own, for routes that use Redis (the admin pages read
+ * BullMQ's queues); `stop()` also empties the prefix.
+ */
+export async function startTestApiOnRedis(
+  opts: Parameters<typeof startTestApi>[0] = {},
+): Promise<TestApi & { redis: TestRedisPrefix }> {
+  const redis = createTestRedisPrefix();
+  const api = await startTestApi({
+    ...opts,
+    env: { REDIS_URL: redis.url, BULLMQ_PREFIX: redis.prefix, ...opts.env },
+  });
+  return {
+    ...api,
+    redis,
+    async stop() {
+      await api.stop();
+      await redis.flush();
     },
   };
 }

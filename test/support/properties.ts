@@ -46,6 +46,50 @@ export function expectRefusalNaming(
   return named;
 }
 
+/**
+ * Sends a request that must be refused, and checks it wrote nothing: the refusal as
+ * `expectRefusalNaming` wants it, and the rows of `tables` counted the same after it as before.
+ * Returns the answer and the fields its errors name.
+ */
+export async function expectRefusedWritingNothing<T extends string>(
+  pool: pg.Pool,
+  tables: readonly T[],
+  send: () => Promise<TestResponse>,
+  fields: readonly string[],
+  statuses: readonly number[] = [400],
+): Promise<{ res: TestResponse; named: string[] }> {
+  const before = await rowCounts(pool, tables);
+  const res = await send();
+  const named = expectRefusalNaming(res, fields, statuses);
+  expect(await rowCounts(pool, tables)).to.deep.equal(before);
+  return { res, named };
+}
+
+/**
+ * The property of a body broken in any field: `send`ing it is refused (400) naming a broken field
+ * and no field that was fine (a key the body lacks is named as required only when it was
+ * removed), and nothing is written to `tables`.
+ */
+export async function assertBrokenBodiesRefused<T extends string, B>(
+  pool: pg.Pool,
+  tables: readonly T[],
+  broken: fc.Arbitrary<{ body: B; wrong: string[] }>,
+  send: (body: B) => Promise<TestResponse>,
+): Promise<void> {
+  await fc.assert(
+    fc.asyncProperty(broken, async ({ body, wrong }) => {
+      const { res, named } = await expectRefusedWritingNothing(
+        pool,
+        tables,
+        () => send(body),
+        wrong,
+      );
+      for (const field of named) expect(wrong, JSON.stringify(res.body)).to.include(field);
+    }),
+    neverHangs(200),
+  );
+}
+
 /** The one form of id the service takes (lib/domain/ids.ts), written out again as the tests' oracle. */
 const CANONICAL = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

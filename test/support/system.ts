@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { startDev, type DevRunning } from '../../scripts/dev.js';
-import { request, type TestResponse, storesEnv } from './api.js';
+import { request, type RequestJson, storesEnv } from './api.js';
 import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
 import { sharedTestBroker, testBrokerKind, uniqueKafkaNames } from '../../scripts/testkit/kafka.js';
@@ -16,12 +16,7 @@ export interface TestSystem {
   redis: TestRedisPrefix;
   /** PgBouncer in front of the database, when the system was started through one. */
   pgbouncer?: TestPgBouncer;
-  request(
-    method: string,
-    path: string,
-    body?: unknown,
-    headers?: Record<string, string>,
-  ): Promise<TestResponse>;
+  request: RequestJson;
   /** Waits until the order's status is one of `statuses`; returns the order. */
   until(
     orderId: string,
@@ -102,7 +97,7 @@ export async function startTestSystem(
     await pgbouncer?.stop();
     throw err;
   });
-  const call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) =>
+  const call: RequestJson = (method, path, body, headers) =>
     request(dev.apiUrl, method, path, body, headers);
   const peers = () => ({
     payments: dev.peers.payments!,

@@ -563,15 +563,36 @@ describe('development peers', () => {
       await producer?.disconnect();
     });
 
-    const send = (...values: unknown[]) =>
+    /** Messages on `topic`, keyed by their order_id, as the service's producer keys them. */
+    const sendTo = (topic: string, ...values: unknown[]) =>
       producer.send({
-        topic: requestsTopic,
+        topic,
         acks: -1,
         messages: values.map((value) => ({
           key: (value as { order_id?: string }).order_id ?? null,
           value: typeof value === 'string' ? value : JSON.stringify(value),
         })),
       });
+
+    const send = (...values: unknown[]) => sendTo(requestsTopic, ...values);
+
+    const cancelRequest = (orderId: string) => ({
+      event_type: 'order.cancel_requested',
+      order_id: orderId,
+      idempotency_key: randomUUID(),
+    });
+
+    /** An order.paid of quantity 12, sent; resolves once Shipping holds it packing. */
+    async function sendPacking() {
+      const request = shippingRequest({ quantity: 12 });
+      await send(request);
+      await shipping.until(
+        () => shipping.recorded({ order_id: request.order_id }).shipments[0]?.state === 'packing',
+        10_000,
+        'the order to be packing',
+      );
+      return request;
+    }
 
     const answersFor = async (orderId: string, count = 1) => {
       await responses.until(
@@ -668,18 +689,8 @@ describe('development peers', () => {
       });
 
       it('then a cancellation answered before is answered the same again', async () => {
-        const request = shippingRequest({ quantity: 12 });
-        await send(request);
-        await shipping.until(
-          () => shipping.recorded({ order_id: request.order_id }).shipments[0]?.state === 'packing',
-          10_000,
-          'the order to be packing',
-        );
-        const cancel = {
-          event_type: 'order.cancel_requested',
-          order_id: request.order_id,
-          idempotency_key: randomUUID(),
-        };
+        const request = await sendPacking();
+        const cancel = cancelRequest(request.order_id);
         await send(cancel);
         const [first] = await answersFor(request.order_id);
         await shipping.until(
@@ -733,20 +744,8 @@ describe('development peers', () => {
     });
 
     describe('when a cancellation is requested', () => {
-      const cancelRequest = (orderId: string) => ({
-        event_type: 'order.cancel_requested',
-        order_id: orderId,
-        idempotency_key: randomUUID(),
-      });
-
       it('then an order still packing (quantity 12) is cancelled, answered order.cancelled once, and a repeat is counted, not answered', async () => {
-        const request = shippingRequest({ quantity: 12 });
-        await send(request);
-        await shipping.until(
-          () => shipping.recorded({ order_id: request.order_id }).shipments[0]?.state === 'packing',
-          10_000,
-          'the order to be packing',
-        );
+        const request = await sendPacking();
         const cancel = cancelRequest(request.order_id);
 
         await send(cancel, cancel);
@@ -823,12 +822,7 @@ describe('development peers', () => {
       it('then, when the cancel rule says ship, an order still packing ships at once and the cancellation is too late', async () => {
         shipping.setCancelRule(() => 'ship');
         try {
-          const request = shippingRequest({ quantity: 12 });
-          await send(request);
-          await shipping.until(
-            () =>
-              shipping.recorded({ order_id: request.order_id }).shipments[0]?.state === 'packing',
-          );
+          const request = await sendPacking();
 
           await send(cancelRequest(request.order_id));
 
@@ -889,10 +883,7 @@ describe('development peers', () => {
         });
         try {
           const request = shippingRequest();
-          await producer.send({
-            topic,
-            messages: [{ key: request.order_id, value: JSON.stringify(request) }],
-          });
+          await sendTo(topic, request);
 
           const [answer, ...more] = await answersFor(request.order_id);
           // The answer can reach the topic's readers before the peer's send resolves and marks it.
@@ -927,10 +918,7 @@ describe('development peers', () => {
         });
         try {
           const request = shippingRequest();
-          await producer.send({
-            topic,
-            messages: [{ key: request.order_id, value: JSON.stringify(request) }],
-          });
+          await sendTo(topic, request);
 
           await shared.until(() => shared.recorded().skipped === 1, 10_000, 'its own answer');
 
