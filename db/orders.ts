@@ -127,6 +127,38 @@ export async function orderHistory(db: Executor, orderId: string): Promise<Histo
     .orderBy(asc(orderStatusHistory.id));
 }
 
+const orderFields = tableRows(orders, { alias: 'o', prefix: 'o_' });
+const historyFields = tableRows(orderStatusHistory, {
+  alias: 'h',
+  prefix: 'h_',
+  pick: ['status', 'refundStatus', 'reason', 'createdAt'],
+});
+
+// One statement, so one snapshot: read as two, a transition committing in between could show a
+// status its history does not have yet.
+const orderWithHistory = statement(
+  'order_with_history',
+  `select ${orderFields.columns}, ${historyFields.columns}
+     from orders o
+     left join order_status_history h on h.order_id = o.id
+    where o.id = $1
+    order by h.id`,
+);
+
+/** The order and its status history, as of one moment; undefined when there is no such order. */
+export async function findOrderWithHistory(
+  db: Db,
+  id: string,
+): Promise<{ order: OrderRow; history: HistoryEntry[] } | undefined> {
+  const rows = await run(db, orderWithHistory, [id]);
+  const [first] = rows;
+  if (!first) return undefined;
+  return {
+    order: orderFields.map(first),
+    history: rows.filter((r) => r.h_status !== null).map((r) => historyFields.map(r)),
+  };
+}
+
 /** The trace context the order was created in (null when tracing was off, or no such order). */
 export async function findOrderTraceparent(db: Db, id: string): Promise<string | null> {
   const [row] = await db

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import Joi from 'joi';
 import type { Db } from '../../db/client.js';
 import { deadLettersOfOrder, inboxRowsOfOrder, outboxRowsOfOrder } from '../../db/journey.js';
-import { findOrderById, orderHistory } from '../../db/orders.js';
+import { findOrderWithHistory } from '../../db/orders.js';
 import { listOrdersWaitingTooLong } from '../../db/waiting-orders.js';
 import { NotFoundError } from '../../lib/domain/errors.js';
 import { isQueueName } from '../../db/outbox/events.js';
@@ -24,10 +24,10 @@ import { journeyHtml } from './journey-html.js';
  * admin surface, behind its credentials.
  */
 export async function loadJourney(db: Db, queues: ShardedQueues, id: string) {
-  const order = await findOrderById(db, id);
-  if (!order) throw new NotFoundError(`order ${id} not found`, 'id');
-  const [history, outboxRows, inboxRows, letters] = await Promise.all([
-    orderHistory(db, id),
+  const found = await findOrderWithHistory(db, id);
+  if (!found) throw new NotFoundError(`order ${id} not found`, 'id');
+  const { order, history } = found;
+  const [outboxRows, inboxRows, letters] = await Promise.all([
     outboxRowsOfOrder(db, id),
     inboxRowsOfOrder(db, id),
     deadLettersOfOrder(db, id),

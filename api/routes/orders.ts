@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { Db } from '../../db/client.js';
-import { findOrderById, listOrdersByUser, orderHistory } from '../../db/orders.js';
+import { findOrderWithHistory, listOrdersByUser } from '../../db/orders.js';
 import type { Catalog } from '../../lib/peers/catalog.js';
 import { cancelOrder } from '../../lib/orders/cancel-order.js';
 import { createOrder } from '../../lib/orders/create-order.js';
@@ -30,28 +30,29 @@ export function ordersRouter(deps: OrdersRouteDeps): Router {
       { order_id: order.id, created },
       created ? 'order created' : 'order replayed',
     );
-    // A new order's history is its one creation row; a replay may have moved on, so read it.
-    const history = created
-      ? [
-          {
-            status: order.status,
-            refundStatus: null,
-            reason: 'order created',
-            createdAt: order.createdAt,
-          },
-        ]
-      : await orderHistory(deps.db, order.id);
-    send(res, created ? 201 : 200, orderJson(order, history), { replayed: !created });
+    // A new order's history is its one creation row. A replay's order may have moved on since it
+    // was found: it and its history are read again, together.
+    const shown = created
+      ? {
+          order,
+          history: [
+            {
+              status: order.status,
+              refundStatus: null,
+              reason: 'order created',
+              createdAt: order.createdAt,
+            },
+          ],
+        }
+      : ((await findOrderWithHistory(deps.db, order.id)) ?? { order, history: [] });
+    send(res, created ? 201 : 200, orderJson(shown.order, shown.history), { replayed: !created });
   });
 
   router.get('/:id', async (req, res) => {
     const { id } = validate(orderIdParams, req.params);
-    const [order, history] = await Promise.all([
-      findOrderById(deps.db, id),
-      orderHistory(deps.db, id),
-    ]);
-    if (!order) throw new NotFoundError(`order ${id} does not exist`, 'id');
-    send(res, 200, orderJson(order, history));
+    const found = await findOrderWithHistory(deps.db, id);
+    if (!found) throw new NotFoundError(`order ${id} does not exist`, 'id');
+    send(res, 200, orderJson(found.order, found.history));
   });
 
   router.post('/:id/cancel', async (req, res) => {
@@ -66,9 +67,11 @@ export function ordersRouter(deps: OrdersRouteDeps): Router {
       { order_id: order.id, status: order.status, changed },
       changed ? 'order cancellation taken' : 'order cancellation repeated',
     );
+    // The order and its history as of one moment, which may be past the cancellation's own.
+    const shown = (await findOrderWithHistory(deps.db, order.id)) ?? { order, history: [] };
     // 202 while Shipping has yet to answer (the order is still paid); 200 once it is cancelled.
-    const pending = order.status !== 'cancelled';
-    send(res, pending ? 202 : 200, orderJson(order, await orderHistory(deps.db, order.id)), {
+    const pending = shown.order.status !== 'cancelled';
+    send(res, pending ? 202 : 200, orderJson(shown.order, shown.history), {
       replayed: !changed,
     });
   });

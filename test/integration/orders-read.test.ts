@@ -1,12 +1,14 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
+import pg from 'pg';
 import { startWeb } from '../../api/server.js';
 import { createDatabase } from '../../db/client.js';
 import { createLogger, silentLogger } from '../../lib/platform/logger.js';
 import { startTestApi, request, testConfig } from '../support/api.js';
 import { startedForSuite } from '../support/suite.js';
 import { orderBody } from '../support/factories.js';
+import { waitFor } from '../../scripts/testkit/wait.js';
 
 describe('reading orders', () => {
   const api = startedForSuite(() => startTestApi({ label: 'read' }));
@@ -24,6 +26,42 @@ describe('reading orders', () => {
       });
       expect(res.body.data.history).to.have.length(1);
       expect(res.body.data.history[0]).to.include({ status: 'new', reason: 'order created' });
+    });
+
+    it('when a transition commits while the order is read, then its status and its history are from the same moment', async () => {
+      const created = await api.request('POST', '/api/v1/orders', orderBody());
+      const id = created.body.data.id as string;
+      // A transition that holds the history table while it commits: a read of the order that is
+      // not one snapshot sees the order before it and the history after it.
+      const tx = new pg.Client({ connectionString: api.db.url });
+      await tx.connect();
+      try {
+        await tx.query('begin');
+        await tx.query('lock table order_status_history in access exclusive mode');
+        await tx.query(`update orders set status = 'paid' where id = $1`, [id]);
+        await tx.query(
+          `insert into order_status_history (order_id, status, reason) values ($1, 'paid', 'test')`,
+          [id],
+        );
+        const read = api.request('GET', `/api/v1/orders/${id}`);
+        await waitFor(
+          async () => {
+            const { rows } = await tx.query(
+              `select count(*)::int as n from pg_locks
+                where relation = 'order_status_history'::regclass and not granted`,
+            );
+            return rows[0].n > 0;
+          },
+          { what: 'the read waiting for the history table' },
+        );
+        await tx.query('commit');
+        const res = await read;
+        expect(res.status).to.equal(200);
+        const history = res.body.data.history as { status: string }[];
+        expect(history.at(-1)!.status).to.equal(res.body.data.status);
+      } finally {
+        await tx.end();
+      }
     });
 
     it('when no order has the id, then 404 naming id', async () => {
