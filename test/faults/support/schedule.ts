@@ -3,8 +3,8 @@
  * out a 5-minute outage, and the others run meanwhile. Each test file registers its scenario when
  * it is loaded; the first test to ask for an outcome starts them all, longest first, at most
  * FAULTS_CONCURRENCY at a time (3: scenario 5 mostly waits, and the other two lanes share the rest;
- * all together use well under the machine's two cores); each test then awaits its own scenario's
- * outcome and asserts on it. Scenarios never share a database, a Redis prefix or
+ * all together use well under the machine's two cores), then those marked `alone` one by one;
+ * each test then awaits its own scenario's outcome and asserts on it. Scenarios never share a database, a Redis prefix or
  * Kafka topics, so running together changes only their timing.
  *
  * Random choices (which process to kill, when) come from one seeded generator per scenario:
@@ -53,6 +53,11 @@ export interface ScenarioSpec {
   title: string;
   /** Rough length on CI, to start the longest first. */
   expectedSeconds: number;
+  /**
+   * Runs by itself, after every other scenario: for a scenario whose promise is a latency, which
+   * the other lanes' load on two cores would decide instead.
+   */
+  alone?: boolean;
   run(ctx: ScenarioContext): Promise<ScenarioOutcome>;
 }
 
@@ -123,17 +128,23 @@ async function runOne(entry: Entry, index: number): Promise<void> {
 function startAll(): void {
   if (started) return;
   started = true;
-  const queue = entries
+  const all = entries
     .map((entry, index) => ({ entry, index }))
     .sort((a, b) => b.entry.spec.expectedSeconds - a.entry.spec.expectedSeconds);
+  const queue = all.filter(({ entry }) => !entry.spec.alone);
   const lanes = Math.max(1, Number(process.env.FAULTS_CONCURRENCY ?? DEFAULT_CONCURRENCY));
-  for (let lane = 0; lane < lanes; lane++) {
-    void (async () => {
-      for (let next = queue.shift(); next; next = queue.shift()) {
-        await runOne(next.entry, next.index);
-      }
-    })();
-  }
+  void (async () => {
+    await Promise.all(
+      Array.from({ length: lanes }, async () => {
+        for (let next = queue.shift(); next; next = queue.shift()) {
+          await runOne(next.entry, next.index);
+        }
+      }),
+    );
+    for (const { entry, index } of all.filter(({ entry }) => entry.spec.alone)) {
+      await runOne(entry, index);
+    }
+  })();
 }
 
 /** Registers a scenario; `outcome()` starts the suite's scenarios and awaits this one. */
