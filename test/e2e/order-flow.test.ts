@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { KEYBOARD, orderBody, STICKER } from '../support/factories.js';
+import { createMixedOrders, expectOutboxSettled } from '../support/mixed-orders.js';
 import { waitFor } from '../../scripts/testkit/wait.js';
 import { startTestSystem, ADMIN_AUTH } from '../support/system.js';
 import { startedForSuite } from '../support/suite.js';
@@ -127,32 +128,7 @@ describe('end to end: an order from POST to its final state', function () {
   });
 
   it('when 50 orders are created at once, then each reaches its expected state and every peer saw each effect once', async () => {
-    // Every fifth order has quantity 13 (shipping fails); every seventh costs x.13 (payment fails).
-    const bodies = Array.from({ length: 50 }, (_, i) =>
-      i % 7 === 3
-        ? orderBody({ item_id: KEYBOARD.id, quantity: 87 })
-        : orderBody({ item_id: STICKER.id, quantity: i % 5 === 0 ? 13 : 1 + (i % 4) }),
-    );
-    const created = await Promise.all(bodies.map((b) => sys.request('POST', '/api/v1/orders', b)));
-    expect(created.map((c) => c.status)).to.deep.equal(Array(50).fill(201));
-    const ids = created.map((c) => c.body.data.id as string);
-
-    const finals = await Promise.all(
-      ids.map((id) => sys.until(id, ['shipped', 'cancelled'], 30000)),
-    );
-
-    const expected = bodies.map((b) =>
-      b.quantity === 87 ? 'cancelled' : b.quantity === 13 ? 'cancelled' : 'shipped',
-    );
-    expect(finals.map((o) => o.status)).to.deep.equal(expected);
-    const { payments, notifications, shipping } = sys.peers();
-    for (const [i, id] of ids.entries()) {
-      expect(payments.recorded({ order_id: id }).payments, `payments for ${i}`).to.have.length(1);
-      const paid = bodies[i]!.quantity !== 87;
-      expect(shipping.recorded({ order_id: id }).shipments, `shipments for ${i}`).to.have.length(
-        paid ? 1 : 0,
-      );
-    }
+    const { bodies, ids } = await createMixedOrders(sys, 50);
     // Created and cancelled when payment fails; created, paid and shipped; created, paid,
     // cancelled and refunded when shipping fails.
     const notified = (quantity: number) => (quantity === 87 ? 2 : quantity === 13 ? 4 : 3);
@@ -164,26 +140,11 @@ describe('end to end: an order from POST to its final state', function () {
         timeoutMs: 10000,
       },
     );
-    for (const [i, id] of ids.entries()) {
-      const refunds = bodies[i]!.quantity === 13 ? 1 : 0;
-      expect(payments.recorded({ order_id: id }).refunds, `refunds for ${i}`).to.have.length(
-        refunds,
-      );
-    }
     // Each notification arrived under its own key: deduplication never had to hide a repeat.
+    const { notifications } = sys.peers();
     const perOrder = ids.map((id) => notifications.recorded({ order_id: id }).notifications);
     expect(perOrder.flat().every((n) => n.duplicates === 0)).to.equal(true);
-    // A row completes just after its peer answered: wait for that, then none may stay open.
-    await waitFor(
-      async () =>
-        (
-          await sys.db.pool.query(
-            'select 1 from outbox where order_id = any($1) and completed_at is null',
-            [ids],
-          )
-        ).rowCount === 0,
-      { timeoutMs: 10000, what: 'no outbox row left pending' },
-    );
+    await expectOutboxSettled(sys, ids);
   });
 
   it('when /metrics is scraped after the run, then it parses as Prometheus text and its counters moved', async () => {

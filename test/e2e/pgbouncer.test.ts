@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { KEYBOARD, orderBody, STICKER } from '../support/factories.js';
+import { orderBody } from '../support/factories.js';
+import { createMixedOrders, expectOutboxSettled } from '../support/mixed-orders.js';
 import { waitFor } from '../../scripts/testkit/wait.js';
 import { startTestSystem, type TestSystem } from '../support/system.js';
 
@@ -53,44 +54,8 @@ describe('end to end through PgBouncer in transaction pooling', function () {
 
   it('when 30 orders are created at once, then each reaches its expected state, every effect once, and the transactions went through PgBouncer', async () => {
     const before = await transactionsThroughBouncer();
-    // Every fifth order fails shipping (quantity 13); every seventh fails payment (x.13).
-    const bodies = Array.from({ length: 30 }, (_, i) =>
-      i % 7 === 3
-        ? orderBody({ item_id: KEYBOARD.id, quantity: 87 })
-        : orderBody({ item_id: STICKER.id, quantity: i % 5 === 0 ? 13 : 1 + (i % 4) }),
-    );
-    const created = await Promise.all(bodies.map((b) => sys.request('POST', '/api/v1/orders', b)));
-    expect(created.map((c) => c.status)).to.deep.equal(Array(30).fill(201));
-    const ids = created.map((c) => c.body.data.id as string);
-
-    const finals = await Promise.all(
-      ids.map((id) => sys.until(id, ['shipped', 'cancelled'], 30000)),
-    );
-
-    expect(finals.map((o) => o.status)).to.deep.equal(
-      bodies.map((b) => (b.quantity === 87 || b.quantity === 13 ? 'cancelled' : 'shipped')),
-    );
-    const { payments, shipping } = sys.peers();
-    for (const [i, id] of ids.entries()) {
-      const paid = bodies[i]!.quantity !== 87;
-      expect(payments.recorded({ order_id: id }).payments, `payments for ${i}`).to.have.length(1);
-      expect(shipping.recorded({ order_id: id }).shipments, `shipments for ${i}`).to.have.length(
-        paid ? 1 : 0,
-      );
-      expect(payments.recorded({ order_id: id }).refunds, `refunds for ${i}`).to.have.length(
-        bodies[i]!.quantity === 13 ? 1 : 0,
-      );
-    }
-    await waitFor(
-      async () =>
-        (
-          await sys.db.pool.query(
-            'select 1 from outbox where order_id = any($1) and completed_at is null',
-            [ids],
-          )
-        ).rowCount === 0,
-      { timeoutMs: 15000, what: 'no outbox row left pending' },
-    );
+    const { ids } = await createMixedOrders(sys, 30);
+    await expectOutboxSettled(sys, ids, 15000);
     // Each order is several transactions (intake, relay batches, jobs, inbox): all through it.
     expect((await transactionsThroughBouncer()) - before).to.be.greaterThan(30 * 5);
   });
