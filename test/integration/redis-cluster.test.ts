@@ -1,10 +1,7 @@
-import { Queue, Worker, type Job } from 'bullmq';
 import { expect } from 'chai';
+import { expectRetriedThroughBullBoard } from '../support/bull-board-retry.js';
 import { inArray, sql } from 'drizzle-orm';
-import { once } from 'node:events';
-import { randomUUID } from 'node:crypto';
 import sinon from 'sinon';
-import { insertOutboxRows } from '../../db/outbox/rows.js';
 import { outbox } from '../../db/schema.js';
 import {
   notification,
@@ -23,15 +20,13 @@ import {
   type QueueSet,
 } from '../../jobs/outbox/queues.js';
 import { createReconciler } from '../../jobs/outbox/reconciler.js';
-import { createRelay } from '../../jobs/outbox/relay.js';
-import { closeRedis, createRedis } from '../../jobs/redis.js';
 import { loadConfig } from '../../lib/platform/config.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
 import { startRedisCluster, type TestRedisCluster } from '../../scripts/testkit/redis-cluster.js';
 import { waitFor } from '../../scripts/testkit/wait.js';
-import { orderBody } from '../support/factories.js';
-import { bullJobIdOfRow } from '../support/orders.js';
+import { orderBody, orderFacts } from '../support/factories.js';
+import { bullJobIdOfRow, commitAndRelay } from '../support/orders.js';
 import { ADMIN_AUTH, startTestSystem, type TestSystem } from '../support/system.js';
 import { startTestApi, type TestApi } from '../support/api.js';
 
@@ -174,14 +169,7 @@ describe('on a Redis Cluster (REDIS_CLUSTER_NODES)', function () {
     let queueSet: QueueSet;
     const PREFIX = '{relay}';
 
-    const order = () => ({
-      id: randomUUID(),
-      userId: 'user-1',
-      itemId: randomUUID(),
-      quantity: 1,
-      amount: '5.00',
-      paymentIdempotencyKey: randomUUID(),
-    });
+    const order = () => orderFacts();
     /** Rows for three queues, which sit on different masters under this prefix. */
     const rows = (n: number): NewOutboxRow[] =>
       Array.from({ length: n }, (_, i) =>
@@ -196,14 +184,7 @@ describe('on a Redis Cluster (REDIS_CLUSTER_NODES)', function () {
       n: number,
     ): Promise<{ ids: number[]; queues: QueueName[]; orders: (string | null)[] }> {
       const batch = rows(n);
-      const ids = await tdb.db.transaction((tx) => insertOutboxRows(tx, batch));
-      const relay = createRelay({
-        db: tdb.db,
-        databaseUrl: tdb.url,
-        queues: queueSet.shards,
-        logger: silentLogger(),
-      });
-      expect((await relay.drainOnce()).enqueued).to.equal(n);
+      const ids = await commitAndRelay(tdb, queueSet.shards, batch);
       return { ids, queues: batch.map((r) => r.queue), orders: batch.map((r) => r.orderId) };
     }
 
@@ -317,58 +298,12 @@ describe('on a Redis Cluster (REDIS_CLUSTER_NODES)', function () {
     });
 
     it('when a job failed on the cluster, then ops see its error, retry it, and it runs again', async () => {
-      const target = { url: oneNodeUrl, clusterNodes: cluster.seeds };
-      const prefix = queuePrefix(PREFIX, 'payments', true);
-      const producerConnection = createRedis(target, 'producer');
-      const producer = new Queue('payments', { connection: producerConnection, prefix });
-      const workerConnection = createRedis(target, 'worker');
-      let runs = 0;
-      const worker = new Worker(
-        'payments',
-        async () => {
-          runs += 1;
-          if (runs === 1) throw new Error('payments answered 503');
-          return 'paid';
-        },
-        { connection: workerConnection, prefix },
-      );
-      try {
-        const failed = once(worker, 'failed');
-        await producer.add('payment.requested', { outboxId: 1 }, { jobId: 'outbox-1' });
-        await failed;
-
-        const listing = await api.request(
-          'GET',
-          '/admin/queues/api/queues?activeQueue=payments&status=failed&page=1&jobsPerPage=10',
-          undefined,
-          AUTH,
-        );
-        expect(listing.status).to.equal(200);
-        const payments = listing.body.queues.find((q: { name: string }) => q.name === 'payments');
-        expect(payments.counts.failed).to.equal(1);
-        expect(payments.jobs[0]).to.include({
-          id: 'outbox-1',
-          failedReason: 'payments answered 503',
-        });
-
-        const completed = once(worker, 'completed') as Promise<[Job, unknown]>;
-        const retry = await api.request(
-          'PUT',
-          '/admin/queues/api/queues/payments/outbox-1/retry',
-          undefined,
-          AUTH,
-        );
-        expect(retry.status).to.equal(204);
-        const [job, result] = await completed;
-        expect(job.id).to.equal('outbox-1');
-        expect(result).to.equal('paid');
-        expect(await producer.getJobState('outbox-1')).to.equal('completed');
-      } finally {
-        await worker.close();
-        await producer.close();
-        await closeRedis(workerConnection);
-        await closeRedis(producerConnection);
-      }
+      const { runs } = await expectRetriedThroughBullBoard(api.request, {
+        redis: { url: oneNodeUrl, clusterNodes: cluster.seeds },
+        prefix: queuePrefix(PREFIX, 'payments', true),
+        auth: AUTH,
+      });
+      expect(runs).to.equal(2);
     });
   });
 });
