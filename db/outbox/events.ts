@@ -138,7 +138,7 @@ function outboxRow<Q extends QueueName>(
   return { queue, ...row, payload };
 }
 
-interface OrderFacts {
+export interface OrderFacts {
   id: string;
   userId: string;
   itemId: string;

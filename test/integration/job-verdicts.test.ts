@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { randomUUID } from 'node:crypto';
+import { orderFacts } from '../support/factories.js';
 import sinon from 'sinon';
 import { insertOutboxRows } from '../../db/outbox/rows.js';
 import { startWorker, type RunningWorker } from '../../jobs/start-worker.js';
@@ -44,15 +44,7 @@ describe('outbox job verdicts on database errors', function () {
     await tdb?.drop();
   });
 
-  const payment = () =>
-    paymentRequested({
-      id: randomUUID(),
-      userId: 'u',
-      itemId: randomUUID(),
-      quantity: 1,
-      amount: '1.00',
-      paymentIdempotencyKey: randomUUID(),
-    });
+  const payment = () => paymentRequested(orderFacts({ amount: '1.00' }));
 
   const outboxRow = (id: number) => outboxRowById(tdb.db, id);
 

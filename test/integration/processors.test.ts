@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { orderFacts } from '../support/factories.js';
 import { eq } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
@@ -28,17 +29,6 @@ describe('outbox processors (payments, notifications)', function () {
   let worker: RunningWorker;
   let metrics: Metrics;
   const logLines: Array<Record<string, unknown>> = [];
-
-  function orderFacts() {
-    return {
-      id: randomUUID(),
-      userId: `user-${randomUUID().slice(0, 6)}`,
-      itemId: randomUUID(),
-      quantity: 2,
-      amount: '5.00',
-      paymentIdempotencyKey: randomUUID(),
-    };
-  }
 
   async function insert(row: NewOutboxRow): Promise<number> {
     const [id] = await tdb.db.transaction((tx) => insertOutboxRows(tx, [row]));
@@ -269,17 +259,6 @@ describe('outbox processors: a peer outage longer than a few attempts would cove
   let payments: RecordingPeer;
   let worker: RunningWorker;
   let metrics: Metrics;
-
-  function orderFacts() {
-    return {
-      id: randomUUID(),
-      userId: 'user-outage',
-      itemId: randomUUID(),
-      quantity: 1,
-      amount: '5.00',
-      paymentIdempotencyKey: randomUUID(),
-    };
-  }
 
   const outboxRow = (id: number) => outboxRowById(tdb.db, id);
 

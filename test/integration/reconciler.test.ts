@@ -1,21 +1,21 @@
 import { Worker, type Job } from 'bullmq';
 import { expect } from 'chai';
+import { orderFacts } from '../support/factories.js';
 import { eq, inArray, sql } from 'drizzle-orm';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import sinon from 'sinon';
-import { insertOutboxRows, markOutboxFailed } from '../../db/outbox/rows.js';
+import { markOutboxFailed } from '../../db/outbox/rows.js';
 import { outbox } from '../../db/schema.js';
 import { createQueues, type QueueSet } from '../../jobs/outbox/queues.js';
 import type { OutboxJobData } from '../../jobs/outbox/job-data.js';
 import { createReconciler } from '../../jobs/outbox/reconciler.js';
-import { createRelay } from '../../jobs/outbox/relay.js';
 import { startWorker, type RunningWorker } from '../../jobs/start-worker.js';
 import { loadConfig } from '../../lib/platform/config.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import { notification, paymentRequested, type NewOutboxRow } from '../../db/outbox/events.js';
 import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
-import { bullJobIdOfRow } from '../support/orders.js';
+import { bullJobIdOfRow, commitAndRelay } from '../support/orders.js';
 import { startRecordingPeer, type RecordingPeer } from '../../scripts/testkit/recording-peer.js';
 import { waitFor } from '../../scripts/testkit/wait.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
@@ -39,29 +39,14 @@ describe('reconciler', function () {
 
   function rows(n: number): NewOutboxRow[] {
     return Array.from({ length: n }, (_, i) => {
-      const order = {
-        id: randomUUID(),
-        userId: 'user-1',
-        itemId: randomUUID(),
-        quantity: 1,
-        amount: '5.00',
-        paymentIdempotencyKey: randomUUID(),
-      };
+      const order = orderFacts();
       return i % 2 === 0 ? paymentRequested(order) : notification(order, 'order.created', 'hi');
     });
   }
 
   /** Commits rows and relays them, as the worker would, but with no processor running. */
-  async function dispatched(n: number): Promise<number[]> {
-    const ids = await tdb.db.transaction((tx) => insertOutboxRows(tx, rows(n)));
-    const relay = createRelay({
-      db: tdb.db,
-      databaseUrl: tdb.url,
-      queues: queueSet.shards,
-      logger: silentLogger(),
-    });
-    expect((await relay.drainOnce()).enqueued).to.equal(n);
-    return ids;
+  function dispatched(n: number): Promise<number[]> {
+    return commitAndRelay(tdb, queueSet.shards, rows(n));
   }
 
   async function ageDispatch(ids: number[]): Promise<void> {

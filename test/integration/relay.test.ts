@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { orderFacts } from '../support/factories.js';
 import { asc, eq, sql } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import sinon from 'sinon';
@@ -21,17 +22,6 @@ import { bullJobIdOfRow } from '../support/orders.js';
 import { waitFor } from '../../scripts/testkit/wait.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
 import { freePort } from '../../scripts/testkit/ports.js';
-
-function orderFacts() {
-  return {
-    id: randomUUID(),
-    userId: 'user-1',
-    itemId: randomUUID(),
-    quantity: 1,
-    amount: '5.00',
-    paymentIdempotencyKey: randomUUID(),
-  };
-}
 
 function notificationRows(n: number): NewOutboxRow[] {
   return Array.from({ length: n }, (_, i) => notification(orderFacts(), 'order.created', `#${i}`));

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
+import { orderFacts } from '../support/factories.js';
 import { sql } from 'drizzle-orm';
-import { randomUUID } from 'node:crypto';
 import { insertOutboxRows } from '../../db/outbox/rows.js';
 import { outbox } from '../../db/schema.js';
 import type { OutboxJobData } from '../../jobs/outbox/job-data.js';
@@ -31,17 +31,6 @@ describe('jobs after a database restore that reuses outbox ids', function () {
   let payments: RecordingPeer;
   let notifications: RecordingPeer;
   let worker: RunningWorker;
-
-  function orderFacts() {
-    return {
-      id: randomUUID(),
-      userId: 'user-restore',
-      itemId: randomUUID(),
-      quantity: 1,
-      amount: '5.00',
-      paymentIdempotencyKey: randomUUID(),
-    };
-  }
 
   async function insert(rows: NewOutboxRow[]): Promise<number[]> {
     return tdb.db.transaction((tx) => insertOutboxRows(tx, rows));

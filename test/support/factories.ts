@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { CreateOrderRequest } from '../../api/schemas.js';
+import type { OrderFacts } from '../../db/outbox/events.js';
 import { DEMO_ITEMS } from '../../scripts/peers/catalog.js';
 
 export const COFFEE_MUG = DEMO_ITEMS[0]!; // 12.50
@@ -17,6 +18,19 @@ export function orderBody(overrides: Partial<CreateOrderBody> = {}): CreateOrder
     quantity: 1,
     user_id: `user-${randomUUID().slice(0, 8)}`,
     idempotency_key: randomUUID(),
+    ...overrides,
+  };
+}
+
+/** An order's facts as the outbox builders take them (paymentRequested, notification, …). */
+export function orderFacts(overrides: Partial<OrderFacts> = {}): OrderFacts {
+  return {
+    id: randomUUID(),
+    userId: `user-${randomUUID().slice(0, 6)}`,
+    itemId: randomUUID(),
+    quantity: 1,
+    amount: '5.00',
+    paymentIdempotencyKey: randomUUID(),
     ...overrides,
   };
 }

@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
-import type { Executor } from '../../db/client.js';
+import type { Db, Executor } from '../../db/client.js';
 import { insertOutboxRows, type OutboxJobRef } from '../../db/outbox/rows.js';
 import {
   inbox,
@@ -11,7 +11,10 @@ import {
   type OutboxRow,
 } from '../../db/schema.js';
 import { outboxJobId } from '../../jobs/outbox/job-data.js';
-import { inboxApply } from '../../db/outbox/events.js';
+import { inboxApply, type NewOutboxRow } from '../../db/outbox/events.js';
+import type { ShardedQueues } from '../../jobs/outbox/queues.js';
+import { createRelay } from '../../jobs/outbox/relay.js';
+import { silentLogger } from '../../lib/platform/logger.js';
 
 /** Test data factories: valid rows by default, any field overridable. */
 
@@ -83,4 +86,25 @@ export async function outboxRowById(db: Executor, id: number): Promise<OutboxRow
   const [row] = await db.select().from(outbox).where(eq(outbox.id, id));
   if (!row) throw new Error(`no outbox row ${id}`);
   return row;
+}
+
+/**
+ * Commits outbox rows and relays them once, as the worker would, with no processor running:
+ * their jobs wait in BullMQ. Returns the rows' ids.
+ */
+export async function commitAndRelay(
+  database: { db: Db; url: string },
+  queues: ShardedQueues,
+  rows: NewOutboxRow[],
+): Promise<number[]> {
+  const ids = await database.db.transaction((tx) => insertOutboxRows(tx, rows));
+  const relay = createRelay({
+    db: database.db,
+    databaseUrl: database.url,
+    queues,
+    logger: silentLogger(),
+  });
+  const { enqueued } = await relay.drainOnce();
+  if (enqueued !== rows.length) throw new Error(`relayed ${enqueued} of ${rows.length} rows`);
+  return ids;
 }
