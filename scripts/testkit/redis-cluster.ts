@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -6,6 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
 import { freePort } from './ports.js';
+import { spawnRedisServer } from './redis.js';
 import { waitFor } from './wait.js';
 
 const run = promisify(execFile);
@@ -63,15 +64,11 @@ async function startNode(
 ): Promise<{ port: number; child: ChildProcess; output: () => string }> {
   const port = await freePort();
   const busPort = await freePort();
-  const child = spawn(
-    'redis-server',
+  const { child, output } = await spawnRedisServer(
+    port,
     [
-      '--port',
-      String(port),
       '--cluster-port',
       String(busPort),
-      '--bind',
-      '127.0.0.1',
       '--cluster-enabled',
       'yes',
       '--cluster-config-file',
@@ -86,30 +83,10 @@ async function startNode(
       dir,
       '--dbfilename',
       `dump-${port}.rdb`,
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--maxmemory-policy',
-      'noeviction',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    onOutput && ((line) => onOutput(port, line)),
   );
-  let output = '';
-  const collect = (c: Buffer) => {
-    const text = c.toString();
-    output += text;
-    if (onOutput) for (const line of text.split('\n')) if (line) onOutput(port, line);
-  };
-  child.stdout!.on('data', collect);
-  child.stderr!.on('data', collect);
-  await waitFor(() => output.includes('Ready to accept connections') || child.exitCode !== null, {
-    timeoutMs: 10000,
-    intervalMs: 20,
-    what: `redis-server (cluster node) on ${port}`,
-  });
-  if (child.exitCode !== null) throw new Error(`redis-server did not start:\n${output}`);
-  return { port, child, output: () => output };
+  return { port, child, output };
 }
 
 interface NodeLine {

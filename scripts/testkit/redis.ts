@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
@@ -55,27 +55,66 @@ export interface PrivateRedis {
   stop(): Promise<void>;
 }
 
+/** A redis-server child process of a test's own, started and answering. */
+export interface RedisServerProcess {
+  child: ChildProcess;
+  /** What it printed so far (the last 8 KB). */
+  output(): string;
+}
+
+/**
+ * Starts `redis-server` on `port` with the options every test server has (loopback only, never
+ * persisted, `noeviction` as BullMQ requires) and `args` after them (later options win), and
+ * resolves once it is ready to accept connections; rejects with its output if it exits first.
+ * `onLine` sees each line it prints.
+ */
+export async function spawnRedisServer(
+  port: number,
+  args: string[] = [],
+  onLine?: (line: string) => void,
+): Promise<RedisServerProcess> {
+  const child = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--maxmemory-policy',
+      'noeviction',
+      ...args,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  const collect = (c: Buffer) => {
+    const text = c.toString();
+    output = (output + text).slice(-8192);
+    if (onLine) for (const line of text.split('\n')) if (line) onLine(line);
+  };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  await waitFor(() => output.includes('Ready to accept connections') || child.exitCode !== null, {
+    timeoutMs: 10000,
+    intervalMs: 20,
+    what: `redis-server on ${port}`,
+  });
+  if (child.exitCode !== null) throw new Error(`redis-server on ${port} did not start:\n${output}`);
+  return { child, output: () => output };
+}
+
 /**
  * A redis-server of the test's own on a free port, never persisted: for what must not touch the
  * shared Redis (CONFIG SET, ACL users, a password). `args` are redis-server options.
  */
 export async function startPrivateRedis(args: string[] = []): Promise<PrivateRedis> {
   const port = await freePort();
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const { child } = await spawnRedisServer(port, args);
   const exited = once(child, 'exit');
-  await waitFor(() => output.includes('Ready to accept connections') || child.exitCode !== null, {
-    timeoutMs: 10000,
-    intervalMs: 20,
-    what: `redis-server on ${port}`,
-  });
-  if (child.exitCode !== null) throw new Error(`redis-server did not start:\n${output}`);
   const password = args.includes('--requirepass') ? args[args.indexOf('--requirepass') + 1] : '';
   const url = `redis://${password ? `:${encodeURIComponent(password)}@` : ''}127.0.0.1:${port}`;
   const client = new Redis(url, { maxRetriesPerRequest: 1 });

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor } from '../../scripts/testkit/wait.js';
 import { expectSettled } from './support/expect.js';
-import { startPrivateRedis } from './support/redis.js';
+import { startRestartableRedis } from './support/redis.js';
 import { unaccepted } from './support/load.js';
 import { scenario } from './support/schedule.js';
 import { startFaultSystem } from './support/system.js';
@@ -15,7 +15,7 @@ const redisLoss = scenario({
   title: '2. Redis FLUSHALL mid-run, then Redis down 30 s and back empty',
   expectedSeconds: 90,
   async run(ctx) {
-    const redis = await startPrivateRedis();
+    const redis = await startRestartableRedis();
     ctx.defer(() => redis.destroy());
     const sys = await startFaultSystem(ctx, {
       redisUrl: redis.url,

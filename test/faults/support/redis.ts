@@ -4,13 +4,14 @@
  * No persistence, so a restart starts empty (what losing a Redis without AOF does), and
  * `noeviction`, as BullMQ requires.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { freePort } from '../../support/system.js';
+import { spawnRedisServer } from '../../../scripts/testkit/redis.js';
 import { waitFor } from '../../../scripts/testkit/wait.js';
 
-export interface PrivateRedis {
+export interface RestartableRedis {
   url: string;
   port: number;
   readonly running: boolean;
@@ -40,45 +41,23 @@ async function pings(url: string): Promise<boolean> {
   }
 }
 
-export async function startPrivateRedis(): Promise<PrivateRedis> {
+export async function startRestartableRedis(): Promise<RestartableRedis> {
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
-  let output = '';
 
   const isRunning = () =>
     child !== undefined && child.exitCode === null && child.signalCode === null;
 
   async function start(): Promise<void> {
     if (isRunning()) return;
-    const proc = spawn(
-      'redis-server',
-      [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--maxmemory-policy',
-        'noeviction',
-        '--daemonize',
-        'no',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    child = proc;
-    const keep = (c: Buffer) => (output = (output + c.toString()).slice(-4000));
-    proc.stdout!.on('data', keep);
-    proc.stderr!.on('data', keep);
-    await waitFor(async () => !isRunning() || (await pings(url)), {
+    child = (await spawnRedisServer(port)).child;
+    // Answering PING, not only listening: the scenario's next step talks to it at once.
+    await waitFor(() => pings(url), {
       timeoutMs: 15_000,
       intervalMs: 50,
       what: `redis-server on port ${port}`,
     });
-    if (!isRunning()) throw new Error(`redis-server on port ${port} exited:\n${output}`);
   }
 
   async function stop(): Promise<void> {
