@@ -41,6 +41,10 @@ describe('redis connection options', () => {
     ]);
     expect(() => parseClusterNodes('10.0.0.1')).to.throw(/host:port/);
     expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'a:1,b' })).to.throw(/REDIS_CLUSTER_NODES/);
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'a:1,b:99999' })).to.throw(
+      /REDIS_CLUSTER_NODES: each port must be from 1 to 65535/,
+    );
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'a:0' })).to.throw(/REDIS_CLUSTER_NODES/);
     expect(loadConfig({ REDIS_CLUSTER_NODES: 'a:1,b:2' }).redisClusterNodes).to.equal('a:1,b:2');
   });
 

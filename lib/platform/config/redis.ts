@@ -35,7 +35,17 @@ export const redis = {
       env: 'REDIS_CLUSTER_NODES',
       rule: Joi.string()
         .allow('')
-        .pattern(/^\s*[^\s,]+:\d{1,5}\s*(,\s*[^\s,]+:\d{1,5}\s*)*$/, 'host:port,host:port'),
+        .pattern(/^\s*[^\s,]+:\d{1,5}\s*(,\s*[^\s,]+:\d{1,5}\s*)*$/, 'host:port,host:port')
+        // A port past 65535 fits the pattern and fails only at the first connection.
+        .custom((value: string, helpers) =>
+          value.split(',').every((seed) => {
+            const port = Number(seed.trim().split(':').pop());
+            return seed.trim() === '' || (port >= 1 && port <= 65535);
+          })
+            ? value
+            : helpers.error('any.invalid'),
+        )
+        .messages({ 'any.invalid': 'each port must be from 1 to 65535' }),
       description:
         'Seed nodes of a Redis Cluster (`host:port,host:port`); when set, every connection is a ' +
         'cluster one, with TLS and the password taken from REDIS_URL (whose host is then unused), and each queue gets its own hash tag. Unset: the one Redis of REDIS_URL.',
