@@ -144,12 +144,17 @@ export async function recordOutboxAttemptFailed(
 ): Promise<void> {
   await ex
     .update(outbox)
-    .set({
-      lastError: error,
-      attemptErrors: withAttemptError(error),
-      attempts: sql`${outbox.attempts} + 1`,
-    })
+    .set(attemptFailed(error))
     .where(and(isRow(ref), isNull(outbox.completedAt)));
+}
+
+/** What every failed attempt records on its row: the error, kept with the latest few, counted. */
+function attemptFailed(error: string) {
+  return {
+    lastError: error,
+    attemptErrors: withAttemptError(error),
+    attempts: sql`${outbox.attempts} + 1`,
+  };
 }
 
 /** Given up on: the retry window is over or the failure is permanent. Never a completed row. */
@@ -160,12 +165,7 @@ export async function markOutboxFailed(
 ): Promise<void> {
   await ex
     .update(outbox)
-    .set({
-      failedAt: sql`now()`,
-      lastError: error,
-      attemptErrors: withAttemptError(error),
-      attempts: sql`${outbox.attempts} + 1`,
-    })
+    .set({ failedAt: sql`now()`, ...attemptFailed(error) })
     .where(and(isRow(ref), isNull(outbox.completedAt)));
 }
 
