@@ -4,6 +4,7 @@ import { sql } from 'drizzle-orm';
 import {
   bigint,
   bigserial,
+  boolean,
   check,
   index,
   integer,
@@ -230,7 +231,76 @@ export const deadLetters = pgTable(
   (t) => [uniqueIndex('dead_letters_position_uq').on(t.topic, t.partition, t.offset)],
 );
 
+/**
+ * Client systems' subscriptions to order events (docs/webhooks.md). `secret` signs each delivery
+ * (Standard Webhooks); after a rotation the previous one signs too until
+ * `previous_secret_expires_at`, so a receiver can switch without dropping a delivery. Ids are
+ * UUIDv7 made by the service.
+ */
+export const webhookSubscriptions = pgTable(
+  'webhook_subscriptions',
+  {
+    id: uuid('id').primaryKey(),
+    url: text('url').notNull(),
+    /** Event types (`order.paid`, …), or `*` for all. */
+    events: text('events').array().notNull(),
+    description: text('description').notNull().default(''),
+    active: boolean('active').notNull().default(true),
+    secret: text('secret').notNull(),
+    previousSecret: text('previous_secret'),
+    previousSecretExpiresAt: timestamp('previous_secret_expires_at', { withTimezone: true }),
+    /** Why and when it stopped (a 410, or failing for the whole retry window); null while active. */
+    disabledReason: text('disabled_reason'),
+    disabledAt: timestamp('disabled_at', { withTimezone: true }),
+    ...timestamps,
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    // Every order transition reads the active subscriptions in its one statement.
+    index('webhook_subscriptions_active_idx')
+      .on(t.id)
+      .where(sql`${t.active}`),
+  ],
+);
+
+/**
+ * Each attempt to deliver an order event to a subscription: what the receiver answered, how long
+ * it took and its answer's first bytes. `message_id` is the delivery's `webhook-id`, the same on
+ * every attempt and redelivery of one (subscription, order, event).
+ */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    subscriptionId: uuid('subscription_id')
+      .notNull()
+      .references(() => webhookSubscriptions.id, { onDelete: 'cascade' }),
+    /** The outbox row carrying the event (null once retention deleted it). */
+    outboxId: bigint('outbox_id', { mode: 'number' }),
+    messageId: text('message_id').notNull(),
+    orderId: uuid('order_id'),
+    eventType: text('event_type').notNull(),
+    attempt: integer('attempt').notNull(),
+    /** delivered (2xx), failed (retried), gone (410: subscription disabled), skipped (inactive). */
+    outcome: text('outcome').notNull(),
+    statusCode: integer('status_code'),
+    error: text('error'),
+    latencyMs: integer('latency_ms'),
+    /** The answer's first bytes, as text. */
+    responseExcerpt: text('response_excerpt'),
+    ...timestamps,
+  },
+  (t) => [
+    index('webhook_deliveries_subscription_id_idx').on(t.subscriptionId, t.id),
+    // An order's journey (the admin view) lists its deliveries.
+    index('webhook_deliveries_order_id_idx').on(t.orderId),
+    index('webhook_deliveries_created_at_idx').on(t.createdAt),
+  ],
+);
+
 export type OrderRow = typeof orders.$inferSelect;
 export type OutboxRow = typeof outbox.$inferSelect;
 export type InboxRow = typeof inbox.$inferSelect;
 export type DeadLetterRow = typeof deadLetters.$inferSelect;
+export type WebhookSubscriptionRow = typeof webhookSubscriptions.$inferSelect;
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
