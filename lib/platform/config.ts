@@ -22,6 +22,7 @@ import { processes } from './config/processes.js';
 import { redis } from './config/redis.js';
 import { release } from './config/release.js';
 import { trustProxyHopsOf, web, webProblems, webProductionProblems } from './config/web.js';
+import { webhooks } from './config/webhooks.js';
 
 export { parseBrokers, type SaslMechanism } from './config/kafka.js';
 export { paymentsRefundsUrl } from './config/peers.js';
@@ -36,6 +37,7 @@ export const SECTIONS: readonly Section[] = [
   peers,
   kafka,
   jobs,
+  webhooks,
   release,
 ];
 
@@ -48,6 +50,7 @@ const TREE = {
   ...peers.variables,
   kafka: kafka.variables,
   jobs: jobs.variables,
+  ...webhooks.variables,
   ...release.variables,
 };
 
