@@ -21,6 +21,13 @@ const PHASE_SECONDS = 25;
 const RELEASE_AFTER_MS = 2000;
 /** Unmeasured load first, so that neither phase pays for the web process warming up. */
 const WARM_UP_ORDERS = 100;
+/**
+ * How far POST p99 may rise over the baseline's, at least, whatever 2× the baseline is: on two
+ * shared cores a phase's p99 of some 40 ms moves by tens of ms with no migration at all (the
+ * release process's own start takes a core for a second in both phases), while a statement that
+ * held intake behind a lock for longer than this shows at once.
+ */
+const P99_SLACK_MS = 100;
 /** The release's lock_timeout (MIGRATION_LOCK_TIMEOUT_MS as production leaves it). */
 const LOCK_TIMEOUT_MS = releaseSettings.variables.migrationLockTimeoutMs.default!;
 
@@ -217,7 +224,7 @@ const releaseUnderLoad = scenario({
 describe('fault scenario 13: a release under load', function () {
   this.timeout(15 * 60_000);
 
-  it('when the release adds a column with a default, an index and a CHECK to orders (200,000 rows) under steady load, then it applies them, no POST fails and POST p99 stays within 2× the run without it', async () => {
+  it('when the release adds a column with a default, an index and a CHECK to orders (200,000 rows) under steady load, then it applies them, no POST fails and POST p99 stays within 2× the run without it (or 100 ms over it, whichever is more)', async () => {
     const { facts } = await releaseUnderLoad.outcome();
 
     expect(facts.baselineReleaseExit, 'exit code of the release with nothing to apply').to.equal(0);
@@ -227,9 +234,11 @@ describe('fault scenario 13: a release under load', function () {
     expect(facts.columnDefault).to.equal("'web'::text");
     expect(facts.releasesInsideLoad, 'each release ran while its load did').to.equal(true);
     expect(facts.failedPosts, 'POST attempts not answered 201 (or 200)').to.equal(0);
-    expect(facts.p99Ms, 'POST p99 (ms) with the migration').to.be.at.most(
-      2 * Number(facts.baselineP99Ms),
-    );
+    const baselineP99 = Number(facts.baselineP99Ms);
+    expect(
+      facts.p99Ms,
+      `POST p99 (ms) with the migration, against ${baselineP99} ms without`,
+    ).to.be.at.most(Math.max(2 * baselineP99, baselineP99 + P99_SLACK_MS));
     // A statement of the release waits for its lock at most lock_timeout, then holds it for a
     // moment (as long again on a busy machine): intake queues behind it no longer than that.
     expect(
