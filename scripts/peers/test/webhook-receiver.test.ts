@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
-import { silentLogger } from '../../../lib/platform/logger.js';
+import { Writable } from 'node:stream';
+import { createLogger, silentLogger } from '../../../lib/platform/logger.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../webhook-receiver.js';
 
 const newSecret = () => `whsec_${randomBytes(24).toString('base64')}`;
@@ -176,6 +177,46 @@ describe('development webhook receiver', () => {
       expect((await post(receiver.url, d.body, d.headers)).status).to.equal(410);
       expect(receiver.faulted).to.equal(1);
       expect(receiver.recorded().deliveries).to.deep.equal([]);
+    });
+  });
+
+  describe('when deliveries come', () => {
+    it('then it prints one line each: event, order, webhook-id, verified or not, duplicate or not', async () => {
+      const lines: Record<string, unknown>[] = [];
+      const out = new Writable({
+        write(chunk: Buffer, _enc, done) {
+          lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+          done();
+        },
+      });
+      const logged = await startWebhookReceiver({
+        secrets: [secret],
+        logger: createLogger({ name: 'webhook-receiver', out }),
+      });
+      try {
+        const d = delivery([secret], { type: 'order.cancelled' });
+        await post(logged.url, d.body, d.headers);
+        await post(logged.url, d.body, d.headers);
+        await post(logged.url, d.body.replace('paid', 'new'), d.headers);
+
+        expect(lines.map((l) => [l.msg, l.webhook_id, l.verified, l.duplicate])).to.deep.equal([
+          [`webhook order.cancelled for order ${d.orderId}: verified`, d.webhookId, true, false],
+          [
+            `webhook order.cancelled for order ${d.orderId}: verified, duplicate`,
+            d.webhookId,
+            true,
+            true,
+          ],
+          [
+            `webhook order.cancelled for order ${d.orderId}: NOT verified (No matching signature found)`,
+            d.webhookId,
+            false,
+            false,
+          ],
+        ]);
+      } finally {
+        await logged.stop();
+      }
     });
   });
 
