@@ -1,8 +1,11 @@
 import { asc, eq, or, sql } from 'drizzle-orm';
 import type { Db } from './client.js';
-import { deadLetters, inbox, outbox, type DeadLetterRow } from './schema.js';
+import { deadLetters, inbox, outbox, webhookDeliveries, type DeadLetterRow } from './schema.js';
 
-/** An order's rows for ops' journey view: its outbox and inbox rows, its dead letters. */
+/**
+ * An order's rows for ops' journey view: its outbox and inbox rows, its dead letters, its webhook
+ * deliveries.
+ */
 export interface JourneyOutboxRow {
   id: number;
   jobId: string;
@@ -63,4 +66,25 @@ export async function deadLettersOfOrder(db: Db, orderId: string): Promise<DeadL
     .from(deadLetters)
     .where(or(eq(deadLetters.key, orderId), sql`strpos(${deadLetters.value}, ${orderId}) > 0`))
     .orderBy(asc(deadLetters.id));
+}
+
+/** Every attempt to deliver one of the order's events to a subscriber, in the order made. */
+export async function webhookDeliveriesOfOrder(db: Db, orderId: string) {
+  return db
+    .select({
+      id: webhookDeliveries.id,
+      subscriptionId: webhookDeliveries.subscriptionId,
+      messageId: webhookDeliveries.messageId,
+      eventType: webhookDeliveries.eventType,
+      attempt: webhookDeliveries.attempt,
+      outcome: webhookDeliveries.outcome,
+      statusCode: webhookDeliveries.statusCode,
+      latencyMs: webhookDeliveries.latencyMs,
+      responseExcerpt: webhookDeliveries.responseExcerpt,
+      error: webhookDeliveries.error,
+      createdAt: webhookDeliveries.createdAt,
+    })
+    .from(webhookDeliveries)
+    .where(eq(webhookDeliveries.orderId, orderId))
+    .orderBy(asc(webhookDeliveries.id));
 }

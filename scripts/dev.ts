@@ -29,9 +29,11 @@ import {
   type PaymentsPeer,
 } from './peers/payments.js';
 import { shippingRulesFromEnv, startShippingPeer, type ShippingPeer } from './peers/shipping.js';
+import { startWebhookReceiver, type WebhookReceiver } from './peers/webhook-receiver.js';
 import { ensureDatabase } from './dev/ensure-database.js';
 import { ensureServicesOrExit } from './dev/ensure-services.js';
 import { prettyStream } from './dev/pretty-stream.js';
+import { subscribeReceiver, unsubscribeReceiver } from './dev/webhook-subscription.js';
 
 export interface DevOptions {
   env?: NodeJS.ProcessEnv;
@@ -48,7 +50,11 @@ export interface DevRunning {
     payments?: PaymentsPeer;
     notifications?: NotificationsPeer;
     shipping?: ShippingPeer;
+    /** The development webhook receiver (off with WEBHOOK_RECEIVER=off). */
+    webhooks?: WebhookReceiver;
   };
+  /** The receiver's subscription, when the service has the subscription API. */
+  webhookSubscriptionId?: string;
   stop(): Promise<void>;
 }
 
@@ -139,6 +145,20 @@ async function startAll(
     notes.push(`Notifications ${notifications.url}  (development peer; GET /notifications)`);
   }
 
+  // WEBHOOK_RECEIVER=off leaves it out (the tests' systems, the benchmark): each delivery is an
+  // effect they would otherwise count.
+  let receiver: WebhookReceiver | undefined;
+  if (env.WEBHOOK_RECEIVER !== 'off') {
+    receiver = await startWebhookReceiver({
+      port: Number(env.WEBHOOK_RECEIVER_PORT ?? 0),
+      logger: log('webhook-receiver'),
+    });
+    started('webhook receiver', () => receiver!.stop());
+    peers.webhooks = receiver;
+    // It listens on 127.0.0.1, which production's rule refuses.
+    env.WEBHOOK_ALLOW_PRIVATE_URLS ??= 'true';
+  }
+
   const config = loadConfig(env);
   if (await ensureDatabase(directDatabaseUrl(config))) logger.info('database created');
   await runMigrations(directDatabaseUrl(config), logger, {
@@ -194,6 +214,16 @@ async function startAll(
   started('web', () => web.stop());
 
   const base = `http://127.0.0.1:${web.port}`;
+  let webhookSubscriptionId: string | undefined;
+  if (receiver) {
+    webhookSubscriptionId = await subscribeDevReceiver(base, config, receiver, logger, notes);
+    if (webhookSubscriptionId) {
+      const api = adminApi(base, config)!;
+      const id = webhookSubscriptionId;
+      // Before web stops (stops run in reverse): a later run would find no receiver at its URL.
+      started('webhook subscription', () => unsubscribeReceiver(api, id));
+    }
+  }
   const item = DEMO_ITEMS[0]!;
   const uuid = `'$(uuidgen 2>/dev/null || cat /proc/sys/kernel/random/uuid)'`;
   const createCurl = (quantity: number) =>
@@ -224,7 +254,57 @@ async function startAll(
   Ctrl-C stops everything.
 
 `);
-  return { apiUrl: base, config, peers, stop: stopAll };
+  return { apiUrl: base, config, peers, webhookSubscriptionId, stop: stopAll };
+}
+
+function adminApi(baseUrl: string, config: Config) {
+  const { adminUser: user, adminPassword: password } = config;
+  return user && password ? { baseUrl, user, password } : undefined;
+}
+
+/**
+ * Subscribes the receiver to every order event and hands it the secret; answers the subscription's
+ * id, or undefined (with a note saying why) when there are no admin credentials or no API.
+ */
+async function subscribeDevReceiver(
+  base: string,
+  config: Config,
+  receiver: WebhookReceiver,
+  logger: Logger,
+  notes: string[],
+): Promise<string | undefined> {
+  const where = `Webhooks     ${receiver.url}/webhooks  (development receiver; GET lists what it received)`;
+  const api = adminApi(base, config);
+  if (!api) {
+    logger.warn('webhook receiver not subscribed: ADMIN_USER/ADMIN_PASSWORD are not set');
+    notes.push(`${where}\n                 not subscribed: no admin credentials`);
+    return undefined;
+  }
+  const subscription = await subscribeReceiver(api, `${receiver.url}/webhooks`).catch(
+    (err: unknown) => {
+      throw new Error(
+        `subscribing the development webhook receiver failed (WEBHOOK_RECEIVER=off starts ` +
+          `without it): ${(err as Error).message}`,
+        { cause: err },
+      );
+    },
+  );
+  if (!subscription.subscribed) {
+    logger.warn(
+      `webhook receiver not subscribed: ${base}/api/v1/webhook-subscriptions answered 404 ` +
+        '(this build has no subscription API)',
+    );
+    notes.push(`${where}\n                 not subscribed: this build has no subscription API`);
+    return undefined;
+  }
+  receiver.setSecrets([subscription.secret]);
+  if (subscription.removedStale) {
+    logger.info(`removed ${subscription.removedStale} subscription(s) of earlier development runs`);
+  }
+  notes.push(
+    `${where}\n                 subscribed to every order event (subscription ${subscription.id})`,
+  );
+  return subscription.id;
 }
 
 function once(fn: () => Promise<void>): () => Promise<void> {

@@ -56,6 +56,30 @@ export function journeyHtml(j: Journey, boardPath: string): string {
       esc(d.created_at),
     ]),
   );
+  const deliveries = table(
+    [
+      'at',
+      'subscription',
+      'event',
+      'attempt',
+      'outcome',
+      'status',
+      'latency ms',
+      'answer',
+      'error',
+    ],
+    j.webhook_deliveries.map((d) => [
+      esc(d.at),
+      `<code>${esc(d.subscription_id)}</code>`,
+      esc(d.event),
+      esc(d.attempt),
+      esc(d.outcome),
+      esc(d.status_code),
+      esc(d.latency_ms),
+      `<code>${esc(d.response_excerpt)}</code>`,
+      esc(d.error),
+    ]),
+  );
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Order ${esc(o.id)}</title>
 <style>body{font-family:sans-serif;margin:1.5rem}table{border-collapse:collapse;margin-bottom:1.5rem}
@@ -68,5 +92,6 @@ td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:
 <h2>Outbox</h2>${outbox}
 <h2>Inbox</h2>${inbox}
 <h2>Dead letters</h2>${j.dead_letters.length ? letters : '<p>none</p>'}
+<h2>Webhook deliveries</h2>${j.webhook_deliveries.length ? deliveries : '<p>none</p>'}
 </body></html>`;
 }

@@ -1,7 +1,12 @@
 import { Router } from 'express';
 import Joi from 'joi';
 import type { Db } from '../../db/client.js';
-import { deadLettersOfOrder, inboxRowsOfOrder, outboxRowsOfOrder } from '../../db/journey.js';
+import {
+  deadLettersOfOrder,
+  inboxRowsOfOrder,
+  outboxRowsOfOrder,
+  webhookDeliveriesOfOrder,
+} from '../../db/journey.js';
 import { findOrderWithHistory } from '../../db/orders.js';
 import { listOrdersWaitingTooLong } from '../../db/waiting-orders.js';
 import { NotFoundError } from '../../lib/domain/errors.js';
@@ -19,7 +24,7 @@ import { journeyHtml } from './journey-html.js';
 /**
  * An order's journey for ops, in one answer: the order and its history, every outbox row (with its
  * BullMQ job's current state and each failed attempt's error), every inbox row, its dead letters,
- * its trace id. `GET /admin/orders/:id/journey` (JSON) and `GET /admin/orders/:id` (HTML, linking
+ * each attempt to deliver its events to a webhook subscriber, its trace id. `GET /admin/orders/:id/journey` (JSON) and `GET /admin/orders/:id` (HTML, linking
  * to the jobs in Bull Board, and to the orders waiting too long for Shipping). Mounted under the
  * admin surface, behind its credentials.
  */
@@ -27,10 +32,11 @@ export async function loadJourney(db: Db, queues: ShardedQueues, id: string) {
   const found = await findOrderWithHistory(db, id);
   if (!found) throw new NotFoundError(`order ${id} not found`, 'id');
   const { order, history } = found;
-  const [outboxRows, inboxRows, letters] = await Promise.all([
+  const [outboxRows, inboxRows, letters, deliveries] = await Promise.all([
     outboxRowsOfOrder(db, id),
     inboxRowsOfOrder(db, id),
     deadLettersOfOrder(db, id),
+    webhookDeliveriesOfOrder(db, id),
   ]);
   const iso = (d: Date | null) => d?.toISOString() ?? null;
   const outbox = await Promise.all(
@@ -82,6 +88,19 @@ export async function loadJourney(db: Db, queues: ShardedQueues, id: string) {
       reason: l.reason,
       created_at: iso(l.createdAt),
       replayed_at: iso(l.replayedAt),
+    })),
+    webhook_deliveries: deliveries.map((d) => ({
+      id: d.id,
+      at: iso(d.createdAt),
+      subscription_id: d.subscriptionId,
+      webhook_id: d.messageId,
+      event: d.eventType,
+      attempt: d.attempt,
+      outcome: d.outcome,
+      status_code: d.statusCode,
+      latency_ms: d.latencyMs,
+      response_excerpt: d.responseExcerpt,
+      error: d.error,
     })),
   };
 }

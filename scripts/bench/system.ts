@@ -198,6 +198,8 @@ export async function startSystem(
         CATALOG_SERVICE_API_URL: `${catalog.url}/api/items`,
         // The bench started its own Shipping peer, with no delay.
         SHIPPING_PEER: 'off',
+        // Webhook deliveries are not part of the measured order path.
+        WEBHOOK_RECEIVER: 'off',
       },
       out: devLog,
     });

@@ -302,8 +302,16 @@ export interface JsonPeerOptions {
   port: number;
   logger: Logger;
   list(orderId: string | undefined): unknown;
-  /** Handles one POST body (any path; `path` is it, without the query) and answers it. */
-  accept(res: http.ServerResponse, body: unknown, path: string): void;
+  /**
+   * Handles one POST body (any path; `path` is it, without the query) and answers it. `request`
+   * carries the exact text and the headers, for a peer that verifies a signature over them.
+   */
+  accept(
+    res: http.ServerResponse,
+    body: unknown,
+    path: string,
+    request: { raw: string; headers: http.IncomingHttpHeaders },
+  ): void;
   /**
    * Answers a GET of any other path than the listings (it meets the fault as a POST does);
    * without it such a GET is 405.
@@ -393,7 +401,7 @@ export async function startJsonPeer(options: JsonPeerOptions): Promise<JsonPeer>
     if (!get && req.method !== 'POST') return sendJson(res, 405, { detail: 'method not allowed' });
     if (!get) lastApiKey = req.headers['x-api-key'] as string | undefined;
     // A GET has no body: it meets a fault that names no bodies (a peer down is down for both).
-    const { json } = get ? { json: undefined } : await readJson(req);
+    const { raw, json } = get ? { raw: '', json: undefined } : await readJson(req);
     const current = faultFor(json);
     if (current && (current.delayMs || current.status)) faulted++;
     if (current?.delayMs) await new Promise((r) => setTimeout(r, current.delayMs));
@@ -406,7 +414,7 @@ export async function startJsonPeer(options: JsonPeerOptions): Promise<JsonPeer>
       );
     }
     if (get) return get(res, path);
-    options.accept(res, json, path);
+    options.accept(res, json, path, { raw, headers: req.headers });
   }
   const server = await listen((req, res) => {
     handle(req, res).catch((err: unknown) => {

@@ -31,7 +31,7 @@ describe('npm run dev', function () {
     await db?.drop();
   });
 
-  it('when started, then the printed curl creates an order that becomes shipped, the printed cancel example ends refunded, and Ctrl-C stops it with exit 0', async () => {
+  it('when started, then the printed curl creates an order that becomes shipped, the printed cancel example ends refunded, the printed webhook receiver lists what it got, and Ctrl-C stops it with exit 0', async () => {
     const port = await freePort();
     // Its own process group, so Ctrl-C can be sent to npm and everything under it, as a terminal does.
     const child = spawn('npm', ['run', 'dev'], {
@@ -61,6 +61,13 @@ describe('npm run dev', function () {
       });
       const api = /API\s+(http:\/\/\S+)\/api\/v1\/orders/.exec(output)?.[1];
       expect(api, output).to.equal(`http://127.0.0.1:${port}`);
+      const receiver = /Webhooks\s+(http:\/\/\S+\/webhooks)\s.*\n\s+(.*)/.exec(output);
+      expect(receiver, `the printed webhook receiver:\n${output}`).to.not.equal(null);
+      const [, receiverUrl, subscription] = receiver!;
+      // Without the subscription API in the build, dev mode says so and goes on.
+      expect(subscription).to.match(
+        /^subscribed to every order event|^not subscribed: this build has no subscription API/,
+      );
       const itemId = /"item_id":"([0-9a-f-]{36})"/.exec(output)?.[1];
       expect(itemId, 'the printed curl names a demo item').to.be.a('string');
 
@@ -80,6 +87,23 @@ describe('npm run dev', function () {
         },
         { timeoutMs: 15000, intervalMs: 50, what: `order to ship (is ${status})` },
       );
+      if (subscription!.startsWith('subscribed')) {
+        const verified = async () =>
+          (
+            (await (await fetch(`${receiverUrl}?order_id=${created.body.data.id}`)).json()) as {
+              deliveries: { event: string; verified: boolean; duplicate: boolean }[];
+            }
+          ).deliveries
+            .filter((d) => d.verified && !d.duplicate)
+            .map((d) => d.event);
+        await waitFor(async () => (await verified()).length >= 3, {
+          timeoutMs: 15000,
+          what: 'the receiver to get the order’s three events',
+        });
+        expect(await verified()).to.deep.equal(['order.created', 'order.paid', 'order.shipped']);
+      } else {
+        expect((await fetch(receiverUrl!)).status).to.equal(200);
+      }
 
       // The printed cancellation example: an order of the printed quantity, cancelled with the
       // printed body once paid, ends cancelled with its payment refunded.

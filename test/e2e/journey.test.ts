@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { orderBody } from '../support/factories.js';
@@ -19,12 +20,16 @@ interface JourneyOutbox {
 /**
  * Ops' view of one order: Payments answers 503 twice, then 201. The journey shows the payment
  * job completed after three attempts, with each failed attempt's error, as JSON and as a page.
+ * It also lists the order's webhook deliveries (rows written here as the webhook processor would).
  */
 describe('admin: an order journey', function () {
   this.timeout(60000);
   let sys: TestSystem;
   let payments: RecordingPeer;
   let orderId: string;
+  const subscriptionId = randomUUID();
+  // A subscriber's answer is whatever it sent: the page must show it as text, never as markup.
+  const hostileExcerpt = '<script>alert(1)</script> down';
 
   before(async () => {
     payments = await startRecordingPeer([
@@ -46,6 +51,18 @@ describe('admin: an order journey', function () {
         return rows?.find((r) => r.queue === 'payments')?.job.state === 'completed';
       },
       { timeoutMs: 20000, what: 'the payment job to complete' },
+    );
+    await sys.db.pool.query(
+      `insert into webhook_subscriptions (id, url, events, secret)
+       values ($1, 'https://erp.example/hooks', '{*}', 'whsec_dGVzdHRlc3R0ZXN0dGVzdHRlc3R0ZXN0')`,
+      [subscriptionId],
+    );
+    await sys.db.pool.query(
+      `insert into webhook_deliveries (subscription_id, message_id, order_id, event_type, attempt,
+         outcome, status_code, error, latency_ms, response_excerpt)
+       values ($1, 'msg_journey', $2, 'order.created', 1, 'failed', 503, 'subscriber answered 503', 41, $3),
+              ($1, 'msg_journey', $2, 'order.created', 2, 'delivered', 204, null, 7, '')`,
+      [subscriptionId, orderId, hostileExcerpt],
     );
   });
   after(async () => {
@@ -77,6 +94,44 @@ describe('admin: an order journey', function () {
     expect(journey.dead_letters).to.deep.equal([]);
     // Tracing is off in this process: there is no trace to name.
     expect(journey.trace_id).to.equal(null);
+  });
+
+  it('when the order has webhook deliveries, then the journey lists each attempt with its outcome, status, latency and answer, and the page shows them escaped', async () => {
+    const res = await sys.request('GET', `/admin/orders/${orderId}/journey`, undefined, ADMIN_AUTH);
+
+    expect(res.status).to.equal(200);
+    const deliveries = res.body.data.webhook_deliveries as Record<string, unknown>[];
+    expect(deliveries.map(({ id: _id, at: _at, ...d }) => d)).to.deep.equal([
+      {
+        subscription_id: subscriptionId,
+        webhook_id: 'msg_journey',
+        event: 'order.created',
+        attempt: 1,
+        outcome: 'failed',
+        status_code: 503,
+        latency_ms: 41,
+        response_excerpt: hostileExcerpt,
+        error: 'subscriber answered 503',
+      },
+      {
+        subscription_id: subscriptionId,
+        webhook_id: 'msg_journey',
+        event: 'order.created',
+        attempt: 2,
+        outcome: 'delivered',
+        status_code: 204,
+        latency_ms: 7,
+        response_excerpt: '',
+        error: null,
+      },
+    ]);
+    for (const d of deliveries) expect(d.at).to.match(/^\d{4}-\d\d-\d\dT.*Z$/);
+
+    const page = await sys.request('GET', `/admin/orders/${orderId}`, undefined, ADMIN_AUTH);
+    const html = page.body as string;
+    expect(html).to.include('<h2>Webhook deliveries</h2>');
+    expect(html).to.include('&lt;script&gt;alert(1)&lt;/script&gt; down');
+    expect(html).to.not.include('<script>');
   });
 
   it('when the journey is asked for without the admin credentials, then 401 and nothing shown', async () => {
@@ -115,6 +170,11 @@ describe('admin: an order journey', function () {
       expect(await jobLink.innerText()).to.equal('completed');
       expect(await jobLink.getAttribute('href')).to.match(
         /^\/admin\/queues\/queue\/payments\/outbox-/,
+      );
+      const delivery = page.getByRole('row', { name: /order\.created 1 failed 503/ });
+      expect(await delivery.innerText()).to.include(subscriptionId);
+      expect(await delivery.getByRole('cell').nth(7).innerText()).to.equal(
+        '<script>alert(1)</script> down',
       );
       expect(errors, 'no script or CSP errors').to.deep.equal([]);
     } finally {
