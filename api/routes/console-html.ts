@@ -22,11 +22,11 @@ const seconds = (s: number) => (s > 0 ? formatDurationMs(s * 1000) : '0');
 const time = (iso: string) =>
   `<time datetime="${esc(iso)}" title="${esc(iso)}">${esc(iso.slice(0, 19).replace('T', ' '))}</time>`;
 
-function table(headers: string[], rows: string[][], empty = 'none'): string {
+function table(headers: string[], rows: string[][], empty = 'none', cls = ''): string {
   if (rows.length === 0) return `<p class="none">${esc(empty)}</p>`;
   const head = headers.map((h) => `<th>${esc(h)}</th>`).join('');
   const body = rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('');
-  return `<div class="scroll"><table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div>`;
+  return `<div class="scroll"><table class="${esc(cls)}"><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div>`;
 }
 
 const STATUS_COLOURS: Record<string, string> = {
@@ -136,6 +136,7 @@ function jobGroups(boardPath: string, groups: GroupView<FailedJobSample>[]): str
       actionForm(`${ADMIN_PATH}/failures/jobs/retry`, 'Retry', g),
     ]),
     'no failed jobs',
+    'groups',
   );
 }
 
@@ -152,6 +153,7 @@ function letterGroups(groups: GroupView<DeadLetterSample>[]): string {
       actionForm(`${ADMIN_PATH}/failures/dead-letters/replay`, 'Replay', g),
     ]),
     'no dead letters',
+    'groups',
   );
 }
 
@@ -165,7 +167,8 @@ section.wide{grid-column:1/-1}h2{font-size:1rem;margin:0 0 .5rem}
 .metric{color:#667;font-size:.8rem;font-family:monospace}.big{font-size:1.6rem;font-weight:600}
 .scroll{overflow-x:auto}table{border-collapse:collapse;width:100%;font-size:.9rem}
 td,th{border-bottom:1px solid #e5e7eb;padding:.3rem .4rem;text-align:left;vertical-align:top}
-.missing{color:#a60}.none{color:#777}.cause{white-space:pre-wrap;word-break:break-word}
+.missing{color:#a60}.none{color:#777}.cause{white-space:pre-wrap;overflow-wrap:anywhere}
+.groups td:first-child{min-width:14rem}.groups td:nth-child(6){min-width:16rem;overflow-wrap:anywhere}
 figure{margin:0 0 .5rem}figcaption{font-size:.85rem;color:#555}.bars text{font-size:12px}
 .axis{display:flex;justify-content:space-between;font-size:.75rem;color:#777;margin:.1rem 0}
 .legend{list-style:none;padding:0;margin:.3rem 0;font-size:.85rem}.swatch{display:inline-block;width:.8rem;height:.8rem;margin-right:.3rem;vertical-align:middle}

@@ -226,6 +226,17 @@ export function waterfallHtml(
       );
     })
     .join('');
+  // The same marks as a list in time order: readable without hovering (a phone, a screen reader).
+  const events = [
+    ...history.map((h) => ({
+      at: h.at,
+      text: `status ${h.status}${h.reason ? `: ${h.reason}` : ''}`,
+    })),
+    ...all.flatMap((l) => l.marks.map((m) => ({ at: m.at, text: `${l.label}: ${m.title}` }))),
+  ].sort((a, b) => a.at - b.at);
+  const list = `<details id="waterfall-events"><summary>Every event in time order (${events.length})</summary><ol>${events
+    .map((e) => `<li><b>${esc(formatRelativeMs(e.at))}</b> ${esc(e.text)}</li>`)
+    .join('')}</ol></details>`;
   const trace =
     traceUrlTemplate && j.trace_id
       ? `<p><a id="trace-link" href="${esc(traceUrlTemplate.replaceAll('{trace_id}', encodeURIComponent(j.trace_id)))}">Open the trace ${esc(j.trace_id)}</a></p>`
@@ -239,5 +250,5 @@ export function waterfallHtml(
 #waterfall .mark.attempt.failed{fill:#c0504d}#waterfall .mark.attempt.ok{fill:#2e8b57}#waterfall .mark.gave-up{fill:#7a0000}</style>
 ${trace}<p>From the order's creation (${esc(j.order.created_at)}), on a logarithmic axis; hover a mark for its time and error.</p>
 <div class="scroll"><svg role="img" aria-label="the order's journey on one time axis" viewBox="0 0 ${WIDTH} ${height}" width="100%">
-${tickLines}${statusLane}${body}</svg></div></section>`;
+${tickLines}${statusLane}${body}</svg></div>${list}</section>`;
 }
