@@ -56,9 +56,10 @@ export interface GroupView<S> {
 
 export interface FailedJobGroups {
   groups: GroupView<FailedJobSample>[];
-  /** Failed jobs in all the queues, and how many of them the groups cover. */
-  total: number;
+  /** Failed jobs the groups cover. */
   read: number;
+  /** Some queue holds more failed jobs than were read: the oldest are in no group. */
+  truncated: boolean;
 }
 
 interface FailedJob {
@@ -93,12 +94,12 @@ async function readFailedJobs(queues: ShardedQueues) {
   const shards = allQueues(queues);
   const read = await Promise.all(
     shards.map(async (queue) => {
-      const [jobs, total] = await Promise.all([
-        queue.getFailed(0, FAILED_JOBS_READ_PER_QUEUE - 1),
-        queue.getFailedCount(),
-      ]);
+      const jobs = await queue.getFailed(0, FAILED_JOBS_READ_PER_QUEUE - 1);
       // A job removed between the listing and the read comes back empty.
-      return { failed: jobs.filter(Boolean).map((job) => ({ queue, job })), total };
+      return {
+        failed: jobs.filter(Boolean).map((job) => ({ queue, job })),
+        full: jobs.length >= FAILED_JOBS_READ_PER_QUEUE,
+      };
     }),
   );
   const failed = read.flatMap((r) => r.failed);
@@ -111,12 +112,12 @@ async function readFailedJobs(queues: ShardedQueues) {
       item: f,
     })),
   );
-  return { groups, total: read.reduce((n, r) => n + r.total, 0), read: failed.length };
+  return { groups, read: failed.length, truncated: read.some((r) => r.full) };
 }
 
 export async function failedJobGroups(queues: ShardedQueues): Promise<FailedJobGroups> {
-  const { groups, total, read } = await readFailedJobs(queues);
-  return { groups: groups.map((g) => view('jobs', g, jobSample)), total, read };
+  const { groups, read, truncated } = await readFailedJobs(queues);
+  return { groups: groups.map((g) => view('jobs', g, jobSample)), read, truncated };
 }
 
 export interface DeadLetterSample {

@@ -190,6 +190,8 @@ export function overviewHtml(o: Overview, boardPath: string): string {
   );
   const lagTotal = (p: { lag: number }[]) => p.reduce((n, x) => n + x.lag, 0);
   const waitingTotal = (r: GaugeReading[]) => r.reduce((n, x) => n + x.value, 0);
+  const failedTotal = (r: GaugeReading[]) =>
+    r.filter((x) => x.labels.state === 'failed').reduce((n, x) => n + x.value, 0);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Order Service: ops console</title><style>${STYLE}</style>
@@ -235,7 +237,8 @@ ${shown(o.waiting_orders, (rows) =>
 )}
 </section>
 <section id="failed-jobs" class="wide"><h2>Failed jobs, grouped by cause</h2>
-${shown(o.failed_job_groups, (g) => `<p><span class="big">${esc(g.total)}</span> failed jobs in all queues${g.read < g.total ? ` (groups cover the newest ${esc(g.read)})` : ''}</p>${jobGroups(boardPath, g.groups)}`)}
+${shown(o.queue_jobs, (r) => `<p><span class="big" id="failed-count">${esc(failedTotal(r))}</span> failed jobs in all queues <span class="metric">queue_jobs{state="failed"}</span></p>`)}
+${shown(o.failed_job_groups, (g) => `${g.truncated ? `<p class="missing">more failed jobs than one reading covers: the groups hold the newest ${esc(g.read)}</p>` : ''}${jobGroups(boardPath, g.groups)}`)}
 </section>
 <section id="dead-letters" class="wide"><h2>Dead letters, grouped by cause</h2>
 ${shown(o.dead_letters, (r) => `<p><span class="big" id="dead-letter-count">${esc(r[0]?.value ?? 0)}</span> not replayed <span class="metric">dead_letters</span></p>`)}

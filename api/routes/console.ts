@@ -1,4 +1,5 @@
-import { Router, type Response } from 'express';
+import { Router, type RequestHandler, type Response } from 'express';
+import helmet from 'helmet';
 import Joi from 'joi';
 import type { Db } from '../../db/client.js';
 import { ordersByStatusRecently, throughputPerMinute } from '../../db/order-activity.js';
@@ -6,6 +7,7 @@ import { listOrdersWaitingTooLong } from '../../db/waiting-orders.js';
 import { ConflictError, TooManyRequestsError } from '../../lib/domain/errors.js';
 import type { PartitionLag } from '../../lib/kafka/consumer-lag.js';
 import type { Logger } from '../../lib/platform/logger.js';
+import { withinMs } from '../../lib/platform/timeout.js';
 import { readGauge, type GaugeReading, type Metrics } from '../../lib/platform/metrics.js';
 import type { ShardedQueues } from '../../jobs/outbox/queues.js';
 import { adminUserOf } from '../admin.js';
@@ -50,15 +52,9 @@ export type Figure<T> = { ok: true; value: T } | { ok: false; reason: string };
 
 async function figure<T>(name: string, log: Logger, read: () => Promise<T>): Promise<Figure<T>> {
   try {
-    const value = await Promise.race([
-      read(),
-      new Promise<never>((_, reject) =>
-        setTimeout(
-          () => reject(new Error(`no answer in ${FIGURE_TIMEOUT_MS} ms`)),
-          FIGURE_TIMEOUT_MS,
-        ).unref(),
-      ),
-    ]);
+    const value = await withinMs(read(), FIGURE_TIMEOUT_MS, () => {
+      throw new Error(`no answer in ${FIGURE_TIMEOUT_MS} ms`);
+    });
     return { ok: true, value };
   } catch (err) {
     // The page says only that it is missing: an error text can carry a host or a credential.
@@ -167,12 +163,35 @@ const refused =
     throw err;
   };
 
+/**
+ * The overview page's CSP, in place of the app-wide helmet one: only same-origin script (its one
+ * file) and requests, inline styles (its own sheet and swatches), no framing. Without helmet's
+ * `upgrade-insecure-requests`: over plain http on any host but localhost the browser would send
+ * the page's script and its group actions to https, where nothing answers (Bull Board's CSP in
+ * api/admin.ts drops it for the same reason). Over https in production it changes nothing.
+ */
+export const consoleContentSecurityPolicy: RequestHandler = helmet.contentSecurityPolicy({
+  useDefaults: false,
+  directives: {
+    defaultSrc: ["'self'"],
+    baseUri: ["'self'"],
+    scriptSrc: ["'self'"],
+    scriptSrcAttr: ["'none'"],
+    styleSrc: ["'self'", "'unsafe-inline'"],
+    imgSrc: ["'self'", 'data:'],
+    connectSrc: ["'self'"],
+    objectSrc: ["'none'"],
+    formAction: ["'self'"],
+    frameAncestors: ["'none'"],
+  },
+});
+
 export function consoleRouter(deps: ConsoleDeps): Router {
   const router = Router();
   const takeSlot = groupActionLimiter(deps.groupActionIntervalMs);
   const logOf = (res: Response) => (res.locals.log as Logger | undefined) ?? deps.logger;
 
-  router.get('/', async (_req, res) => {
+  router.get('/', consoleContentSecurityPolicy, async (_req, res) => {
     const overview = await loadOverview(deps, logOf(res));
     res.type('html').send(overviewHtml(overview, deps.boardPath));
   });

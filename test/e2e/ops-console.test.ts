@@ -105,6 +105,7 @@ describe('admin: the ops console in a browser', function () {
     const stuck = page.locator('#waiting a', { hasText: stuckId });
     expect(await stuck.getAttribute('href')).to.equal(`/admin/orders/${stuckId}`);
     expect(await page.locator('#waiting-count').innerText()).to.equal('1');
+    expect(await page.locator('#failed-count').innerText()).to.equal('2');
     const group = page.locator('#failed-jobs tbody tr');
     expect(await group.count()).to.equal(1);
     expect(await group.locator('.cause').innerText()).to.match(/payments answered <n>/);

@@ -135,6 +135,11 @@ describe('admin: the ops console', function () {
       /^payments answered 400: order [0-9a-f-]{36} refused$/,
     );
     expect(g!.sample.queue).to.equal('payments');
+
+    const page = String((await api.request('GET', '/admin', undefined, auth)).body);
+    expect(page).to.include('id="failed-count">3<');
+    const metrics = String((await api.request('GET', '/metrics', undefined, auth)).body);
+    expect(metrics).to.match(/^queue_jobs\{queue="payments",state="failed"\} 3$/m);
   });
 
   it('when a group retry comes without the confirmed count, or with a count that no longer holds, then nothing is retried', async () => {
@@ -292,6 +297,10 @@ describe('admin: the ops console overview and dead-letter groups', function () {
     expect(html).not.to.include('<img src=x');
     expect(html).to.include('<svg class="spark"');
     expect(html).to.include('href="/admin/queues"');
+    // Its own script file only, and no upgrade of the page's own http requests to https.
+    const csp = page.headers.get('content-security-policy') ?? '';
+    expect(csp).to.include("script-src 'self'").and.include("frame-ancestors 'none'");
+    expect(csp).not.to.include('upgrade-insecure-requests');
 
     const overview = (await api.request('GET', '/admin/overview.json', undefined, auth)).body.data;
     const metrics = String((await api.request('GET', '/metrics', undefined, auth)).body);
