@@ -217,7 +217,9 @@ ${shown(
   (p) =>
     `<p><span class="big">${esc(lagTotal(p))}</span> messages behind <span class="metric">kafka_consumer_lag</span></p>${table(
       ['topic', 'partition', 'lag'],
-      p.map((x) => [esc(x.topic), esc(x.partition), esc(x.lag)]),
+      [...p]
+        .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition)
+        .map((x) => [esc(x.topic), esc(x.partition), esc(x.lag)]),
     )}`,
 )}
 </section>

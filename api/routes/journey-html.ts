@@ -62,7 +62,7 @@ export function journeyHtml(
     ]),
   );
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Order ${esc(o.id)}</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>Order ${esc(o.id)}</title>
 <style>body{font-family:sans-serif;margin:1.5rem}table{border-collapse:collapse;margin-bottom:1.5rem}
 td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:top}
 .errors{margin:0;padding-left:1.2rem;color:#a00}</style></head><body>

@@ -242,7 +242,7 @@ export function waterfallHtml(
       ? `<p><a id="trace-link" href="${esc(traceUrlTemplate.replaceAll('{trace_id}', encodeURIComponent(j.trace_id)))}">Open the trace ${esc(j.trace_id)}</a></p>`
       : '';
   return `<section id="waterfall"><h2>Timeline</h2>
-<style>#waterfall .scroll{overflow-x:auto}#waterfall svg{min-width:640px;font:12px sans-serif}
+<style>#waterfall .scroll{overflow-x:auto}#waterfall svg{min-width:900px;font:12px sans-serif}
 #waterfall .tick{stroke:#eee}#waterfall .tick-label{fill:#777;text-anchor:middle;font-size:11px}
 #waterfall .status-change line{stroke:#6b7fd7;stroke-dasharray:4 3}#waterfall .status-change text{fill:#34449a}
 #waterfall .span.relay{fill:#c9d6ea}#waterfall .span.run.done{fill:#9fd3b1}#waterfall .span.run.open{fill:#e5e7eb}

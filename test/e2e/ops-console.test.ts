@@ -166,6 +166,8 @@ describe('admin: the ops console in a browser', function () {
     );
     expect(await page.locator('#waterfall .status-change').count()).to.equal(1);
     await page.screenshot({ path: join(shots, 'journey-retried-order.png'), fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: join(shots, 'journey-retried-order-phone.png'), fullPage: true });
     expect(errors, 'no script or CSP errors').to.deep.equal([]);
   });
 });
