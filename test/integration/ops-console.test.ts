@@ -4,6 +4,8 @@ import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { insertDeadLetter } from '../../db/dead-letters.js';
+import { orderStatusHistory } from '../../db/schema.js';
+import { v7 as uuidv7 } from 'uuid';
 import { createQueues, type QueueSet } from '../../jobs/outbox/queues.js';
 import { closeRedis, createRedis, redisTargetOf } from '../../jobs/redis.js';
 import { createLogger, silentLogger } from '../../lib/platform/logger.js';
@@ -279,6 +281,53 @@ describe('admin: the ops console overview and dead-letter groups', function () {
     expect(inbox.rows).to.deep.equal([{ order_id: orderIds[0] }]);
     const open = await api.db.pool.query('select key from dead_letters where replayed_at is null');
     expect(open.rows).to.deep.equal([{ key: orderIds[1] }]);
+  });
+
+  it('when orders were made within the hour and before the day, then only the recent ones are counted by status, and their status changes per minute', async () => {
+    // Other tests' orders (random v4 ids) may count too: the figures are compared before and after.
+    const read = async () => {
+      const o = (await api.request('GET', '/admin/overview.json', undefined, auth)).body.data;
+      const byStatus = o.orders_by_status.value as {
+        status: string;
+        lastHour: number;
+        lastDay: number;
+      }[];
+      const count = (status: string) => {
+        const s = byStatus.find((x) => x.status === status);
+        return [s?.lastHour ?? 0, s?.lastDay ?? 0];
+      };
+      const perMinute = o.throughput.value.perMinute as Record<string, number[]>;
+      const sum = (a: number[]) => a.reduce((n, v) => n + v, 0);
+      expect(perMinute.new).to.have.length(60);
+      expect(o.throughput.value.capped).to.equal(false);
+      return {
+        byStatus: [count('new'), count('paid'), count('shipped')].flat(),
+        perMinute: [sum(perMinute.new!), sum(perMinute.paid!), sum(perMinute.shipped!)],
+      };
+    };
+    const before = await read();
+    const now = Date.now();
+    const recent = [
+      await insertOrder(api.db.db, { id: uuidv7(), status: 'new' }),
+      await insertOrder(api.db.db, { id: uuidv7(), status: 'paid' }),
+    ];
+    const twoDaysAgo = new Date(now - 2 * 24 * 3_600_000);
+    await insertOrder(api.db.db, {
+      id: uuidv7({ msecs: twoDaysAgo.getTime() }),
+      status: 'shipped',
+      createdAt: twoDaysAgo,
+    });
+    await api.db.db.insert(orderStatusHistory).values([
+      { orderId: recent[0]!.id, status: 'new' },
+      { orderId: recent[1]!.id, status: 'new' },
+      { orderId: recent[1]!.id, status: 'paid' },
+    ]);
+
+    const after = await read();
+    const delta = (a: number[], b: number[]) => a.map((v, k) => v - b[k]!);
+    // new: 1 in the hour, 1 in the day; paid: 1, 1; the shipped one is two days old: 0, 0.
+    expect(delta(after.byStatus, before.byStatus)).to.deep.equal([1, 1, 1, 1, 0, 0]);
+    expect(delta(after.perMinute, before.perMinute)).to.deep.equal([2, 1, 0]);
   });
 
   it('when the overview is opened, then it links the stuck order, shows escaped causes, and its figures are the ones /metrics gives', async () => {

@@ -7,6 +7,8 @@ import {
   normaliseMessage,
 } from '../../lib/domain/failure-cause.js';
 import { formatRelativeMs } from '../../lib/domain/relative-time.js';
+import { uuidv7LowerBound } from '../../lib/domain/ids.js';
+import { v7 as uuidv7 } from 'uuid';
 
 describe('failure causes', () => {
   it('when two messages differ only in ids, numbers, URLs and quoted values, then their causes are one', () => {
@@ -90,4 +92,20 @@ describe('relative times', () => {
       expect(formatRelativeMs(ms)).to.equal(text);
     });
   }
+});
+
+describe('the smallest UUIDv7 of a millisecond', () => {
+  it('when ids are made at, after and before that millisecond, then the bound sorts below the first two and above the last', () => {
+    const ms = Date.UTC(2026, 11, 7, 12, 0, 0);
+    const bound = uuidv7LowerBound(ms);
+    expect(bound).to.equal(
+      `${ms
+        .toString(16)
+        .padStart(12, '0')
+        .replace(/^(.{8})/, '$1-')}-0000-0000-000000000000`,
+    );
+    expect(uuidv7({ msecs: ms }) >= bound).to.equal(true);
+    expect(uuidv7({ msecs: ms + 1 }) >= bound).to.equal(true);
+    expect(uuidv7({ msecs: ms - 1 }) < bound).to.equal(true);
+  });
 });
