@@ -25,7 +25,7 @@ import { allQueues, type OutboxQueue, type ShardedQueues } from '../jobs/outbox/
 export const FAILED_JOBS_READ_PER_QUEUE = 1000;
 /** Dead letters read, oldest first (the order they wait in). */
 export const DEAD_LETTERS_READ = 1000;
-/** Jobs retried (or letters replayed) at once within one group action. */
+/** Jobs retried at once within one group action. */
 const ACTION_CONCURRENCY = 10;
 
 export type FailureKind = 'jobs' | 'dead-letters';
@@ -235,7 +235,9 @@ export async function replayDeadLetterGroup(
   const group = confirmed('dead-letters', groups, key, count);
   const refused: { id: number; reason: string }[] = [];
   let replayed = 0;
-  await eachBounded(group.items, async (letter) => {
+  // One at a time, oldest first: the order the consumer met them in, so two letters of one order
+  // (shipped, then cancelled) are taken in as they came.
+  for (const letter of group.items) {
     try {
       await replayDeadLetter(db, letter.id);
       replayed += 1;
@@ -245,6 +247,6 @@ export async function replayDeadLetterGroup(
       if (!(err instanceof ConflictError)) throw err;
       refused.push({ id: letter.id, reason: err.message });
     }
-  });
+  }
   return { key, cause: group.cause, confirmed: count, replayed, refused };
 }
