@@ -209,8 +209,14 @@ export async function retryFailedJobGroup(
   const group = confirmed('jobs', groups, key, count);
   const outcomes = await eachBounded(group.items, async ({ job }) => {
     if ((await job.getState()) !== 'failed') return false;
-    await job.retry('failed');
-    return true;
+    try {
+      await job.retry('failed');
+      return true;
+    } catch (err) {
+      // Retried (or removed) by someone else between the look and the retry: skipped, as above.
+      if ((await job.getState()) !== 'failed') return false;
+      throw err;
+    }
   });
   const retried = outcomes.filter(Boolean).length;
   return { key, cause: group.cause, confirmed: count, retried, skipped: count - retried };
