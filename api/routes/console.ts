@@ -89,10 +89,9 @@ export async function loadOverview(deps: ConsoleDeps, log: Logger) {
     figure('outbox_lag_seconds', log, () => gauge(metrics, 'outbox_lag_seconds')),
     figure('outbox_oldest_open_seconds', log, () => gauge(metrics, 'outbox_oldest_open_seconds')),
     figure('queue_jobs', log, () => gauge(metrics, 'queue_jobs')),
-    figure('consumer lag', log, async () => {
-      if (!deps.consumerLag) throw new Error('no Kafka configured for the web process');
-      return deps.consumerLag();
-    }),
+    deps.consumerLag
+      ? figure('consumer lag', log, deps.consumerLag)
+      : ({ ok: false, reason: 'no Kafka configured for the web process' } as const),
     figure('orders_waiting_too_long', log, () => gauge(metrics, 'orders_waiting_too_long')),
     figure('orders waiting list', log, () =>
       listOrdersWaitingTooLong(db, {
