@@ -51,6 +51,17 @@ export function credentialsCheck(credentials: AdminCredentials): (header: string
 }
 
 /**
+ * The user name of a request's Basic credentials, for audit lines. Read only behind the guard,
+ * which has checked them; never the password.
+ */
+export function adminUserOf(req: Request): string {
+  const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(req.get('authorization') ?? '');
+  const decoded = match ? Buffer.from(match[1]!, 'base64').toString('utf8') : '';
+  const colon = decoded.indexOf(':');
+  return colon < 0 ? '' : decoded.slice(0, colon);
+}
+
+/**
  * HTTP Basic auth: on when `rightCredentials` says the request carries the configured ones
  * (`credentialsCheck`), else 401 with a challenge.
  */

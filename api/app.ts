@@ -15,6 +15,8 @@ import { PAYMENT_CALLBACK_PATH, paymentCallbackRoutes } from './routes/payment-c
 import { ADMIN_PATH, adminRouter, BOARD_PATH, type AdminCredentials } from './admin.js';
 import { adminGuard } from './admin-guard.js';
 import { journeyRouter } from './routes/journey.js';
+import { consoleRouter } from './routes/console.js';
+import type { PartitionLag } from '../lib/kafka/consumer-lag.js';
 import { allQueues, type ShardedQueues } from '../jobs/outbox/queues.js';
 
 export const BODY_LIMIT = '16kb';
@@ -38,6 +40,10 @@ export interface AppDeps {
     failedAttempts?: { limit?: number; windowMs?: number };
     /** SHIPPING_ANSWER_ALERT_AFTER_MS: past it an order is listed at /admin/orders/waiting. */
     shippingAnswerAlertAfterMs: number;
+    /** The ops console (api/routes/console.ts): its group-action interval, the consumer lag. */
+    console: { groupActionIntervalMs: number; consumerLag?: () => Promise<PartitionLag[]> };
+    /** OTEL_TRACE_URL_TEMPLATE: the journey page links to the order's trace. */
+    traceUrlTemplate?: string;
   };
   /**
    * Proxies in front of the app that append to X-Forwarded-For (TRUST_PROXY_HOPS). The client IP
@@ -105,11 +111,25 @@ export function createApp(deps: AppDeps): Express {
       guard,
       queues: allQueues(deps.admin.queues),
       routes: [
+        {
+          path: '/',
+          router: consoleRouter({
+            db: deps.db,
+            queues: deps.admin.queues,
+            metrics: deps.metrics,
+            consumerLag: deps.admin.console.consumerLag,
+            shippingAnswerAlertAfterMs: deps.admin.shippingAnswerAlertAfterMs,
+            groupActionIntervalMs: deps.admin.console.groupActionIntervalMs,
+            boardPath: BOARD_PATH,
+            logger: deps.logger,
+          }),
+        },
         { path: '/dead-letters', router: deadLettersRouter(deps.db) },
         {
           path: '/orders',
           router: journeyRouter(deps.db, deps.admin.queues, BOARD_PATH, {
             shippingAnswerAlertAfterMs: deps.admin.shippingAnswerAlertAfterMs,
+            traceUrlTemplate: deps.admin.traceUrlTemplate,
           }),
         },
       ],

@@ -14,9 +14,14 @@ import { isMain } from '../lib/platform/main.js';
 import { runProcess } from '../lib/platform/runner.js';
 import { withinMs } from '../lib/platform/timeout.js';
 import { packageVersion } from '../lib/platform/version.js';
+import { createKafka } from '../lib/kafka/client.js';
+import { consumerLagReader } from '../lib/kafka/consumer-lag.js';
 import { openWebRedis, pingRedis } from './web-redis.js';
 import { ADMIN_PATH, adminCredentials } from './admin.js';
 import { createApp } from './app.js';
+
+/** Least time between two reads of the consumer lag for the console, as the consumer's gauge. */
+const CONSOLE_LAG_INTERVAL_MS = 15_000;
 
 export interface WebDeps {
   logger: Logger;
@@ -59,6 +64,16 @@ export async function startWeb(config: Config, deps: WebDeps): Promise<RunningWe
     shippingAnswerAlertAfterMs: config.jobs.shippingAnswerAlertAfterMs,
   });
   if (redis.queueSet) registerQueueDepthGauge(metrics, redis.queueSet.shards);
+  // The ops console's consumer lag: the reader behind the consumer's kafka_consumer_lag gauge,
+  // asked only when the page is shown (connecting on its first read).
+  const lag =
+    credentials && config.kafka.brokers.length > 0
+      ? consumerLagReader(createKafka(config.kafka, logger), {
+          groupId: config.kafka.groupId,
+          topic: config.kafka.responsesTopic,
+          minIntervalMs: CONSOLE_LAG_INTERVAL_MS,
+        })
+      : undefined;
   let server: Server;
   try {
     const app = createApp({
@@ -73,6 +88,11 @@ export async function startWeb(config: Config, deps: WebDeps): Promise<RunningWe
           queues: redis.queueSet.shards,
           failedAttempts: { limit: config.adminFailedAttemptsLimit },
           shippingAnswerAlertAfterMs: config.jobs.shippingAnswerAlertAfterMs,
+          console: {
+            groupActionIntervalMs: config.adminGroupRetryIntervalMs,
+            consumerLag: lag && (() => lag.read()),
+          },
+          traceUrlTemplate: config.otelTraceUrlTemplate || undefined,
         },
       trustProxyHops: config.trustProxyHops,
       readiness: {
@@ -84,6 +104,7 @@ export async function startWeb(config: Config, deps: WebDeps): Promise<RunningWe
     server = app.listen(deps.port ?? config.port);
     await once(server, 'listening');
   } catch (err) {
+    await lag?.close();
     await redis.close();
     throw err;
   }
@@ -101,6 +122,9 @@ export async function startWeb(config: Config, deps: WebDeps): Promise<RunningWe
         logger.warn('requests still open at the shutdown bound; closing their connections');
         server.closeAllConnections();
       });
+      await lag
+        ?.close()
+        .catch((err: unknown) => logger.warn({ err }, 'could not close the Kafka admin client'));
       await redis.close();
     },
   };

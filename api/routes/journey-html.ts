@@ -1,4 +1,5 @@
 import type { Journey } from './journey.js';
+import { waterfallHtml } from './journey-waterfall.js';
 
 /** The journey as one small server-rendered page: no script, so the app's strict CSP holds. */
 const esc = (v: unknown) =>
@@ -13,7 +14,11 @@ function table(headers: string[], rows: string[][]): string {
   return `<table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
 }
 
-export function journeyHtml(j: Journey, boardPath: string): string {
+export function journeyHtml(
+  j: Journey,
+  boardPath: string,
+  options: { traceUrlTemplate?: string } = {},
+): string {
   const o = j.order;
   const history = table(
     ['status', 'reason', 'at'],
@@ -81,13 +86,14 @@ export function journeyHtml(j: Journey, boardPath: string): string {
     ]),
   );
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Order ${esc(o.id)}</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>Order ${esc(o.id)}</title>
 <style>body{font-family:sans-serif;margin:1.5rem}table{border-collapse:collapse;margin-bottom:1.5rem}
 td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:top}
 .errors{margin:0;padding-left:1.2rem;color:#a00}</style></head><body>
 <p><a href="waiting" id="waiting-orders">Orders waiting too long for Shipping</a></p>
 <h1>Order <code>${esc(o.id)}</code>: ${esc(o.status)}</h1>
 <p>Amount ${esc(o.amount)}, user ${esc(o.user_id)}, trace id <code id="trace-id">${esc(j.trace_id ?? 'none')}</code></p>
+${waterfallHtml(j, options)}
 <h2>Status history</h2>${history}
 <h2>Outbox</h2>${outbox}
 <h2>Inbox</h2>${inbox}

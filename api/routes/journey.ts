@@ -135,7 +135,10 @@ export function journeyRouter(
   db: Db,
   queues: ShardedQueues,
   boardPath: string,
-  { shippingAnswerAlertAfterMs }: { shippingAnswerAlertAfterMs: number },
+  {
+    shippingAnswerAlertAfterMs,
+    traceUrlTemplate,
+  }: { shippingAnswerAlertAfterMs: number; traceUrlTemplate?: string },
 ): Router {
   const router = Router();
   // Ahead of `/:id`, which would take `waiting` for an order id.
@@ -149,7 +152,9 @@ export function journeyRouter(
   });
   router.get('/:id', async (req, res) => {
     const { id } = validate(orderIdParams, req.params);
-    res.type('html').send(journeyHtml(await loadJourney(db, queues, id), boardPath));
+    res
+      .type('html')
+      .send(journeyHtml(await loadJourney(db, queues, id), boardPath, { traceUrlTemplate }));
   });
   return router;
 }

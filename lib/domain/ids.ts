@@ -18,3 +18,12 @@ export const CANONICAL_UUID_RULE = 'a UUID in the canonical 8-4-4-4-12 hex form'
 export function isCanonicalUuid(value: unknown): value is string {
   return typeof value === 'string' && CANONICAL_UUID.test(value);
 }
+
+/**
+ * The smallest UUIDv7 of a millisecond: every order id made at or after `ms` sorts at or above it,
+ * so "orders since" is a range of the primary key rather than a scan of created_at.
+ */
+export function uuidv7LowerBound(ms: number): string {
+  const hex = Math.max(0, Math.floor(ms)).toString(16).padStart(12, '0').slice(-12);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-0000-0000-000000000000`;
+}

@@ -84,3 +84,27 @@ export function createMetrics({ defaults = true }: { defaults?: boolean } = {}):
     },
   };
 }
+
+/** One reading of a gauge: a value and its labels (none for a gauge without labels). */
+export interface GaugeReading {
+  labels: Record<string, string>;
+  value: number;
+}
+
+/**
+ * A gauge's values read now, through the very collector a scrape runs, so a page that shows the
+ * figure (the ops console) and Prometheus cannot disagree. Undefined when this process has no
+ * gauge of that name (the web process has no consumer, say).
+ */
+export async function readGauge(
+  metrics: Pick<Metrics, 'registry'>,
+  name: string,
+): Promise<GaugeReading[] | undefined> {
+  const metric = metrics.registry.getSingleMetric(name);
+  if (!metric) return undefined;
+  const { values } = await metric.get();
+  return values.map((v) => ({
+    labels: Object.fromEntries(Object.entries(v.labels).map(([k, l]) => [k, String(l)])),
+    value: v.value,
+  }));
+}

@@ -75,6 +75,26 @@ export const web = {
         'Failed admin logins one client IP may make per 15 minutes; past it every admin request ' +
         'from that IP gets 429 until the window passes. Counted per web process.',
     }),
+    adminGroupRetryIntervalMs: variable({
+      env: 'ADMIN_GROUP_RETRY_INTERVAL_MS',
+      rule: Joi.number().integer().min(0),
+      default: 10_000,
+      description:
+        'Least time (ms) between two group actions of the ops console (retrying a group of ' +
+        'failed jobs, replaying a group of dead letters), per web process; a sooner one gets 429 ' +
+        'with Retry-After.',
+    }),
+    otelTraceUrlTemplate: variable({
+      env: 'OTEL_TRACE_URL_TEMPLATE',
+      // Not Joi's uri(): the braces of `{trace_id}` are no URI characters until replaced.
+      rule: Joi.string()
+        .pattern(/^https?:\/\/[^\s]*\{trace_id\}[^\s]*$/, 'an http(s) URL with {trace_id}')
+        .allow(''),
+      description:
+        "A trace's page in your tracing UI, with `{trace_id}` where the id goes (Jaeger: " +
+        '`https://jaeger.example/trace/{trace_id}`). Set: the order journey page links to its ' +
+        'trace. Unset: it shows the trace id alone.',
+    }),
     trustProxyHops: variable({
       env: 'TRUST_PROXY_HOPS',
       // Blank as .env.example writes it: the platform's default then applies.
