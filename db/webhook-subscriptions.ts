@@ -1,5 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { Executor } from './client.js';
+import { deleteOlderThan, type AgeLimits } from './delete-old.js';
+import { webhookDeliveries } from './schema.js';
 import { outboxCompletedText } from './outbox/rows.js';
 import { WEBHOOKS_QUEUE } from './outbox/events.js';
 import { run, statement } from './statement.js';
@@ -206,4 +208,14 @@ export async function insertWebhookSubscription(ex: Executor, s: NewSubscription
     s.previousSecretExpiresAt ?? null,
   ]);
   return row!.id;
+}
+
+/** Deletes up to `limit` delivery attempts older than `olderThanHours`; returns how many. */
+export async function deleteOldWebhookDeliveries(ex: Executor, limits: AgeLimits): Promise<number> {
+  return deleteOlderThan(
+    ex,
+    webhookDeliveries,
+    { id: webhookDeliveries.id, at: webhookDeliveries.createdAt },
+    limits,
+  );
 }
