@@ -20,26 +20,32 @@ import { run, statement } from '../statement.js';
  * subscription), so a row written again (a replay, a restore) is recognisably the same message.
  */
 export function outboxInsertText(trace: string, rows: string, onlyIf?: string): string {
-  const guard = onlyIf ? `and exists (${onlyIf})` : '';
+  // One pass over the rows: a plain row meets no subscription (s.id null) and is inserted as
+  // given; a template is inserted once per subscription it meets, and not at all when none.
+  const fanned = (plain: string, webhook: string) =>
+    `case when s.id is null then ${plain} else ${webhook} end`;
   return `
     insert into outbox
       (queue, event_type, order_id, idempotency_key, payload, traceparent, run_after)
-    select v.queue, v.event_type, v.order_id, v.idempotency_key, v.payload, ${trace}::text,
-      now() + make_interval(secs => v.delay_ms / 1000.0)
+    select ${fanned('v.queue', `'${WEBHOOKS_QUEUE}'`)}, v.event_type, v.order_id,
+      ${fanned('v.idempotency_key', 'md5(m.name)::uuid')},
+      ${fanned(
+        'v.payload',
+        `jsonb_build_object(
+          'subscription_id', s.id, 'message_id', 'msg_' || md5(m.name),
+          'order_id', v.order_id, 'event', v.event_type,
+          'body', replace(v.webhook_body, '${JSON.stringify(WEBHOOK_NOW)}', to_json(${NOW_ISO})::text))`,
+      )},
+      ${trace}::text, now() + make_interval(secs => v.delay_ms / 1000.0)
     from ${outboxRowsFrom(rows)}
-    where v.webhook_body is null ${guard}
-    union all
-    select '${WEBHOOKS_QUEUE}', v.event_type, v.order_id, md5(m.name)::uuid,
-      jsonb_build_object(
-        'subscription_id', s.id, 'message_id', 'msg_' || md5(m.name), 'order_id', v.order_id,
-        'event', v.event_type,
-        'body', replace(v.webhook_body, '${JSON.stringify(WEBHOOK_NOW)}', to_json(${NOW_ISO})::text)),
-      ${trace}::text, null
-    from ${outboxRowsFrom(rows)}
-    join webhook_subscriptions s
-      on s.active and s.events && array[v.event_type, '${ALL_ORDER_EVENTS}']
+    left join lateral (
+      select s.id from webhook_subscriptions s
+      where v.webhook_body is not null
+        and s.active and s.events && array[v.event_type, '${ALL_ORDER_EVENTS}']
+    ) s on true
     cross join lateral (select v.order_id || ':' || v.event_type || ':' || s.id as name) m
-    where v.webhook_body is not null ${guard}
+    where (v.webhook_body is null) = (s.id is null)
+    ${onlyIf ? `and exists (${onlyIf})` : ''}
     returning id`;
 }
 
