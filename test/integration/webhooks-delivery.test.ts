@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { Webhook } from 'standardwebhooks';
 import { lockOrder } from '../../db/order-transitions.js';
+import { insertOutboxRows } from '../../db/outbox/rows.js';
 import { insertWebhookSubscription, type NewSubscription } from '../../db/webhook-subscriptions.js';
 import { startWorker, webhooksProcessorFor, type RunningWorker } from '../../jobs/start-worker.js';
 import { applyTransition } from '../../lib/orders/apply-transition.js';
@@ -401,6 +402,51 @@ webhookSuite('order webhooks: fan-out and delivery', {}, (h) => {
       ['order.paid', 1],
       ['order.shipped', 1],
     ]);
+  });
+
+  it('when an event is redelivered while a later one of the order is still failing, then the redelivery is not held back and is sent, with the original id and bytes', async () => {
+    const sub = await h.subscribe(await h.receiver([{ status: 200 }]), ['*']);
+    const orderId = String((await h.createOrder()).id);
+    await h.move(orderId, 'payment.succeeded');
+    await waitFor(async () => (await h.webhookRows(orderId)).every((r) => r.completed), {
+      what: 'both delivered',
+    });
+    sub.peer.script([{ status: 503 }]);
+    await h.move(orderId, 'order.shipped', { shipmentId: 'ship-3' });
+    await waitFor(async () => (await h.deliveries(sub.id)).some((d) => d.outcome === 'failed'), {
+      what: 'order.shipped failing',
+    });
+    sub.peer.script([{ status: 503, times: 1000 }, { status: 200 }]);
+    const paid = (await h.webhookRows(orderId)).find((r) => r.event_type === 'order.paid')!;
+    const sentBefore = forOrder(sub.peer, orderId).length;
+
+    // As the admin API redelivers: the original payload, a random key (db/outbox/rows.ts).
+    await h.api().db.db.transaction((tx) =>
+      insertOutboxRows(tx, [
+        {
+          queue: 'webhooks',
+          eventType: 'order.paid',
+          orderId,
+          idempotencyKey: randomUUID(),
+          payload: paid.payload as unknown as Record<string, unknown>,
+        },
+      ]),
+    );
+    await waitFor(
+      async () =>
+        forOrder(sub.peer, orderId)
+          .slice(sentBefore)
+          .some((r) => typeOf(r) === 'order.paid'),
+      { what: 'the redelivery sent while order.shipped still fails' },
+    );
+
+    const again = forOrder(sub.peer, orderId)
+      .slice(sentBefore)
+      .find((r) => typeOf(r) === 'order.paid')!;
+    expect(again.raw).to.equal(paid.payload.body);
+    expect(again.headers['webhook-id']).to.equal(paid.payload.message_id);
+    const shipped = (await h.webhookRows(orderId)).find((r) => r.event_type === 'order.shipped')!;
+    expect(shipped.completed).to.equal(false);
   });
 
   it('when the secret was rotated less than its overlap ago, then each delivery carries two signatures, one verifying with each secret', async () => {
