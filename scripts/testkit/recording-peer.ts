@@ -11,6 +11,8 @@ export interface RecordedRequest {
   path: string;
   headers: IncomingHttpHeaders;
   body: unknown;
+  /** The body's text as sent (a signature covers these exact bytes). */
+  raw: string;
   at: number;
 }
 
@@ -71,6 +73,7 @@ export async function startRecordingPeer(
         path: req.url ?? '',
         headers: req.headers,
         body,
+        raw: text,
         at: Date.now(),
       });
       const reply = nextReply();
