@@ -15,6 +15,10 @@ import { PAYMENT_CALLBACK_PATH, paymentCallbackRoutes } from './routes/payment-c
 import { ADMIN_PATH, adminRouter, BOARD_PATH, type AdminCredentials } from './admin.js';
 import { adminGuard } from './admin-guard.js';
 import { journeyRouter } from './routes/journey.js';
+import {
+  WEBHOOK_SUBSCRIPTIONS_PATH,
+  webhookSubscriptionsRouter,
+} from './routes/webhook-subscriptions.js';
 import { allQueues, type ShardedQueues } from '../jobs/outbox/queues.js';
 
 export const BODY_LIMIT = '16kb';
@@ -38,6 +42,8 @@ export interface AppDeps {
     failedAttempts?: { limit?: number; windowMs?: number };
     /** SHIPPING_ANSWER_ALERT_AFTER_MS: past it an order is listed at /admin/orders/waiting. */
     shippingAnswerAlertAfterMs: number;
+    /** WEBHOOK_ALLOW_PRIVATE_URLS: the subscriptions API takes loopback and private URLs. */
+    allowPrivateWebhookUrls: boolean;
   };
   /**
    * Proxies in front of the app that append to X-Forwarded-For (TRUST_PROXY_HOPS). The client IP
@@ -115,6 +121,15 @@ export function createApp(deps: AppDeps): Express {
       ],
     });
     app.use(ADMIN_PATH, router);
+    // Client systems' subscriptions are admin business too: the same guard, and off with it.
+    app.use(
+      WEBHOOK_SUBSCRIPTIONS_PATH,
+      ...guard,
+      webhookSubscriptionsRouter({
+        db: deps.db,
+        allowPrivateUrls: deps.admin.allowPrivateWebhookUrls,
+      }),
+    );
   }
   for (const { path, router } of deps.routes ?? []) app.use(path, router);
   app.use('/api/v1/orders', ordersRouter({ db: deps.db, catalog: deps.catalog }));

@@ -73,6 +73,7 @@ export async function startWeb(config: Config, deps: WebDeps): Promise<RunningWe
           queues: redis.queueSet.shards,
           failedAttempts: { limit: config.adminFailedAttemptsLimit },
           shippingAnswerAlertAfterMs: config.jobs.shippingAnswerAlertAfterMs,
+          allowPrivateWebhookUrls: config.webhookAllowPrivateUrls,
         },
       trustProxyHops: config.trustProxyHops,
       readiness: {
