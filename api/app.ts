@@ -17,6 +17,10 @@ import { adminGuard } from './admin-guard.js';
 import { journeyRouter } from './routes/journey.js';
 import { consoleRouter } from './routes/console.js';
 import type { PartitionLag } from '../lib/kafka/consumer-lag.js';
+import {
+  WEBHOOK_SUBSCRIPTIONS_PATH,
+  webhookSubscriptionsRouter,
+} from './routes/webhook-subscriptions.js';
 import { allQueues, type ShardedQueues } from '../jobs/outbox/queues.js';
 
 export const BODY_LIMIT = '16kb';
@@ -44,6 +48,8 @@ export interface AppDeps {
     console: { groupActionIntervalMs: number; consumerLag?: () => Promise<PartitionLag[]> };
     /** OTEL_TRACE_URL_TEMPLATE: the journey page links to the order's trace. */
     traceUrlTemplate?: string;
+    /** WEBHOOK_ALLOW_PRIVATE_URLS: the subscriptions API takes loopback and private URLs. */
+    allowPrivateWebhookUrls: boolean;
   };
   /**
    * Proxies in front of the app that append to X-Forwarded-For (TRUST_PROXY_HOPS). The client IP
@@ -135,6 +141,15 @@ export function createApp(deps: AppDeps): Express {
       ],
     });
     app.use(ADMIN_PATH, router);
+    // Client systems' subscriptions are admin business too: the same guard, and off with it.
+    app.use(
+      WEBHOOK_SUBSCRIPTIONS_PATH,
+      ...guard,
+      webhookSubscriptionsRouter({
+        db: deps.db,
+        allowPrivateUrls: deps.admin.allowPrivateWebhookUrls,
+      }),
+    );
   }
   for (const { path, router } of deps.routes ?? []) app.use(path, router);
   app.use('/api/v1/orders', ordersRouter({ db: deps.db, catalog: deps.catalog }));

@@ -5,13 +5,22 @@ import joiToSwaggerModule from 'joi-to-swagger';
 import {
   cancelOrderBody,
   createOrderBody,
+  createWebhookSubscriptionBody,
   envelope,
   errorItem,
   listOrdersQuery,
+  listWebhookDeliveriesQuery,
   orderIdParams,
   orderResponse,
   paymentCallbackBody,
   paymentCallbackResult,
+  redeliveryResponse,
+  updateWebhookSubscriptionBody,
+  webhookDeliveryParams,
+  webhookDeliveryResponse,
+  webhookSubscriptionIdParams,
+  webhookSubscriptionResponse,
+  webhookSubscriptionWithSecret,
 } from './schemas.js';
 
 type Json = Record<string, unknown>;
@@ -82,6 +91,164 @@ const orderLinks = {
   ListUserOrders: {
     operationId: 'listOrders',
     parameters: { user_id: '$response.body#/data/user_id' },
+  },
+};
+
+/** The admin credentials (ADMIN_USER, ADMIN_PASSWORD), as every admin operation requires them. */
+const ADMIN_AUTH = 'adminBasic';
+
+/**
+ * An admin operation: Basic auth, and the answers of the admin guard (api/admin-guard.ts) beside
+ * its own. Without admin credentials configured the whole path answers 404.
+ */
+const adminOperation = (op: Json & { responses: Json }): Json => ({
+  ...op,
+  tags: ['webhook subscriptions'],
+  security: [{ [ADMIN_AUTH]: [] }],
+  responses: {
+    ...op.responses,
+    401: failure('Admin credentials missing or wrong'),
+    429: failure('Too many failed credential attempts from this address; see Retry-After'),
+  },
+});
+
+/** What a subscription's answer leads to, for schemathesis's stateful phase to chain the calls. */
+const subscriptionLinks = Object.fromEntries(
+  [
+    'getWebhookSubscription',
+    'updateWebhookSubscription',
+    'deleteWebhookSubscription',
+    'rotateWebhookSubscriptionSecret',
+    'listWebhookDeliveries',
+  ].map((operationId) => [
+    operationId,
+    { operationId, parameters: { id: '$response.body#/data/id' } },
+  ]),
+);
+
+const subscriptionPaths = {
+  '/api/v1/webhook-subscriptions': {
+    post: adminOperation({
+      operationId: 'createWebhookSubscription',
+      summary: 'Subscribe a client system to order events',
+      description:
+        'Answers with the subscription and its signing secret (`whsec_…`), shown only here and ' +
+        'after a rotation. See docs/webhooks.md.',
+      requestBody: body(createWebhookSubscriptionBody),
+      responses: {
+        201: {
+          ...answer('Created; `secret` is shown only now', webhookSubscriptionWithSecret),
+          links: subscriptionLinks,
+        },
+        400: failure('Invalid body (a refused url included); errors name each field'),
+        413: failure('Body too large'),
+        415: failure('Content-Type is not application/json'),
+      },
+    }),
+    get: adminOperation({
+      operationId: 'listWebhookSubscriptions',
+      summary: 'Every webhook subscription, oldest first (never their secrets)',
+      responses: {
+        200: answer('The subscriptions', Joi.array().items(webhookSubscriptionResponse)),
+      },
+    }),
+  },
+  '/api/v1/webhook-subscriptions/{id}': {
+    get: adminOperation({
+      operationId: 'getWebhookSubscription',
+      summary: 'One webhook subscription (never its secrets)',
+      parameters: parameters(webhookSubscriptionIdParams, 'path'),
+      responses: {
+        200: answer('The subscription', webhookSubscriptionResponse),
+        400: failure('Malformed id'),
+        404: failure('No such subscription'),
+      },
+    }),
+    patch: adminOperation({
+      operationId: 'updateWebhookSubscription',
+      summary: 'Change url, events, description or active',
+      description:
+        '`active: true` turns it back on and clears `disabled_reason` and `disabled_at`.',
+      parameters: parameters(webhookSubscriptionIdParams, 'path'),
+      requestBody: body(updateWebhookSubscriptionBody),
+      responses: {
+        200: answer('The changed subscription', webhookSubscriptionResponse),
+        400: failure('Invalid id or body; errors name each field'),
+        404: failure('No such subscription'),
+        413: failure('Body too large'),
+        415: failure('Content-Type is not application/json'),
+      },
+    }),
+    delete: adminOperation({
+      operationId: 'deleteWebhookSubscription',
+      summary: 'Remove a subscription and its delivery attempts',
+      parameters: parameters(webhookSubscriptionIdParams, 'path'),
+      responses: {
+        204: { description: 'Deleted' },
+        400: failure('Malformed id'),
+        404: failure('No such subscription'),
+      },
+    }),
+  },
+  '/api/v1/webhook-subscriptions/{id}/rotate-secret': {
+    post: adminOperation({
+      operationId: 'rotateWebhookSubscriptionSecret',
+      summary: 'A new signing secret; the replaced one keeps signing for 24 hours',
+      description:
+        'Deliveries carry two signatures until `previous_secret_expires_at`: the new secret’s and ' +
+        'the replaced one’s. A secret replaced by an earlier rotation stops signing at once.',
+      parameters: parameters(webhookSubscriptionIdParams, 'path'),
+      responses: {
+        200: answer(
+          'Rotated; `secret` is the new one, shown only now',
+          webhookSubscriptionWithSecret,
+        ),
+        400: failure('Malformed id'),
+        404: failure('No such subscription'),
+      },
+    }),
+  },
+  '/api/v1/webhook-subscriptions/{id}/deliveries': {
+    get: adminOperation({
+      operationId: 'listWebhookDeliveries',
+      summary: "A subscription's delivery attempts, newest first",
+      parameters: [
+        ...parameters(webhookSubscriptionIdParams, 'path'),
+        ...parameters(listWebhookDeliveriesQuery, 'query'),
+      ],
+      responses: {
+        200: answer(
+          'A page of attempts',
+          Joi.array().items(webhookDeliveryResponse),
+          Joi.object({
+            limit: Joi.number(),
+            next_before: Joi.number()
+              .integer()
+              .allow(null)
+              .description('`before` of the next page; null on the last'),
+          }),
+        ),
+        400: failure('Invalid id or query'),
+        404: failure('No such subscription'),
+      },
+    }),
+  },
+  '/api/v1/webhook-subscriptions/{id}/deliveries/{delivery_id}/redeliver': {
+    post: adminOperation({
+      operationId: 'redeliverWebhook',
+      summary: 'Send a delivery’s event again (same webhook-id and body)',
+      description:
+        'Queues a new attempt at once, not held back behind later events of the same order.',
+      parameters: parameters(webhookDeliveryParams, 'path'),
+      responses: {
+        202: answer('Queued', redeliveryResponse),
+        400: failure('Invalid ids'),
+        404: failure(
+          'No such subscription, no such delivery of it, or its event is no longer kept (the message says which)',
+        ),
+        409: failure('The subscription is inactive'),
+      },
+    }),
   },
 };
 
@@ -203,6 +370,7 @@ export function buildOpenApi(version: string): Json {
           },
         },
       },
+      ...subscriptionPaths,
       '/health/live': {
         get: { operationId: 'live', summary: 'Process is up', responses: { 200: answer('Up') } },
       },
@@ -214,6 +382,15 @@ export function buildOpenApi(version: string): Json {
         },
       },
     },
-    components: { schemas: { Error: joiToSwagger(errorItem).swagger } },
+    components: {
+      schemas: { Error: joiToSwagger(errorItem).swagger },
+      securitySchemes: {
+        [ADMIN_AUTH]: {
+          type: 'http',
+          scheme: 'basic',
+          description: 'ADMIN_USER and ADMIN_PASSWORD; unset, the admin operations answer 404',
+        },
+      },
+    },
   };
 }

@@ -1,6 +1,7 @@
 import Joi from 'joi';
 import { canonicalUuid } from '../lib/platform/id-schema.js';
 import { ORDER_STATUSES, REFUND_STATUSES } from '../lib/domain/order-state.js';
+import { ORDER_EVENT_TYPES, type OrderEventType } from '../lib/domain/order-events.js';
 import { PAYMENT_STATUSES, type PaymentCallback } from '../lib/orders/record-payment-result.js';
 import type { ErrorItem } from '../lib/platform/envelope.js';
 
@@ -165,3 +166,151 @@ export const envelope = (data: Joi.Schema, meta: Joi.ObjectSchema = Joi.object()
       .required(),
     errors: Joi.array().items(errorItem).required(),
   });
+
+// Webhook subscriptions (admin API, docs/webhooks.md).
+
+export const MAX_SUBSCRIBER_URL = 2048;
+export const MAX_SUBSCRIPTION_DESCRIPTION = 500;
+/** Every event, in a subscription's `events`. */
+export const ALL_EVENTS = '*';
+
+const subscriberUrl = Joi.string()
+  .max(MAX_SUBSCRIBER_URL)
+  .uri({ scheme: ['http', 'https'] })
+  // What `uri({scheme})` enforces, stated for the document (joi-to-swagger does not carry it).
+  .meta({ swagger: { format: 'uri', pattern: '^https?://' } })
+  .description(
+    'Where events are POSTed: http or https, no user name or password; loopback, private and ' +
+      'link-local addresses are refused unless WEBHOOK_ALLOW_PRIVATE_URLS is on',
+  )
+  .example('https://erp.example.com/hooks/orders');
+
+// Either form is an array, but joi types alternatives as their own kind of schema, which a strict
+// Joi.object<T, true> refuses for an array key: the cast states what both alternatives accept.
+const subscribedEvents = Joi.alternatives()
+  .try(
+    Joi.array().items(Joi.string().valid(ALL_EVENTS)).length(1),
+    Joi.array()
+      .items(Joi.string().valid(...ORDER_EVENT_TYPES))
+      .min(1)
+      .unique(),
+  )
+  .messages({
+    'alternatives.types': `{{#label}} must be an array: ["${ALL_EVENTS}"] or a list of events`,
+    'alternatives.match': `{{#label}} must be ["${ALL_EVENTS}"] or a non-empty list of distinct events of: ${ORDER_EVENT_TYPES.join(', ')}`,
+  })
+  .description(`The events sent; ["${ALL_EVENTS}"] for all`)
+  .example(['order.paid', 'order.shipped']) as unknown as Joi.ArraySchema<SubscribedEvents>;
+
+const subscriptionDescription = Joi.string()
+  .allow('')
+  .max(MAX_SUBSCRIPTION_DESCRIPTION)
+  .description('For people: whose system it is, what it does with the events')
+  .example('Warehouse ERP');
+
+export type SubscribedEvents = (OrderEventType | typeof ALL_EVENTS)[];
+
+export interface CreateWebhookSubscriptionRequest {
+  url: string;
+  events: SubscribedEvents;
+  description?: string;
+}
+
+export const createWebhookSubscriptionBody = Joi.object<CreateWebhookSubscriptionRequest, true>({
+  url: subscriberUrl.required(),
+  events: subscribedEvents.required(),
+  description: subscriptionDescription,
+})
+  .required()
+  .label('CreateWebhookSubscriptionRequest');
+
+export interface UpdateWebhookSubscriptionRequest {
+  url?: string;
+  events?: SubscribedEvents;
+  description?: string;
+  active?: boolean;
+}
+
+export const updateWebhookSubscriptionBody = Joi.object<UpdateWebhookSubscriptionRequest, true>({
+  url: subscriberUrl,
+  events: subscribedEvents,
+  description: subscriptionDescription,
+  active: Joi.boolean().description(
+    'true turns a disabled subscription back on and clears disabled_reason and disabled_at',
+  ),
+})
+  .min(1)
+  .required()
+  .label('UpdateWebhookSubscriptionRequest');
+
+export const webhookSubscriptionIdParams = Joi.object<{ id: string }, true>({
+  id: uuid.required().description('Subscription id'),
+});
+
+// Delivery ids are a bigserial; beyond 2^53 a JavaScript number would not hold them exactly.
+const deliveryId = Joi.number().integer().min(1).max(Number.MAX_SAFE_INTEGER);
+
+export const webhookDeliveryParams = Joi.object<{ id: string; delivery_id: number }, true>({
+  id: uuid.required().description('Subscription id'),
+  delivery_id: deliveryId.required().description('Delivery attempt id, from the deliveries list'),
+});
+
+export interface ListWebhookDeliveriesQuery {
+  limit: number;
+  before?: number;
+}
+
+export const listWebhookDeliveriesQuery = Joi.object<ListWebhookDeliveriesQuery, true>({
+  limit: Joi.number().integer().min(1).max(MAX_PAGE_SIZE).default(20),
+  before: deliveryId.description(
+    'Only attempts older than this id: the next_before of the previous page',
+  ),
+});
+
+export const webhookSubscriptionResponse = Joi.object({
+  id: uuid,
+  url: Joi.string(),
+  events: Joi.array().items(Joi.string()),
+  description: Joi.string().allow(''),
+  active: Joi.boolean(),
+  disabled_reason: Joi.string()
+    .allow(null)
+    .description('Why it stopped (410 Gone, the retry window, an admin); null while active'),
+  disabled_at: Joi.string().isoDate().allow(null),
+  previous_secret_expires_at: Joi.string()
+    .isoDate()
+    .allow(null)
+    .description('Until then the secret replaced by the last rotation signs too'),
+  created_at: Joi.string().isoDate(),
+  updated_at: Joi.string().isoDate(),
+}).label('WebhookSubscription');
+
+export const webhookSubscriptionWithSecret = webhookSubscriptionResponse
+  .keys({
+    secret: Joi.string()
+      .pattern(/^whsec_[A-Za-z0-9+/]+=*$/)
+      .description('The signing secret (Standard Webhooks), shown only in this answer'),
+  })
+  .label('WebhookSubscriptionWithSecret');
+
+export const webhookDeliveryResponse = Joi.object({
+  id: Joi.number().integer(),
+  outbox_id: Joi.number().integer().allow(null),
+  message_id: Joi.string().description('The webhook-id header, the same on every attempt'),
+  order_id: uuid.allow(null),
+  event_type: Joi.string(),
+  attempt: Joi.number().integer(),
+  outcome: Joi.string().valid('delivered', 'failed', 'gone', 'skipped'),
+  status_code: Joi.number().integer().allow(null),
+  latency_ms: Joi.number().integer().allow(null),
+  response_excerpt: Joi.string().allow('', null).description("The answer's first bytes"),
+  error: Joi.string().allow(null),
+  created_at: Joi.string().isoDate(),
+}).label('WebhookDelivery');
+
+export const redeliveryResponse = Joi.object({
+  subscription_id: uuid,
+  delivery_id: Joi.number().integer(),
+  outbox_id: Joi.number().integer().description('The new outbox row carrying the event again'),
+  message_id: Joi.string().description('The same webhook-id as the original delivery'),
+}).label('Redelivery');

@@ -93,6 +93,7 @@ export async function startWeb(config: Config, deps: WebDeps): Promise<RunningWe
             consumerLag: lag && (() => lag.read()),
           },
           traceUrlTemplate: config.otelTraceUrlTemplate || undefined,
+          allowPrivateWebhookUrls: config.webhookAllowPrivateUrls,
         },
       trustProxyHops: config.trustProxyHops,
       readiness: {

@@ -3,8 +3,9 @@
 #
 # Installs a pinned schemathesis from PyPI into a virtualenv under the user's cache (once per
 # version; nothing is written to the repository), starts the web process on a database of its own
-# with the development Catalog (test/schemathesis/target.ts), runs `st run` with a bounded
-# number of examples and a time budget, then stops the web process, which drops its database.
+# with the development Catalog and the admin operations on (test/schemathesis/target.ts), runs
+# `st run` with the admin credentials (Basic auth), a bounded number of examples and a time
+# budget, then stops the web process, which drops its database.
 # Exit status: schemathesis's (0 when every check passed). Extra arguments go to `st run`.
 #
 # schemathesis's own output goes to a file in the report folder, beside the JUnit report, and is
@@ -24,6 +25,7 @@ venv="${XDG_CACHE_HOME:-$HOME/.cache}/order-service/schemathesis-${version}"
 max_examples="${SCHEMATHESIS_MAX_EXAMPLES:-100}"
 max_time="${SCHEMATHESIS_MAX_TIME:-180}"
 report_dir="${SCHEMATHESIS_REPORT_DIR:-${TMPDIR:-/tmp}/order-service-schemathesis}"
+config="$PWD/test/schemathesis/schemathesis.toml"
 
 if [[ ! -x "$venv/bin/st" ]]; then
   echo "installing schemathesis ${version} into ${venv}"
@@ -43,7 +45,12 @@ stop_target() {
 trap stop_target EXIT
 trap "exit 130" INT TERM
 
-node --import tsx/esm test/schemathesis/target.ts >"$target_log" 2>&1 &
+# The admin operations (webhook subscriptions) need credentials: fresh ones for each run, given to
+# the target and to `st run --auth`.
+admin_user=schemathesis
+admin_password=$(od -An -N18 -tx1 /dev/urandom | tr -d ' \n')
+ADMIN_USER="$admin_user" ADMIN_PASSWORD="$admin_password" \
+  node --import tsx/esm test/schemathesis/target.ts >"$target_log" 2>&1 &
 target_pid=$!
 for _ in $(seq 1 300); do
   grep -q '^target ' "$target_log" && break
@@ -60,8 +67,9 @@ st_log="${report_dir}/schemathesis.log"
 # Run from the report directory: schemathesis keeps what `st replay <id>` needs in ./.schemathesis.
 # `timeout` is the hard stop; --max-time lets schemathesis end its phases by itself before it.
 (cd "$report_dir" && timeout --signal=INT "$((max_time + 60))" \
-  "$venv/bin/st" run "${url}/api/openapi.json" \
+  "$venv/bin/st" --config-file "${config}" run "${url}/api/openapi.json" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance,negative_data_rejection \
+  --auth "${admin_user}:${admin_password}" \
   --max-examples "$max_examples" \
   --max-time "$max_time" \
   --request-timeout 10 \

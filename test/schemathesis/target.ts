@@ -3,6 +3,8 @@
  * on exit) with the development Catalog, Postgres and Redis from the environment's defaults (or
  * TEST_DATABASE_ADMIN_URL / TEST_REDIS_URL). Prints `target <url>` once it listens; SIGTERM or
  * SIGINT stops it and drops the database. Its errors (a 5xx is logged as one) go to stderr.
+ * The admin operations (webhook subscriptions) are on, with the credentials scripts/schemathesis.sh
+ * chose and gives `st run` (ADMIN_USER, ADMIN_PASSWORD in this process's environment).
  */
 import { createLogger } from '../../lib/platform/logger.js';
 import { startTestApi } from '../support/api.js';
@@ -15,6 +17,10 @@ const api = await startTestApi({
     // Unsigned callbacks, so the generated bodies reach validation instead of all being 401.
     PAYMENTS_WEBHOOK_SECRET: '',
     PEER_TIMEOUT_MS: '2000',
+    ADMIN_USER: process.env.ADMIN_USER ?? 'schemathesis',
+    ADMIN_PASSWORD: process.env.ADMIN_PASSWORD ?? 'schemathesis',
+    // Generated subscriber URLs name any host; nothing is delivered (no worker runs here).
+    WEBHOOK_ALLOW_PRIVATE_URLS: 'true',
   },
   deps: { logger: createLogger({ name: 'web', level: 'error', out: process.stderr }) },
 });

@@ -55,8 +55,8 @@ export const web = {
       env: 'ADMIN_USER',
       rule: Joi.string().allow(''),
       description:
-        'HTTP Basic user of the admin pages (Bull Board, dead letters, metrics), with ' +
-        'ADMIN_PASSWORD. Both unset: the admin pages are off (404).',
+        'HTTP Basic user of the admin pages (Bull Board, dead letters, metrics, webhook ' +
+        'subscriptions), with ADMIN_PASSWORD. Both unset: the admin pages are off (404).',
     }),
     adminPassword: variable({
       env: 'ADMIN_PASSWORD',
