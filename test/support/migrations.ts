@@ -15,6 +15,27 @@ export interface ExtraMigration {
   statements: string[];
 }
 
+/** The committed migrations' tags, in the order they apply. */
+export async function committedTags(): Promise<string[]> {
+  const journal = JSON.parse(
+    await readFile(path.join(MIGRATIONS_FOLDER, 'meta', '_journal.json'), 'utf8'),
+  ) as Journal;
+  return journal.entries.map((e) => e.tag);
+}
+
+/** Drops from the folder at `dir` every migration after `tag`. */
+async function keepUpTo(dir: string, tag: string): Promise<void> {
+  const journalPath = path.join(dir, 'meta', '_journal.json');
+  const journal = JSON.parse(await readFile(journalPath, 'utf8')) as Journal;
+  const last = journal.entries.findIndex((e) => e.tag === tag);
+  if (last < 0) throw new Error(`no committed migration is tagged ${tag}`);
+  for (const later of journal.entries.slice(last + 1)) {
+    await rm(path.join(dir, `${later.tag}.sql`));
+  }
+  journal.entries = journal.entries.slice(0, last + 1);
+  await writeFile(journalPath, JSON.stringify(journal, null, 2));
+}
+
 interface Journal {
   version: string;
   dialect: string;
@@ -28,14 +49,18 @@ export interface MigrationsFolder {
   remove(): Promise<void>;
 }
 
-/** A folder holding the committed migrations (`withCommitted`) or none, plus `extra`. */
+/**
+ * A folder holding the committed migrations (`withCommitted`), or those up to and including the
+ * tag `committedUpTo`, or none, plus `extra`.
+ */
 export async function migrationsFolder(
   extra: ExtraMigration[],
-  { withCommitted }: { withCommitted: boolean },
+  { withCommitted, committedUpTo }: { withCommitted: boolean; committedUpTo?: string },
 ): Promise<MigrationsFolder> {
   const dir = await mkdtemp(path.join(tmpdir(), 'os-migrations-'));
   if (withCommitted) {
     await cp(MIGRATIONS_FOLDER, dir, { recursive: true });
+    if (committedUpTo !== undefined) await keepUpTo(dir, committedUpTo);
   } else {
     await mkdir(path.join(dir, 'meta'));
     const empty: Journal = { version: '7', dialect: 'postgresql', entries: [] };
