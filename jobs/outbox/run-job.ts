@@ -162,7 +162,7 @@ export function createOutboxJobRunner(
         return { outcome: 'rate-limited', error: Worker.RateLimitError() };
       case 'fail':
         log.error({ err, attempts: job.attemptsMade + 1 }, 'job failed for good');
-        return { outcome: 'failed', error: new UnrecoverableError(verdict.reason) };
+        return { outcome: 'failed', error: unrecoverable(verdict.reason, err) };
       case 'retry': {
         const attempts = job.attemptsMade + 1;
         const retryUntil = new Date(job.timestamp + deps.retryWindowMs).toISOString();
@@ -181,8 +181,9 @@ export function createOutboxJobRunner(
         );
         return {
           outcome: 'failed',
-          error: new UnrecoverableError(
+          error: unrecoverable(
             `${message} (gave up: still failing after the retry window of ${deps.retryWindowMs} ms)`,
+            err,
           ),
         };
       }
@@ -220,6 +221,20 @@ export function createOutboxJobRunner(
     }
     report(outcome);
   };
+}
+
+/**
+ * Tells BullMQ not to retry, keeping the cause's stack trace: BullMQ stores the stack, whose first
+ * line then names the real error class (PeerRejectedError, …) for Bull Board and the ops
+ * console's failure groups, instead of UnrecoverableError for every job failed for good.
+ */
+function unrecoverable(message: string, cause: unknown): UnrecoverableError {
+  const error = new UnrecoverableError(message);
+  if (cause instanceof Error && cause.stack) {
+    const frames = cause.stack.split('\n').slice(1).join('\n');
+    error.stack = `${cause.name}: ${message}${frames ? `\n${frames}` : ''}`;
+  }
+  return error;
 }
 
 function toError(err: unknown): Error {

@@ -108,7 +108,9 @@ describe('admin: the ops console in a browser', function () {
     expect(await page.locator('#failed-count').innerText()).to.equal('2');
     const group = page.locator('#failed-jobs tbody tr');
     expect(await group.count()).to.equal(1);
-    expect(await group.locator('.cause').innerText()).to.match(/payments answered <n>/);
+    expect(await group.locator('.cause').innerText()).to.match(
+      /^PeerRejectedError: payments answered <n>/,
+    );
     expect(await group.locator('td').nth(1).innerText()).to.equal('2');
     expect(await page.locator('#throughput svg.spark polyline').count()).to.equal(3);
     await page.screenshot({ path: join(shots, 'overview-1280.png'), fullPage: true });
