@@ -11,7 +11,11 @@ export interface RecordedRequest {
   path: string;
   headers: IncomingHttpHeaders;
   body: unknown;
+  /** The body's exact text, as a signature over it covers it. */
+  raw: string;
   at: number;
+  /** What the peer answered it. */
+  status: number;
 }
 
 export interface PeerReply {
@@ -37,8 +41,17 @@ export function requestsForOrder(peer: RecordingPeer, orderId: string): Recorded
   );
 }
 
+export interface RecordingPeerOptions {
+  /**
+   * Sees each request as it is recorded, before it is answered: for a check that holds only at
+   * arrival (a webhook signature's timestamp must be recent). It must not throw.
+   */
+  onRequest?: (request: RecordedRequest) => void;
+}
+
 export async function startRecordingPeer(
   replies: PeerReply[] = [{ status: 201 }],
+  { onRequest }: RecordingPeerOptions = {},
 ): Promise<RecordingPeer> {
   const requests: RecordedRequest[] = [];
   let steps: PeerReply[] = replies;
@@ -66,14 +79,18 @@ export async function startRecordingPeer(
       } catch {
         // Not JSON: keep the text as the recorded body.
       }
-      requests.push({
+      const reply = nextReply();
+      const recorded: RecordedRequest = {
         method: req.method ?? '',
         path: req.url ?? '',
         headers: req.headers,
         body,
+        raw: text,
         at: Date.now(),
-      });
-      const reply = nextReply();
+        status: reply.status,
+      };
+      requests.push(recorded);
+      onRequest?.(recorded);
       const payload = reply.body === undefined ? '' : JSON.stringify(reply.body);
       res.writeHead(reply.status, {
         ...(payload ? { 'content-type': 'application/json' } : {}),
