@@ -43,8 +43,10 @@ const NOTIFICATIONS: Record<Expectation, string[]> = {
 export interface Ledger {
   orders: number;
   finalStatesCorrect: number;
-  /** Effects the accepted orders should have had at the peers. */
+  /** Effects the accepted orders should have had at the peers (webhook deliveries included). */
   effects: number;
+  /** Of them, webhook deliveries owed to the subscriber (0 when none is subscribed). */
+  webhooks: number;
   effectsLost: number;
   duplicatesDelivered: number;
   duplicatesApplied: number;
@@ -82,6 +84,7 @@ export async function readLedger({ pool, peers, webhooks, orders }: LedgerInput)
     orders: orders.length,
     finalStatesCorrect: 0,
     effects: 0,
+    webhooks: 0,
     effectsLost: 0,
     duplicatesDelivered: 0,
     duplicatesApplied: 0,
@@ -169,6 +172,7 @@ export async function readLedger({ pool, peers, webhooks, orders }: LedgerInput)
       }));
       const tally = tallyWebhooks(history, webhooks.forOrder(order.id));
       ledger.effects += tally.expected;
+      ledger.webhooks += tally.expected;
       ledger.duplicatesDelivered += tally.duplicates;
       ledger.effectsLost += tally.lost.length;
       for (const event of tally.lost) problem(`order ${order.id}: ${event} webhook not taken`);

@@ -35,6 +35,7 @@ export function recordResult(r: {
     orders: l?.orders ?? 0,
     finalStatesCorrect: l?.finalStatesCorrect ?? 0,
     effects: l?.effects ?? 0,
+    webhooks: l?.webhooks ?? 0,
     effectsLost: l?.effectsLost ?? 0,
     duplicatesDelivered: l?.duplicatesDelivered ?? 0,
     duplicatesApplied: l?.duplicatesApplied ?? 0,
