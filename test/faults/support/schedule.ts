@@ -137,28 +137,48 @@ async function runOne(entry: Entry, index: number, quiet: () => void): Promise<v
   });
 }
 
+/**
+ * Runs `items` in order, at most `lanes` at a time, and resolves once each has finished or freed
+ * its lane (`laneFree`, its quiet()); a run that frees its lane goes on beside the next. A run
+ * that fails breaks the whole, and is reported even when its lane was already freed.
+ */
+export async function runInLanes<T>(
+  items: T[],
+  lanes: number,
+  run: (item: T, laneFree: () => void) => Promise<void>,
+  onBroken: (item: T, err: unknown) => void = () => undefined,
+): Promise<void> {
+  const queue = [...items];
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
+        const current = item;
+        await new Promise<void>((laneFree, broke) => {
+          run(current, laneFree).then(laneFree, (err: unknown) => {
+            onBroken(current, err);
+            broke(err);
+          });
+        });
+      }
+    }),
+  );
+}
+
 function startAll(): void {
   if (started) return;
   started = true;
   const all = entries
     .map((entry, index) => ({ entry, index }))
     .sort((a, b) => b.entry.spec.expectedSeconds - a.entry.spec.expectedSeconds);
-  const queue = all.filter(({ entry }) => !entry.spec.alone);
   const lanes = Math.max(1, Number(process.env.FAULTS_CONCURRENCY ?? DEFAULT_CONCURRENCY));
   void (async () => {
-    await Promise.all(
-      Array.from({ length: lanes }, async () => {
-        for (let next = queue.shift(); next; next = queue.shift()) {
-          const { entry, index } = next;
-          await new Promise<void>((laneFree, broke) => {
-            runOne(entry, index, laneFree).then(laneFree, (err: unknown) => {
-              // After quiet() the lane is gone: the failure must still be heard.
-              process.stderr.write(`  [faults ${entry.spec.id}] broke: ${String(err)}\n`);
-              broke(err);
-            });
-          });
-        }
-      }),
+    await runInLanes(
+      all.filter(({ entry }) => !entry.spec.alone),
+      lanes,
+      ({ entry, index }, laneFree) => runOne(entry, index, laneFree),
+      // After quiet() nobody awaits the lane: the failure must still be heard.
+      ({ entry }, err) =>
+        process.stderr.write(`  [faults ${entry.spec.id}] broke: ${String(err)}\n`),
     );
     for (const { entry, index } of all.filter(({ entry }) => entry.spec.alone)) {
       // Nothing runs after it in its turn, so going quiet frees nothing.
