@@ -1,12 +1,14 @@
 import type { Db } from '../db/client.js';
 import { deleteProcessedInbox } from '../db/inbox.js';
 import { deleteCompletedOutbox } from '../db/outbox/rows.js';
+import { deleteOldWebhookDeliveries } from '../db/webhook-subscriptions.js';
 import type { Logger } from '../lib/platform/logger.js';
 import { pause, periodic } from './periodic.js';
 
 /**
- * Keeps the outbox and inbox small under years of traffic: deletes completed outbox rows and
- * processed inbox rows older than `ageHours`, a small batch per statement with a pause between
+ * Keeps the outbox, the inbox and the webhook delivery attempts small under years of traffic:
+ * deletes completed outbox rows, processed inbox rows and webhook_deliveries rows older than
+ * `ageHours`, a small batch per statement with a pause between
  * batches, so it never holds many locks or competes with the hot path for long. Open, failed and
  * unprocessed rows are never touched.
  */
@@ -23,6 +25,7 @@ export interface RetentionOptions {
 export interface RetentionResult {
   outbox: number;
   inbox: number;
+  webhookDeliveries: number;
 }
 
 export interface Retention {
@@ -52,8 +55,14 @@ export function createRetention(options: RetentionOptions): Retention {
     const limits = { olderThanHours: ageHours, limit: batchSize };
     const outbox = await inBatches(() => deleteCompletedOutbox(db, limits));
     const inbox = await inBatches(() => deleteProcessedInbox(db, limits));
-    if (outbox + inbox > 0) log.info({ outbox, inbox, age_hours: ageHours }, 'old rows deleted');
-    return { outbox, inbox };
+    const webhookDeliveries = await inBatches(() => deleteOldWebhookDeliveries(db, limits));
+    if (outbox + inbox + webhookDeliveries > 0) {
+      log.info(
+        { outbox, inbox, webhook_deliveries: webhookDeliveries, age_hours: ageHours },
+        'old rows deleted',
+      );
+    }
+    return { outbox, inbox, webhookDeliveries };
   }
 
   const schedule = periodic('retention', options.everyMs, runOnce, log);

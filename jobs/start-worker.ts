@@ -20,6 +20,8 @@ import { paymentChecksProcessor } from './processors/payment-checks.js';
 import { paymentsProcessor } from './processors/payments.js';
 import { refundsProcessor } from './processors/refunds.js';
 import { shippingProcessor } from './processors/shipping.js';
+import { webhooksProcessor } from './processors/webhooks.js';
+import { createSubscribersClient } from '../lib/peers/subscribers.js';
 import type { OutboxProcessor } from './outbox/run-job.js';
 import { createQueueWorker, type QueueWorker } from './outbox/queue-worker.js';
 import {
@@ -88,6 +90,7 @@ export function processorsFor(
   config: Config,
   db: Db,
   shipping: ShippingProducer,
+  metrics?: Metrics,
 ): OutboxProcessor[] {
   assertWorkerConfig(config);
   const peer = { timeoutMs: config.peerTimeoutMs, token: config.serviceToken };
@@ -106,7 +109,25 @@ export function processorsFor(
     refundsProcessor(payments),
     cancellationsProcessor(shipping),
     paymentChecksProcessor(payments, db, policy),
+    webhooksProcessorFor(config, db, metrics),
   ];
+}
+
+/** The webhooks processor as configured; tests that choose their processors use it too. */
+export function webhooksProcessorFor(
+  config: Pick<Config, 'jobs' | 'webhookTimeoutMs' | 'webhookAllowPrivateUrls'>,
+  db: Db,
+  metrics?: Metrics,
+): OutboxProcessor {
+  return webhooksProcessor({
+    db,
+    subscribers: createSubscribersClient({
+      timeoutMs: config.webhookTimeoutMs,
+      allowPrivate: config.webhookAllowPrivateUrls,
+    }),
+    retry: retryPolicyOf(config.jobs),
+    onDisabled: (reason) => metrics?.webhookSubscriptionsDisabled.inc({ reason }),
+  });
 }
 
 /** When payments are checked and expired, as configured. */
@@ -128,7 +149,7 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Run
   } else {
     assertWorkerConfig(config);
     shipping = createShippingProducer(createKafka(config.kafka, logger), config.kafka, logger);
-    processors = processorsFor(config, db, shipping);
+    processors = processorsFor(config, db, shipping, deps.metrics);
   }
   const queueSet = createQueues(config, logger);
   const { queues, shards } = queueSet;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { effectKey } from '../../lib/domain/effect-keys.js';
+import type { OrderEventType } from '../../lib/domain/order-events.js';
 
 /**
  * What leaves the service, as outbox rows. Every writer of outbox rows (order creation, the inbox
@@ -14,6 +15,7 @@ export const QUEUE_NAMES = [
   'refunds',
   'cancellations',
   'payment-checks',
+  'webhooks',
 ] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
@@ -32,6 +34,12 @@ export interface NewOutboxRow {
   payload: Record<string, unknown>;
   /** The row's job runs no sooner than this long after the row is written (a BullMQ delay). */
   delayMs?: number;
+  /**
+   * Present on a webhook template (orderWebhook): not a row itself, but expanded by the INSERT
+   * (db/outbox/rows.ts) into one `webhooks` row per active subscription to `eventType`. The body
+   * text to send, with WEBHOOK_NOW where the statement's now() goes.
+   */
+  webhookBody?: string;
 }
 
 export function isQueueName(value: unknown): value is QueueName {
@@ -82,6 +90,17 @@ const PAYLOAD_FIELDS = {
   cancellations: { event_type: 'string', order_id: 'string', idempotency_key: 'string' },
   /** Check number `attempt` (from 1) of the order's payment with Payments. */
   'payment-checks': { order_id: 'string', attempt: 'integer' },
+  /**
+   * One order event for one subscription: message_id is the `webhook-id`, body the exact text sent
+   * (and signed) on every attempt. Written by the INSERT's fan-out (db/outbox/rows.ts).
+   */
+  webhooks: {
+    subscription_id: 'string',
+    message_id: 'string',
+    order_id: 'string',
+    event: 'string',
+    body: 'string',
+  },
 } as const satisfies Record<QueueName, Record<string, FieldKind>>;
 
 type Fields = typeof PAYLOAD_FIELDS;
@@ -97,6 +116,7 @@ export type InboxApplyPayload = QueuePayloads['inbox'];
 export type RefundRequestPayload = QueuePayloads['refunds'];
 export type CancellationRequestPayload = QueuePayloads['cancellations'];
 export type PaymentCheckPayload = QueuePayloads['payment-checks'];
+export type WebhookPayload = QueuePayloads['webhooks'];
 
 /** A payload that breaks its queue's contract: retrying cannot fix it. */
 export class InvalidJobPayloadError extends Error {
@@ -260,5 +280,38 @@ export function paymentCheck(orderId: string, attempt: number, delayMs: number):
       { order_id: orderId, attempt },
     ),
     delayMs,
+  };
+}
+
+/** The queue of order webhooks: one row per (subscription, order, event), fanned out in SQL. */
+export const WEBHOOKS_QUEUE = 'webhooks' satisfies QueueName;
+
+/**
+ * Stands, in a webhook's body template, for the time of the statement that writes it: the INSERT
+ * replaces its JSON text (a string no order field can hold) with now(), so `timestamp`, and the
+ * fields the statement itself sets to now(), equal what GET shows.
+ */
+export const WEBHOOK_NOW = '\u0000now';
+
+/**
+ * An order event for every active subscription to it: a template the INSERT expands, so the
+ * writer's one statement reads the subscriptions and writes the rows (no round trip; no rows
+ * when nobody subscribes). `data` is the order as GET shows it after the change, with
+ * WEBHOOK_NOW in each field the statement sets to now(). The body's bytes are fixed here, in
+ * the row, so every attempt signs the same text.
+ */
+export function orderWebhook(
+  event: OrderEventType,
+  orderId: string,
+  data: Record<string, unknown>,
+): NewOutboxRow {
+  return {
+    queue: WEBHOOKS_QUEUE,
+    eventType: event,
+    orderId,
+    // Never inserted as is: each expanded row's key is derived from (order, event, subscription).
+    idempotencyKey: '00000000-0000-0000-0000-000000000000',
+    payload: {},
+    webhookBody: JSON.stringify({ type: event, timestamp: WEBHOOK_NOW, data }),
   };
 }

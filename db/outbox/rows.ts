@@ -1,5 +1,6 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
-import { OUTBOX_CHANNEL, type NewOutboxRow } from './events.js';
+import { OUTBOX_CHANNEL, WEBHOOK_NOW, WEBHOOKS_QUEUE, type NewOutboxRow } from './events.js';
+import { ALL_ORDER_EVENTS } from '../../lib/domain/order-events.js';
 import { currentTraceparent } from '../../lib/platform/trace-context.js';
 import type { Executor } from '../client.js';
 import { deleteOlderThan, type AgeLimits } from '../delete-old.js';
@@ -12,17 +13,44 @@ import { run, statement } from '../statement.js';
  * name the statement's parameters ($n) holding the writer's trace context (null when tracing is
  * off, so each job continues the same trace) and the rows. With `onlyIf` (a query), nothing is
  * inserted unless it returns a row: intake inserts its rows only when its order insert did.
+ *
+ * A webhook template (orderWebhook) becomes one `webhooks` row per active subscription to its
+ * event or to every event, by a join in this same statement: no subscription, no row, and no
+ * round trip either way. Its `webhook-id` and idempotency key are derived from (order, event,
+ * subscription), so a row written again (a replay, a restore) is recognisably the same message.
  */
 export function outboxInsertText(trace: string, rows: string, onlyIf?: string): string {
+  // One pass over the rows: a plain row meets no subscription (s.id null) and is inserted as
+  // given; a template is inserted once per subscription it meets, and not at all when none.
+  const fanned = (plain: string, webhook: string) =>
+    `case when s.id is null then ${plain} else ${webhook} end`;
   return `
     insert into outbox
       (queue, event_type, order_id, idempotency_key, payload, traceparent, run_after)
-    select v.queue, v.event_type, v.order_id, v.idempotency_key, v.payload, ${trace}::text,
-      now() + make_interval(secs => v.delay_ms / 1000.0)
+    select ${fanned('v.queue', `'${WEBHOOKS_QUEUE}'`)}, v.event_type, v.order_id,
+      ${fanned('v.idempotency_key', 'md5(m.name)::uuid')},
+      ${fanned(
+        'v.payload',
+        `jsonb_build_object(
+          'subscription_id', s.id, 'message_id', 'msg_' || md5(m.name),
+          'order_id', v.order_id, 'event', v.event_type,
+          'body', replace(v.webhook_body, '${JSON.stringify(WEBHOOK_NOW)}', to_json(${NOW_ISO})::text))`,
+      )},
+      ${trace}::text, now() + make_interval(secs => v.delay_ms / 1000.0)
     from ${outboxRowsFrom(rows)}
-    ${onlyIf ? `where exists (${onlyIf})` : ''}
+    left join lateral (
+      select s.id from webhook_subscriptions s
+      where v.webhook_body is not null
+        and s.active and s.events && array[v.event_type, '${ALL_ORDER_EVENTS}']
+    ) s on true
+    cross join lateral (select v.order_id || ':' || v.event_type || ':' || s.id as name) m
+    where (v.webhook_body is null) = (s.id is null)
+    ${onlyIf ? `and exists (${onlyIf})` : ''}
     returning id`;
 }
+
+/** now() as the API writes a time (Date.toISOString: UTC, milliseconds, truncated as pg reads). */
+const NOW_ISO = `to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**
  * The rows of outboxParams's JSON parameter (`rows` names it) as a table `v`, for a FROM clause:
@@ -31,7 +59,7 @@ export function outboxInsertText(trace: string, rows: string, onlyIf?: string): 
 export function outboxRowsFrom(rows: string): string {
   return `jsonb_to_recordset(${rows}::jsonb)
       as v(queue text, event_type text, order_id uuid, idempotency_key uuid, payload jsonb,
-        delay_ms bigint)`;
+        delay_ms bigint, webhook_body text)`;
 }
 
 /** The values of outboxInsertText's two parameters: the trace context, and the rows as JSON. */
@@ -45,6 +73,7 @@ export function outboxParams(rows: NewOutboxRow[]): [string | null, string] {
       payload: r.payload,
       // Absent for a row to run at once: run_after stays null.
       delay_ms: r.delayMs,
+      webhook_body: r.webhookBody,
     })),
   );
   return [currentTraceparent(), values];

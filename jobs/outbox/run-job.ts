@@ -1,4 +1,4 @@
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { performance } from 'node:perf_hooks';
 import type { Db } from '../../db/client.js';
 import {
@@ -24,6 +24,12 @@ export type OutboxJob = Job<OutboxJobData, unknown, string>;
 
 export interface OutboxJobContext<P> {
   job: OutboxJob;
+  /**
+   * The worker's lock on the job, for `job.moveToDelayed(at, token)`: a processor that must wait
+   * for something (an earlier webhook of the order) moves its job and throws BullMQ's
+   * DelayedError, which the runner passes on without using up an attempt or judging a failure.
+   */
+  token?: string;
   data: OutboxJobData;
   payload: P;
   /** Carries queue, job_id, order_id, outbox_id: use it for every line about this job. */
@@ -38,6 +44,16 @@ export interface OutboxProcessor<Q extends QueueName = QueueName> {
    */
   readonly completesRow?: boolean;
   handle(ctx: OutboxJobContext<QueuePayloads[Q]>): Promise<void>;
+  /**
+   * Called once when the runner gives the job up (after its row is marked failed): the retry
+   * window is over or its attempts are used up (`retry-window`), or the failure is one retrying
+   * cannot cure (`incurable`). What giving up means beyond the failed row is the processor's.
+   * Its own failure is logged, never thrown: the job's outcome stands.
+   */
+  onGivenUp?(
+    ctx: Omit<OutboxJobContext<unknown>, 'payload'>,
+    given: { why: 'retry-window' | 'incurable'; error: string },
+  ): Promise<void>;
 }
 
 export interface OutboxJobRunnerDeps {
@@ -54,8 +70,11 @@ export interface OutboxJobRunnerDeps {
   onOutcome?(event: { queue: QueueName; outcome: JobOutcome; ms: number }): void;
 }
 
-/** skipped: a duplicate job (row already completed or gone); the rest are what `judge` decided. */
-export type JobOutcome = 'completed' | 'skipped' | 'retry' | 'rate-limited' | 'failed';
+/**
+ * skipped: a duplicate job (row already completed or gone); delayed: the processor moved it to
+ * wait (no attempt used); the rest are what `judge` decided.
+ */
+export type JobOutcome = 'completed' | 'skipped' | 'delayed' | 'retry' | 'rate-limited' | 'failed';
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -64,11 +83,15 @@ function messageOf(err: unknown): string {
 export function createOutboxJobRunner(
   deps: OutboxJobRunnerDeps,
   processor: OutboxProcessor,
-): (job: OutboxJob) => Promise<void> {
+): (job: OutboxJob, token?: string) => Promise<void> {
   const { db, logger } = deps;
   const { queue } = processor;
 
-  async function run(job: OutboxJob, log: Logger): Promise<'completed' | 'skipped'> {
+  async function run(
+    job: OutboxJob,
+    token: string | undefined,
+    log: Logger,
+  ): Promise<'completed' | 'skipped'> {
     const { data } = job;
     const state = await getOutboxState(db, data.outboxId);
     if (!state) {
@@ -85,7 +108,7 @@ export function createOutboxJobRunner(
       return 'skipped';
     }
     const payload = parsePayload(queue, data.payload);
-    await processor.handle({ job, data, payload, log });
+    await processor.handle({ job, token, data, payload, log });
     if (!processor.completesRow) {
       await markOutboxCompleted(db, { id: data.outboxId, jobId: data.jobId });
     }
@@ -124,6 +147,14 @@ export function createOutboxJobRunner(
       // The job's own outcome still goes to BullMQ; this row stays open with its job in Redis.
       log.error({ err: dbErr, job_error: message }, 'could not record job failure on outbox row');
     }
+    if (final && processor.onGivenUp) {
+      const why = givesUp ? 'retry-window' : 'incurable';
+      try {
+        await processor.onGivenUp({ job, data: job.data, log }, { why, error: message });
+      } catch (hookErr) {
+        log.error({ err: hookErr, job_error: message }, 'could not finish giving the job up');
+      }
+    }
     switch (verdict.kind) {
       case 'rate-limited':
         log.warn({ err, wait_ms: verdict.ms }, 'peer asked to slow down; queue paused');
@@ -158,7 +189,7 @@ export function createOutboxJobRunner(
     }
   }
 
-  return async (job) => {
+  return async (job, token) => {
     const log = logger.child({
       queue,
       job_id: job.id,
@@ -171,8 +202,13 @@ export function createOutboxJobRunner(
       deps.onOutcome?.({ queue, outcome, ms: performance.now() - started });
     let outcome: JobOutcome;
     try {
-      outcome = await run(job, log);
+      outcome = await run(job, token, log);
     } catch (err) {
+      if (err instanceof DelayedError) {
+        // The processor moved the job to wait: no attempt used, nothing failed.
+        report('delayed');
+        throw err;
+      }
       if (err instanceof ForeignJobError) {
         log.error({ err }, 'job belongs to another outbox row; not run, row left alone');
         report('failed');

@@ -2,6 +2,7 @@ import type { Executor } from '../../db/client.js';
 import { setOrderState } from '../../db/order-transitions.js';
 import type { OrderRow } from '../../db/schema.js';
 import { effectKey } from '../domain/effect-keys.js';
+import { transitionWebhook } from './order-webhooks.js';
 import type { Accepted } from '../domain/order-state.js';
 import {
   cancellationRequested,
@@ -53,6 +54,8 @@ export async function applyTransition(
       }),
     );
   }
+  const webhook = transitionWebhook(order, decision, facts.shipmentId);
+  if (webhook) rows.push(webhook);
   return setOrderState(
     tx,
     {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { Db } from '../../db/client.js';
 import { findOrderByIdempotencyKey, insertNewOrder } from '../../db/orders.js';
+import { createdWebhook } from './order-webhooks.js';
 import type { OrderRow } from '../../db/schema.js';
 import type { Catalog } from '../peers/catalog.js';
 import { ConflictError, OutOfStockError } from '../domain/errors.js';
@@ -81,6 +82,7 @@ export async function createOrder(
       'order.created',
       `Order ${order.id} for ${order.quantity} × ${item.name} created: ${order.amount}`,
     ),
+    createdWebhook(order),
   ]);
   if (inserted) return { order: inserted, created: true };
 

@@ -14,6 +14,8 @@ export interface Metrics {
   commitToEnqueue: client.Histogram;
   relayed: client.Counter<'queue'>;
   shippingMessages: client.Counter<'outcome'>;
+  /** Order webhook subscriptions the worker disabled: `gone` (a 410) or `retry_window`. */
+  webhookSubscriptionsDisabled: client.Counter<'reason'>;
   /** Adds a gauge whose value is read from `read` at every scrape (once per name). */
   gauge(name: string, help: string, labelNames: string[], read: GaugeReader): void;
 }
@@ -62,6 +64,12 @@ export function createMetrics({ defaults = true }: { defaults?: boolean } = {}):
       name: 'shipping_messages_total',
       help: 'Shipping-response messages by outcome (recorded, duplicate, skipped, dead_lettered)',
       labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    webhookSubscriptionsDisabled: new client.Counter({
+      name: 'webhook_subscriptions_disabled_total',
+      help: 'Webhook subscriptions disabled by the worker, by reason (gone: a 410; retry_window: failing for the whole retry window)',
+      labelNames: ['reason'],
       registers: [registry],
     }),
     gauge(name, help, labelNames, read) {

@@ -11,7 +11,7 @@ export interface RecordedRequest {
   path: string;
   headers: IncomingHttpHeaders;
   body: unknown;
-  /** The body's exact text, as a signature over it covers it. */
+  /** The body's text as sent (a signature covers these exact bytes). */
   raw: string;
   at: number;
   /** What the peer answered it. */

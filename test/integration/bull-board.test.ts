@@ -151,7 +151,7 @@ describe('Bull Board at /admin/queues, and the web process on Redis', () => {
       }
     });
 
-    it('when the API lists queues with the credentials, then it shows every queue, refunds, cancellations and payment checks too', async () => {
+    it('when the API lists queues with the credentials, then it shows every queue, refunds, cancellations, payment checks and webhooks too', async () => {
       const res = await api.request('GET', '/admin/queues/api/queues', undefined, AUTH);
       expect(res.status).to.equal(200);
       expect(res.body.queues.map((q: { name: string }) => q.name)).to.have.members([
@@ -162,6 +162,7 @@ describe('Bull Board at /admin/queues, and the web process on Redis', () => {
         'refunds',
         'cancellations',
         'payment-checks',
+        'webhooks',
       ]);
     });
 

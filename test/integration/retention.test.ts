@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { asc, sql } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
-import { inbox, outbox } from '../../db/schema.js';
+import { inbox, outbox, webhookDeliveries } from '../../db/schema.js';
+import { insertWebhookSubscription } from '../../db/webhook-subscriptions.js';
 import { createRetention } from '../../jobs/retention.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import { createTestDatabase } from '../../scripts/testkit/database.js';
@@ -44,7 +45,25 @@ describe('retention', function () {
     });
   }
 
-  it('when it runs, then only completed outbox rows and processed inbox rows older than the age are deleted, in batches', async () => {
+  async function deliveryRow(subscriptionId: string, label: string, hours: number) {
+    await tdb.db.insert(webhookDeliveries).values({
+      subscriptionId,
+      messageId: `msg_${label}`,
+      eventType: label,
+      attempt: 1,
+      outcome: 'delivered',
+      createdAt: hoursAgo(hours),
+    });
+  }
+
+  it('when it runs, then only completed outbox rows, processed inbox rows and webhook delivery attempts older than the age are deleted, in batches', async () => {
+    const subscriptionId = await insertWebhookSubscription(tdb.db, {
+      url: 'https://example.com/hooks',
+      events: ['*'],
+      secret: 'whsec_dGVzdA==',
+    });
+    for (let i = 0; i < 3; i++) await deliveryRow(subscriptionId, 'old-attempt', 200);
+    await deliveryRow(subscriptionId, 'recent-attempt', 1);
     for (let i = 0; i < 5; i++) {
       await outboxRow('old-completed', { dispatchedAt: hoursAgo(300), completedAt: hoursAgo(200) });
     }
@@ -66,7 +85,7 @@ describe('retention', function () {
     });
     const result = await retention.runOnce();
 
-    expect(result).to.deep.equal({ outbox: 5, inbox: 3 });
+    expect(result).to.deep.equal({ outbox: 5, inbox: 3, webhookDeliveries: 3 });
     const outboxLeft = await tdb.db.select().from(outbox).orderBy(asc(outbox.id));
     expect(outboxLeft.map((r) => r.eventType)).to.deep.equal([
       'recent-completed',
@@ -79,6 +98,8 @@ describe('retention', function () {
       'recent-processed',
       'old-unprocessed',
     ]);
-    expect(await retention.runOnce()).to.deep.equal({ outbox: 0, inbox: 0 });
+    const attemptsLeft = await tdb.db.select().from(webhookDeliveries);
+    expect(attemptsLeft.map((r) => r.eventType)).to.deep.equal(['recent-attempt']);
+    expect(await retention.runOnce()).to.deep.equal({ outbox: 0, inbox: 0, webhookDeliveries: 0 });
   });
 });

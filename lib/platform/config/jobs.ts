@@ -43,6 +43,7 @@ export const jobs = {
       refunds: concurrency('REFUNDS_CONCURRENCY', 8, 'refunds'),
       cancellations: concurrency('CANCELLATIONS_CONCURRENCY', 8, 'cancellations'),
       'payment-checks': concurrency('PAYMENT_CHECKS_CONCURRENCY', 8, 'payment-checks'),
+      webhooks: concurrency('WEBHOOKS_CONCURRENCY', 16, 'webhooks'),
     },
     relayBatchSize: variable({
       env: 'OUTBOX_RELAY_BATCH_SIZE',

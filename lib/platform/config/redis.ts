@@ -67,6 +67,7 @@ export const redis = {
       refunds: shards('QUEUE_SHARDS_REFUNDS', 'refunds'),
       cancellations: shards('QUEUE_SHARDS_CANCELLATIONS', 'cancellations'),
       'payment-checks': shards('QUEUE_SHARDS_PAYMENT_CHECKS', 'payment-checks'),
+      webhooks: shards('QUEUE_SHARDS_WEBHOOKS', 'webhooks'),
     },
   },
 };
