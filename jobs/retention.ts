@@ -1,7 +1,7 @@
 import type { Db } from '../db/client.js';
 import { deleteProcessedInbox } from '../db/inbox.js';
 import { deleteCompletedOutbox } from '../db/outbox/rows.js';
-import { deleteOldWebhookDeliveries } from '../db/webhook-subscriptions.js';
+import { deleteOldWebhookDeliveries } from '../db/webhook-deliveries.js';
 import type { Logger } from '../lib/platform/logger.js';
 import { pause, periodic } from './periodic.js';
 

@@ -49,8 +49,11 @@ export function outboxInsertText(trace: string, rows: string, onlyIf?: string): 
     returning id`;
 }
 
-/** now() as the API writes a time (Date.toISOString: UTC, milliseconds, truncated as pg reads). */
-const NOW_ISO = `to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+/**
+ * now() as the API writes a time (Date.toISOString: UTC, milliseconds, truncated as pg reads).
+ * The colons are quoted text of the format: pgbench (scripts/bench) would read `:MI` as a variable.
+ */
+const NOW_ISO = `to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24":"MI":"SS.MS"Z"')`;
 
 /**
  * The rows of outboxParams's JSON parameter (`rows` names it) as a table `v`, for a FROM clause:

@@ -1,10 +1,9 @@
 import { DelayedError } from 'bullmq';
 import type { Db } from '../../db/client.js';
+import { recordDeliveryAttempt, type DeliveryAttempt } from '../../db/webhook-deliveries.js';
 import {
   disableWebhookSubscription,
-  recordDeliveryAttempt,
   webhookDeliveryContext,
-  type DeliveryAttempt,
 } from '../../db/webhook-subscriptions.js';
 import { SubscriberUnavailableError, type SubscribersClient } from '../../lib/peers/subscribers.js';
 import { retryDelay, type RetryPolicy } from '../outbox/retry-policy.js';

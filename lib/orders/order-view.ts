@@ -7,7 +7,24 @@ import type { OrderRow } from '../../db/schema.js';
  */
 export type OrderView = ReturnType<typeof orderView>;
 
-export function orderView(order: OrderRow) {
+/** What of a stored order clients see. */
+export type ShownOrder = Pick<
+  OrderRow,
+  | 'id'
+  | 'userId'
+  | 'itemId'
+  | 'quantity'
+  | 'unitPrice'
+  | 'amount'
+  | 'status'
+  | 'shipmentId'
+  | 'refundStatus'
+  | 'cancelRequestedAt'
+  | 'createdAt'
+  | 'updatedAt'
+>;
+
+export function orderView(order: ShownOrder) {
   return {
     id: order.id,
     user_id: order.userId,

@@ -20,9 +20,10 @@ export function createdWebhook(
     shipmentId: null,
     refundStatus: null,
     cancelRequestedAt: null,
+    // Set by the INSERT's now(): replaced below.
     createdAt: new Date(0),
     updatedAt: new Date(0),
-  } as OrderRow);
+  });
   return orderWebhook('order.created', order.id, {
     ...view,
     created_at: WEBHOOK_NOW,

@@ -131,7 +131,9 @@ export function createSubscribersClient(options: SubscribersOptions): Subscriber
           : `unreachable (${reasonOf(err)})`;
         return {
           kind: 'unreachable',
-          error: new SubscriberUnavailableError(message, { cause: err, timedOut }),
+          // No `cause`: node-fetch's error names the URL, which may carry a client's token, and
+          // logs and Bull Board show an error's causes.
+          error: new SubscriberUnavailableError(message, { timedOut }),
           latencyMs: elapsed(),
         };
       }

@@ -12,6 +12,7 @@ import type { Db } from '../../db/client.js';
 import { insertNewOrder, type NewOrder } from '../../db/orders.js';
 import { multiplyMoney } from '../../lib/domain/money.js';
 import { notification, paymentRequested } from '../../db/outbox/events.js';
+import { createdWebhook } from '../../lib/orders/order-webhooks.js';
 import { DEMO_ITEMS } from '../peers/catalog.js';
 
 export interface IntakeStatement {
@@ -52,6 +53,8 @@ export async function captureIntakeStatement(order: NewOrder = templateOrder()) 
   await insertNewOrder(recorder, order, 'order created', [
     paymentRequested(order),
     notification(order, 'order.created', `Order ${order.id} for 2 × ${ITEM.name} created`),
+    // As intake sends it: the order.created template, which meets no subscription in the bench.
+    createdWebhook(order),
   ]);
   if (!captured) throw new Error('db/orders.ts insertNewOrder did not run a statement');
   const { sql, params } = new PgDialect().sqlToQuery(captured);

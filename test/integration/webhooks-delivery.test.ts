@@ -2,9 +2,12 @@ import { expect } from 'chai';
 import { sql } from 'drizzle-orm';
 import { createHash, randomUUID } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { Webhook } from 'standardwebhooks';
 import { lockOrder } from '../../db/order-transitions.js';
+import { insertOutboxRows } from '../../db/outbox/rows.js';
 import { insertWebhookSubscription, type NewSubscription } from '../../db/webhook-subscriptions.js';
 import { startWorker, webhooksProcessorFor, type RunningWorker } from '../../jobs/start-worker.js';
 import { applyTransition } from '../../lib/orders/apply-transition.js';
@@ -401,6 +404,51 @@ webhookSuite('order webhooks: fan-out and delivery', {}, (h) => {
     ]);
   });
 
+  it('when an event is redelivered while a later one of the order is still failing, then the redelivery is not held back and is sent, with the original id and bytes', async () => {
+    const sub = await h.subscribe(await h.receiver([{ status: 200 }]), ['*']);
+    const orderId = String((await h.createOrder()).id);
+    await h.move(orderId, 'payment.succeeded');
+    await waitFor(async () => (await h.webhookRows(orderId)).every((r) => r.completed), {
+      what: 'both delivered',
+    });
+    sub.peer.script([{ status: 503 }]);
+    await h.move(orderId, 'order.shipped', { shipmentId: 'ship-3' });
+    await waitFor(async () => (await h.deliveries(sub.id)).some((d) => d.outcome === 'failed'), {
+      what: 'order.shipped failing',
+    });
+    sub.peer.script([{ status: 503, times: 1000 }, { status: 200 }]);
+    const paid = (await h.webhookRows(orderId)).find((r) => r.event_type === 'order.paid')!;
+    const sentBefore = forOrder(sub.peer, orderId).length;
+
+    // As the admin API redelivers: the original payload, a random key (db/outbox/rows.ts).
+    await h.api().db.db.transaction((tx) =>
+      insertOutboxRows(tx, [
+        {
+          queue: 'webhooks',
+          eventType: 'order.paid',
+          orderId,
+          idempotencyKey: randomUUID(),
+          payload: paid.payload as unknown as Record<string, unknown>,
+        },
+      ]),
+    );
+    await waitFor(
+      async () =>
+        forOrder(sub.peer, orderId)
+          .slice(sentBefore)
+          .some((r) => typeOf(r) === 'order.paid'),
+      { what: 'the redelivery sent while order.shipped still fails' },
+    );
+
+    const again = forOrder(sub.peer, orderId)
+      .slice(sentBefore)
+      .find((r) => typeOf(r) === 'order.paid')!;
+    expect(again.raw).to.equal(paid.payload.body);
+    expect(again.headers['webhook-id']).to.equal(paid.payload.message_id);
+    const shipped = (await h.webhookRows(orderId)).find((r) => r.event_type === 'order.shipped')!;
+    expect(shipped.completed).to.equal(false);
+  });
+
   it('when the secret was rotated less than its overlap ago, then each delivery carries two signatures, one verifying with each secret', async () => {
     const previous = newWebhookSecret();
     const sub = await h.subscribe(await h.receiver(), ['order.created'], {
@@ -429,6 +477,27 @@ webhookSuite('order webhooks: fan-out and delivery', {}, (h) => {
     const [e] = forOrder(expired.peer, orderId);
     expect(String(e!.headers['webhook-signature']).split(' ')).to.have.length(1);
   });
+  it('when the subscriber refuses connections, then the attempt is recorded failed and retried, and its error names the reason without the URL and its token', async () => {
+    // Not h.receiver(): the suite would close it again.
+    const closed = await startRecordingPeer();
+    const url = new URL('/hooks?token=s3cr3t-in-query', closed.url).toString();
+    await closed.close();
+    const sub = await h.subscribe(closed, ['order.created'], { url });
+
+    await h.createOrder();
+    await waitFor(async () => (await h.deliveries(sub.id)).length >= 2, {
+      what: 'two failed attempts',
+    });
+
+    const attempts = await h.deliveries(sub.id);
+    expect(attempts.slice(0, 2).map((d) => [d.attempt, d.outcome, d.status_code])).to.deep.equal([
+      [1, 'failed', null],
+      [2, 'failed', null],
+    ]);
+    expect(attempts[0]!.error).to.match(/ECONNREFUSED/);
+    expect(attempts[0]!.error).not.to.include('s3cr3t');
+    expect(attempts[0]!.error).not.to.include('/hooks');
+  });
 });
 
 webhookSuite('order webhooks: giving up', { JOB_RETRY_WINDOW_MS: '1500' }, (h) => {
@@ -450,7 +519,34 @@ webhookSuite('order webhooks: giving up', { JOB_RETRY_WINDOW_MS: '1500' }, (h) =
   });
 });
 
-describe('order webhooks: where a subscriber may be', () => {
+describe('order webhooks: the subscribers client', () => {
+  it('when the subscriber does not answer within the bound, then the delivery times out as retryable', async () => {
+    const silent = http.createServer(() => {
+      // Never answers: the client's bound must end the wait.
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = silent.address() as AddressInfo;
+      const client = createSubscribersClient({ timeoutMs: 200, allowPrivate: true });
+
+      const result = await client.deliver({
+        url: `http://127.0.0.1:${port}/hooks`,
+        secret: newWebhookSecret(),
+        messageId: 'msg_test',
+        body: '{}',
+      });
+
+      expect(result.kind).to.equal('unreachable');
+      if (result.kind !== 'unreachable') return;
+      expect(result.error.timedOut).to.equal(true);
+      expect(result.error.retriable).to.equal(true);
+      expect(result.latencyMs).to.be.at.least(150);
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
   it('when a name resolves to a loopback address and private URLs are not allowed, then the connection is refused and nothing is sent', async function () {
     const name = hostname();
     const addresses = await lookup(name, { all: true }).catch(() => []);
