@@ -100,6 +100,12 @@ export async function readLedger({ pool, peers, webhooks, orders }: LedgerInput)
   const problem = (text: string) => {
     if (ledger.problems.length < MAX_PROBLEMS) ledger.problems.push(text);
   };
+  // What waiting cannot undo ends the wait early (settledLedger), while the effects still on
+  // their way are lost for now: the lasting ones go first, so the list names why it ended.
+  const lasting: string[] = [];
+  const lastingProblem = (text: string) => {
+    if (lasting.length < MAX_PROBLEMS) lasting.push(text);
+  };
 
   const { rows } = await pool.query<{
     id: string;
@@ -148,10 +154,12 @@ export async function readLedger({ pool, peers, webhooks, orders }: LedgerInput)
         problem(`order ${order.id} (${order.expect}): ${what} seen ${seen}, expected ${want}`);
       } else if (seen > want && want > 0) {
         ledger.duplicatesApplied += seen - want;
-        problem(`order ${order.id}: ${what} applied ${seen} times (different idempotency keys)`);
+        lastingProblem(
+          `order ${order.id}: ${what} applied ${seen} times (different idempotency keys)`,
+        );
       } else if (seen > want) {
         ledger.unexpectedEffects += seen;
-        problem(`order ${order.id} (${order.expect}): ${what} should not have happened`);
+        lastingProblem(`order ${order.id} (${order.expect}): ${what} should not have happened`);
       }
     };
     count('payment', payments.length, expected.payments);
@@ -178,7 +186,7 @@ export async function readLedger({ pool, peers, webhooks, orders }: LedgerInput)
       for (const event of tally.lost) problem(`order ${order.id}: ${event} webhook not taken`);
       for (const { event, ids } of tally.appliedTwice) {
         ledger.duplicatesApplied += ids - 1;
-        problem(`order ${order.id}: ${event} webhook taken under ${ids} webhook-ids`);
+        lastingProblem(`order ${order.id}: ${event} webhook taken under ${ids} webhook-ids`);
       }
       ledger.webhooksForeign += tally.foreign.length;
       for (const event of tally.foreign) {
@@ -186,11 +194,13 @@ export async function readLedger({ pool, peers, webhooks, orders }: LedgerInput)
       }
       ledger.webhookSignaturesInvalid += tally.badSignatures;
       if (tally.badSignatures) {
-        problem(`order ${order.id}: ${tally.badSignatures} webhook signatures did not verify`);
+        lastingProblem(
+          `order ${order.id}: ${tally.badSignatures} webhook signatures did not verify`,
+        );
       }
       if (tally.outOfOrder) {
         ledger.webhooksOutOfOrder++;
-        problem(`order ${order.id}: webhooks taken as ${tally.arrived.join(' > ')}`);
+        lastingProblem(`order ${order.id}: webhooks taken as ${tally.arrived.join(' > ')}`);
       }
     }
   }
@@ -230,6 +240,7 @@ export async function readLedger({ pool, peers, webhooks, orders }: LedgerInput)
     }
   }
   if (ledger.unprocessedInbox) problem(`${ledger.unprocessedInbox} inbox rows unprocessed`);
+  ledger.problems = [...lasting, ...ledger.problems].slice(0, MAX_PROBLEMS);
   return ledger;
 }
 
