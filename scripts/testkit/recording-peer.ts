@@ -31,6 +31,10 @@ export interface RecordingPeer {
   readonly requests: RecordedRequest[];
   /** Replaces the script; counting starts again from its first step. */
   script(replies: PeerReply[]): void;
+  /** Stops listening (a connection is refused, as by a host whose server is down). */
+  refuseConnections(): Promise<void>;
+  /** Listens again on the same port. */
+  acceptConnections(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -99,7 +103,22 @@ export async function startRecordingPeer(
       res.end(payload);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const listen = (on: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(on, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  const stopListening = async () => {
+    if (!server.listening) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve, reject) =>
+      server.close((err) => (err ? reject(err) : resolve())),
+    );
+  };
+  await listen(0);
   const { port } = server.address() as AddressInfo;
 
   return {
@@ -109,11 +128,10 @@ export async function startRecordingPeer(
       steps = next;
       answered = 0;
     },
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve, reject) =>
-        server.close((err) => (err ? reject(err) : resolve())),
-      );
+    refuseConnections: stopListening,
+    async acceptConnections() {
+      if (!server.listening) await listen(port);
     },
+    close: stopListening,
   };
 }

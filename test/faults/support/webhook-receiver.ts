@@ -27,6 +27,10 @@ export interface WebhookReceiver {
   unattributed(): ReceivedDelivery[];
   /** Answers every request from now on with `status` (503 for an outage; 204 to take them). */
   answer(status: number): void;
+  /** Stops listening: deliveries meet a refused connection, as when the client's server is down. */
+  refuseConnections(): Promise<void>;
+  /** Listens again, on the same URL. */
+  acceptConnections(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -99,6 +103,8 @@ export async function startWebhookReceiver(pool: pg.Pool): Promise<WebhookReceiv
     forOrder: (orderId) => [...(byOrder.get(orderId) ?? [])],
     unattributed: () => all.filter((d) => d.orderId === undefined),
     answer: (status) => peer.script([{ status }]),
+    refuseConnections: () => peer.refuseConnections(),
+    acceptConnections: () => peer.acceptConnections(),
     close: () => peer.close(),
   };
 }
