@@ -14,6 +14,8 @@ export interface RecordedRequest {
   /** The body's text as sent (a signature covers these exact bytes). */
   raw: string;
   at: number;
+  /** What the peer answered it. */
+  status: number;
 }
 
 export interface PeerReply {
@@ -29,6 +31,10 @@ export interface RecordingPeer {
   readonly requests: RecordedRequest[];
   /** Replaces the script; counting starts again from its first step. */
   script(replies: PeerReply[]): void;
+  /** Stops listening (a connection is refused, as by a host whose server is down). */
+  refuseConnections(): Promise<void>;
+  /** Listens again on the same port. */
+  acceptConnections(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -39,8 +45,17 @@ export function requestsForOrder(peer: RecordingPeer, orderId: string): Recorded
   );
 }
 
+export interface RecordingPeerOptions {
+  /**
+   * Sees each request as it is recorded, before it is answered: for a check that holds only at
+   * arrival (a webhook signature's timestamp must be recent). It must not throw.
+   */
+  onRequest?: (request: RecordedRequest) => void;
+}
+
 export async function startRecordingPeer(
   replies: PeerReply[] = [{ status: 201 }],
+  { onRequest }: RecordingPeerOptions = {},
 ): Promise<RecordingPeer> {
   const requests: RecordedRequest[] = [];
   let steps: PeerReply[] = replies;
@@ -68,15 +83,18 @@ export async function startRecordingPeer(
       } catch {
         // Not JSON: keep the text as the recorded body.
       }
-      requests.push({
+      const reply = nextReply();
+      const recorded: RecordedRequest = {
         method: req.method ?? '',
         path: req.url ?? '',
         headers: req.headers,
         body,
         raw: text,
         at: Date.now(),
-      });
-      const reply = nextReply();
+        status: reply.status,
+      };
+      requests.push(recorded);
+      onRequest?.(recorded);
       const payload = reply.body === undefined ? '' : JSON.stringify(reply.body);
       res.writeHead(reply.status, {
         ...(payload ? { 'content-type': 'application/json' } : {}),
@@ -85,7 +103,22 @@ export async function startRecordingPeer(
       res.end(payload);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const listen = (on: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(on, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  const stopListening = async () => {
+    if (!server.listening) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve, reject) =>
+      server.close((err) => (err ? reject(err) : resolve())),
+    );
+  };
+  await listen(0);
   const { port } = server.address() as AddressInfo;
 
   return {
@@ -95,11 +128,10 @@ export async function startRecordingPeer(
       steps = next;
       answered = 0;
     },
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve, reject) =>
-        server.close((err) => (err ? reject(err) : resolve())),
-      );
+    refuseConnections: stopListening,
+    async acceptConnections() {
+      if (!server.listening) await listen(port);
     },
+    close: stopListening,
   };
 }

@@ -218,6 +218,7 @@ const restored = scenario({
     const callbackLost = await readLedger({
       pool: sys.db.pool,
       peers: sys.peers,
+      webhooks: sys.webhooks,
       orders: callbackAfter,
     });
 

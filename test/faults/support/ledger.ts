@@ -11,12 +11,19 @@
  *   (different keys got through), and a repeat of a key the peer already had is a duplicate
  *   delivered (harmless, counted by the peer, reported here), even when the peer answers it
  *   with its outcome again (a payment's callback, a shipping answer): that is one effect.
+ * - Webhook deliveries, per order, when the scenario's receiver is subscribed (webhook-ledger.ts):
+ *   one per event the order's history implies, after deduplication by webhook-id, counted like
+ *   the peers' effects (lost, applied twice under two ids, repeats as duplicates delivered); and
+ *   beside those, none the history does not imply, every signature valid, and the events taken in
+ *   the order of the history.
  * - The database is quiet: no outbox row open or failed, no inbox row unprocessed.
  */
 import type pg from 'pg';
 import type { Peers } from '../../../scripts/peers/index.js';
 import { waitFor } from '../../../scripts/testkit/wait.js';
 import type { AcceptedOrder, Expectation } from './load.js';
+import { tallyWebhooks } from './webhook-ledger.js';
+import type { WebhookReceiver } from './webhook-receiver.js';
 
 const PATHS: Record<Expectation, string[]> = {
   shipped: ['new', 'paid', 'shipped'],
@@ -36,13 +43,25 @@ const NOTIFICATIONS: Record<Expectation, string[]> = {
 export interface Ledger {
   orders: number;
   finalStatesCorrect: number;
-  /** Effects the accepted orders should have had at the peers. */
+  /** Effects the accepted orders should have had at the peers (webhook deliveries included). */
   effects: number;
+  /** Of them, webhook deliveries owed to the subscriber (0 when none is subscribed). */
+  webhooks: number;
   effectsLost: number;
   duplicatesDelivered: number;
   duplicatesApplied: number;
   /** Effects an order should not have had at all (a shipment of an unpaid order, say). */
   unexpectedEffects: number;
+  /**
+   * Webhook deliveries taken of events an order's history does not imply, or of no order event.
+   * Apart from unexpectedEffects because it can heal: after a database restore an order may
+   * have to reach again the state whose event was already delivered.
+   */
+  webhooksForeign: number;
+  /** Webhook requests whose signature did not verify. */
+  webhookSignaturesInvalid: number;
+  /** Orders whose webhook events were taken in another order than their history's. */
+  webhooksOutOfOrder: number;
   openOutbox: number;
   failedOutbox: number;
   unprocessedInbox: number;
@@ -53,20 +72,26 @@ export interface Ledger {
 export interface LedgerInput {
   pool: pg.Pool;
   peers: Pick<Peers, 'payments' | 'notifications' | 'shipping'>;
+  /** The scenario's subscribed receiver; null when it subscribed none (nothing to count). */
+  webhooks: Pick<WebhookReceiver, 'forOrder' | 'unattributed'> | null;
   orders: AcceptedOrder[];
 }
 
 const MAX_PROBLEMS = 20;
 
-export async function readLedger({ pool, peers, orders }: LedgerInput): Promise<Ledger> {
+export async function readLedger({ pool, peers, webhooks, orders }: LedgerInput): Promise<Ledger> {
   const ledger: Ledger = {
     orders: orders.length,
     finalStatesCorrect: 0,
     effects: 0,
+    webhooks: 0,
     effectsLost: 0,
     duplicatesDelivered: 0,
     duplicatesApplied: 0,
     unexpectedEffects: 0,
+    webhooksForeign: 0,
+    webhookSignaturesInvalid: 0,
+    webhooksOutOfOrder: 0,
     openOutbox: 0,
     failedOutbox: 0,
     unprocessedInbox: 0,
@@ -75,11 +100,24 @@ export async function readLedger({ pool, peers, orders }: LedgerInput): Promise<
   const problem = (text: string) => {
     if (ledger.problems.length < MAX_PROBLEMS) ledger.problems.push(text);
   };
+  // What waiting cannot undo ends the wait early (settledLedger), while the effects still on
+  // their way are lost for now: the lasting ones go first, so the list names why it ended.
+  const lasting: string[] = [];
+  const lastingProblem = (text: string) => {
+    if (lasting.length < MAX_PROBLEMS) lasting.push(text);
+  };
 
-  const { rows } = await pool.query<{ id: string; status: string; history: string[] }>(
+  const { rows } = await pool.query<{
+    id: string;
+    status: string;
+    history: string[];
+    refunds: Array<string | null>;
+  }>(
     `select o.id, o.status,
             array(select h.status from order_status_history h where h.order_id = o.id order by h.id)
-              as history
+              as history,
+            array(select h.refund_status from order_status_history h where h.order_id = o.id
+                   order by h.id) as refunds
        from orders o where o.id = any($1::uuid[])`,
     [orders.map((o) => o.id)],
   );
@@ -116,10 +154,12 @@ export async function readLedger({ pool, peers, orders }: LedgerInput): Promise<
         problem(`order ${order.id} (${order.expect}): ${what} seen ${seen}, expected ${want}`);
       } else if (seen > want && want > 0) {
         ledger.duplicatesApplied += seen - want;
-        problem(`order ${order.id}: ${what} applied ${seen} times (different idempotency keys)`);
+        lastingProblem(
+          `order ${order.id}: ${what} applied ${seen} times (different idempotency keys)`,
+        );
       } else if (seen > want) {
         ledger.unexpectedEffects += seen;
-        problem(`order ${order.id} (${order.expect}): ${what} should not have happened`);
+        lastingProblem(`order ${order.id} (${order.expect}): ${what} should not have happened`);
       }
     };
     count('payment', payments.length, expected.payments);
@@ -132,6 +172,44 @@ export async function readLedger({ pool, peers, orders }: LedgerInput): Promise<
     for (const [event, seen] of events) {
       if (!expected.notifications.includes(event)) count(`${event} notification`, seen, 0);
     }
+
+    if (webhooks && row) {
+      const history = row.history.map((status, i) => ({
+        status,
+        refundStatus: row.refunds[i] ?? null,
+      }));
+      const tally = tallyWebhooks(history, webhooks.forOrder(order.id));
+      ledger.effects += tally.expected;
+      ledger.webhooks += tally.expected;
+      ledger.duplicatesDelivered += tally.duplicates;
+      ledger.effectsLost += tally.lost.length;
+      for (const event of tally.lost) problem(`order ${order.id}: ${event} webhook not taken`);
+      for (const { event, ids } of tally.appliedTwice) {
+        ledger.duplicatesApplied += ids - 1;
+        lastingProblem(`order ${order.id}: ${event} webhook taken under ${ids} webhook-ids`);
+      }
+      ledger.webhooksForeign += tally.foreign.length;
+      for (const event of tally.foreign) {
+        problem(`order ${order.id} (history ${row.history.join(' > ')}): ${event} webhook taken`);
+      }
+      ledger.webhookSignaturesInvalid += tally.badSignatures;
+      if (tally.badSignatures) {
+        lastingProblem(
+          `order ${order.id}: ${tally.badSignatures} webhook signatures did not verify`,
+        );
+      }
+      if (tally.outOfOrder) {
+        ledger.webhooksOutOfOrder++;
+        lastingProblem(`order ${order.id}: webhooks taken as ${tally.arrived.join(' > ')}`);
+      }
+    }
+  }
+
+  if (webhooks) {
+    const strays = webhooks.unattributed();
+    ledger.webhookSignaturesInvalid += strays.filter((d) => d.signatureProblem).length;
+    ledger.webhooksForeign += strays.filter((d) => d.status >= 200 && d.status < 300).length;
+    if (strays.length) problem(`${strays.length} webhook requests named no order`);
   }
 
   const { rows: quiet } = await pool.query<{ open: number; failed: number; inbox: number }>(
@@ -162,6 +240,7 @@ export async function readLedger({ pool, peers, orders }: LedgerInput): Promise<
     }
   }
   if (ledger.unprocessedInbox) problem(`${ledger.unprocessedInbox} inbox rows unprocessed`);
+  ledger.problems = [...lasting, ...ledger.problems].slice(0, MAX_PROBLEMS);
   return ledger;
 }
 
@@ -173,6 +252,9 @@ export function cleanConditions(l: Ledger): Array<[name: string, actual: number,
     ['effects lost', l.effectsLost, 0],
     ['duplicates applied', l.duplicatesApplied, 0],
     ['unexpected effects', l.unexpectedEffects, 0],
+    ['webhooks not implied by the history', l.webhooksForeign, 0],
+    ['webhook signatures invalid', l.webhookSignaturesInvalid, 0],
+    ['orders with webhooks out of order', l.webhooksOutOfOrder, 0],
     ['open outbox rows', l.openOutbox, 0],
     ['failed outbox rows', l.failedOutbox, 0],
     ['unprocessed inbox rows', l.unprocessedInbox, 0],
@@ -184,17 +266,25 @@ export function isClean(l: Ledger): boolean {
   return cleanConditions(l).every(([, actual, wanted]) => actual === wanted);
 }
 
+/** What no amount of waiting undoes: a second key applied, an effect that should never have
+ * been, a delivery signed wrongly or taken out of order. */
+function lastingFaults(l: Ledger): number {
+  return (
+    l.duplicatesApplied + l.unexpectedEffects + l.webhookSignaturesInvalid + l.webhooksOutOfOrder
+  );
+}
+
 /**
  * Waits until the ledger is clean (the system has settled), then returns it; after `timeoutMs`,
- * or as soon as an effect was applied twice (waiting cannot undo that), returns it as it is, for
- * the scenario to fail on with its problems named.
+ * or as soon as the ledger shows a lasting fault (an effect applied twice, say: waiting cannot undo
+ * it), returns it as it is, for the scenario to fail on with its problems named.
  */
 export async function settledLedger(input: LedgerInput, timeoutMs: number): Promise<Ledger> {
   let last: Ledger | undefined;
   await waitFor(
     async () => {
       last = await readLedger(input).catch(() => undefined);
-      if (last && (last.duplicatesApplied > 0 || last.unexpectedEffects > 0)) return true;
+      if (last && lastingFaults(last) > 0) return true;
       return last !== undefined && isClean(last);
     },
     { timeoutMs, intervalMs: 1000, what: 'the ledger to balance' },

@@ -1,11 +1,14 @@
 /**
- * Runs the fault scenarios side by side so the suite fits CI's 10 minutes: scenario 5 alone waits
- * out a 5-minute outage, and the others run meanwhile. Each test file registers its scenario when
- * it is loaded; the first test to ask for an outcome starts them all, longest first, at most
- * FAULTS_CONCURRENCY at a time (3: scenario 5 mostly waits, and the other two lanes share the rest;
- * all together use well under the machine's two cores), then those marked `alone` one by one;
- * each test then awaits its own scenario's outcome and asserts on it. Scenarios never share a database, a Redis prefix or
- * Kafka topics, so running together changes only their timing.
+ * Runs the fault scenarios side by side so the suite stays short: scenario 5 waits out a 5-minute
+ * outage and scenario 14 a 10-minute one, and the others run meanwhile. Each test file registers
+ * its scenario when it is loaded; the first test to ask for an outcome starts them all, longest
+ * first, at most FAULTS_CONCURRENCY at a time (3: scenario 5 mostly waits, and the other two lanes
+ * share the rest; all together use well under the machine's two cores), then those marked `alone`
+ * one by one; each test then awaits its own scenario's outcome and asserts on it. A scenario that
+ * declares itself quiet (`ctx.quiet()`: from then on it only waits, sending nothing) gives its lane
+ * back and finishes beside the others, and the `alone` ones may run beside it: scenario 14 sits
+ * out most of its outage that way instead of holding a lane for 10 minutes. Scenarios never share
+ * a database, a Redis prefix or Kafka topics, so running together changes only their timing.
  *
  * Random choices (which process to kill, when) come from one seeded generator per scenario:
  * FAULTS_SEED replays a run; the seed used is printed with the summary.
@@ -26,6 +29,11 @@ export interface ScenarioContext {
   dir: string;
   /** Registers a clean-up; they run last-first when the scenario ends, whatever happened. */
   defer(cleanUp: () => Promise<unknown> | unknown): void;
+  /**
+   * From now on the scenario only waits (sends no load; its system does little but retry): its
+   * lane takes the next scenario, and the `alone` ones need not wait for it to end.
+   */
+  quiet(): void;
 }
 
 export interface ScenarioOutcome {
@@ -86,7 +94,7 @@ function seeded(seed: number): () => number {
   };
 }
 
-async function runOne(entry: Entry, index: number): Promise<void> {
+async function runOne(entry: Entry, index: number, quiet: () => void): Promise<void> {
   const { spec } = entry;
   const startedAt = Date.now();
   const dir = await mkdtemp(path.join(tmpdir(), `faults-${index}-`));
@@ -100,6 +108,10 @@ async function runOne(entry: Entry, index: number): Promise<void> {
         `  [faults ${spec.id} +${((Date.now() - startedAt) / 1000).toFixed(1)}s] ${message}\n`,
       ),
     defer: (cleanUp) => void cleanUps.push(cleanUp),
+    quiet() {
+      ctx.log('quiet from now on: its lane goes to the next scenario');
+      quiet();
+    },
   };
   ctx.log(`started (logs in ${dir})`);
   await entry.settle(async () => {
@@ -125,24 +137,52 @@ async function runOne(entry: Entry, index: number): Promise<void> {
   });
 }
 
+/**
+ * Runs `items` in order, at most `lanes` at a time, and resolves once each has finished or freed
+ * its lane (`laneFree`, its quiet()); a run that frees its lane goes on beside the next. A run
+ * that fails breaks the whole, and is reported even when its lane was already freed.
+ */
+export async function runInLanes<T>(
+  items: T[],
+  lanes: number,
+  run: (item: T, laneFree: () => void) => Promise<void>,
+  onBroken: (item: T, err: unknown) => void = () => undefined,
+): Promise<void> {
+  const queue = [...items];
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
+        const current = item;
+        await new Promise<void>((laneFree, broke) => {
+          run(current, laneFree).then(laneFree, (err: unknown) => {
+            onBroken(current, err);
+            broke(err);
+          });
+        });
+      }
+    }),
+  );
+}
+
 function startAll(): void {
   if (started) return;
   started = true;
   const all = entries
     .map((entry, index) => ({ entry, index }))
     .sort((a, b) => b.entry.spec.expectedSeconds - a.entry.spec.expectedSeconds);
-  const queue = all.filter(({ entry }) => !entry.spec.alone);
   const lanes = Math.max(1, Number(process.env.FAULTS_CONCURRENCY ?? DEFAULT_CONCURRENCY));
   void (async () => {
-    await Promise.all(
-      Array.from({ length: lanes }, async () => {
-        for (let next = queue.shift(); next; next = queue.shift()) {
-          await runOne(next.entry, next.index);
-        }
-      }),
+    await runInLanes(
+      all.filter(({ entry }) => !entry.spec.alone),
+      lanes,
+      ({ entry, index }, laneFree) => runOne(entry, index, laneFree),
+      // After quiet() nobody awaits the lane: the failure must still be heard.
+      ({ entry }, err) =>
+        process.stderr.write(`  [faults ${entry.spec.id}] broke: ${String(err)}\n`),
     );
     for (const { entry, index } of all.filter(({ entry }) => entry.spec.alone)) {
-      await runOne(entry, index);
+      // Nothing runs after it in its turn, so going quiet frees nothing.
+      await runOne(entry, index, () => undefined);
     }
   })();
 }

@@ -2,7 +2,8 @@
  * One scenario's whole system: its own database (on the run's Postgres or a private server), its
  * own Redis (a prefix on the run's Redis, or a private server), its own Kafka topics and groups
  * (on the run's Apache Kafka, or brokers it brought), the four development peers in this process,
- * and the service's three processes as children, configured through their environment only.
+ * a client system subscribed to every order event (webhook-receiver.ts), and the service's three
+ * processes as children, configured through their environment only.
  */
 import path from 'node:path';
 import { silentLogger } from '../../../lib/platform/logger.js';
@@ -22,12 +23,19 @@ import type { AcceptedOrder, LoadOptions, LoadRun } from './load.js';
 import { sendOrders } from './load.js';
 import type { ScenarioContext } from './schedule.js';
 import { createService, type Service } from './service.js';
+import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
 import { storesEnv } from '../../support/api.js';
 
 export const ADMIN = { user: 'ops', password: 'faults-admin-pw' };
 export const ADMIN_HEADERS = {
   authorization: `Basic ${Buffer.from(`${ADMIN.user}:${ADMIN.password}`).toString('base64')}`,
 };
+
+/**
+ * FAULTS_WEBHOOKS=off runs the scenarios without the webhook subscriber, so without its
+ * deliveries in the ledger (to compare a run's time with one before webhooks); on by default.
+ */
+export const WEBHOOKS_IN_LEDGER = process.env.FAULTS_WEBHOOKS !== 'off';
 
 export interface FaultSystemOptions {
   /** Admin URL of a private Postgres; the run's Postgres when absent. */
@@ -45,6 +53,11 @@ export interface FaultSystemOptions {
   kafkaBrokers?: string[];
   /** Variables for the service's processes, over the suite's defaults. */
   env?: Record<string, string>;
+  /**
+   * Subscribe the suite's webhook receiver to every event before any order exists, and count its
+   * deliveries in the ledger. @defaultValue WEBHOOKS_IN_LEDGER
+   */
+  webhooks?: boolean;
   /** Options for the development peers (Shipping's Kafka settings are filled in). */
   peers?: Omit<PeersOptions, 'shipping'> & { shipping?: Partial<PeersOptions['shipping']> };
 }
@@ -54,6 +67,8 @@ export interface FaultSystem {
   /** PgBouncer in front of the database, when asked for. */
   pgbouncer?: TestPgBouncer;
   peers: Peers;
+  /** The client system subscribed to every order event; null when the run left it out. */
+  webhooks: WebhookReceiver | null;
   service: Service;
   /** The web process's base URL (its port is fixed, so restarts keep it). */
   url: string;
@@ -137,6 +152,11 @@ export async function startFaultSystem(
     },
   });
   ctx.defer(() => peers.stop());
+  let webhooks: WebhookReceiver | null = null;
+  if (options.webhooks ?? WEBHOOKS_IN_LEDGER) {
+    webhooks = await startWebhookReceiver(db.pool);
+    ctx.defer(() => webhooks?.close());
+  }
 
   const env: Record<string, string> = {
     NODE_ENV: 'production',
@@ -155,6 +175,8 @@ export async function startFaultSystem(
     ADMIN_USER: ADMIN.user,
     ADMIN_PASSWORD: ADMIN.password,
     SHUTDOWN_TIMEOUT_MS: '10000',
+    // The receiver listens on loopback, which production refuses to deliver to.
+    WEBHOOK_ALLOW_PRIVATE_URLS: 'true',
     ...options.env,
   };
   const service = createService(
@@ -166,11 +188,12 @@ export async function startFaultSystem(
   ctx.log('service ready (web, worker, consumer)');
 
   const ledger = (orders: AcceptedOrder[], timeoutMs: number) =>
-    settledLedger({ pool: db.pool, peers, orders }, timeoutMs);
+    settledLedger({ pool: db.pool, peers, webhooks, orders }, timeoutMs);
   return {
     db,
     pgbouncer,
     peers,
+    webhooks,
     service,
     url,
     env,
