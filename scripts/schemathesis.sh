@@ -46,7 +46,7 @@ trap stop_target EXIT
 trap "exit 130" INT TERM
 
 # The admin operations (webhook subscriptions) need credentials: fresh ones for each run, given to
-# the target and to `st run --auth`.
+# the target and to `st run` (through test/schemathesis/schemathesis.toml's [auth.openapi]).
 admin_user=schemathesis
 admin_password=$(od -An -N18 -tx1 /dev/urandom | tr -d ' \n')
 ADMIN_USER="$admin_user" ADMIN_PASSWORD="$admin_password" \
@@ -66,10 +66,9 @@ mkdir -p "$report_dir"
 st_log="${report_dir}/schemathesis.log"
 # Run from the report directory: schemathesis keeps what `st replay <id>` needs in ./.schemathesis.
 # `timeout` is the hard stop; --max-time lets schemathesis end its phases by itself before it.
-(cd "$report_dir" && timeout --signal=INT "$((max_time + 60))" \
+(cd "$report_dir" && ST_ADMIN_USER="$admin_user" ST_ADMIN_PASSWORD="$admin_password" timeout --signal=INT "$((max_time + 60))" \
   "$venv/bin/st" --config-file "${config}" run "${url}/api/openapi.json" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance,negative_data_rejection \
-  --auth "${admin_user}:${admin_password}" \
   --max-examples "$max_examples" \
   --max-time "$max_time" \
   --request-timeout 10 \
