@@ -39,6 +39,9 @@ const attemptColumns = `(subscription_id, outbox_id, message_id, order_id, event
      outcome, status_code, error, latency_ms, response_excerpt)`;
 
 // A deleted subscription's attempt is not recorded: its deliveries went with it (on delete cascade).
+// FOR KEY SHARE reads the subscription as it is now, waiting for a delete in progress: a plain read
+// would see the row a concurrent delete just removed, and the foreign key would refuse the insert
+// (23503), failing the job for good over a subscription deleted mid-delivery.
 const attemptRecorded = (complete: boolean) =>
   statement<{ recorded: number; disabled: number }>(
     complete ? 'webhook_attempt_recorded_completed' : 'webhook_attempt_recorded',
@@ -46,6 +49,7 @@ const attemptRecorded = (complete: boolean) =>
        insert into webhook_deliveries ${attemptColumns}
        select s.id, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
        from webhook_subscriptions s where s.id = $1
+       for key share
        returning id
      ), off as (
        update webhook_subscriptions
