@@ -32,6 +32,8 @@ export interface E2EOptions {
   redisUrl: string;
   /** The bench database: Postgres's CPU and statistics count only its processes (see cpu.ts). */
   database: string;
+  /** The service's Postgres round trips so far (see pg-round-trips.ts). */
+  pgRoundTrips?: () => Promise<number | undefined>;
 }
 
 export interface E2ERun {
@@ -94,7 +96,12 @@ export async function runSteady(
 ): Promise<E2ERun> {
   const agent = keepAliveAgent(64);
   try {
-    const storesBefore = await readStoreCounts(options.redisUrl, options.pool, options.database);
+    const storesBefore = await readStoreCounts(
+      options.redisUrl,
+      options.pool,
+      options.database,
+      options.pgRoundTrips,
+    );
     const cpu = cpuSnapshot(options.pids, options.database);
     const t0 = performance.now();
     const sends: Promise<PostResult>[] = [];
@@ -130,7 +137,12 @@ export async function runBurst(
         fetchHealth(agent, options.apiUrl).catch(() => undefined),
       ),
     );
-    const storesBefore = await readStoreCounts(options.redisUrl, options.pool, options.database);
+    const storesBefore = await readStoreCounts(
+      options.redisUrl,
+      options.pool,
+      options.database,
+      options.pgRoundTrips,
+    );
     const cpu = cpuSnapshot(options.pids, options.database);
     const t0 = performance.now();
     const results: PostResult[] = [];
@@ -178,7 +190,12 @@ async function finish(
   const final = await waitFinal(options, ids);
   const seconds = (performance.now() - t0) / 1000;
   const cpu = cpuSince(cpuBefore, cpuSnapshot(options.pids, options.database));
-  const storesAfter = await readStoreCounts(options.redisUrl, options.pool, options.database);
+  const storesAfter = await readStoreCounts(
+    options.redisUrl,
+    options.pool,
+    options.database,
+    options.pgRoundTrips,
+  );
   const timings = await orderTimings(options.pool, ids);
   const sentAt = new Map(created.map((r) => [r.orderId!, r.sentAt]));
 

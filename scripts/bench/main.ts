@@ -42,12 +42,15 @@ import { createCleanup } from './cleanup.js';
 import { cpuSince, cpuSnapshot } from './cpu.js';
 import { runIntake } from './intake.js';
 import { runNoopFloor } from './noop-floor.js';
+import { roundTripCounter } from './pg-round-trips.js';
 import { runRelayBench } from './relay.js';
+import { formatRuns, repeatRuns, summarizeRuns } from './runs.js';
 import {
   formatJson,
   formatText,
   type BenchResults,
   type CapacityStep,
+  type EfficiencyResults,
   type SustainedResults,
 } from './report.js';
 import { sendingPeriod, startSampler, waitIdle, type Samples } from './sampler.js';
@@ -64,7 +67,7 @@ const HELP = `Usage: npm run bench -- [options]
                      gives both
   --in-process       run the service with scripts/dev.ts's startDev in this process
                      (default: web, worker and consumer as separate processes)
-  --steps <list>     capacity steps, orders per second, increasing (default 10,20,40,60,80,120;
+  --steps <list>     capacity steps, orders per second, increasing (default 10,20,40,60,80,100,120,160;
                      quick 10,30,60,120); stepping stops after the first failing step
   --step-seconds <n> seconds each step sends for (default 10; quick 3)
   --burst <n>        orders in the burst (default 1000; quick 200)
@@ -79,6 +82,9 @@ const HELP = `Usage: npm run bench -- [options]
   --profile          write V8 CPU profiles of the service processes (kept; the path is printed)
   --sources          run web, worker and consumer from the TypeScript sources through tsx
                      (default: \`npm run build\` first, then dist/ exactly as the Procfile runs it)
+  --runs <n>         the whole benchmark n times, each in a process of its own, then every
+                     target's figure per run with the median, min and max (the JSON gains
+                     \`runs\`, \`figures\` and \`spread\`)
   --help
 
 A step passes when every POST is answered 201, every order ships, POST → shipped p99 ≤ 250 ms and
@@ -175,7 +181,7 @@ function plan(argv: string[]): Plan | undefined {
       ? parseSteps(values.steps)
       : quick
         ? [10, 30, 60, 120]
-        : [10, 20, 40, 60, 80, 120],
+        : [10, 20, 40, 60, 80, 100, 120, 160],
     stepSeconds: positive('step-seconds', values['step-seconds'], quick ? 3 : 10, 300),
     stepSettleMs: quick ? 5000 : 10_000,
     idleTimeoutMs: quick ? 20_000 : 60_000,
@@ -211,7 +217,62 @@ function commit(): string | undefined {
   }
 }
 
+/** What the run cost the stores per created order (undefined where uncounted). */
+function perOrder(
+  run: E2ERun,
+): Pick<EfficiencyResults, 'redisCommandsPerOrder' | 'pgRoundTripsPerOrder'> {
+  const n = Math.max(1, run.created);
+  const trips = run.stores?.pgRoundTrips;
+  return {
+    redisCommandsPerOrder: run.stores ? run.stores.redisCommands / n : undefined,
+    pgRoundTripsPerOrder: trips === undefined ? undefined : trips / n,
+  };
+}
+
+/** `--runs n` (n > 1): the other options, run n times by repeatRuns. */
+async function mainRuns(argv: string[]): Promise<number | undefined> {
+  const { values, tokens } = parseArgs({
+    args: argv,
+    options: {
+      runs: { type: 'string' },
+      json: { type: 'boolean' },
+      'json-file': { type: 'string' },
+    },
+    strict: false,
+    tokens: true,
+  });
+  if (values.runs === undefined) return undefined;
+  const runs = positive('runs', values.runs as string, 1, 20);
+  const drop = new Set(['runs', 'json', 'json-file']);
+  const rest: string[] = [];
+  for (const t of tokens) {
+    if (t.kind === 'option' && drop.has(t.name)) continue;
+    if (t.kind === 'option')
+      rest.push(t.rawName, ...(t.value === undefined || t.inlineValue ? [] : [t.value]));
+    else if (t.kind === 'positional') rest.push(t.value);
+  }
+  const dir = await mkdtemp(join(os.tmpdir(), 'order-bench-runs-'));
+  const asJson = values.json === true;
+  const results = await repeatRuns(
+    runs,
+    rest,
+    dir,
+    asJson ? process.stderr : process.stdout,
+    (line) => process.stderr.write(`· ${line}\n`),
+  );
+  const summary = summarizeRuns(results);
+  const file = values['json-file'];
+  if (typeof file === 'string') writeFileSync(file, `${JSON.stringify(summary, null, 2)}\n`);
+  process.stdout.write(`${asJson ? JSON.stringify(summary, null, 2) : formatRuns(summary)}\n`);
+  return results.some((r) => r.errors.length) ? 1 : 0;
+}
+
 async function main(): Promise<number> {
+  const repeated = await mainRuns(process.argv.slice(2)).catch((err: unknown) => {
+    process.stderr.write(`${(err as Error).message}\n`);
+    return 2;
+  });
+  if (repeated !== undefined) return repeated;
   let p: Plan | undefined;
   try {
     p = plan(process.argv.slice(2));
@@ -287,6 +348,7 @@ async function main(): Promise<number> {
         webProcesses: p.webProcesses,
         workerProcesses: p.workerProcesses,
         compiled,
+        roundTrips: roundTripCounter(resources.tmpDir),
       },
       cleanup,
     );
@@ -300,6 +362,7 @@ async function main(): Promise<number> {
       pids: { ...system.pids(), redis: redisPid },
       redisUrl: resources.redis.url,
       database: resources.database.name,
+      pgRoundTrips: system.pgRoundTrips,
     };
     const notes: string[] = [];
     results.meta.notes = notes;
@@ -467,6 +530,7 @@ async function main(): Promise<number> {
       idleCpuMsPerSecond,
       redisCpuMsPerJob:
         partsCpu.redis !== undefined && jobCount ? partsCpu.redis / jobCount : undefined,
+      ...perOrder(sustainedRun),
     };
     const noopPrefix = `${resources.redis.prefix.slice(0, -1)}-noop}`;
     cleanup.add(`Redis keys ${noopPrefix}:*`, () =>

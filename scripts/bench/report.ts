@@ -11,13 +11,17 @@ import type { StoreCost } from './store-counts.js';
 
 export const TARGETS = {
   /** 1. Capacity: the highest steady rate with every order final, p99 ≤ 250 ms, bounded backlog. */
-  capacityOrdersPerSecond: 60,
+  capacityOrdersPerSecond: 100,
   /** 1. POST → shipped, p99, at a step that passes. */
   e2eP99Ms: STEP_P99_MS,
   /** 2. CPU per order, every process counted. */
   cpuMsPerOrder: 25,
   /** 2. The worker's CPU per job, as a multiple of a no-op BullMQ job's. */
   workerCpuPerJobRatio: 3,
+  /** 2. Commands Redis ran per order (those inside BullMQ's Lua scripts included). */
+  redisCommandsPerOrder: 250,
+  /** 2. The service processes' Postgres round trips per order. */
+  pgRoundTripsPerOrder: 25,
   /** 3. Service intake as a share of what Postgres allows for the same transaction. */
   intakeRatio: 0.5,
   /** 4. Outbox commit → processor called, on an idle system. */
@@ -86,6 +90,10 @@ export interface EfficiencyResults extends Efficiency {
   idleCpuMsPerSecond?: Record<string, number>;
   /** Redis's CPU per service job over the same run (any client's). */
   redisCpuMsPerJob?: number;
+  /** Commands Redis ran per created order over the same run, Lua's included (any client's). */
+  redisCommandsPerOrder?: number;
+  /** Round trips to Postgres per created order over the same run, by the service's processes. */
+  pgRoundTripsPerOrder?: number;
   noopFloor?: Omit<NoopFloorResult, 'cpuMsPerJob' | 'cpu'>;
 }
 
@@ -189,6 +197,39 @@ export function verdicts(r: BenchResults): Verdict[] {
         `worker ${fmtMs(e.workerCpuMsPerJob ?? Number.NaN)}/job (${e.jobsPerOrder.toFixed(1)} ` +
         `jobs/order); no-op ${fmtMs(e.noopJobCpuMs?.node ?? Number.NaN)} Node + ` +
         `${fmtMs(e.noopJobCpuMs?.redis ?? Number.NaN)} Redis`,
+    });
+    const stores = r.e2e?.sustained?.stores;
+    out.push({
+      target: '2',
+      name: 'Redis commands per order (Lua included)',
+      measured: e.redisCommandsPerOrder ?? Number.NaN,
+      unit: '',
+      goal: `≤ ${TARGETS.redisCommandsPerOrder}`,
+      met: finite(e.redisCommandsPerOrder)
+        ? e.redisCommandsPerOrder <= TARGETS.redisCommandsPerOrder
+        : undefined,
+      detail: stores
+        ? stores.redisTop
+            .slice(0, 5)
+            .map(
+              (t) =>
+                `${t.command} ${(t.calls / Math.max(1, r.e2e!.sustained!.created)).toFixed(1)}`,
+            )
+            .join(', ')
+        : 'not counted',
+    });
+    out.push({
+      target: '2',
+      name: 'Postgres round trips per order (web, worker, consumer)',
+      measured: e.pgRoundTripsPerOrder ?? Number.NaN,
+      unit: '',
+      goal: `≤ ${TARGETS.pgRoundTripsPerOrder}`,
+      met: finite(e.pgRoundTripsPerOrder)
+        ? e.pgRoundTripsPerOrder <= TARGETS.pgRoundTripsPerOrder
+        : undefined,
+      detail: stores
+        ? `${(stores.pgTransactions / Math.max(1, r.e2e!.sustained!.created)).toFixed(1)} transactions per order`
+        : 'not counted',
     });
   }
   if (r.intake) {
@@ -641,7 +682,11 @@ export function storeCostLines(stores: StoreCost | undefined, orders: number): s
   return [
     `   per order, Redis: ${per(stores.redisCommands)} commands run, those inside Lua scripts ` +
       `included (${per(stores.redisScriptCalls, 1)} of them script calls); most: ${top}`,
-    `   per order, Postgres: ${per(stores.pgTransactions, 1)} transactions, ` +
+    `   per order, Postgres: ${
+      stores.pgRoundTrips === undefined
+        ? ''
+        : `${per(stores.pgRoundTrips, 1)} round trips by the service, `
+    }${per(stores.pgTransactions, 1)} transactions, ` +
       `${per(stores.pgRowWrites, 1)} row writes, ${(stores.walBytes / orders / 1024).toFixed(1)} kB of WAL ` +
       "(the bench's own polling included, a few queries a second)",
   ];

@@ -20,6 +20,8 @@ export interface StoreCounts {
   pgRowWrites: number;
   /** pg_current_wal_lsn() in bytes. */
   walBytes: number;
+  /** The service's round trips to Postgres (see pg-round-trips.ts); undefined when not counted. */
+  pgRoundTrips?: number;
 }
 
 export interface StoreCost {
@@ -32,6 +34,7 @@ export interface StoreCost {
   pgTransactions: number;
   pgRowWrites: number;
   walBytes: number;
+  pgRoundTrips?: number;
 }
 
 const SCRIPT_COMMANDS = new Set(['eval', 'evalsha', 'eval_ro', 'evalsha_ro', 'fcall', 'fcall_ro']);
@@ -47,6 +50,7 @@ export async function readStoreCounts(
   redisUrl: string,
   pool: pg.Pool,
   database: string,
+  pgRoundTrips?: () => Promise<number | undefined>,
 ): Promise<StoreCounts | undefined> {
   // No ready check: it would send an INFO of its own and skew the count.
   const redis = new Redis(redisUrl, {
@@ -71,6 +75,7 @@ export async function readStoreCounts(
       pgTransactions: Number(row.xacts),
       pgRowWrites: Number(row.writes),
       walBytes: Number(row.wal),
+      pgRoundTrips: await pgRoundTrips?.(),
     };
   } catch (err) {
     // A diagnostic only: the run's pass or fail never depends on it, and the report says "n/a".
@@ -102,5 +107,9 @@ export function storeCostSince(before: StoreCounts, after: StoreCounts): StoreCo
     pgTransactions: after.pgTransactions - before.pgTransactions - 1,
     pgRowWrites: after.pgRowWrites - before.pgRowWrites,
     walBytes: after.walBytes - before.walBytes,
+    pgRoundTrips:
+      after.pgRoundTrips !== undefined && before.pgRoundTrips !== undefined
+        ? after.pgRoundTrips - before.pgRoundTrips
+        : undefined,
   };
 }

@@ -30,6 +30,7 @@ import { startShippingPeer } from '../peers/shipping.js';
 import { freePort } from '../testkit/ports.js';
 import { getStatus, startServiceProcess, type ServiceProcess } from './children.js';
 import type { Cleanup } from './cleanup.js';
+import type { RoundTripCounter } from './pg-round-trips.js';
 
 export const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
@@ -109,6 +110,8 @@ export interface RunningSystem {
   logs(): PartLog[];
   /** Process ids of the parts running as processes, for CPU accounting. */
   pids(): Record<string, number | undefined>;
+  /** Postgres round trips the service's processes made so far (see pg-round-trips.ts). */
+  pgRoundTrips(): Promise<number | undefined>;
 }
 
 export interface SystemOptions {
@@ -121,6 +124,8 @@ export interface SystemOptions {
   workerProcesses: number;
   /** Run web, worker and consumer from dist/ as the Procfile does (built beforehand). */
   compiled: boolean;
+  /** Counts the service processes' Postgres round trips; unset in-process. */
+  roundTrips?: RoundTripCounter;
   poolSize: number;
   signal: AbortSignal;
   progress(line: string): void;
@@ -227,6 +232,7 @@ export async function startSystem(
         return 'in-process: the development mode was stopped and its web part restarted alone';
       },
       pids: () => ({}),
+      pgRoundTrips: async () => undefined,
       logs: () => [
         { name: devLog.name, lines: devLog.lines, tail: devLog.tail() },
         { name: peerLog.name, lines: peerLog.lines, tail: peerLog.tail() },
@@ -248,9 +254,12 @@ export async function startSystem(
       stdoutIsLog: name !== 'catalog',
       // One directory per process: tsx's loader thread writes a profile of its own beside the
       // main thread's (node names them CPU.<date>.<time>.<pid>.<thread>.<n>.cpuprofile).
-      nodeArgs: options.profileDir
-        ? ['--cpu-prof', `--cpu-prof-dir=${join(options.profileDir, name)}`]
-        : [],
+      nodeArgs: [
+        ...(options.profileDir
+          ? ['--cpu-prof', `--cpu-prof-dir=${join(options.profileDir, name)}`]
+          : []),
+        ...(name !== 'catalog' && options.roundTrips ? options.roundTrips.nodeArgs : []),
+      ],
     });
     cleanup.add(`${name} process`, () => child.stop());
     return child;
@@ -321,6 +330,10 @@ export async function startSystem(
       );
     },
     pids: () => Object.fromEntries(children.filter((c) => !c.exited).map((c) => [c.name, c.pid])),
+    pgRoundTrips: async () =>
+      options.roundTrips?.read(
+        children.flatMap((c) => (c === catalog || c.exited || c.pid === undefined ? [] : [c.pid])),
+      ),
     logs: () => [
       ...children.map((c) => ({
         name: `${c.name} process`,

@@ -77,6 +77,8 @@ function results(): BenchResults {
         redis: 0.25,
       }),
       run: 'sustained run (10/s)',
+      redisCommandsPerOrder: 260,
+      pgRoundTripsPerOrder: 24,
     },
     burst: {
       orders: 200,
@@ -127,6 +129,7 @@ describe('bench report', () => {
     expect(json.efficiency!.byProcess).to.deep.equal({ worker: 28, web: 8, postgres: 20 });
     expect(json.efficiency!.noopJobCpuMs).to.deep.equal({ node: 0.5, redis: 0.25 });
     expect(json.efficiency!.workerCpuPerJobRatio).to.equal(8);
+    expect(json.efficiency).to.include({ redisCommandsPerOrder: 260, pgRoundTripsPerOrder: 24 });
     expect(json.intake!.ratio).to.equal(0.25);
     const total = (json.relay!.latency as { total: Record<string, number> }).total;
     expect(total).to.include.keys('p50', 'p99');
@@ -137,10 +140,12 @@ describe('bench report', () => {
 
   it('when figures are judged, then each performance target is met or missed by its own rule', () => {
     const byName = (part: string) => verdicts(results()).find((v) => v.name.includes(part))!;
-    expect(byName('capacity').met).to.equal(false); // 20 < 60
+    expect(byName('capacity').met).to.equal(false); // 20 < 100
     expect(byName('CPU per order').met).to.equal(false); // 56 > 25
     expect(byName('no-op').met).to.equal(false); // 8× > 3×
     expect(byName('intake').met).to.equal(false); // 25% < 50%
+    expect(byName('Redis commands').met).to.equal(false); // 260 > 250
+    expect(byName('round trips').met).to.equal(true); // 24 ≤ 25
     expect(byName('processor p50').met).to.equal(true); // 2.5 ≤ 3
     expect(byName('processor p99').met).to.equal(true); // 9 ≤ 10
     expect(byName('burst').met).to.equal(true);
@@ -160,7 +165,7 @@ describe('bench report', () => {
 
   it('when written as text, then each figure stands beside its target', () => {
     const text = formatText(results());
-    expect(text).to.match(/capacity.*20 orders\/s\s+≥ 60 orders\/s\s+MISS/);
+    expect(text).to.match(/capacity.*20 orders\/s\s+≥ 100 orders\/s\s+MISS/);
     expect(text).to.match(/worker CPU per job ÷ no-op BullMQ job\s+8\.0×\s+≤ 3×\s+MISS/);
     expect(text).to.match(/30\/s\s+90\s+400\.0 ms\s+900\.0 ms\s+80\s+—\s+failed: p99 900 ms/);
   });

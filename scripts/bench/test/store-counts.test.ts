@@ -36,12 +36,14 @@ describe('bench store counts: what an order costs Redis and Postgres', () => {
       pgTransactions: 50,
       pgRowWrites: 10,
       walBytes: 4096,
+      pgRoundTrips: 1000,
     });
     const after = counts({
       redisCalls: { evalsha: 130, hset: 420, info: 3, zadd: 5 },
       pgTransactions: 71,
       pgRowWrites: 70,
       walBytes: 14336,
+      pgRoundTrips: 1350,
     });
     const cost = storeCostSince(before, after);
     expect(cost.redisCommands).to.equal(30 + 120 + 5);
@@ -50,6 +52,10 @@ describe('bench store counts: what an order costs Redis and Postgres', () => {
     expect(cost.pgTransactions).to.equal(20);
     expect(cost.pgRowWrites).to.equal(60);
     expect(cost.walBytes).to.equal(10240);
+    expect(cost.pgRoundTrips).to.equal(350);
+    expect(storeCostSince(counts({}), counts({ pgRoundTrips: 5 })).pgRoundTrips).to.equal(
+      undefined,
+    );
   });
 
   it('when the cost is reported, then it is per order, and unreadable counts say so', () => {
@@ -69,5 +75,19 @@ describe('bench store counts: what an order costs Redis and Postgres', () => {
     expect(lines[1]).to.contain('3.0 transactions').and.contain('9.0 row writes');
     expect(lines[1]).to.contain('2.0 kB of WAL');
     expect(storeCostLines(undefined, 10)[0]).to.contain('n/a');
+    const counted = storeCostLines(
+      {
+        redisCommands: 500,
+        redisScriptCalls: 40,
+        redisTop: [],
+        pgTransactions: 30,
+        pgRowWrites: 90,
+        walBytes: 0,
+        pgRoundTrips: 245,
+      },
+      10,
+    );
+    expect(counted[1]).to.contain('24.5 round trips by the service');
+    expect(lines[1]).not.to.contain('round trips');
   });
 });
