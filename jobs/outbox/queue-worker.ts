@@ -42,7 +42,9 @@ export interface QueueWorker {
 
 /**
  * Never reached in practice; a limiter must be set for queue.rateLimit() (called on a peer's 429)
- * to pause every worker of the queue in every process, not only the one that saw the 429.
+ * to pause every worker of the queue in every process, not only the one that saw the 429. Only
+ * on the queues whose processor pauses on a 429 (OutboxProcessor.pausesOnRateLimit): the limiter
+ * reads its counter on every fetch and counts every job, about 4.5 Redis commands a job.
  */
 const LIMITER = { max: 1_000_000_000, duration: 1000 };
 
@@ -69,7 +71,7 @@ export function createQueueWorker(options: QueueWorkerOptions): QueueWorker {
     connection,
     prefix: options.prefix,
     concurrency: options.concurrency,
-    limiter: LIMITER,
+    ...(processor.pausesOnRateLimit ? { limiter: LIMITER } : {}),
     telemetry: bullmqTelemetry(),
     // Delays for the jobs' custom backoff type (./queues.ts sets it on every job).
     settings: { backoffStrategy: backoffStrategy(options.retry) },

@@ -43,6 +43,14 @@ export interface OutboxProcessor<Q extends QueueName = QueueName> {
    * processor does, so that applying an event and completing its row commit together).
    */
   readonly completesRow?: boolean;
+  /**
+   * True when the processor calls a peer that may answer 429 with Retry-After: its queue then
+   * pauses as a whole for that long. That needs BullMQ's limiter on the queue's workers, whose
+   * counter costs Redis commands on every fetch, so queues whose work cannot be told to slow
+   * down (the inbox, Kafka, a client's webhook receiver) go without it, and a 429 there would
+   * be retried with backoff like any other transient failure.
+   */
+  readonly pausesOnRateLimit?: boolean;
   handle(ctx: OutboxJobContext<QueuePayloads[Q]>): Promise<void>;
   /**
    * Called once when the runner gives the job up (after its row is marked failed): the retry
@@ -122,6 +130,8 @@ export function createOutboxJobRunner(
     log: Logger,
   ): Promise<{ outcome: JobOutcome; error: Error }> {
     let verdict = judge(err);
+    if (verdict.kind === 'rate-limited' && !processor.pausesOnRateLimit)
+      verdict = { kind: 'retry' };
     if (verdict.kind === 'rate-limited') {
       try {
         await deps.rateLimit(verdict.ms);

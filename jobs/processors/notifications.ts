@@ -7,6 +7,7 @@ export function notificationsProcessor(
 ): OutboxProcessor<'notifications'> {
   return {
     queue: 'notifications',
+    pausesOnRateLimit: true,
     async handle({ data, payload }) {
       await notifications.send({
         message: payload.message,

@@ -16,6 +16,7 @@ export function paymentChecksProcessor(
 ): OutboxProcessor<'payment-checks'> {
   return {
     queue: 'payment-checks',
+    pausesOnRateLimit: true,
     completesRow: true,
     async handle({ data, payload, log }) {
       const outcome = await checkPayment(

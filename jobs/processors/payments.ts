@@ -18,6 +18,7 @@ export function paymentsProcessor(
 ): OutboxProcessor<'payments'> {
   return {
     queue: 'payments',
+    pausesOnRateLimit: true,
     completesRow: true,
     async handle({ data, payload, log }) {
       const answer = await payments.requestPayment({

@@ -9,6 +9,7 @@ import type { OutboxProcessor } from '../outbox/run-job.js';
 export function refundsProcessor(payments: PaymentsClient): OutboxProcessor<'refunds'> {
   return {
     queue: 'refunds',
+    pausesOnRateLimit: true,
     async handle({ payload, log }) {
       const outcome = await payments.requestRefund({
         payment_id: payload.payment_id,

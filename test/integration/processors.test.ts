@@ -245,6 +245,22 @@ describe('outbox processors (payments, notifications)', function () {
     const job = await worker.queues.notifications.getJob(await bullJobIdOfRow(tdb.db, id));
     expect(job?.attemptsMade).to.equal(1);
   });
+
+  it('when a queue cannot be told to slow down (inbox, Kafka, webhooks), then its workers run without the limiter and its Redis commands; the peers that answer 429 keep it', () => {
+    const limited = Object.fromEntries(
+      worker.workers.map((w) => [w.worker.name, w.worker.opts.limiter !== undefined]),
+    );
+    expect(limited).to.deep.equal({
+      payments: true,
+      notifications: true,
+      refunds: true,
+      'payment-checks': true,
+      shipping: false,
+      inbox: false,
+      cancellations: false,
+      webhooks: false,
+    });
+  });
 });
 
 describe('outbox processors: a peer outage longer than a few attempts would cover', function () {
