@@ -161,8 +161,20 @@ export const outbox = pgTable(
     failedAt: timestamp('failed_at', { withTimezone: true }),
   },
   (t) => [
-    // The relay's query: undispatched rows in id order, skipping the ones given up (migration
-    // 0001). Partial, so it stays tiny.
+    // The relay's claim (db/outbox/dispatch.ts), in two parts so that rows written to run later
+    // (payment checks, thousands waiting at a time) never lie in the way of the rows due at once:
+    // rows to run at once in id order, and rows to run later by when they fall due. Both skip the
+    // rows given up. Partial, so they stay tiny.
+    index('outbox_undispatched_now_idx')
+      .on(t.id)
+      .where(sql`${t.dispatchedAt} is null and ${t.failedAt} is null and ${t.runAfter} is null`),
+    index('outbox_undispatched_later_idx')
+      .on(t.runAfter)
+      .where(
+        sql`${t.dispatchedAt} is null and ${t.failedAt} is null and ${t.runAfter} is not null`,
+      ),
+    // What the relay claimed by before 0008 (one index for both kinds): kept while a release runs
+    // beside the old relays, whose claim has no other index; dropped a release later.
     index('outbox_undispatched_idx')
       .on(t.id)
       .where(sql`${t.dispatchedAt} is null and ${t.failedAt} is null`),

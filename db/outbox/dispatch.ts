@@ -36,14 +36,17 @@ const DISPATCH_COLUMNS = [
 
 /** A row as the relay and the reconciler enqueue it. */
 export type DispatchableRow = Pick<OutboxRow, (typeof DISPATCH_COLUMNS)[number]> & {
-  /** Age of the row when claimed, by the database's clock (no skew with the app's clock). */
+  /**
+   * How long the row had been due when claimed (since it was written, or since its run_after when
+   * later), by the database's clock (no skew with the app's clock).
+   */
   ageMs: number;
   /** How long until the row's job may run (its run_after), by the same clock; 0 for at once. */
   delayMs: number;
 };
 
-/** Age of the row, in ms, by the database's clock. */
-const AGE_MS_SQL = `(extract(epoch from clock_timestamp() - created_at) * 1000)::float8`;
+/** How long the row has been due, in ms, by the database's clock. */
+const AGE_MS_SQL = `(extract(epoch from clock_timestamp() - greatest(created_at, run_after)) * 1000)::float8`;
 /** The delay left until run_after, in ms, by the database's clock (0 when none or past). */
 const DELAY_MS_SQL = `coalesce(greatest(0, extract(epoch from run_after - clock_timestamp()) * 1000), 0)::float8`;
 
@@ -65,13 +68,16 @@ const dispatchableOf = (raw: Record<string, unknown>): DispatchableRow => ({
 });
 
 /**
- * Claims up to `limit` undispatched rows in id order and marks them dispatched, in the statement
+ * Claims up to `limit` undispatched rows that are due and marks them dispatched, in the statement
  * that opens the transaction `work` runs in (one round trip for BEGIN and the claim, each row
- * written once). `work` enqueues them: the mark is visible only if the transaction commits, so
- * when enqueueing fails and it rolls back, nothing is dispatched that was not enqueued. SKIP
- * LOCKED lets several relays claim disjoint batches at once. Rows marked failed (not
- * enqueueable) are left out so they never block the rows behind them; clearing failed_at offers
- * one again. Rows come to `work` in id order.
+ * written once). A row is due when it has no run_after or its run_after has come, by the
+ * database's clock; one written to run later (a payment check) stays undispatched until then, so
+ * it costs Redis nothing when its order settles first (the transition completes it). `work`
+ * enqueues them: the mark is visible only if the transaction commits, so when enqueueing fails
+ * and it rolls back, nothing is dispatched that was not enqueued. SKIP LOCKED lets several relays
+ * claim disjoint batches at once. Rows marked failed (not enqueueable) are left out so they never
+ * block the rows behind them; clearing failed_at offers one again. Rows come to `work` in id
+ * order.
  */
 export async function withClaimedRows<T>(
   db: Db,
@@ -89,14 +95,34 @@ export async function withClaimedRows<T>(
   );
 }
 
+/**
+ * Each kind of due row is read from its own partial index (db/schema.ts), so neither read walks
+ * past rows that are not due: rows to run at once in id order (outbox_undispatched_now_idx), and
+ * rows written to run later whose time has come, earliest first (outbox_undispatched_later_idx,
+ * its range ending at now()). The first `limit` of both by id are claimed; the others locked
+ * here are let go at commit and claimed by the next batch, which the relay runs since this one
+ * was full. (A UNION may not lock rows; CTEs may.)
+ */
 const claimText = (limit: number) =>
-  `update outbox set dispatched_at = now()
-   where id in (
+  `with due_now as (
      select id from outbox
-     where dispatched_at is null and failed_at is null
+     where dispatched_at is null and failed_at is null and run_after is null
      order by id
      limit ${limit}
-     for update skip locked)
+     for update skip locked
+   ), due_later as (
+     select id from outbox
+     where dispatched_at is null and failed_at is null
+       and run_after is not null and run_after <= now()
+     order by run_after
+     limit ${limit}
+     for update skip locked
+   )
+   update outbox set dispatched_at = now()
+   where id in (
+     select id from (select id from due_now union all select id from due_later) due
+     order by id
+     limit ${limit})
    returning ${dispatchRows.columns}, ${AGE_MS_SQL} as age_ms, ${DELAY_MS_SQL} as delay_ms`;
 
 /** A claimed row that cannot become a job: failed with the reason, and not dispatched. */
