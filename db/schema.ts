@@ -164,14 +164,17 @@ export const outbox = pgTable(
     // The relay's claim (db/outbox/dispatch.ts), in two parts so that rows written to run later
     // (payment checks, thousands waiting at a time) never lie in the way of the rows due at once:
     // rows to run at once in id order, and rows to run later by when they fall due. Both skip the
-    // rows given up. Partial, so they stay tiny.
+    // rows given up, and the checks completed before they fell due (their order left `new`).
+    // Partial, so they stay tiny.
     index('outbox_undispatched_now_idx')
       .on(t.id)
-      .where(sql`${t.dispatchedAt} is null and ${t.failedAt} is null and ${t.runAfter} is null`),
+      .where(
+        sql`${t.dispatchedAt} is null and ${t.completedAt} is null and ${t.failedAt} is null and ${t.runAfter} is null`,
+      ),
     index('outbox_undispatched_later_idx')
       .on(t.runAfter)
       .where(
-        sql`${t.dispatchedAt} is null and ${t.failedAt} is null and ${t.runAfter} is not null`,
+        sql`${t.dispatchedAt} is null and ${t.completedAt} is null and ${t.failedAt} is null and ${t.runAfter} is not null`,
       ),
     // What the relay claimed by before 0008 (one index for both kinds): kept while a release runs
     // beside the old relays, whose claim has no other index; dropped a release later.

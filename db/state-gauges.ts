@@ -28,11 +28,12 @@ export function registerStateGauges(
       const result = await db.execute<{ age: number }>(sql`
         select coalesce(extract(epoch from now() - least(
           (select min(${outbox.createdAt}) from ${outbox}
-           where ${outbox.dispatchedAt} is null and ${outbox.failedAt} is null
-             and ${outbox.runAfter} is null),
+           where ${outbox.dispatchedAt} is null and ${outbox.completedAt} is null
+             and ${outbox.failedAt} is null and ${outbox.runAfter} is null),
           (select min(${outbox.runAfter}) from ${outbox}
-           where ${outbox.dispatchedAt} is null and ${outbox.failedAt} is null
-             and ${outbox.runAfter} is not null and ${outbox.runAfter} <= now())
+           where ${outbox.dispatchedAt} is null and ${outbox.completedAt} is null
+             and ${outbox.failedAt} is null and ${outbox.runAfter} is not null
+             and ${outbox.runAfter} <= now())
         )), 0)::float8 as age`);
       return [{ value: Number(result.rows[0]?.age ?? 0) }];
     },

@@ -72,7 +72,8 @@ const dispatchableOf = (raw: Record<string, unknown>): DispatchableRow => ({
  * that opens the transaction `work` runs in (one round trip for BEGIN and the claim, each row
  * written once). A row is due when it has no run_after or its run_after has come, by the
  * database's clock; one written to run later (a payment check) stays undispatched until then, so
- * it costs Redis nothing when its order settles first (the transition completes it). `work`
+ * it costs Redis nothing when its order settles first (the transition completes it, and a
+ * completed row is never claimed). `work`
  * enqueues them: the mark is visible only if the transaction commits, so when enqueueing fails
  * and it rolls back, nothing is dispatched that was not enqueued. SKIP LOCKED lets several relays
  * claim disjoint batches at once. Rows marked failed (not enqueueable) are left out so they never
@@ -106,13 +107,14 @@ export async function withClaimedRows<T>(
 const claimText = (limit: number) =>
   `with due_now as (
      select id from outbox
-     where dispatched_at is null and failed_at is null and run_after is null
+     where dispatched_at is null and completed_at is null and failed_at is null
+       and run_after is null
      order by id
      limit ${limit}
      for update skip locked
    ), due_later as (
      select id from outbox
-     where dispatched_at is null and failed_at is null
+     where dispatched_at is null and completed_at is null and failed_at is null
        and run_after is not null and run_after <= now()
      order by run_after
      limit ${limit}

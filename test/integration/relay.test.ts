@@ -176,6 +176,22 @@ describe('outbox relay', function () {
     expect(first.sort((x, y) => x - y)).to.deep.equal(due.slice(0, 5));
   });
 
+  it('when a row to run later is completed before it falls due (its order left `new`), then it is never claimed', async () => {
+    const [id] = await insert([paymentCheck(randomUUID(), 1, 0)]);
+    await tdb.db
+      .update(outbox)
+      .set({ completedAt: sql`now()` })
+      .where(eq(outbox.id, id!));
+
+    const result = await relay().drainOnce();
+
+    expect(result.enqueued).to.equal(0);
+    expect((await outboxRowById(tdb.db, id!)).dispatchedAt).to.equal(null);
+    expect(
+      await queueSet.queues['payment-checks'].getJob(await bullJobIdOfRow(tdb.db, id!)),
+    ).to.equal(undefined);
+  });
+
   it('when rows wait to run later, then outbox_lag_seconds leaves them out, and counts a row that fell due from when it did', async () => {
     const metrics = createMetrics({ defaults: false });
     registerStateGauges(metrics, tdb.db, { shippingAnswerAlertAfterMs: 60_000 });
