@@ -151,8 +151,9 @@ export const outbox = pgTable(
     /** The W3C trace context of the transaction that wrote the row: its job continues that trace. */
     traceparent: text('traceparent'),
     /**
-     * When the row's job may run (null: at once). The relay hands BullMQ the delay left
-     * (payment checks are written to run minutes or hours later).
+     * When the row's job may run (null: at once). The relay claims the row only once it has
+     * come (payment checks are written to run minutes or hours later, and most are completed
+     * before, by their order's payment, without ever becoming a job).
      */
     runAfter: timestamp('run_after', { withTimezone: true }),
     ...timestamps,

@@ -157,7 +157,8 @@ export async function findOpenDispatched(
         isNull(outbox.completedAt),
         isNull(outbox.failedAt),
         lt(outbox.dispatchedAt, sql`now() - make_interval(secs => ${olderThanMs / 1000})`),
-        // A delayed job (a payment check) is not due before run_after: looked at after it.
+        // A row whose job waits in BullMQ's delayed set for its run_after is not due before
+        // then: looked at after it.
         sql`(${outbox.runAfter} is null or ${outbox.runAfter} < now() - make_interval(secs => ${olderThanMs / 1000}))`,
         gt(outbox.id, afterId),
       ),
