@@ -67,33 +67,49 @@ const dispatchableOf = (raw: Record<string, unknown>): DispatchableRow => ({
   delayMs: Number(raw.delay_ms),
 });
 
+/** What a claim tells beside its rows. */
+export interface ClaimInfo {
+  /**
+   * How long until the earliest row not yet due falls due, in ms by the database's clock (≤ 0
+   * when it fell due as the claim ran); null when none waits. The relay sets a timer by it.
+   */
+  nextDueInMs: number | null;
+}
+
 /**
  * Claims up to `limit` undispatched rows that are due and marks them dispatched, in the statement
  * that opens the transaction `work` runs in (one round trip for BEGIN and the claim, each row
  * written once). A row is due when it has no run_after or its run_after has come, by the
  * database's clock; one written to run later (a payment check) stays undispatched until then, so
  * it costs Redis nothing when its order settles first (the transition completes it, and a
- * completed row is never claimed). `work`
- * enqueues them: the mark is visible only if the transaction commits, so when enqueueing fails
- * and it rolls back, nothing is dispatched that was not enqueued. SKIP LOCKED lets several relays
- * claim disjoint batches at once. Rows marked failed (not enqueueable) are left out so they never
- * block the rows behind them; clearing failed_at offers one again. Rows come to `work` in id
- * order.
+ * completed row is never claimed). The same statement says when the next waiting row falls due.
+ * `work` enqueues the rows: the mark is visible only if the transaction commits, so when
+ * enqueueing fails and it rolls back, nothing is dispatched that was not enqueued. SKIP LOCKED
+ * lets several relays claim disjoint batches at once. Rows marked failed (not enqueueable) are
+ * left out so they never block the rows behind them; clearing failed_at offers one again. Rows
+ * come to `work` in id order.
  */
 export async function withClaimedRows<T>(
   db: Db,
   limit: number,
-  work: (rows: DispatchableRow[], tx: Executor) => Promise<T>,
+  work: (rows: DispatchableRow[], tx: Executor, info: ClaimInfo) => Promise<T>,
 ): Promise<T> {
   // Inlined, not bound: BEGIN and the claim travel as one simple query, which has no parameters.
   if (!Number.isSafeInteger(limit) || limit < 1) throw new Error(`bad claim limit ${limit}`);
-  return transactionOpenedWith<Record<string, unknown>, T>(db, claimText(limit), (rows, tx) =>
+  return transactionOpenedWith<Record<string, unknown>, T>(db, claimText(limit), (raw, tx) => {
+    // At least one row comes back, carrying next_due_in_ms: with no id when nothing was claimed.
+    const nextDue = raw[0]?.next_due_in_ms;
+    const info = {
+      nextDueInMs: nextDue === null || nextDue === undefined ? null : Number(nextDue),
+    };
+    const rows = raw.filter((r) => r.id !== null && r.id !== undefined).map(dispatchableOf);
     // UPDATE ... RETURNING has no order; jobs are added in id order.
-    work(
-      rows.map(dispatchableOf).sort((x, y) => x.id - y.id),
+    return work(
+      rows.sort((x, y) => x.id - y.id),
       tx,
-    ),
-  );
+      info,
+    );
+  });
 }
 
 /**
@@ -102,7 +118,8 @@ export async function withClaimedRows<T>(
  * rows written to run later whose time has come, earliest first (outbox_undispatched_later_idx,
  * its range ending at now()). The first `limit` of both by id are claimed; the others locked
  * here are let go at commit and claimed by the next batch, which the relay runs since this one
- * was full. (A UNION may not lock rows; CTEs may.)
+ * was full. (A UNION may not lock rows; CTEs may.) The earliest row still waiting is the first
+ * entry past now() of the second index.
  */
 const claimText = (limit: number) =>
   `with due_now as (
@@ -119,13 +136,22 @@ const claimText = (limit: number) =>
      order by run_after
      limit ${limit}
      for update skip locked
+   ), claimed as (
+     update outbox set dispatched_at = now()
+     where id in (
+       select id from (select id from due_now union all select id from due_later) due
+       order by id
+       limit ${limit})
+     returning ${dispatchRows.columns}, ${AGE_MS_SQL} as age_ms, ${DELAY_MS_SQL} as delay_ms
    )
-   update outbox set dispatched_at = now()
-   where id in (
-     select id from (select id from due_now union all select id from due_later) due
-     order by id
-     limit ${limit})
-   returning ${dispatchRows.columns}, ${AGE_MS_SQL} as age_ms, ${DELAY_MS_SQL} as delay_ms`;
+   select claimed.*, waiting.next_due_in_ms
+   from (
+     select (extract(epoch from min(run_after) - clock_timestamp()) * 1000)::float8 as next_due_in_ms
+     from outbox
+     where dispatched_at is null and completed_at is null and failed_at is null
+       and run_after is not null and run_after > now()
+   ) waiting
+   left join claimed on true`;
 
 /** A claimed row that cannot become a job: failed with the reason, and not dispatched. */
 export async function markClaimedUndispatchable(

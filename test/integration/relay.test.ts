@@ -128,14 +128,14 @@ describe('outbox relay', function () {
     expect(rows.every((row) => row.dispatchedAt !== null && row.failedAt === null)).to.equal(true);
   });
 
-  it('when a row is written to run later (a payment check), then it waits in Postgres, undispatched and not in Redis, until it is due, and the fallback poll then enqueues it to run at once', async () => {
-    const r = relay({ pollMs: 200 });
+  it('when a row is written to run later (a payment check), then it waits in Postgres, undispatched and not in Redis, and the relay wakes when it falls due and enqueues it to run at once', async () => {
+    // The poll is a minute away: only the claim's word on when the row falls due can wake it.
+    const r = relay();
     await r.start();
     const [id] = await insert([paymentCheck(randomUUID(), 1, 1500)]);
     const jobId = await bullJobIdOfRow(tdb.db, id!);
     const checks = queueSet.queues['payment-checks'];
 
-    // Its NOTIFY woke the relay, and a poll or two ran since: none of them took it.
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect((await outboxRowById(tdb.db, id!)).dispatchedAt).to.equal(null);
     expect(await checks.getJob(jobId)).to.equal(undefined);
@@ -145,10 +145,24 @@ describe('outbox relay', function () {
       timeoutMs: 5000,
     });
     const row = await outboxRowById(tdb.db, id!);
-    expect(row.dispatchedAt!.getTime()).to.be.at.least(row.runAfter!.getTime());
+    const lateMs = row.dispatchedAt!.getTime() - row.runAfter!.getTime();
+    expect(lateMs).to.be.within(0, 1000);
     const job = await checks.getJob(jobId);
     expect(await job!.getState()).to.equal('waiting');
     expect(job!.opts.delay ?? 0).to.equal(0);
+  });
+
+  it('when rows to run later are due further off than the next poll, then the poll claims them once due', async () => {
+    const r = relay({ pollMs: 200 });
+    await r.start();
+    const [id] = await insert([paymentCheck(randomUUID(), 1, 1000)]);
+
+    await waitFor(async () => (await undispatchedCount()) === 0, {
+      what: 'the check dispatched once due',
+      timeoutMs: 5000,
+    });
+    const row = await outboxRowById(tdb.db, id!);
+    expect(row.dispatchedAt!.getTime()).to.be.at.least(row.runAfter!.getTime());
   });
 
   it('when rows to run later wait among rows due now, then a drain takes every due row, batch after batch in id order, and leaves the rest', async () => {
