@@ -7,9 +7,9 @@ import { countOrdersWaitingTooLong, WAITING_KINDS } from './waiting-orders.js';
 
 /**
  * Gauges of what Postgres holds, read at scrape time: outbox lag (how long the oldest due row has
- * waited to be handed to BullMQ), the age of the oldest open outbox row per queue (a peer outage shows there
- * while its jobs retry), inbox rows not yet applied, dead letters not yet replayed, and refunds
- * not confirmed (or failed) by Payments, and orders waiting too long for Shipping. Each is one
+ * waited to be handed to BullMQ), the age of the oldest open outbox row per queue (a peer outage
+ * shows there while its jobs retry), inbox rows not yet applied, dead letters not yet replayed, and
+ * refunds not confirmed (or failed) by Payments, and orders waiting too long for Shipping. Each is one
  * query on a partial index, so a scrape stays cheap whatever the table sizes.
  */
 export function registerStateGauges(

@@ -11,11 +11,11 @@ import type { ShardedQueues } from './queues.js';
  * The outbox relay: moves committed outbox rows into BullMQ. Woken at once by NOTIFY on commit,
  * with a slow poll as the fallback for a missed notification. A row written to run later (a
  * payment check) is claimed once it is due: each claim says when the next one falls due, and a
- * timer wakes the relay then (when that comes before the next poll, which learns it again). Each batch is one transaction:
- * claim and mark rows dispatched (FOR UPDATE SKIP LOCKED, id order), addBulk, commit; when addBulk
- * fails the transaction rolls back, so no row is dispatched that was not enqueued. Several relays
- * claim disjoint rows; a row whose enqueue is rolled back is re-added under the same job id,
- * which BullMQ ignores while the first job is still there.
+ * timer wakes the relay then (when that comes before the next poll, which learns it again). Each
+ * batch is one transaction: claim and mark rows dispatched (FOR UPDATE SKIP LOCKED, id order),
+ * addBulk, commit; when addBulk fails the transaction rolls back, so no row is dispatched that was
+ * not enqueued. Several relays claim disjoint rows; a row whose enqueue is rolled back is re-added
+ * under the same job id, which BullMQ ignores while the first job is still there.
  */
 export interface RelayOptions {
   db: Db;
