@@ -68,8 +68,9 @@ const orderStateSet = statement<{ id: number | string }>(
 /**
  * Sets the order's state, writes its history row and the follow-up outbox rows, and signals the
  * relay, in one statement (one round trip; nothing is written unless the order exists). An order
- * that leaves `new` needs no more payment checks: its open ones are completed, so their delayed
- * jobs skip and only orders still waiting on Payments keep check rows open. Returns the outbox
+ * that leaves `new` needs no more payment checks: its open ones are completed, so the relay never
+ * claims those not yet due (and a job already in BullMQ skips), and only orders still waiting on
+ * Payments keep check rows open. Returns the outbox
  * row ids in insertion order.
  */
 export async function setOrderState(

@@ -151,8 +151,9 @@ export const outbox = pgTable(
     /** The W3C trace context of the transaction that wrote the row: its job continues that trace. */
     traceparent: text('traceparent'),
     /**
-     * When the row's job may run (null: at once). The relay hands BullMQ the delay left
-     * (payment checks are written to run minutes or hours later).
+     * When the row's job may run (null: at once). The relay claims the row only once it has
+     * come (payment checks are written to run minutes or hours later, and most are completed
+     * before, by their order's payment, without ever becoming a job).
      */
     runAfter: timestamp('run_after', { withTimezone: true }),
     ...timestamps,
@@ -161,8 +162,23 @@ export const outbox = pgTable(
     failedAt: timestamp('failed_at', { withTimezone: true }),
   },
   (t) => [
-    // The relay's query: undispatched rows in id order, skipping the ones given up (migration
-    // 0001). Partial, so it stays tiny.
+    // The relay's claim (db/outbox/dispatch.ts), in two parts so that rows written to run later
+    // (payment checks, thousands waiting at a time) never lie in the way of the rows due at once:
+    // rows to run at once in id order, and rows to run later by when they fall due. Both skip the
+    // rows given up, and the checks completed before they fell due (their order left `new`).
+    // Partial, so they stay tiny.
+    index('outbox_undispatched_now_idx')
+      .on(t.id)
+      .where(
+        sql`${t.dispatchedAt} is null and ${t.completedAt} is null and ${t.failedAt} is null and ${t.runAfter} is null`,
+      ),
+    index('outbox_undispatched_later_idx')
+      .on(t.runAfter)
+      .where(
+        sql`${t.dispatchedAt} is null and ${t.completedAt} is null and ${t.failedAt} is null and ${t.runAfter} is not null`,
+      ),
+    // What the relay claimed by before 0008 (one index for both kinds): kept while a release runs
+    // beside the old relays, whose claim has no other index; dropped a release later.
     index('outbox_undispatched_idx')
       .on(t.id)
       .where(sql`${t.dispatchedAt} is null and ${t.failedAt} is null`),

@@ -88,6 +88,14 @@ function lanes(j: Journey, origin: number, now: number): Lane[] {
             ? `open since ${rel(dispatched)} (job ${r.job.state})`
             : `${stateNow} ${rel(end!)} after ${r.attempts} attempt(s)`,
       });
+    } else if (completed !== undefined) {
+      // A payment check whose order left `new` before it fell due: completed, never a job.
+      spans.push({
+        from: created,
+        to: completed,
+        cls: 'run done',
+        title: `written ${rel(created)}, completed ${rel(completed)} before it was due: never a job`,
+      });
     } else {
       spans.push({
         from: created,
@@ -108,7 +116,13 @@ function lanes(j: Journey, origin: number, now: number): Lane[] {
         title: `attempt ${a.attempt} failed ${rel(ms(a.at, origin) ?? created)}: ${a.error}`,
       })),
     ];
-    if (completed !== undefined) {
+    if (completed !== undefined && dispatched === undefined) {
+      marks.push({
+        at: completed,
+        cls: 'attempt ok',
+        title: `completed ${rel(completed)} without a job: its order left \`new\` before it was due`,
+      });
+    } else if (completed !== undefined) {
       marks.push({
         at: completed,
         cls: 'attempt ok',

@@ -36,14 +36,17 @@ const DISPATCH_COLUMNS = [
 
 /** A row as the relay and the reconciler enqueue it. */
 export type DispatchableRow = Pick<OutboxRow, (typeof DISPATCH_COLUMNS)[number]> & {
-  /** Age of the row when claimed, by the database's clock (no skew with the app's clock). */
+  /**
+   * How long the row had been due when claimed (since it was written, or since its run_after when
+   * later), by the database's clock (no skew with the app's clock).
+   */
   ageMs: number;
   /** How long until the row's job may run (its run_after), by the same clock; 0 for at once. */
   delayMs: number;
 };
 
-/** Age of the row, in ms, by the database's clock. */
-const AGE_MS_SQL = `(extract(epoch from clock_timestamp() - created_at) * 1000)::float8`;
+/** How long the row has been due, in ms, by the database's clock. */
+const AGE_MS_SQL = `(extract(epoch from clock_timestamp() - greatest(created_at, run_after)) * 1000)::float8`;
 /** The delay left until run_after, in ms, by the database's clock (0 when none or past). */
 const DELAY_MS_SQL = `coalesce(greatest(0, extract(epoch from run_after - clock_timestamp()) * 1000), 0)::float8`;
 
@@ -64,40 +67,91 @@ const dispatchableOf = (raw: Record<string, unknown>): DispatchableRow => ({
   delayMs: Number(raw.delay_ms),
 });
 
+/** What a claim tells beside its rows. */
+export interface ClaimInfo {
+  /**
+   * How long until the earliest row not yet due falls due, in ms by the database's clock (≤ 0
+   * when it fell due as the claim ran); null when none waits. The relay sets a timer by it.
+   */
+  nextDueInMs: number | null;
+}
+
 /**
- * Claims up to `limit` undispatched rows in id order and marks them dispatched, in the statement
+ * Claims up to `limit` undispatched rows that are due and marks them dispatched, in the statement
  * that opens the transaction `work` runs in (one round trip for BEGIN and the claim, each row
- * written once). `work` enqueues them: the mark is visible only if the transaction commits, so
- * when enqueueing fails and it rolls back, nothing is dispatched that was not enqueued. SKIP
- * LOCKED lets several relays claim disjoint batches at once. Rows marked failed (not
- * enqueueable) are left out so they never block the rows behind them; clearing failed_at offers
- * one again. Rows come to `work` in id order.
+ * written once). A row is due when it has no run_after or its run_after has come, by the
+ * database's clock; one written to run later (a payment check) stays undispatched until then, so
+ * it costs Redis nothing when its order settles first (the transition completes it, and a
+ * completed row is never claimed). The same statement says when the next waiting row falls due.
+ * `work` enqueues the rows: the mark is visible only if the transaction commits, so when
+ * enqueueing fails and it rolls back, nothing is dispatched that was not enqueued. SKIP LOCKED
+ * lets several relays claim disjoint batches at once. Rows marked failed (not enqueueable) are
+ * left out so they never block the rows behind them; clearing failed_at offers one again. Rows
+ * come to `work` in id order.
  */
 export async function withClaimedRows<T>(
   db: Db,
   limit: number,
-  work: (rows: DispatchableRow[], tx: Executor) => Promise<T>,
+  work: (rows: DispatchableRow[], tx: Executor, info: ClaimInfo) => Promise<T>,
 ): Promise<T> {
   // Inlined, not bound: BEGIN and the claim travel as one simple query, which has no parameters.
   if (!Number.isSafeInteger(limit) || limit < 1) throw new Error(`bad claim limit ${limit}`);
-  return transactionOpenedWith<Record<string, unknown>, T>(db, claimText(limit), (rows, tx) =>
+  return transactionOpenedWith<Record<string, unknown>, T>(db, claimText(limit), (raw, tx) => {
+    // At least one row comes back, carrying next_due_in_ms: with no id when nothing was claimed.
+    const nextDue = raw[0]?.next_due_in_ms;
+    const info = {
+      nextDueInMs: nextDue === null || nextDue === undefined ? null : Number(nextDue),
+    };
+    const rows = raw.filter((r) => r.id !== null && r.id !== undefined).map(dispatchableOf);
     // UPDATE ... RETURNING has no order; jobs are added in id order.
-    work(
-      rows.map(dispatchableOf).sort((x, y) => x.id - y.id),
+    return work(
+      rows.sort((x, y) => x.id - y.id),
       tx,
-    ),
-  );
+      info,
+    );
+  });
 }
 
+/**
+ * Each kind of due row is read from its own partial index (db/schema.ts), so neither read walks
+ * past rows that are not due: rows to run at once in id order (outbox_undispatched_now_idx), and
+ * rows written to run later whose time has come, earliest first (outbox_undispatched_later_idx,
+ * its range ending at now()). The first `limit` of both by id are claimed; the others locked
+ * here are let go at commit and claimed by the next batch, which the relay runs since this one
+ * was full. (A UNION may not lock rows; CTEs may.) The earliest row still waiting is the first
+ * entry past now() of the second index.
+ */
 const claimText = (limit: number) =>
-  `update outbox set dispatched_at = now()
-   where id in (
+  `with due_now as (
      select id from outbox
-     where dispatched_at is null and failed_at is null
+     where dispatched_at is null and completed_at is null and failed_at is null
+       and run_after is null
      order by id
      limit ${limit}
-     for update skip locked)
-   returning ${dispatchRows.columns}, ${AGE_MS_SQL} as age_ms, ${DELAY_MS_SQL} as delay_ms`;
+     for update skip locked
+   ), due_later as (
+     select id from outbox
+     where dispatched_at is null and completed_at is null and failed_at is null
+       and run_after is not null and run_after <= now()
+     order by run_after
+     limit ${limit}
+     for update skip locked
+   ), claimed as (
+     update outbox set dispatched_at = now()
+     where id in (
+       select id from (select id from due_now union all select id from due_later) due
+       order by id
+       limit ${limit})
+     returning ${dispatchRows.columns}, ${AGE_MS_SQL} as age_ms, ${DELAY_MS_SQL} as delay_ms
+   )
+   select claimed.*, waiting.next_due_in_ms
+   from (
+     select (extract(epoch from min(run_after) - clock_timestamp()) * 1000)::float8 as next_due_in_ms
+     from outbox
+     where dispatched_at is null and completed_at is null and failed_at is null
+       and run_after is not null and run_after > now()
+   ) waiting
+   left join claimed on true`;
 
 /** A claimed row that cannot become a job: failed with the reason, and not dispatched. */
 export async function markClaimedUndispatchable(
@@ -129,7 +183,8 @@ export async function findOpenDispatched(
         isNull(outbox.completedAt),
         isNull(outbox.failedAt),
         lt(outbox.dispatchedAt, sql`now() - make_interval(secs => ${olderThanMs / 1000})`),
-        // A delayed job (a payment check) is not due before run_after: looked at after it.
+        // A row whose job waits in BullMQ's delayed set for its run_after is not due before
+        // then: looked at after it.
         sql`(${outbox.runAfter} is null or ${outbox.runAfter} < now() - make_interval(secs => ${olderThanMs / 1000}))`,
         gt(outbox.id, afterId),
       ),

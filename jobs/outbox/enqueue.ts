@@ -71,7 +71,8 @@ function jobOf(row: DispatchableRow) {
     data,
     opts: {
       jobId: outboxJobId(row.jobId),
-      // A row written to run later (run_after): BullMQ holds its job in the delayed set till then.
+      // The relay claims a row only once its run_after has come, so this is 0 from it; a row
+      // enqueued before its time still waits in BullMQ's delayed set till then.
       ...(row.delayMs > 0 && { delay: Math.ceil(row.delayMs) }),
       ...jobTelemetryOf(row.traceparent),
     },

@@ -9,11 +9,13 @@ import type { ShardedQueues } from './queues.js';
 
 /**
  * The outbox relay: moves committed outbox rows into BullMQ. Woken at once by NOTIFY on commit,
- * with a slow poll as the fallback for a missed notification. Each batch is one transaction:
- * claim and mark rows dispatched (FOR UPDATE SKIP LOCKED, id order), addBulk, commit; when addBulk
- * fails the transaction rolls back, so no row is dispatched that was not enqueued. Several relays
- * claim disjoint rows; a row whose enqueue is rolled back is re-added under the same job id,
- * which BullMQ ignores while the first job is still there.
+ * with a slow poll as the fallback for a missed notification. A row written to run later (a
+ * payment check) is claimed once it is due: each claim says when the next one falls due, and a
+ * timer wakes the relay then (when that comes before the next poll, which learns it again). Each
+ * batch is one transaction: claim and mark rows dispatched (FOR UPDATE SKIP LOCKED, id order),
+ * addBulk, commit; when addBulk fails the transaction rolls back, so no row is dispatched that was
+ * not enqueued. Several relays claim disjoint rows; a row whose enqueue is rolled back is re-added
+ * under the same job id, which BullMQ ignores while the first job is still there.
  */
 export interface RelayOptions {
   db: Db;
@@ -74,6 +76,9 @@ export function createRelay(options: RelayOptions): Relay {
   let draining: Promise<void> | undefined;
   let wokenWhileDraining = false;
   let pollTimer: NodeJS.Timeout | undefined;
+  let dueTimer: NodeJS.Timeout | undefined;
+  /** From the last claim: when the next row waiting to run later falls due. */
+  let nextDueInMs: number | null = null;
 
   const listener = createPgListener({
     url: options.databaseUrl,
@@ -86,7 +91,8 @@ export function createRelay(options: RelayOptions): Relay {
   });
 
   async function dispatchBatch(): Promise<{ claimed: number } & DrainResult> {
-    const outcome = await withClaimedRows(db, batchSize, async (rows, tx) => {
+    const outcome = await withClaimedRows(db, batchSize, async (rows, tx, info) => {
+      nextDueInMs = info.nextDueInMs;
       if (rows.length === 0) return { claimed: 0, enqueued: [], rejected: [], claimedAt: 0 };
       const claimedAt = Date.now();
       const { enqueued, rejected } = await enqueueRows(queues, rows, enqueueTimeoutMs);
@@ -146,11 +152,24 @@ export function createRelay(options: RelayOptions): Relay {
         log.error({ err }, 'outbox relay failed with a bug; stopping it');
         stopped = true;
         clearInterval(pollTimer);
+        clearTimeout(dueTimer);
         options.onFatal?.(err as Error);
         return;
       }
       if (failures > 0) log.info({ failures }, 'outbox relay recovered');
     } while (wokenWhileDraining && !stopped);
+    armDueTimer();
+  }
+
+  /**
+   * Wakes the relay when the next row waiting to run later falls due. Past the next poll it is
+   * left to the poll, whose drain learns the time again: one timer, never a long one.
+   */
+  function armDueTimer(): void {
+    clearTimeout(dueTimer);
+    dueTimer = undefined;
+    if (stopped || nextDueInMs === null || nextDueInMs > pollMs) return;
+    dueTimer = setTimeout(wake, Math.max(0, Math.ceil(nextDueInMs)));
   }
 
   /** Coalesces wake-ups: one drain at a time, plus at most one more for everything meanwhile. */
@@ -178,6 +197,7 @@ export function createRelay(options: RelayOptions): Relay {
     async stop() {
       stopped = true;
       clearInterval(pollTimer);
+      clearTimeout(dueTimer);
       stopping.abort();
       await listener.stop();
       await draining;

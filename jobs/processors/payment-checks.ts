@@ -5,9 +5,9 @@ import type { PaymentsClient } from '../../lib/peers/payments.js';
 import type { OutboxProcessor } from '../outbox/run-job.js';
 
 /**
- * One payment check (lib/orders/check-payment.ts), delayed by BullMQ until it is due. The use case
- * completes this job's row with what it decided (completesRow); Payments unavailable is one more
- * check without an answer. Only a failure of our own (Postgres) throws and is retried.
+ * One payment check (lib/orders/check-payment.ts), claimed by the relay once it is due. The use
+ * case completes this job's row with what it decided (completesRow); Payments unavailable is one
+ * more check without an answer. Only a failure of our own (Postgres) throws and is retried.
  */
 export function paymentChecksProcessor(
   payments: Pick<PaymentsClient, 'getPayment'>,

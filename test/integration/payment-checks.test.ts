@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { Redis } from 'ioredis';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { signedWebhookHeaders } from '../../lib/peers/webhook-signature.js';
 import { orderBody } from '../support/factories.js';
@@ -86,6 +87,16 @@ describe('payment checks and expiry', function () {
     );
   }
 
+  /** Every Redis key of the suite's BullMQ prefix that names the job: none once it never was one. */
+  async function redisKeysOfJob(jobId: string): Promise<string[]> {
+    const client = new Redis(sys.redis.url);
+    try {
+      return await client.keys(`${sys.redis.prefix}:*${jobId}*`);
+    } finally {
+      client.disconnect();
+    }
+  }
+
   let healed: string;
 
   it('when Payments drops the callback, then the payment check asks Payments and the order becomes paid within the confirm delay plus one backoff', async () => {
@@ -131,6 +142,42 @@ describe('payment checks and expiry', function () {
       ),
     ).to.equal(1);
     expect(sys.peers().shipping.recorded({ order_id: healed }).shipments).to.have.length(1);
+  });
+
+  it('when the callback comes before the check is due, then the transition completes the check row, which never becomes a BullMQ job', async () => {
+    const { payments } = sys.peers();
+    const id = await create();
+    await untilAccepted(id);
+    await payments.until(
+      () => payments.recorded({ order_id: id }).callbacks[0]?.delivery === 'dropped',
+    );
+
+    // Delivered now, well before the check falls due (1 s after acceptance).
+    const callback = await sendCallbackLate(id);
+    expect(callback.status).to.equal(200);
+    await sys.until(id, ['paid', 'shipped'], 5000);
+    const [check] = await sys.db.pool
+      .query<{ job_id: string; due_in_ms: number }>(
+        `select job_id, extract(epoch from run_after - now()) * 1000 as due_in_ms
+       from outbox where order_id = $1 and queue = 'payment-checks'`,
+        [id],
+      )
+      .then((r) => r.rows);
+    expect(Number(check!.due_in_ms)).to.be.above(0);
+
+    // A second past its due time: the relay would have claimed it by then.
+    await new Promise((r) => setTimeout(r, Number(check!.due_in_ms) + 1000));
+    const rows = await checkRows(id);
+    expect(rows.map((r) => [r.attempt, r.runs, r.completed])).to.deep.equal([[1, 0, true]]);
+    expect(
+      await countRows(
+        sys.db.pool,
+        `select count(*) as n from outbox
+         where order_id = $1 and queue = 'payment-checks' and dispatched_at is not null`,
+        [id],
+      ),
+    ).to.equal(0);
+    expect(await redisKeysOfJob(`outbox-${check!.job_id}`)).to.deep.equal([]);
   });
 
   let expired: string;

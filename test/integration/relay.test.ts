@@ -18,7 +18,9 @@ import {
   type QueueName,
 } from '../../db/outbox/events.js';
 import { createTestDatabase, type TestDatabase } from '../../scripts/testkit/database.js';
-import { bullJobIdOfRow } from '../support/orders.js';
+import { bullJobIdOfRow, outboxRowById } from '../support/orders.js';
+import { createMetrics } from '../../lib/platform/metrics.js';
+import { registerStateGauges } from '../../db/state-gauges.js';
 import { waitFor } from '../../scripts/testkit/wait.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
 import { freePort } from '../../scripts/testkit/ports.js';
@@ -126,17 +128,104 @@ describe('outbox relay', function () {
     expect(rows.every((row) => row.dispatchedAt !== null && row.failedAt === null)).to.equal(true);
   });
 
-  it('when a row is written to run later (a payment check), then its job waits in the delayed set for the time left', async () => {
+  it('when a row is written to run later (a payment check), then it waits in Postgres, undispatched and not in Redis, and the relay wakes when it falls due and enqueues it to run at once', async () => {
+    // The poll is a minute away: only the claim's word on when the row falls due can wake it.
     const r = relay();
     await r.start();
-    const [id] = await insert([paymentCheck(randomUUID(), 1, 600_000)]);
+    const [id] = await insert([paymentCheck(randomUUID(), 1, 1500)]);
+    const jobId = await bullJobIdOfRow(tdb.db, id!);
+    const checks = queueSet.queues['payment-checks'];
 
-    await waitFor(async () => (await undispatchedCount()) === 0, { what: 'the check dispatched' });
-    const job = await queueSet.queues['payment-checks'].getJob(await bullJobIdOfRow(tdb.db, id!));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect((await outboxRowById(tdb.db, id!)).dispatchedAt).to.equal(null);
+    expect(await checks.getJob(jobId)).to.equal(undefined);
 
-    expect(await job!.getState()).to.equal('delayed');
-    // The delay left when the relay claimed it, by the database's clock: just under 10 minutes.
-    expect(job!.opts.delay).to.be.within(590_000, 600_000);
+    await waitFor(async () => (await undispatchedCount()) === 0, {
+      what: 'the check dispatched once due',
+      timeoutMs: 5000,
+    });
+    const row = await outboxRowById(tdb.db, id!);
+    const lateMs = row.dispatchedAt!.getTime() - row.runAfter!.getTime();
+    expect(lateMs).to.be.within(0, 1000);
+    const job = await checks.getJob(jobId);
+    expect(await job!.getState()).to.equal('waiting');
+    expect(job!.opts.delay ?? 0).to.equal(0);
+  });
+
+  it('when rows to run later are due further off than the next poll, then the poll claims them once due', async () => {
+    const r = relay({ pollMs: 200 });
+    await r.start();
+    const [id] = await insert([paymentCheck(randomUUID(), 1, 1000)]);
+
+    await waitFor(async () => (await undispatchedCount()) === 0, {
+      what: 'the check dispatched once due',
+      timeoutMs: 5000,
+    });
+    const row = await outboxRowById(tdb.db, id!);
+    expect(row.dispatchedAt!.getTime()).to.be.at.least(row.runAfter!.getTime());
+  });
+
+  it('when rows to run later wait among rows due now, then a drain takes every due row, batch after batch in id order, and leaves the rest', async () => {
+    const addBulk = sinon.spy(queueSet.queues.notifications, 'addBulk');
+    const checksAdd = sinon.spy(queueSet.queues['payment-checks'], 'addBulk');
+    const later: number[] = [];
+    const due: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      later.push(...(await insert([paymentCheck(randomUUID(), 1, 600_000)])));
+      due.push(...(await insert(notificationRows(2))));
+      // Written to run after no wait at all: due as soon as it is committed.
+      due.push(...(await insert([paymentCheck(randomUUID(), 1, 0)])));
+    }
+
+    const result = await relay({ batchSize: 5 }).drainOnce();
+
+    expect(result).to.deep.equal({ enqueued: 12, rejected: 0 });
+    const rows = await tdb.db.select().from(outbox).orderBy(asc(outbox.id));
+    expect(rows.filter((r) => r.dispatchedAt !== null).map((r) => r.id)).to.deep.equal(due);
+    expect(rows.filter((r) => r.dispatchedAt === null).map((r) => r.id)).to.deep.equal(later);
+    // Five a batch, the first five due rows by id first (two notifications, a check, two more).
+    const first = [...addBulk.firstCall.args[0], ...checksAdd.firstCall.args[0]].map(
+      (job) => job.data.outboxId,
+    );
+    expect(first.sort((x, y) => x - y)).to.deep.equal(due.slice(0, 5));
+  });
+
+  it('when a row to run later is completed before it falls due (its order left `new`), then it is never claimed', async () => {
+    const [id] = await insert([paymentCheck(randomUUID(), 1, 0)]);
+    await tdb.db
+      .update(outbox)
+      .set({ completedAt: sql`now()` })
+      .where(eq(outbox.id, id!));
+
+    const result = await relay().drainOnce();
+
+    expect(result.enqueued).to.equal(0);
+    expect((await outboxRowById(tdb.db, id!)).dispatchedAt).to.equal(null);
+    expect(
+      await queueSet.queues['payment-checks'].getJob(await bullJobIdOfRow(tdb.db, id!)),
+    ).to.equal(undefined);
+  });
+
+  it('when rows wait to run later, then outbox_lag_seconds leaves them out, and counts a row that fell due from when it did', async () => {
+    const metrics = createMetrics({ defaults: false });
+    registerStateGauges(metrics, tdb.db, { shippingAnswerAlertAfterMs: 60_000 });
+    const lag = async () =>
+      Number(/^outbox_lag_seconds (\S+)$/m.exec(await metrics.registry.metrics())![1]);
+    // A check written ten minutes ago to run in another ten: not late.
+    await tdb.pool.query(
+      `insert into outbox (queue, event_type, order_id, idempotency_key, payload, created_at, run_after)
+       values ('payment-checks', 'payment.check', $1, $2, $3, now() - interval '10 minutes', now() + interval '10 minutes')`,
+      [randomUUID(), randomUUID(), { order_id: randomUUID(), attempt: 1 }],
+    );
+    expect(await lag()).to.equal(0);
+
+    // One written ten minutes ago that fell due 30 s ago and is still in Postgres: 30 s late.
+    await tdb.pool.query(
+      `insert into outbox (queue, event_type, order_id, idempotency_key, payload, created_at, run_after)
+       values ('payment-checks', 'payment.check', $1, $2, $3, now() - interval '10 minutes', now() - interval '30 seconds')`,
+      [randomUUID(), randomUUID(), { order_id: randomUUID(), attempt: 1 }],
+    );
+    expect(await lag()).to.be.within(30, 40);
   });
 
   it('when two relays race over 2,000 rows, then each row is enqueued exactly once', async () => {

@@ -65,6 +65,27 @@ describe('the journey timeline', () => {
     expect(html.match(/class="status-change"/g)).to.have.length(2);
   });
 
+  it('when a payment check was completed before it fell due, then its lane says it never became a job, not that it waits for the relay', () => {
+    const j = journey();
+    j.outbox.push({
+      ...j.outbox[0]!,
+      id: 2,
+      queue: 'payment-checks',
+      event: 'payment.check',
+      created_at: at(1500),
+      dispatched_at: null,
+      completed_at: at(2100),
+      attempts: 0,
+      failed_attempts: [],
+      job: { id: 'outbox-y', queue: 'payment-checks', state: 'not in Redis', attempts_made: null },
+    });
+    const html = waterfallHtml(j, { now: t0 + 3000 });
+    expect(html).to.include('completed +2.1 s before it was due: never a job');
+    expect(html).to.include('completed +2.1 s without a job');
+    expect(html).not.to.include('not handed to BullMQ yet');
+    expect(html).not.to.include('attempt 0 completed');
+  });
+
   it('when a trace URL template is set and the order has a trace, then the page links to it', () => {
     const html = waterfallHtml(journey(), {
       traceUrlTemplate: 'https://jaeger.example/trace/{trace_id}?a=1&b=2',
