@@ -15,9 +15,9 @@ import {
   lt,
   sql,
 } from 'drizzle-orm';
-import { transactionOpenedWith, type Db, type Executor } from '../client.js';
+import type { Db, Executor } from '../client.js';
 import { outbox, type OutboxRow } from '../schema.js';
-import { tableRows } from '../statement.js';
+import { run, statement, tableRows } from '../statement.js';
 
 /**
  * The columns the relay and the reconciler need of a row to enqueue it (schema.ts says what each
@@ -77,40 +77,57 @@ export interface ClaimInfo {
 }
 
 /**
- * Claims up to `limit` undispatched rows that are due and marks them dispatched, in the statement
- * that opens the transaction `work` runs in (one round trip for BEGIN and the claim, each row
- * written once). A row is due when it has no run_after or its run_after has come, by the
- * database's clock; one written to run later (a payment check) stays undispatched until then, so
- * it costs Redis nothing when its order settles first (the transition completes it, and a
- * completed row is never claimed). The same statement says when the next waiting row falls due.
- * `work` enqueues the rows: the mark is visible only if the transaction commits, so when
- * enqueueing fails and it rolls back, nothing is dispatched that was not enqueued. SKIP LOCKED
- * lets several relays claim disjoint batches at once. Rows marked failed (not enqueueable) are
- * left out so they never block the rows behind them; clearing failed_at offers one again. Rows
- * come to `work` in id order.
+ * Claims up to `limit` undispatched rows that are due, marks them dispatched and commits, in one
+ * statement (one round trip); then `work` enqueues them. A row is due when it has no run_after or
+ * its run_after has come, by the database's clock; one written to run later (a payment check)
+ * stays undispatched until then, so it costs Redis nothing when its order settles first (the
+ * transition completes it, and a completed row is never claimed). The same statement says when
+ * the next waiting row falls due. SKIP LOCKED and the committed mark let several relays claim
+ * disjoint batches at once. Rows come to `work` in id order.
+ *
+ * The claim commits before the rows reach Redis, which saves the COMMIT round trip a transaction
+ * held open across `addBulk` would cost on every batch. When `work` fails (Redis down, a bug), the
+ * rows not completed meanwhile are released (undispatched again) before the error goes on, so the
+ * relay's retry claims them again; one added before the failure is re-added under its job id,
+ * which BullMQ ignores. When the release fails too (Postgres gone as well), or the process dies
+ * between the claim and `addBulk`, the rows stay marked dispatched with no job: the reconciler
+ * re-adds such rows once they are RECONCILE_AFTER_MS old, as it does for jobs Redis lost. Rows
+ * marked failed (not enqueueable) are left out so they never block the rows behind them;
+ * clearing failed_at offers one again.
  */
 export async function withClaimedRows<T>(
   db: Db,
   limit: number,
-  work: (rows: DispatchableRow[], tx: Executor, info: ClaimInfo) => Promise<T>,
+  work: (rows: DispatchableRow[], ex: Executor, info: ClaimInfo) => Promise<T>,
+  /** The release after a failed `work` failed too: told, since the batch's own error is thrown. */
+  onReleaseFailed?: (err: unknown, ids: number[]) => void,
 ): Promise<T> {
-  // Inlined, not bound: BEGIN and the claim travel as one simple query, which has no parameters.
   if (!Number.isSafeInteger(limit) || limit < 1) throw new Error(`bad claim limit ${limit}`);
-  return transactionOpenedWith<Record<string, unknown>, T>(db, claimText(limit), (raw, tx) => {
-    // At least one row comes back, carrying next_due_in_ms: with no id when nothing was claimed.
-    const nextDue = raw[0]?.next_due_in_ms;
-    const info = {
-      nextDueInMs: nextDue === null || nextDue === undefined ? null : Number(nextDue),
-    };
-    const rows = raw.filter((r) => r.id !== null && r.id !== undefined).map(dispatchableOf);
-    // UPDATE ... RETURNING has no order; jobs are added in id order.
-    return work(
-      rows.sort((x, y) => x.id - y.id),
-      tx,
-      info,
-    );
-  });
+  const raw = await run(db, claim, [limit]);
+  // At least one row comes back, carrying next_due_in_ms: with no id when nothing was claimed.
+  const nextDue = raw[0]?.next_due_in_ms;
+  const info = { nextDueInMs: nextDue === null || nextDue === undefined ? null : Number(nextDue) };
+  const rows = raw.filter((r) => r.id !== null && r.id !== undefined).map(dispatchableOf);
+  // UPDATE ... RETURNING has no order; jobs are added in id order.
+  rows.sort((x, y) => x.id - y.id);
+  try {
+    return await work(rows, db, info);
+  } catch (err) {
+    if (rows.length > 0) {
+      const ids = rows.map((r) => r.id);
+      await run(db, release, [ids]).catch((releaseErr: unknown) =>
+        onReleaseFailed?.(releaseErr, ids),
+      );
+    }
+    throw err;
+  }
 }
+
+const release = statement(
+  'outbox_claim_release',
+  `update outbox set dispatched_at = null
+   where id = any($1::bigint[]) and completed_at is null and failed_at is null`,
+);
 
 /**
  * Each kind of due row is read from its own partial index (db/schema.ts), so neither read walks
@@ -121,27 +138,28 @@ export async function withClaimedRows<T>(
  * was full. (A UNION may not lock rows; CTEs may.) The earliest row still waiting is the first
  * entry past now() of the second index.
  */
-const claimText = (limit: number) =>
+const claim = statement<Record<string, unknown>>(
+  'outbox_claim',
   `with due_now as (
      select id from outbox
      where dispatched_at is null and completed_at is null and failed_at is null
        and run_after is null
      order by id
-     limit ${limit}
+     limit $1::int
      for update skip locked
    ), due_later as (
      select id from outbox
      where dispatched_at is null and completed_at is null and failed_at is null
        and run_after is not null and run_after <= now()
      order by run_after
-     limit ${limit}
+     limit $1::int
      for update skip locked
    ), claimed as (
      update outbox set dispatched_at = now()
      where id in (
        select id from (select id from due_now union all select id from due_later) due
        order by id
-       limit ${limit})
+       limit $1::int)
      returning ${dispatchRows.columns}, ${AGE_MS_SQL} as age_ms, ${DELAY_MS_SQL} as delay_ms
    )
    select claimed.*, waiting.next_due_in_ms
@@ -151,7 +169,8 @@ const claimText = (limit: number) =>
      where dispatched_at is null and completed_at is null and failed_at is null
        and run_after is not null and run_after > now()
    ) waiting
-   left join claimed on true`;
+   left join claimed on true`,
+);
 
 /** A claimed row that cannot become a job: failed with the reason, and not dispatched. */
 export async function markClaimedUndispatchable(

@@ -12,10 +12,11 @@ import type { ShardedQueues } from './queues.js';
  * with a slow poll as the fallback for a missed notification. A row written to run later (a
  * payment check) is claimed once it is due: each claim says when the next one falls due, and a
  * timer wakes the relay then (when that comes before the next poll, which learns it again). Each
- * batch is one transaction: claim and mark rows dispatched (FOR UPDATE SKIP LOCKED, id order),
- * addBulk, commit; when addBulk fails the transaction rolls back, so no row is dispatched that was
- * not enqueued. Several relays claim disjoint rows; a row whose enqueue is rolled back is re-added
- * under the same job id, which BullMQ ignores while the first job is still there.
+ * batch claims rows and marks them dispatched in one committed statement (FOR UPDATE SKIP LOCKED,
+ * id order), then addBulk; when addBulk fails the rows are released (undispatched again) and the
+ * batch is retried with backoff (db/outbox/dispatch.ts says what covers a release that fails).
+ * Several relays claim disjoint rows; a row added twice is added under the same job id, which
+ * BullMQ ignores while the first job is still there.
  */
 export interface RelayOptions {
   db: Db;
@@ -30,7 +31,7 @@ export interface RelayOptions {
   batchSize?: number;
   /** Fallback poll for missed notifications. @defaultValue 1000 */
   pollMs?: number;
-  /** Bound on one addBulk round; past it the batch rolls back. @defaultValue 5000 */
+  /** Bound on one addBulk round; past it the batch is released. @defaultValue 5000 */
   enqueueTimeoutMs?: number;
   /** First retry delay after a failed batch (Redis down, say); doubles up to retryMaxMs. @defaultValue 100 */
   retryMinMs?: number;
@@ -58,7 +59,7 @@ export interface Relay {
   start(): Promise<void>;
   /** Stops waking, waits for the running batch, closes the LISTEN connection. */
   stop(): Promise<void>;
-  /** Dispatches batches until one comes back short; throws when a batch fails (rolled back). */
+  /** Dispatches batches until one comes back short; throws when a batch fails (its rows released). */
   drainOnce(): Promise<DrainResult>;
 }
 
@@ -91,14 +92,23 @@ export function createRelay(options: RelayOptions): Relay {
   });
 
   async function dispatchBatch(): Promise<{ claimed: number } & DrainResult> {
-    const outcome = await withClaimedRows(db, batchSize, async (rows, tx, info) => {
-      nextDueInMs = info.nextDueInMs;
-      if (rows.length === 0) return { claimed: 0, enqueued: [], rejected: [], claimedAt: 0 };
-      const claimedAt = Date.now();
-      const { enqueued, rejected } = await enqueueRows(queues, rows, enqueueTimeoutMs);
-      for (const { row, error } of rejected) await markClaimedUndispatchable(tx, row.id, error);
-      return { claimed: rows.length, enqueued, rejected, claimedAt };
-    });
+    const outcome = await withClaimedRows(
+      db,
+      batchSize,
+      async (rows, tx, info) => {
+        nextDueInMs = info.nextDueInMs;
+        if (rows.length === 0) return { claimed: 0, enqueued: [], rejected: [], claimedAt: 0 };
+        const claimedAt = Date.now();
+        const { enqueued, rejected } = await enqueueRows(queues, rows, enqueueTimeoutMs);
+        for (const { row, error } of rejected) await markClaimedUndispatchable(tx, row.id, error);
+        return { claimed: rows.length, enqueued, rejected, claimedAt };
+      },
+      (err, ids) =>
+        log.error(
+          { err, outbox_ids: ids },
+          'claimed outbox rows could not be released after a failed batch; the reconciler re-adds them',
+        ),
+    );
     for (const { row, error } of outcome.rejected) {
       log.error(
         { outbox_id: row.id, queue: row.queue, order_id: row.orderId, error },
@@ -129,7 +139,7 @@ export function createRelay(options: RelayOptions): Relay {
   }
 
   /**
-   * Runs drains until no wake-up arrived during the last one. A failed drain (rolled back) is
+   * Runs drains until no wake-up arrived during the last one. A failed drain (its rows released) is
    * retried with backoff; wake-ups meanwhile only ask for one more drain after it, instead of
    * hammering a Redis that just failed.
    */
@@ -143,7 +153,7 @@ export function createRelay(options: RelayOptions): Relay {
           signal: stopping.signal,
           onRetry: (err, attempt) => {
             failures = attempt;
-            log.error({ err, failures }, 'outbox relay batch failed; rolled back; retrying');
+            log.error({ err, failures }, 'outbox relay batch failed; rows released; retrying');
           },
         });
       } catch (err) {

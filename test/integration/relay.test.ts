@@ -3,7 +3,9 @@ import { orderFacts } from '../support/factories.js';
 import { asc, eq, sql } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import sinon from 'sinon';
+import { withClaimedRows } from '../../db/outbox/dispatch.js';
 import { insertOutboxRows } from '../../db/outbox/rows.js';
+import { enqueueRows } from '../../jobs/outbox/enqueue.js';
 import { outbox } from '../../db/schema.js';
 import { createQueues, retryPolicyOf, type QueueSet } from '../../jobs/outbox/queues.js';
 import { createRelay, type Relay, type RelayOptions } from '../../jobs/outbox/relay.js';
@@ -279,7 +281,7 @@ describe('outbox relay', function () {
     expect(await relay().drainOnce()).to.deep.equal({ enqueued: 0, rejected: 0 });
   });
 
-  it('when Redis cannot be reached, then the batch rolls back and nothing is marked dispatched', async () => {
+  it('when Redis cannot be reached, then the batch releases its rows and nothing stays marked dispatched', async () => {
     const deadRedis = createQueues(
       queueConfig(`redis://127.0.0.1:${await freePort()}`),
       silentLogger(),
@@ -295,7 +297,7 @@ describe('outbox relay', function () {
     expect(await undispatchedCount()).to.equal(3);
   });
 
-  it('when addBulk fails, then the relay rolls back, waits, retries, and dispatches once Redis answers', async () => {
+  it('when addBulk fails, then the relay releases the rows, waits, retries, and dispatches once Redis answers', async () => {
     const addBulk = sinon.stub(queueSet.queues.notifications, 'addBulk').callThrough();
     addBulk.onCall(0).rejects(new Error('Connection is closed.'));
     addBulk.onCall(1).rejects(new Error('Connection is closed.'));
@@ -318,7 +320,7 @@ describe('outbox relay', function () {
     expect(jobs.every(Boolean)).to.equal(true);
   });
 
-  it('when a drain fails with a bug, then it is rolled back, not retried, and onFatal is told', async () => {
+  it('when a drain fails with a bug, then its rows are released, not retried, and onFatal is told', async () => {
     const bug = new TypeError("Cannot read properties of undefined (reading 'opts')");
     const addBulk = sinon.stub(queueSet.queues.notifications, 'addBulk').rejects(bug);
     await insert(notificationRows(2));
@@ -351,6 +353,63 @@ describe('outbox relay', function () {
     expect(row?.dispatchedAt).to.be.instanceOf(Date);
   });
 
+  it('when a batch is claimed, then the claim is committed before addBulk (no transaction held open across Redis) and one round trip', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const addBulk = sinon.stub(queueSet.queues.notifications, 'addBulk').callThrough();
+    addBulk.onCall(0).callsFake(async (jobs) => {
+      await gate;
+      return addBulk.wrappedMethod.call(queueSet.queues.notifications, jobs);
+    });
+    const [id] = await insert(notificationRows(1));
+    const query = sinon.spy(tdb.pool, 'query');
+
+    const drained = relay().drainOnce();
+    await waitFor(() => addBulk.callCount === 1, { what: 'drain waiting in addBulk' });
+    const claimTrips = query.callCount;
+    // Another session sees the mark while the rows are still on their way to Redis.
+    const seen = await tdb.pool.query<{ dispatched: boolean }>(
+      'select dispatched_at is not null as dispatched from outbox where id = $1',
+      [id],
+    );
+    release();
+    await drained;
+
+    expect(claimTrips).to.equal(1);
+    expect(seen.rows[0]!.dispatched).to.equal(true);
+  });
+
+  it('when a batch fails and releasing its rows fails too, then the caller is told which rows stay marked dispatched for the reconciler', async () => {
+    sinon
+      .stub(queueSet.queues.notifications, 'addBulk')
+      .rejects(new Error('Connection is closed.'));
+    const ids = await insert(notificationRows(2));
+    const query = sinon.stub(tdb.pool, 'query').callThrough();
+    query
+      .withArgs(sinon.match({ name: 'outbox_claim_release' }))
+      .rejects(new Error('Connection terminated unexpectedly'));
+    const told: Array<{ err: unknown; ids: number[] }> = [];
+
+    const error = await withClaimedRows(
+      tdb.db,
+      10,
+      async (rows) => {
+        await enqueueRows(queueSet.shards, rows, 1000);
+      },
+      (err, released) => told.push({ err, ids: released }),
+    ).then(
+      () => undefined,
+      (err: Error) => err.message,
+    );
+    query.restore();
+
+    expect(error, "the batch's own error").to.equal('Connection is closed.');
+    expect(told).to.have.length(1);
+    expect(told[0]!.ids).to.deep.equal(ids);
+    expect((told[0]!.err as Error).message).to.equal('Connection terminated unexpectedly');
+    expect(await undispatchedCount()).to.equal(0);
+  });
+
   it('when notifications arrive while a drain runs, then they are coalesced into one more drain', async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
@@ -359,10 +418,12 @@ describe('outbox relay', function () {
       await gate;
       return addBulk.wrappedMethod.call(queueSet.queues.notifications, jobs);
     });
-    let transactions = 0;
+    // Each drain's claim is one statement; a handle db/client.ts did not make sends it through
+    // drizzle's execute, which counts the claims.
+    let claims = 0;
     const countingDb = new Proxy(tdb.db, {
       get(target, prop, receiver) {
-        if (prop === 'transaction') transactions += 1;
+        if (prop === 'execute') claims += 1;
         return Reflect.get(target, prop, receiver) as unknown;
       },
     });
@@ -370,7 +431,7 @@ describe('outbox relay', function () {
     await r.start();
     await insert(notificationRows(1));
     await waitFor(() => addBulk.callCount === 1, { what: 'first drain blocked in addBulk' });
-    const before = transactions;
+    const before = claims;
 
     // Twenty wake-ups while that drain is stuck; a listener of our own tells when they are out.
     const probe = await tdb.pool.connect();
@@ -385,7 +446,7 @@ describe('outbox relay', function () {
     probe.release();
     await r.stop();
 
-    expect(transactions - before).to.be.within(1, 3);
+    expect(claims - before).to.be.within(1, 3);
   });
 
   it('when rows are relayed, then onEnqueued reports each row with its queue and commit-to-enqueue latency', async () => {
