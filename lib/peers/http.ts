@@ -69,17 +69,34 @@ export async function callPeer(
   options: PeerClientOptions,
   req: PeerRequest,
 ): Promise<PeerResponse> {
-  const { peer, timeoutMs, token } = options;
+  const { token } = options;
   const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
   if (req.body !== undefined) headers['content-type'] = 'application/json';
   if (token) headers['x-api-key'] = token;
+  // A timer cleared once the answer is read, not AbortSignal.timeout: that one fires after every
+  // call, answered or not, and builds a DOMException each time (a profile showed it).
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), options.timeoutMs);
+  try {
+    return await exchange(options, req, headers, deadline.signal);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function exchange(
+  { peer, timeoutMs }: PeerClientOptions,
+  req: PeerRequest,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+): Promise<PeerResponse> {
   let res: Response;
   try {
     res = await fetch(req.url, {
       method: req.method,
       headers,
       body: req.body === undefined ? undefined : JSON.stringify(req.body),
-      signal: AbortSignal.timeout(timeoutMs),
+      signal,
       agent: (u: URL) => (u.protocol === 'https:' ? httpsAgent : httpAgent),
     });
   } catch (err) {
