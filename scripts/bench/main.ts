@@ -517,9 +517,10 @@ async function main(): Promise<number> {
     results.sustained = sustained;
     await settle('sustained run');
 
-    // 2. Efficiency over the sustained run: its jobs are its orders' outbox rows.
+    // 2. Efficiency over the sustained run: its jobs are its orders' outbox rows that were handed
+    // to BullMQ (a payment check completed before it fell due never was).
     const jobs = await pool.query<{ n: number }>(
-      'select count(*)::int as n from outbox where order_id = any($1::uuid[])',
+      'select count(*)::int as n from outbox where order_id = any($1::uuid[]) and dispatched_at is not null',
       [sustainedRun.orderIds],
     );
     const jobCount = jobs.rows[0]!.n;
