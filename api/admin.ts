@@ -4,9 +4,9 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
 import { Router, type Express, type Request, type RequestHandler } from 'express';
-import helmet from 'helmet';
 import type { Config } from '../lib/platform/config.js';
 import { UnauthorizedError } from '../lib/domain/errors.js';
+import { adminPageContentSecurityPolicy } from './admin-csp.js';
 
 /**
  * The admin surface of the web process: Bull Board behind HTTP Basic auth. Without credentials
@@ -81,31 +81,18 @@ export function basicAuth(
 }
 
 /**
- * The board page's own CSP, replacing the app-wide helmet one on its path only. What the installed
- * UI (@bull-board/ui 9.10, dist/index.ejs and its bundles) loads: same-origin script files (its one
- * inline `<script type="application/json">` is data, never run: no 'unsafe-inline' or eval for
- * scripts); style attributes and a `<style>` element on its loading screen; IBM Plex from Google
- * Fonts; `data:` SVG icons in its CSS. helmet's default `upgrade-insecure-requests` is what blanks
- * it: over plain http (development, or any non-localhost host) the browser rewrites the page's own
- * script URLs to https, which nothing serves. In production every URL the page loads is relative
- * or https already, so dropping it costs nothing. helmet's `https:` font and style sources are
- * narrowed to the two Google Fonts hosts, and the page may not be framed.
+ * The board page's own CSP (api/admin-csp.ts). What the installed UI (@bull-board/ui 9.10,
+ * dist/index.ejs and its bundles) loads: same-origin script files (its one inline `<script
+ * type="application/json">` is data, never run: no 'unsafe-inline' or eval for scripts); style
+ * attributes and a `<style>` element on its loading screen; IBM Plex from Google Fonts; `data:` SVG
+ * icons in its CSS. helmet's default `upgrade-insecure-requests` would blank it over plain http
+ * (development, or any non-localhost host); in production every URL the page loads is relative or
+ * https already. helmet's `https:` font and style sources are narrowed to the two Google Fonts
+ * hosts.
  */
-export const boardContentSecurityPolicy: RequestHandler = helmet.contentSecurityPolicy({
-  useDefaults: false,
-  directives: {
-    defaultSrc: ["'self'"],
-    baseUri: ["'self'"],
-    scriptSrc: ["'self'"],
-    scriptSrcAttr: ["'none'"],
-    styleSrc: ["'self'", "'unsafe-inline'", 'https://fonts.googleapis.com'],
-    fontSrc: ["'self'", 'data:', 'https://fonts.gstatic.com'],
-    imgSrc: ["'self'", 'data:'],
-    connectSrc: ["'self'"],
-    objectSrc: ["'none'"],
-    formAction: ["'self'"],
-    frameAncestors: ["'none'"],
-  },
+export const boardContentSecurityPolicy: RequestHandler = adminPageContentSecurityPolicy({
+  styleSrc: ['https://fonts.googleapis.com'],
+  fontSrc: ["'self'", 'data:', 'https://fonts.gstatic.com'],
 });
 
 export interface AdminRouterOptions {

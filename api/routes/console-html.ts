@@ -123,39 +123,50 @@ function actionForm(path: string, verb: string, g: GroupView<unknown>): string {
   );
 }
 
-function jobGroups(boardPath: string, groups: GroupView<FailedJobSample>[]): string {
+/** What tells failed jobs' groups from dead letters' groups on the page. */
+interface GroupKind<S> {
+  sourcesHeader: string;
+  sample: (s: S) => string;
+  actionPath: string;
+  verb: string;
+  empty: string;
+}
+
+/** One table for both kinds, so their columns stay in step (the .groups style counts on them). */
+function groupTable<S>(kind: GroupKind<S>, groups: GroupView<S>[]): string {
   return table(
-    ['cause', 'count', 'queues', 'first seen', 'last seen', 'sample', ''],
+    ['cause', 'count', kind.sourcesHeader, 'first seen', 'last seen', 'sample', ''],
     groups.map((g) => [
       `<code class="cause">${esc(g.cause)}</code>`,
       esc(g.count),
       esc(g.sources.join(', ')),
       time(g.first_seen),
       time(g.last_seen),
-      `${jobLink(boardPath, g.sample)} ${orderLink(g.sample.order_id)}<br><small>${esc(g.sample.failed_reason)}</small>`,
-      actionForm(`${ADMIN_PATH}/failures/jobs/retry`, 'Retry', g),
+      kind.sample(g.sample),
+      actionForm(kind.actionPath, kind.verb, g),
     ]),
-    'no failed jobs',
+    kind.empty,
     'groups',
   );
 }
 
-function letterGroups(groups: GroupView<DeadLetterSample>[]): string {
-  return table(
-    ['cause', 'count', 'topics', 'first seen', 'last seen', 'sample', ''],
-    groups.map((g) => [
-      `<code class="cause">${esc(g.cause)}</code>`,
-      esc(g.count),
-      esc(g.sources.join(', ')),
-      time(g.first_seen),
-      time(g.last_seen),
-      `#${esc(g.sample.id)} ${esc(g.sample.topic)}/${esc(g.sample.partition)}@${esc(g.sample.offset)}<br><small>${esc(g.sample.reason)}</small>`,
-      actionForm(`${ADMIN_PATH}/failures/dead-letters/replay`, 'Replay', g),
-    ]),
-    'no dead letters',
-    'groups',
-  );
-}
+const jobGroups = (boardPath: string): GroupKind<FailedJobSample> => ({
+  sourcesHeader: 'queues',
+  sample: (s) =>
+    `${jobLink(boardPath, s)} ${orderLink(s.order_id)}<br><small>${esc(s.failed_reason)}</small>`,
+  actionPath: `${ADMIN_PATH}/failures/jobs/retry`,
+  verb: 'Retry',
+  empty: 'no failed jobs',
+});
+
+const LETTER_GROUPS: GroupKind<DeadLetterSample> = {
+  sourcesHeader: 'topics',
+  sample: (s) =>
+    `#${esc(s.id)} ${esc(s.topic)}/${esc(s.partition)}@${esc(s.offset)}<br><small>${esc(s.reason)}</small>`,
+  actionPath: `${ADMIN_PATH}/failures/dead-letters/replay`,
+  verb: 'Replay',
+  empty: 'no dead letters',
+};
 
 const STYLE = `
 *{box-sizing:border-box}body{font-family:system-ui,sans-serif;margin:0;color:#222;background:#f6f7f9}
@@ -240,11 +251,11 @@ ${shown(o.waiting_orders, (rows) =>
 </section>
 <section id="failed-jobs" class="wide"><h2>Failed jobs, grouped by cause</h2>
 ${shown(o.queue_jobs, (r) => `<p><span class="big" id="failed-count">${esc(failedTotal(r))}</span> failed jobs in all queues <span class="metric">queue_jobs{state="failed"}</span></p>`)}
-${shown(o.failed_job_groups, (g) => `${g.truncated ? `<p class="missing">more failed jobs than one reading covers: the groups hold the newest ${esc(g.read)}</p>` : ''}${jobGroups(boardPath, g.groups)}`)}
+${shown(o.failed_job_groups, (g) => `${g.truncated ? `<p class="missing">more failed jobs than one reading covers: the groups hold the newest ${esc(g.read)}</p>` : ''}${groupTable(jobGroups(boardPath), g.groups)}`)}
 </section>
 <section id="dead-letters" class="wide"><h2>Dead letters, grouped by cause</h2>
 ${shown(o.dead_letters, (r) => `<p><span class="big" id="dead-letter-count">${esc(r[0]?.value ?? 0)}</span> not replayed <span class="metric">dead_letters</span></p>`)}
-${shown(o.dead_letter_groups, (g) => letterGroups(g.groups))}
+${shown(o.dead_letter_groups, (g) => groupTable(LETTER_GROUPS, g.groups))}
 </section>
 </main></body></html>`;
 }

@@ -1,5 +1,4 @@
 import { Router, type RequestHandler, type Response } from 'express';
-import helmet from 'helmet';
 import Joi from 'joi';
 import type { Db } from '../../db/client.js';
 import { ordersByStatusRecently, throughputPerMinute } from '../../db/order-activity.js';
@@ -11,6 +10,7 @@ import { withinMs } from '../../lib/platform/timeout.js';
 import { readGauge, type GaugeReading, type Metrics } from '../../lib/platform/metrics.js';
 import type { ShardedQueues } from '../../jobs/outbox/queues.js';
 import { adminUserOf } from '../admin.js';
+import { adminPageContentSecurityPolicy } from '../admin-csp.js';
 import { send } from '../envelope.js';
 import {
   deadLetterGroups,
@@ -163,27 +163,10 @@ const refused =
   };
 
 /**
- * The overview page's CSP, in place of the app-wide helmet one: only same-origin script (its one
- * file) and requests, inline styles (its own sheet and swatches), no framing. Without helmet's
- * `upgrade-insecure-requests`: over plain http on any host but localhost the browser would send
- * the page's script and its group actions to https, where nothing answers (Bull Board's CSP in
- * api/admin.ts drops it for the same reason). Over https in production it changes nothing.
+ * The overview page's CSP (api/admin-csp.ts) as it is: its one script is a same-origin file, its
+ * styles are its own inline sheet and swatches, and it loads no fonts.
  */
-export const consoleContentSecurityPolicy: RequestHandler = helmet.contentSecurityPolicy({
-  useDefaults: false,
-  directives: {
-    defaultSrc: ["'self'"],
-    baseUri: ["'self'"],
-    scriptSrc: ["'self'"],
-    scriptSrcAttr: ["'none'"],
-    styleSrc: ["'self'", "'unsafe-inline'"],
-    imgSrc: ["'self'", 'data:'],
-    connectSrc: ["'self'"],
-    objectSrc: ["'none'"],
-    formAction: ["'self'"],
-    frameAncestors: ["'none'"],
-  },
-});
+export const consoleContentSecurityPolicy: RequestHandler = adminPageContentSecurityPolicy();
 
 export function consoleRouter(deps: ConsoleDeps): Router {
   const router = Router();
