@@ -2,10 +2,14 @@ import { and, eq } from 'drizzle-orm';
 import type { InboundEvent } from '../lib/domain/inbound-event.js';
 import { OUTBOX_CHANNEL, type NewOutboxRow } from './outbox/events.js';
 import {
+  getOutboxState,
   outboxCompletedText,
   outboxParams,
   outboxRowsFrom,
+  outboxStateColumns,
+  outboxStateOf,
   type OutboxJobRef,
+  type OutboxState,
 } from './outbox/rows.js';
 import { transactionOpenedWith, type Db, type Executor } from './client.js';
 import { deleteOlderThan, type AgeLimits } from './delete-old.js';
@@ -90,35 +94,68 @@ export interface LockedInboxEvent {
   event?: InboxRow;
   /** Undefined when the event names an order that does not exist. */
   order?: OrderRow;
+  /**
+   * With `jobRowId`: that outbox row's state as this transaction first read it (not locked);
+   * undefined when the row is gone.
+   */
+  jobRow?: OutboxState;
+}
+
+export interface InboxEventTarget {
+  inboxId: number;
+  /**
+   * The outbox row of the job applying the event: its state is read in the same round trip, so
+   * the job learns whether it still has work without a read of its own.
+   */
+  jobRowId?: number;
 }
 
 /**
  * Runs `work` in a transaction that opens with the inbox row and its order locked FOR UPDATE, in
- * one round trip with its BEGIN. It commits when `work` resolves and rolls back when it throws.
- * Locks are taken inbox row first, then order: two events of one order apply one at a time.
+ * one round trip with its BEGIN (and with the state of the job's outbox row, when given). It
+ * commits when `work` resolves and rolls back when it throws. Locks are taken inbox row first,
+ * then order: two events of one order apply one at a time.
  */
 export async function withInboxEventLocked<T>(
   db: Db,
-  inboxId: number,
+  { inboxId, jobRowId }: InboxEventTarget,
   work: (locked: LockedInboxEvent, tx: Executor) => Promise<T>,
 ): Promise<T> {
-  // Inlined, not bound (BEGIN and the lock travel as one simple query): an integer, checked here.
-  if (!Number.isSafeInteger(inboxId)) throw new Error(`bad inbox id ${inboxId}`);
+  // Inlined, not bound (BEGIN and the lock travel as one simple query): integers, checked here.
+  for (const id of [inboxId, jobRowId]) {
+    if (id !== undefined && !Number.isSafeInteger(id)) throw new Error(`bad row id ${id}`);
+  }
+  const withJob = jobRowId !== undefined;
+  // The job's row is joined, not locked (an outer join's side cannot be). Two runs of one job are
+  // ordered by the inbox row's lock and its processed_at; a row's job id never changes; so a
+  // run that reads the row open just before another run completes it finds the event processed.
   const text = `select ${joined.event.columns}, ${joined.order.columns}
+    ${withJob ? `, ${outboxStateColumns('ob', 'ob_')}` : ''}
     from inbox i join orders o on o.id = i.order_id
+    ${withJob ? `left join outbox ob on ob.id = ${jobRowId}` : ''}
     where i.id = ${inboxId}
     for update of i, o`;
   return transactionOpenedWith<Record<string, unknown>, T>(db, text, async ([row], tx) => {
-    if (row) return work({ event: joined.event.map(row), order: joined.order.map(row) }, tx);
-    // No such inbox row, or its order is missing: the inbox row alone, if there is one.
-    return work({ event: await lockInboxRow(tx, inboxId) }, tx);
+    if (row) {
+      const event = joined.event.map(row);
+      const order = joined.order.map(row);
+      return work({ event, order, jobRow: withJob ? outboxStateOf(row, 'ob_') : undefined }, tx);
+    }
+    // No such inbox row, or its order is missing (rare): the job's row, then the inbox row alone.
+    const jobRow = withJob ? await getOutboxState(tx, jobRowId) : undefined;
+    return work({ event: await lockInboxRow(tx, inboxId), jobRow }, tx);
   });
 }
 
-const inboxProcessed = statement(
-  'inbox_processed',
-  `update inbox set processed_at = now(), result = $2 where id = $1`,
-);
+/**
+ * Marking an inbox row processed, as SQL text for a statement: `id` and `result` name its
+ * parameters. result: 'applied', or why the event was not applied (the state machine's reason).
+ */
+export function inboxProcessedText(id: string, result: string): string {
+  return `update inbox set processed_at = now(), result = ${result} where id = ${id}`;
+}
+
+const inboxProcessed = statement('inbox_processed', inboxProcessedText('$1', '$2'));
 
 /** result: 'applied', or why the event was not applied (the state machine's reason). */
 export async function markInboxProcessed(tx: Executor, id: number, result: string): Promise<void> {
@@ -127,13 +164,14 @@ export async function markInboxProcessed(tx: Executor, id: number, result: strin
 
 const inboxProcessedJobCompleted = statement<{ id: number }>(
   'inbox_processed_job_completed',
-  `with i as (update inbox set processed_at = now(), result = $2 where id = $1)
+  `with i as (${inboxProcessedText('$1', '$2')})
    ${outboxCompletedText('$3', '$4')}`,
 );
 
 /**
- * markInboxProcessed and markOutboxCompleted (of the job that applied it) in one statement: the
- * last step of every applied inbound event. False when the job's row was completed already.
+ * markInboxProcessed and markOutboxCompleted (of the job that ran it) in one statement: the last
+ * step of an inbound event refused (an applied one is marked by its transition's statement,
+ * db/order-transitions.ts). False when the job's row was completed already.
  */
 export async function markInboxProcessedAndJobCompleted(
   tx: Executor,

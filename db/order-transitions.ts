@@ -2,7 +2,13 @@ import type { OrderStatus, RefundStatus } from '../lib/domain/order-state.js';
 import type { Executor } from './client.js';
 import { orders, type OrderRow } from './schema.js';
 import { run, statement, tableRows } from './statement.js';
-import { outboxInsertText, outboxParams } from './outbox/rows.js';
+import { inboxProcessedText } from './inbox.js';
+import {
+  outboxCompletedText,
+  outboxInsertText,
+  outboxParams,
+  type OutboxJobRef,
+} from './outbox/rows.js';
 import { OUTBOX_CHANNEL, PAYMENT_CHECKS_QUEUE, type NewOutboxRow } from './outbox/events.js';
 
 /**
@@ -38,9 +44,23 @@ export interface OrderChange {
   cancelRequested?: boolean;
 }
 
-const orderStateSet = statement<{ id: number | string }>(
-  'order_state_set_with_outbox',
-  `with changed as (
+/**
+ * The inbox event a transition applies, marked in the transition's own statement: its inbox row
+ * processed with `result`, and the outbox row of the job that applied it completed (only if it is
+ * that job's open row).
+ */
+export interface AppliedInboxEvent {
+  inboxId: number;
+  result: string;
+  job?: OutboxJobRef;
+}
+
+/**
+ * With `inboxEvent`, the statement also marks the event's inbox row ($13, $14) and completes its
+ * job's outbox row ($15, $16; null when there is no job): the one write of an applied event.
+ */
+function orderStateSetText(inboxEvent: boolean): string {
+  return `with changed as (
      update orders
      set status = $2,
          refund_status = $3,
@@ -61,24 +81,41 @@ const orderStateSet = statement<{ id: number | string }>(
      where $2 <> 'new' and order_id = $1 and queue = $12
        and completed_at is null and failed_at is null
        and exists (select 1 from changed)
-   ), ob as (${outboxInsertText('$9', '$10', 'select 1 from changed')})
-   select ob.id, pg_notify($11, '') from ob`,
+   ), ${
+     inboxEvent
+       ? `event_done as (${inboxProcessedText('$13', '$14')}),
+   job_done as (${outboxCompletedText('$15', '$16')}),`
+       : ''
+   } ob as (${outboxInsertText('$9', '$10', 'select 1 from changed')})
+   select ob.id, pg_notify($11, '') from ob`;
+}
+
+const orderStateSet = statement<{ id: number | string }>(
+  'order_state_set_with_outbox',
+  orderStateSetText(false),
+);
+
+const orderStateSetInboxApplied = statement<{ id: number | string }>(
+  'order_state_set_inbox_applied',
+  orderStateSetText(true),
 );
 
 /**
  * Sets the order's state, writes its history row and the follow-up outbox rows, and signals the
- * relay, in one statement (one round trip; nothing is written unless the order exists). An order
- * that leaves `new` needs no more payment checks: its open ones are completed, so the relay never
- * claims those not yet due (and a job already in BullMQ skips), and only orders still waiting on
- * Payments keep check rows open. Returns the outbox
- * row ids in insertion order.
+ * relay, in one statement (one round trip; nothing of the order's is written unless it exists).
+ * An order that leaves `new` needs no more payment checks: its open ones are completed, so the
+ * relay never claims those not yet due (and a job already in BullMQ skips), and only orders still
+ * waiting on Payments keep check rows open. With `inboxEvent` (the transition an inbound event
+ * caused), that event's inbox row and its job's outbox row are marked in the same statement.
+ * Returns the outbox row ids in insertion order.
  */
 export async function setOrderState(
   tx: Executor,
   change: OrderChange,
   outboxRows: NewOutboxRow[],
+  inboxEvent?: AppliedInboxEvent,
 ): Promise<number[]> {
-  const inserted = await run(tx, orderStateSet, [
+  const values = [
     change.orderId,
     change.status,
     change.refundStatus,
@@ -90,6 +127,15 @@ export async function setOrderState(
     ...outboxParams(outboxRows),
     OUTBOX_CHANNEL,
     PAYMENT_CHECKS_QUEUE,
-  ]);
+  ];
+  const inserted = inboxEvent
+    ? await run(tx, orderStateSetInboxApplied, [
+        ...values,
+        inboxEvent.inboxId,
+        inboxEvent.result,
+        inboxEvent.job?.id ?? null,
+        inboxEvent.job?.jobId ?? null,
+      ])
+    : await run(tx, orderStateSet, values);
   return inserted.map((r) => Number(r.id)).sort((x, y) => x - y);
 }

@@ -107,16 +107,39 @@ export interface OutboxState {
   failed: boolean;
 }
 
-const outboxState = statement<{ job_id: string; completed: boolean; failed: boolean }>(
+/**
+ * OutboxState's columns of the outbox row `alias`, for a select list, named with `prefix`: a
+ * statement that reads more than the row (the inbox job's lock) reads its state with them.
+ */
+export function outboxStateColumns(alias: string, prefix = ''): string {
+  return `${alias}.job_id as ${prefix}job_id,
+    ${alias}.completed_at is not null as ${prefix}completed,
+    ${alias}.failed_at is not null as ${prefix}failed`;
+}
+
+/**
+ * The OutboxState in a row read with outboxStateColumns; undefined when the outbox row was not
+ * there (an outer join's nulls: job_id is never null in a row).
+ */
+export function outboxStateOf(raw: Record<string, unknown>, prefix = ''): OutboxState | undefined {
+  const jobId = raw[`${prefix}job_id`];
+  if (jobId === null || jobId === undefined) return undefined;
+  return {
+    jobId: String(jobId),
+    completed: raw[`${prefix}completed`] === true,
+    failed: raw[`${prefix}failed`] === true,
+  };
+}
+
+const outboxState = statement(
   'outbox_state',
-  `select job_id, completed_at is not null as completed, failed_at is not null as failed
-   from outbox where id = $1`,
+  `select ${outboxStateColumns('outbox')} from outbox where id = $1`,
 );
 
 /** undefined when the row is gone (retention deletes only completed rows). */
 export async function getOutboxState(ex: Executor, id: number): Promise<OutboxState | undefined> {
   const [row] = await run(ex, outboxState, [id]);
-  return row && { jobId: row.job_id, completed: row.completed, failed: row.failed };
+  return row && outboxStateOf(row);
 }
 
 /**
@@ -126,6 +149,14 @@ export async function getOutboxState(ex: Executor, id: number): Promise<OutboxSt
 export interface OutboxJobRef {
   id: number;
   jobId: string;
+}
+
+/**
+ * True when `state` is an open row of the job `ref`: there, not completed, and carrying the job's
+ * id. A job acts only on such a row (a failed row is open: an ops retry runs it again).
+ */
+export function isOpenRowOf(ref: OutboxJobRef, state: OutboxState | undefined): boolean {
+  return state !== undefined && !state.completed && state.jobId === ref.jobId;
 }
 
 const isRow = (ref: OutboxJobRef) => and(eq(outbox.id, ref.id), eq(outbox.jobId, ref.jobId));

@@ -6,6 +6,7 @@ import {
   markOutboxCompleted,
   markOutboxFailed,
   recordOutboxAttemptFailed,
+  type OutboxState,
 } from '../../db/outbox/rows.js';
 import type { Logger } from '../../lib/platform/logger.js';
 import { retryWindowOver } from './retry-policy.js';
@@ -16,9 +17,10 @@ import { ForeignJobError, judge } from './judge-failure.js';
 /**
  * The one path every outbox job takes: refuse it when it was made from another row than the one
  * now under its outbox id, skip it when its row is already completed (a duplicate job), check the
- * payload, do the work, complete the row. On error it decides, in this one place,
- * whether BullMQ retries, waits out a peer's 429, or fails the job at once, and records the
- * outcome on the outbox row.
+ * payload, do the work, complete the row. The row is read first, in a round trip of its own,
+ * unless the processor reads it in its own transaction (checksRow). On error it decides, in this
+ * one place, whether BullMQ retries, waits out a peer's 429, or fails the job at once, and records
+ * the outcome on the outbox row.
  */
 export type OutboxJob = Job<OutboxJobData, unknown, string>;
 
@@ -44,6 +46,14 @@ export interface OutboxProcessor<Q extends QueueName = QueueName> {
    */
   readonly completesRow?: boolean;
   /**
+   * True when `handle` reads the job's outbox row itself, in the round trip that opens its own
+   * transaction, and does and writes nothing unless it is an open row of this job (the inbox
+   * processor, whose lock reads the row too). The runner then skips its own read of the row, and
+   * `handle` returns what it found when the row was not open (gone, completed, another job's):
+   * the job then ends as that read would have ended it (skipped, or ForeignJobError).
+   */
+  readonly checksRow?: boolean;
+  /**
    * True when the processor calls a peer that may answer 429 with Retry-After: its queue then
    * pauses as a whole for that long. That needs BullMQ's limiter on the queue's workers, whose
    * counter costs Redis commands on every fetch, so queues whose work cannot be told to slow
@@ -51,7 +61,7 @@ export interface OutboxProcessor<Q extends QueueName = QueueName> {
    * be retried with backoff like any other transient failure.
    */
   readonly pausesOnRateLimit?: boolean;
-  handle(ctx: OutboxJobContext<QueuePayloads[Q]>): Promise<void>;
+  handle(ctx: OutboxJobContext<QueuePayloads[Q]>): Promise<void | RowNotOpen>;
   /**
    * Called once when the runner gives the job up (after its row is marked failed): the retry
    * window is over or its attempts are used up (`retry-window`), or the failure is one retrying
@@ -62,6 +72,12 @@ export interface OutboxProcessor<Q extends QueueName = QueueName> {
     ctx: Omit<OutboxJobContext<unknown>, 'payload'>,
     given: { why: 'retry-window' | 'incurable'; error: string },
   ): Promise<void>;
+}
+
+/** What a processor that reads its own row (checksRow) returns when that row was not open. */
+export interface RowNotOpen {
+  /** The job's outbox row as the processor read it; undefined when it is gone. */
+  rowNotOpen: OutboxState | undefined;
 }
 
 export interface OutboxJobRunnerDeps {
@@ -95,13 +111,17 @@ export function createOutboxJobRunner(
   const { db, logger } = deps;
   const { queue } = processor;
 
-  async function run(
+  /**
+   * What the job's row, as read, leaves to do: nothing ('skipped', logged) when it is gone or
+   * completed; undefined when it is an open row of this job. Throws ForeignJobError when it is
+   * another job's row.
+   */
+  function rowVerdict(
     job: OutboxJob,
-    token: string | undefined,
+    state: OutboxState | undefined,
     log: Logger,
-  ): Promise<'completed' | 'skipped'> {
+  ): 'skipped' | undefined {
     const { data } = job;
-    const state = await getOutboxState(db, data.outboxId);
     if (!state) {
       // Retention deletes only completed rows, so a missing row was done long ago.
       log.warn('outbox row not found; job skipped');
@@ -115,8 +135,37 @@ export function createOutboxJobRunner(
       log.info('outbox row already completed; job skipped');
       return 'skipped';
     }
-    const payload = parsePayload(queue, data.payload);
-    await processor.handle({ job, token, data, payload, log });
+    return undefined;
+  }
+
+  async function run(
+    job: OutboxJob,
+    token: string | undefined,
+    log: Logger,
+  ): Promise<'completed' | 'skipped'> {
+    const { data } = job;
+    if (!processor.checksRow) {
+      const verdict = rowVerdict(job, await getOutboxState(db, data.outboxId), log);
+      if (verdict) return verdict;
+    }
+    let payload: QueuePayloads[QueueName];
+    try {
+      payload = parsePayload(queue, data.payload);
+    } catch (err) {
+      // Without its payload the processor cannot read its row: read here, so a job whose row is
+      // done or another job's ends as such, not as a broken payload.
+      if (processor.checksRow) {
+        const verdict = rowVerdict(job, await getOutboxState(db, data.outboxId), log);
+        if (verdict) return verdict;
+      }
+      throw err;
+    }
+    const found = await processor.handle({ job, token, data, payload, log });
+    if (found) {
+      const verdict = rowVerdict(job, found.rowNotOpen, log);
+      if (verdict) return verdict;
+      throw new Error(`${queue} processor found outbox row ${data.outboxId} not open, but it is`);
+    }
     if (!processor.completesRow) {
       await markOutboxCompleted(db, { id: data.outboxId, jobId: data.jobId });
     }

@@ -5,7 +5,12 @@ import {
   withInboxEventLocked,
   type LockedInboxEvent,
 } from '../../db/inbox.js';
-import { markOutboxCompleted, type OutboxJobRef } from '../../db/outbox/rows.js';
+import {
+  isOpenRowOf,
+  markOutboxCompleted,
+  type OutboxJobRef,
+  type OutboxState,
+} from '../../db/outbox/rows.js';
 import type { InboxRow } from '../../db/schema.js';
 import {
   describeState,
@@ -22,11 +27,16 @@ import { PAYMENTS_SOURCE } from './record-payment-result.js';
  * order, in one transaction: the state machine decides, the state and its history row change, the
  * follow-up outbox rows are written, and the inbox row is marked processed. The outbox row of the
  * `inbox` job that asked for this is completed in the same transaction, so applying is
- * exactly-once even when the job runs twice.
+ * exactly-once even when the job runs twice. An applied event costs three round trips: BEGIN with
+ * the locks (and the job's row), the transition with every mark, COMMIT.
  */
 export interface ApplyInboxEventInput {
   inboxId: number;
-  /** The `inbox` queue's outbox row to complete with the change (only if it is that job's row). */
+  /**
+   * The `inbox` queue's outbox row of the job applying the event. Read in the round trip that
+   * takes the locks: unless it is an open row of that job, nothing is applied or written
+   * (`job-row-not-open`); else it is completed with the change.
+   */
   outbox?: OutboxJobRef;
 }
 
@@ -34,14 +44,21 @@ export type ApplyInboxEventResult =
   | { outcome: 'applied'; orderId: string; from: string; to: string; outboxIds: number[] }
   | { outcome: 'refused'; orderId: string; kind: 'duplicate' | 'conflict'; reason: string }
   | { outcome: 'already-processed'; orderId: string; result: string | null }
-  | { outcome: 'missing' };
+  | { outcome: 'missing' }
+  /** The job's row is gone, completed, or another job's: as read, undefined when gone. */
+  | { outcome: 'job-row-not-open'; jobRow: OutboxState | undefined };
 
 export async function applyInboxEvent(
   db: Db,
   { inboxId, outbox }: ApplyInboxEventInput,
 ): Promise<ApplyInboxEventResult> {
-  return withInboxEventLocked(db, inboxId, async (locked, tx) => {
-    const { result, processed } = await decideAndApply(tx, locked);
+  return withInboxEventLocked(db, { inboxId, jobRowId: outbox?.id }, async (locked, tx) => {
+    if (outbox && !isOpenRowOf(outbox, locked.jobRow)) {
+      return { outcome: 'job-row-not-open', jobRow: locked.jobRow };
+    }
+    const { result, processed } = await decideAndApply(tx, locked, outbox);
+    // An applied event's transition statement marked the inbox row and the job's row itself.
+    if (result.outcome === 'applied') return result;
     // The inbox row's outcome and the job's completion: one statement when there are both.
     if (processed && outbox) {
       await markInboxProcessedAndJobCompleted(tx, processed.id, processed.result, outbox);
@@ -54,13 +71,20 @@ export async function applyInboxEvent(
   });
 }
 
-/** What applying decided, and the outcome to mark the inbox row processed with (none: leave it). */
+/**
+ * What applying decided, and the outcome to mark the inbox row processed with (none: leave it, or
+ * already marked by the transition's statement).
+ */
 interface Decided {
   result: ApplyInboxEventResult;
   processed?: { id: number; result: string };
 }
 
-async function decideAndApply(tx: Executor, { event, order }: LockedInboxEvent): Promise<Decided> {
+async function decideAndApply(
+  tx: Executor,
+  { event, order }: LockedInboxEvent,
+  job: OutboxJobRef | undefined,
+): Promise<Decided> {
   if (!event) return { result: { outcome: 'missing' } };
   if (event.processedAt) {
     return {
@@ -77,7 +101,11 @@ async function decideAndApply(tx: Executor, { event, order }: LockedInboxEvent):
   const decision = transition(orderStateOf(order), event.eventType);
   if (!decision.ok) return refuse(event, decision.kind, decision.reason);
 
-  const outboxIds = await applyTransition(tx, order, decision, factsOf(event));
+  const outboxIds = await applyTransition(tx, order, decision, factsOf(event), {
+    inboxId: event.id,
+    result: 'applied',
+    job,
+  });
   return {
     result: {
       outcome: 'applied',
@@ -86,7 +114,6 @@ async function decideAndApply(tx: Executor, { event, order }: LockedInboxEvent):
       to: describeState(decision.to),
       outboxIds,
     },
-    processed: { id: event.id, result: 'applied' },
   };
 }
 

@@ -1,5 +1,5 @@
 import type { Executor } from '../../db/client.js';
-import { setOrderState } from '../../db/order-transitions.js';
+import { setOrderState, type AppliedInboxEvent } from '../../db/order-transitions.js';
 import type { OrderRow } from '../../db/schema.js';
 import { effectKey } from '../domain/effect-keys.js';
 import { transitionWebhook } from './order-webhooks.js';
@@ -25,13 +25,16 @@ export interface EventFacts {
  * state, its history row and the follow-up outbox rows the state machine asked for (which also
  * NOTIFY the relay), in one statement. Returns the outbox row ids. The one writer of transitions,
  * so the inbox processor and customer cancellation cannot differ in what a transition leaves
- * behind.
+ * behind. `inboxEvent`, for a transition an inbound event caused: its inbox row is marked
+ * processed and its job's outbox row completed by the same statement, so applying an event is
+ * one round trip.
  */
 export async function applyTransition(
   tx: Executor,
   order: OrderRow,
   decision: Accepted,
   facts: EventFacts = {},
+  inboxEvent?: AppliedInboxEvent,
 ): Promise<number[]> {
   const { to, followUps } = decision;
   // The payment that succeeded is the one refunded: recorded now, or by an earlier event.
@@ -69,5 +72,6 @@ export async function applyTransition(
       cancelRequested: to.cancelRequested,
     },
     rows,
+    inboxEvent,
   );
 }

@@ -118,9 +118,20 @@ describe('applying inbox events', function () {
       applyInboxEvent(tdb.db, { inboxId: event.id, outbox: outboxRef }),
     ]);
     const third = await applyInboxEvent(tdb.db, { inboxId: event.id, outbox: outboxRef });
+    // Without a job: the inbox row alone says it is done.
+    const fourth = await applyInboxEvent(tdb.db, { inboxId: event.id });
 
-    expect(results.map((r) => r.outcome).sort()).to.deep.equal(['already-processed', 'applied']);
+    const [applied, other] = results.map((r) => r.outcome).sort();
+    expect(applied).to.equal('applied');
+    // The other waited for the first's locks and found the event processed, or started after the
+    // first committed and found the job's row completed.
+    expect(other).to.be.oneOf(['already-processed', 'job-row-not-open']);
+    // The job's row, read with the locks, is completed: nothing more is looked at.
     expect(third).to.deep.equal({
+      outcome: 'job-row-not-open',
+      jobRow: { jobId: outboxRef.jobId, completed: true, failed: false },
+    });
+    expect(fourth).to.deep.equal({
       outcome: 'already-processed',
       orderId: order.id,
       result: 'applied',
