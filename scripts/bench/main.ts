@@ -93,8 +93,10 @@ capacity is the highest step passed. CPU per order and the worker's CPU per job 
 sustained run, with each part's idle CPU (a few seconds of no load just before) beside them; the
 no-op BullMQ floor copies that run's jobs and rate.
 
-Postgres: TEST_DATABASE_ADMIN_URL (postgres://postgres@127.0.0.1:5432/postgres); Redis:
-BENCH_REDIS_URL or TEST_REDIS_URL (redis://127.0.0.1:6379); pgbench: PGBENCH (pgbench on PATH).
+Postgres: TEST_DATABASE_ADMIN_URL (postgres://postgres@127.0.0.1:5432/postgres); Redis: a
+redis-server of the run's own on a free port (BENCH_REDIS_SERVER names the binary), so its counts
+are the service's alone; BENCH_REDIS_URL names one instead, and without redis-server the run uses
+TEST_REDIS_URL (redis://127.0.0.1:6379); pgbench: PGBENCH (pgbench on PATH).
 DATABASE_PREPARED_STATEMENTS=false is passed to the service: what PgBouncer 1.18 makes an order cost.`;
 
 /** How often the backlog and memory are sampled. */

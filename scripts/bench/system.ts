@@ -10,11 +10,13 @@
  *     would share an event loop with the load generator);
  *   - in-process (--in-process): scripts/dev.ts's startDev, everything in the bench process.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
+import { Redis } from 'ioredis';
 import { fileURLToPath } from 'node:url';
 import { startWeb } from '../../api/server.js';
 import { createDatabase } from '../../db/client.js';
@@ -36,6 +38,65 @@ export const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
 export const REDIS_URL =
   process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/**
+ * A Redis of the run's own (`redis-server` on a free loopback port, nothing persisted), so that
+ * its command counts and CPU are the service's alone, not those of tests or other clients of a
+ * shared one. Undefined when redis-server cannot be started here: the run uses REDIS_URL.
+ */
+export async function privateRedis(cleanup: Cleanup, dir: string): Promise<string | undefined> {
+  const port = await freePort();
+  const server = spawn(
+    process.env.BENCH_REDIS_SERVER ?? 'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+    ],
+    { stdio: 'ignore' },
+  );
+  const exited = new Promise<void>((resolve) => {
+    server.once('exit', () => resolve());
+    server.once('error', () => resolve());
+  });
+  const url = `redis://127.0.0.1:${port}`;
+  const client = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  // Refused connections are expected until the server listens; each try's outcome is read below.
+  client.on('error', () => undefined);
+  try {
+    for (const until = Date.now() + 5000; Date.now() < until;) {
+      if (server.exitCode !== null || server.pid === undefined) return undefined;
+      const pong = await client.connect().then(
+        () => client.ping(),
+        () => undefined,
+      );
+      if (pong === 'PONG') {
+        cleanup.add(`private Redis (port ${port})`, async () => {
+          server.kill('SIGTERM');
+          await exited;
+        });
+        return url;
+      }
+      client.disconnect();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    server.kill('SIGKILL');
+    return undefined;
+  } finally {
+    client.disconnect();
+  }
+}
 
 /** Bound on a service process becoming ready (tsx compiles on start; 2 cores start 4 at once). */
 const READY_TIMEOUT_MS = 90_000;
@@ -62,7 +123,10 @@ export async function prepareResources(cleanup: Cleanup): Promise<BenchResources
   const tmpDir = await mkdtemp(join(tmpdir(), 'order-bench-'));
   cleanup.add('temporary files', () => rm(tmpDir, { recursive: true, force: true }));
   const prefix = `{bench-${randomBytes(5).toString('hex')}}`;
-  const redis = { url: REDIS_URL, prefix, flush: () => deletePrefixKeys(prefix, REDIS_URL) };
+  const url =
+    (process.env.BENCH_REDIS_URL === undefined ? await privateRedis(cleanup, tmpDir) : undefined) ??
+    REDIS_URL;
+  const redis = { url, prefix, flush: () => deletePrefixKeys(prefix, url) };
   cleanup.add(`Redis keys ${prefix}:*`, () => redis.flush());
   const database = await createTestDatabase('bench');
   cleanup.add(`database ${database.name}`, () => database.drop());
