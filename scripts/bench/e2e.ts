@@ -33,7 +33,7 @@ export interface E2EOptions {
   /** The bench database: Postgres's CPU and statistics count only its processes (see cpu.ts). */
   database: string;
   /** The service's Postgres round trips so far (see pg-round-trips.ts). */
-  pgRoundTrips?: () => Promise<number | undefined>;
+  pgRoundTrips?: () => Promise<Record<string, number> | undefined>;
 }
 
 export interface E2ERun {

@@ -19,8 +19,8 @@ const READ_TIMEOUT_MS = 2000;
 export interface RoundTripCounter {
   /** Node flags that load the counter into a service process. */
   nodeArgs: string[];
-  /** Round trips so far, summed over `pids`; undefined when a process did not answer. */
-  read(pids: number[]): Promise<number | undefined>;
+  /** Round trips so far of each process named; undefined when one did not answer. */
+  read(pids: Record<string, number>): Promise<Record<string, number> | undefined>;
 }
 
 export function roundTripCounter(dir: string): RoundTripCounter {
@@ -38,8 +38,8 @@ process.on(${JSON.stringify(SIGNAL)}, () => writeFileSync(${JSON.stringify(dir)}
   return {
     nodeArgs: ['--import', `data:text/javascript,${encodeURIComponent(preload)}`],
     async read(pids) {
-      let total = 0;
-      for (const pid of pids) {
+      const counts: Record<string, number> = {};
+      for (const [name, pid] of Object.entries(pids)) {
         const file = join(dir, String(pid));
         await rm(file, { force: true });
         try {
@@ -49,9 +49,9 @@ process.on(${JSON.stringify(SIGNAL)}, () => writeFileSync(${JSON.stringify(dir)}
         }
         const count = await waitForCount(file);
         if (count === undefined) return undefined;
-        total += count;
+        counts[name] = count;
       }
-      return total;
+      return counts;
     },
   };
 }

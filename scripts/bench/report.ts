@@ -685,7 +685,11 @@ export function storeCostLines(stores: StoreCost | undefined, orders: number): s
     `   per order, Postgres: ${
       stores.pgRoundTrips === undefined
         ? ''
-        : `${per(stores.pgRoundTrips, 1)} round trips by the service, `
+        : `${per(stores.pgRoundTrips, 1)} round trips by the service (${Object.entries(
+            stores.pgRoundTripsByProcess ?? {},
+          )
+            .map(([name, n]) => `${name} ${per(n, 1)}`)
+            .join(', ')}), `
     }${per(stores.pgTransactions, 1)} transactions, ` +
       `${per(stores.pgRowWrites, 1)} row writes, ${(stores.walBytes / orders / 1024).toFixed(1)} kB of WAL ` +
       "(the bench's own polling included, a few queries a second)",

@@ -20,8 +20,8 @@ export interface StoreCounts {
   pgRowWrites: number;
   /** pg_current_wal_lsn() in bytes. */
   walBytes: number;
-  /** The service's round trips to Postgres (see pg-round-trips.ts); undefined when not counted. */
-  pgRoundTrips?: number;
+  /** The service's round trips to Postgres by process (see pg-round-trips.ts); undefined when not counted. */
+  pgRoundTrips?: Record<string, number>;
 }
 
 export interface StoreCost {
@@ -34,7 +34,9 @@ export interface StoreCost {
   pgTransactions: number;
   pgRowWrites: number;
   walBytes: number;
+  /** The service's round trips, and by process (those running at both readings). */
   pgRoundTrips?: number;
+  pgRoundTripsByProcess?: Record<string, number>;
 }
 
 const SCRIPT_COMMANDS = new Set(['eval', 'evalsha', 'eval_ro', 'evalsha_ro', 'fcall', 'fcall_ro']);
@@ -50,7 +52,7 @@ export async function readStoreCounts(
   redisUrl: string,
   pool: pg.Pool,
   database: string,
-  pgRoundTrips?: () => Promise<number | undefined>,
+  pgRoundTrips?: () => Promise<Record<string, number> | undefined>,
 ): Promise<StoreCounts | undefined> {
   // No ready check: it would send an INFO of its own and skew the count.
   const redis = new Redis(redisUrl, {
@@ -107,9 +109,21 @@ export function storeCostSince(before: StoreCounts, after: StoreCounts): StoreCo
     pgTransactions: after.pgTransactions - before.pgTransactions - 1,
     pgRowWrites: after.pgRowWrites - before.pgRowWrites,
     walBytes: after.walBytes - before.walBytes,
-    pgRoundTrips:
-      after.pgRoundTrips !== undefined && before.pgRoundTrips !== undefined
-        ? after.pgRoundTrips - before.pgRoundTrips
-        : undefined,
+    ...roundTripsSince(before.pgRoundTrips, after.pgRoundTrips),
+  };
+}
+
+function roundTripsSince(
+  before: Record<string, number> | undefined,
+  after: Record<string, number> | undefined,
+): Pick<StoreCost, 'pgRoundTrips' | 'pgRoundTripsByProcess'> {
+  if (!before || !after) return {};
+  const byProcess: Record<string, number> = {};
+  for (const [name, n] of Object.entries(after)) {
+    if (before[name] !== undefined) byProcess[name] = n - before[name];
+  }
+  return {
+    pgRoundTrips: Object.values(byProcess).reduce((a, b) => a + b, 0),
+    pgRoundTripsByProcess: byProcess,
   };
 }

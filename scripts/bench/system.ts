@@ -175,7 +175,7 @@ export interface RunningSystem {
   /** Process ids of the parts running as processes, for CPU accounting. */
   pids(): Record<string, number | undefined>;
   /** Postgres round trips the service's processes made so far (see pg-round-trips.ts). */
-  pgRoundTrips(): Promise<number | undefined>;
+  pgRoundTrips(): Promise<Record<string, number> | undefined>;
 }
 
 export interface SystemOptions {
@@ -396,7 +396,11 @@ export async function startSystem(
     pids: () => Object.fromEntries(children.filter((c) => !c.exited).map((c) => [c.name, c.pid])),
     pgRoundTrips: async () =>
       options.roundTrips?.read(
-        children.flatMap((c) => (c === catalog || c.exited || c.pid === undefined ? [] : [c.pid])),
+        Object.fromEntries(
+          children.flatMap((c) =>
+            c === catalog || c.exited || c.pid === undefined ? [] : [[c.name, c.pid]],
+          ),
+        ),
       ),
     logs: () => [
       ...children.map((c) => ({

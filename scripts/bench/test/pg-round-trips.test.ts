@@ -41,8 +41,11 @@ describe('bench Postgres round trips: counted in the service processes', () => {
         child.once('exit', (code) => reject(new Error(`child exited ${code}`)));
       });
       // 6 prepared-protocol queries, the two-statement simple query, and the rollback.
-      expect(await counter.read([child.pid!])).to.equal(8);
-      expect(await counter.read([child.pid!, child.pid!])).to.equal(16);
+      expect(await counter.read({ worker: child.pid! })).to.deep.equal({ worker: 8 });
+      expect(await counter.read({ web: child.pid!, worker: child.pid! })).to.deep.equal({
+        web: 8,
+        worker: 8,
+      });
     } finally {
       child.kill();
     }
@@ -52,6 +55,6 @@ describe('bench Postgres round trips: counted in the service processes', () => {
     const counter = roundTripCounter(dir);
     const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
     await new Promise((resolve) => child.once('exit', resolve));
-    expect(await counter.read([child.pid!])).to.equal(undefined);
+    expect(await counter.read({ web: child.pid! })).to.equal(undefined);
   });
 });
