@@ -10,19 +10,17 @@
  *     would share an event loop with the load generator);
  *   - in-process (--in-process): scripts/dev.ts's startDev, everything in the bench process.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
-import { Redis } from 'ioredis';
 import { fileURLToPath } from 'node:url';
 import { startWeb } from '../../api/server.js';
 import { createDatabase } from '../../db/client.js';
 import { createLogger, silentLogger } from '../../lib/platform/logger.js';
 import { ADMIN_URL, createTestDatabase, type TestDatabase } from '../testkit/database.js';
-import { deletePrefixKeys } from '../testkit/redis.js';
+import { deletePrefixKeys, startPrivateRedis } from '../testkit/redis.js';
 import { startDev } from '../dev.js';
 import { startBroker } from '../kafka-broker/broker.js';
 import { startCatalogPeer } from '../peers/catalog.js';
@@ -40,62 +38,18 @@ export const REDIS_URL =
   process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /**
- * A Redis of the run's own (`redis-server` on a free loopback port, nothing persisted), so that
- * its command counts and CPU are the service's alone, not those of tests or other clients of a
- * shared one. Undefined when redis-server cannot be started here: the run uses REDIS_URL.
+ * A Redis of the run's own (the testkit's private redis-server: a free loopback port, nothing
+ * persisted), so that its command counts and CPU are the service's alone, not those of tests or
+ * other clients of a shared one. Undefined when redis-server cannot be started here (the run
+ * then uses REDIS_URL); BENCH_REDIS_SERVER names another binary.
  */
-export async function privateRedis(cleanup: Cleanup, dir: string): Promise<string | undefined> {
-  const port = await freePort();
-  const server = spawn(
-    process.env.BENCH_REDIS_SERVER ?? 'redis-server',
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--dir',
-      dir,
-    ],
-    { stdio: 'ignore' },
-  );
-  const exited = new Promise<void>((resolve) => {
-    server.once('exit', () => resolve());
-    server.once('error', () => resolve());
-  });
-  const url = `redis://127.0.0.1:${port}`;
-  const client = new Redis(url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  // Refused connections are expected until the server listens; each try's outcome is read below.
-  client.on('error', () => undefined);
-  try {
-    for (const until = Date.now() + 5000; Date.now() < until;) {
-      if (server.exitCode !== null || server.pid === undefined) return undefined;
-      const pong = await client.connect().then(
-        () => client.ping(),
-        () => undefined,
-      );
-      if (pong === 'PONG') {
-        cleanup.add(`private Redis (port ${port})`, async () => {
-          server.kill('SIGTERM');
-          await exited;
-        });
-        return url;
-      }
-      client.disconnect();
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    server.kill('SIGKILL');
-    return undefined;
-  } finally {
-    client.disconnect();
-  }
+export async function privateRedis(cleanup: Cleanup): Promise<string | undefined> {
+  const redis = await startPrivateRedis([], process.env.BENCH_REDIS_SERVER).catch(() => undefined);
+  if (!redis) return undefined;
+  // Its own client would add to the counts: only the URL is used.
+  redis.client.disconnect();
+  cleanup.add(`private Redis (port ${redis.port})`, () => redis.stop());
+  return redis.url;
 }
 
 /** Bound on a service process becoming ready (tsx compiles on start; 2 cores start 4 at once). */
@@ -124,7 +78,7 @@ export async function prepareResources(cleanup: Cleanup): Promise<BenchResources
   cleanup.add('temporary files', () => rm(tmpDir, { recursive: true, force: true }));
   const prefix = `{bench-${randomBytes(5).toString('hex')}}`;
   const url =
-    (process.env.BENCH_REDIS_URL === undefined ? await privateRedis(cleanup, tmpDir) : undefined) ??
+    (process.env.BENCH_REDIS_URL === undefined ? await privateRedis(cleanup) : undefined) ??
     REDIS_URL;
   const redis = { url, prefix, flush: () => deletePrefixKeys(prefix, url) };
   cleanup.add(`Redis keys ${prefix}:*`, () => redis.flush());

@@ -65,16 +65,18 @@ export interface RedisServerProcess {
 /**
  * Starts `redis-server` on `port` with the options every test server has (loopback only, never
  * persisted, `noeviction` as BullMQ requires) and `args` after them (later options win), and
- * resolves once it is ready to accept connections; rejects with its output if it exits first.
- * `onLine` sees each line it prints.
+ * resolves once it is ready to accept connections; rejects with its output if it exits first, or
+ * cannot be started at all (`binary`, redis-server on PATH by default, missing). `onLine` sees
+ * each line it prints.
  */
 export async function spawnRedisServer(
   port: number,
   args: string[] = [],
   onLine?: (line: string) => void,
+  binary = 'redis-server',
 ): Promise<RedisServerProcess> {
   const child = spawn(
-    'redis-server',
+    binary,
     [
       '--port',
       String(port),
@@ -98,22 +100,31 @@ export async function spawnRedisServer(
   };
   child.stdout!.on('data', collect);
   child.stderr!.on('data', collect);
-  await waitFor(() => output.includes('Ready to accept connections') || child.exitCode !== null, {
-    timeoutMs: 10000,
-    intervalMs: 20,
-    what: `redis-server on ${port}`,
-  });
+  let spawnError: Error | undefined;
+  child.once('error', (err) => (spawnError = err));
+  await waitFor(
+    () =>
+      output.includes('Ready to accept connections') ||
+      child.exitCode !== null ||
+      spawnError !== undefined,
+    { timeoutMs: 10000, intervalMs: 20, what: `redis-server on ${port}` },
+  );
+  if (spawnError) throw new Error(`${binary} could not be started: ${spawnError.message}`);
   if (child.exitCode !== null) throw new Error(`redis-server on ${port} did not start:\n${output}`);
   return { child, output: () => output };
 }
 
 /**
  * A redis-server of the test's own on a free port, never persisted: for what must not touch the
- * shared Redis (CONFIG SET, ACL users, a password). `args` are redis-server options.
+ * shared Redis (CONFIG SET, ACL users, a password). `args` are redis-server options; `binary`
+ * names the server (redis-server on PATH by default).
  */
-export async function startPrivateRedis(args: string[] = []): Promise<PrivateRedis> {
+export async function startPrivateRedis(
+  args: string[] = [],
+  binary?: string,
+): Promise<PrivateRedis> {
   const port = await freePort();
-  const { child } = await spawnRedisServer(port, args);
+  const { child } = await spawnRedisServer(port, args, undefined, binary);
   const exited = once(child, 'exit');
   const password = args.includes('--requirepass') ? args[args.indexOf('--requirepass') + 1] : '';
   const url = `redis://${password ? `:${encodeURIComponent(password)}@` : ''}127.0.0.1:${port}`;

@@ -11,7 +11,7 @@ describe('bench: a Redis of the run’s own', () => {
     const dir = await mkdtemp(join(tmpdir(), 'bench-redis-'));
     const cleanup = createCleanup(() => undefined);
     try {
-      const url = await privateRedis(cleanup, dir);
+      const url = await privateRedis(cleanup);
       expect(url).to.match(/^redis:\/\/127\.0\.0\.1:\d+$/);
       const client = new Redis(url!, { maxRetriesPerRequest: 0 });
       expect(await client.dbsize()).to.equal(0);
@@ -42,12 +42,7 @@ describe('bench: a Redis of the run’s own', () => {
     const before = process.env.BENCH_REDIS_SERVER;
     process.env.BENCH_REDIS_SERVER = join(dir, 'no-such-redis-server');
     try {
-      expect(
-        await privateRedis(
-          createCleanup(() => undefined),
-          dir,
-        ),
-      ).to.equal(undefined);
+      expect(await privateRedis(createCleanup(() => undefined))).to.equal(undefined);
     } finally {
       if (before === undefined) delete process.env.BENCH_REDIS_SERVER;
       else process.env.BENCH_REDIS_SERVER = before;
