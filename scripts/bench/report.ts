@@ -198,39 +198,36 @@ export function verdicts(r: BenchResults): Verdict[] {
         `jobs/order); no-op ${fmtMs(e.noopJobCpuMs?.node ?? Number.NaN)} Node + ` +
         `${fmtMs(e.noopJobCpuMs?.redis ?? Number.NaN)} Redis`,
     });
-    const stores = r.e2e?.sustained?.stores;
-    out.push({
-      target: '2',
-      name: 'Redis commands per order (Lua included)',
-      measured: e.redisCommandsPerOrder ?? Number.NaN,
-      unit: '',
-      goal: `≤ ${TARGETS.redisCommandsPerOrder}`,
-      met: finite(e.redisCommandsPerOrder)
-        ? e.redisCommandsPerOrder <= TARGETS.redisCommandsPerOrder
-        : undefined,
-      detail: stores
+    const sustained = r.e2e?.sustained;
+    const perOrder = (n: number) => (n / Math.max(1, sustained?.created ?? 0)).toFixed(1);
+    const atMost = (name: string, measured: number | undefined, goal: number, detail: string) =>
+      out.push({
+        target: '2',
+        name,
+        measured: measured ?? Number.NaN,
+        unit: '',
+        goal: `≤ ${goal}`,
+        met: finite(measured) ? measured <= goal : undefined,
+        detail,
+      });
+    const stores = sustained?.stores;
+    atMost(
+      'Redis commands per order (Lua included)',
+      e.redisCommandsPerOrder,
+      TARGETS.redisCommandsPerOrder,
+      stores
         ? stores.redisTop
             .slice(0, 5)
-            .map(
-              (t) =>
-                `${t.command} ${(t.calls / Math.max(1, r.e2e!.sustained!.created)).toFixed(1)}`,
-            )
+            .map((t) => `${t.command} ${perOrder(t.calls)}`)
             .join(', ')
         : 'not counted',
-    });
-    out.push({
-      target: '2',
-      name: 'Postgres round trips per order (web, worker, consumer)',
-      measured: e.pgRoundTripsPerOrder ?? Number.NaN,
-      unit: '',
-      goal: `≤ ${TARGETS.pgRoundTripsPerOrder}`,
-      met: finite(e.pgRoundTripsPerOrder)
-        ? e.pgRoundTripsPerOrder <= TARGETS.pgRoundTripsPerOrder
-        : undefined,
-      detail: stores
-        ? `${(stores.pgTransactions / Math.max(1, r.e2e!.sustained!.created)).toFixed(1)} transactions per order`
-        : 'not counted',
-    });
+    );
+    atMost(
+      'Postgres round trips per order (web, worker, consumer)',
+      e.pgRoundTripsPerOrder,
+      TARGETS.pgRoundTripsPerOrder,
+      stores ? `${perOrder(stores.pgTransactions)} transactions per order` : 'not counted',
+    );
   }
   if (r.intake) {
     const { service, postgres, ratio } = r.intake;

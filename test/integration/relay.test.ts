@@ -60,6 +60,18 @@ describe('outbox relay', function () {
     return tdb.db.transaction((tx) => insertOutboxRows(tx, rows));
   }
 
+  /** The notifications queue's first addBulk waits until `release` is called; the rest go through. */
+  function holdFirstAddBulk() {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const addBulk = sinon.stub(queueSet.queues.notifications, 'addBulk').callThrough();
+    addBulk.onCall(0).callsFake(async (jobs) => {
+      await gate;
+      return addBulk.wrappedMethod.call(queueSet.queues.notifications, jobs);
+    });
+    return { addBulk, release };
+  }
+
   async function undispatchedCount(): Promise<number> {
     const [row] = await tdb.db
       .select({ n: sql<number>`count(*)::int` })
@@ -354,13 +366,7 @@ describe('outbox relay', function () {
   });
 
   it('when a batch is claimed, then the claim is committed before addBulk (no transaction held open across Redis) and one round trip', async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const addBulk = sinon.stub(queueSet.queues.notifications, 'addBulk').callThrough();
-    addBulk.onCall(0).callsFake(async (jobs) => {
-      await gate;
-      return addBulk.wrappedMethod.call(queueSet.queues.notifications, jobs);
-    });
+    const { addBulk, release } = holdFirstAddBulk();
     const [id] = await insert(notificationRows(1));
     const query = sinon.spy(tdb.pool, 'query');
 
@@ -411,13 +417,7 @@ describe('outbox relay', function () {
   });
 
   it('when notifications arrive while a drain runs, then they are coalesced into one more drain', async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const addBulk = sinon.stub(queueSet.queues.notifications, 'addBulk').callThrough();
-    addBulk.onCall(0).callsFake(async (jobs) => {
-      await gate;
-      return addBulk.wrappedMethod.call(queueSet.queues.notifications, jobs);
-    });
+    const { addBulk, release } = holdFirstAddBulk();
     // Each drain's claim is one statement; a handle db/client.ts did not make sends it through
     // drizzle's execute, which counts the claims.
     let claims = 0;
