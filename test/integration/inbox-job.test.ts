@@ -1,10 +1,10 @@
 import { expect } from 'chai';
-import { asc, eq } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import pg from 'pg';
 import sinon from 'sinon';
-import { inbox, orderStatusHistory, orders, outbox } from '../../db/schema.js';
+import { outbox } from '../../db/schema.js';
 import type { OutboxJobData } from '../../jobs/outbox/job-data.js';
 import { createQueues, type QueueSet } from '../../jobs/outbox/queues.js';
 import { createRelay } from '../../jobs/outbox/relay.js';
@@ -19,7 +19,14 @@ import { createLogger, silentLogger } from '../../lib/platform/logger.js';
 import { createTestDatabase } from '../../scripts/testkit/database.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
 import { storesEnv } from '../support/api.js';
-import { bullJobIdOfRow, insertInboxEvent, insertOrder, outboxRowById } from '../support/orders.js';
+import {
+  bullJobIdOfRow,
+  inboxRowById,
+  insertInboxEvent,
+  insertOrder,
+  orderAfterEvents,
+  outboxRowById,
+} from '../support/orders.js';
 import { startedForSuite } from '../support/suite.js';
 
 /**
@@ -97,24 +104,6 @@ describe('the inbox job in the job runner', function () {
     return { order, inboxRow, outboxId, job: job as OutboxJob };
   }
 
-  async function orderAfter(orderId: string) {
-    const [order] = await tdb.db.select().from(orders).where(eq(orders.id, orderId));
-    const history = await tdb.db
-      .select()
-      .from(orderStatusHistory)
-      .where(eq(orderStatusHistory.orderId, orderId))
-      .orderBy(asc(orderStatusHistory.id));
-    const followUps = (
-      await tdb.db.select().from(outbox).where(eq(outbox.orderId, orderId)).orderBy(asc(outbox.id))
-    ).filter((r) => r.queue !== 'inbox');
-    return { order: order!, history, followUps };
-  }
-
-  async function inboxRow(id: number) {
-    const [row] = await tdb.db.select().from(inbox).where(eq(inbox.id, id));
-    return row!;
-  }
-
   /** Every statement node-postgres sends (one round trip each) while `work` runs. */
   async function roundTrips(work: () => Promise<unknown>): Promise<string[]> {
     const query = sinon.spy(pg.Client.prototype, 'query');
@@ -139,12 +128,12 @@ describe('the inbox job in the job runner', function () {
 
     expect(statements, statements.join('\n')).to.have.length(3);
     expect(outcomes).to.deep.equal(['completed']);
-    const after = await orderAfter(order.id);
+    const after = await orderAfterEvents(tdb.db, order.id);
     expect(after.order.status).to.equal('paid');
     expect(after.history.map((h) => h.status)).to.deep.equal(['paid']);
     expect(after.followUps.map((r) => r.queue)).to.deep.equal(['notifications', 'shipping']);
-    expect(await inboxRow(event.id)).to.include({ result: 'applied' });
-    expect((await inboxRow(event.id)).processedAt).to.be.instanceOf(Date);
+    expect(await inboxRowById(tdb.db, event.id)).to.include({ result: 'applied' });
+    expect((await inboxRowById(tdb.db, event.id)).processedAt).to.be.instanceOf(Date);
     const row = await outboxRowById(tdb.db, outboxId);
     expect(row.completedAt).to.be.instanceOf(Date);
     expect(row.attempts).to.equal(1);
@@ -162,7 +151,7 @@ describe('the inbox job in the job runner', function () {
     // BEGIN with the locks and the row's state, then COMMIT of nothing written.
     expect(statements, statements.join('\n')).to.have.length(2);
     expect(logLines.map((l) => l.msg)).to.include('outbox row already completed; job skipped');
-    const after = await orderAfter(order.id);
+    const after = await orderAfterEvents(tdb.db, order.id);
     expect(after.history).to.have.length(1);
     expect(after.followUps).to.have.length(2);
     expect(await outboxRowById(tdb.db, outboxId)).to.deep.equal(done);
@@ -181,10 +170,10 @@ describe('the inbox job in the job runner', function () {
       outcomes.every((o) => o === 'completed' || o === 'skipped'),
       outcomes.join(),
     ).to.equal(true);
-    const after = await orderAfter(order.id);
+    const after = await orderAfterEvents(tdb.db, order.id);
     expect(after.history).to.have.length(1);
     expect(after.followUps).to.have.length(2);
-    expect(await inboxRow(event.id)).to.include({ result: 'applied' });
+    expect(await inboxRowById(tdb.db, event.id)).to.include({ result: 'applied' });
     expect((await outboxRowById(tdb.db, outboxId)).attempts).to.equal(1);
   });
 
@@ -199,8 +188,8 @@ describe('the inbox job in the job runner', function () {
     expect((thrown as Error | undefined)?.message).to.match(/belongs to another outbox row/);
     expect(outcomes).to.deep.equal(['failed']);
     expect(await outboxRowById(tdb.db, outboxId)).to.deep.equal(before);
-    expect((await inboxRow(event.id)).processedAt).to.equal(null);
-    const after = await orderAfter(order.id);
+    expect((await inboxRowById(tdb.db, event.id)).processedAt).to.equal(null);
+    const after = await orderAfterEvents(tdb.db, order.id);
     expect(after.order.status).to.equal('new');
     expect(after.history).to.have.length(0);
     expect(after.followUps).to.have.length(0);
@@ -214,8 +203,8 @@ describe('the inbox job in the job runner', function () {
 
     expect(outcomes).to.deep.equal(['skipped']);
     expect(logLines.map((l) => l.msg)).to.include('outbox row not found; job skipped');
-    expect((await inboxRow(event.id)).processedAt).to.equal(null);
-    expect((await orderAfter(order.id)).history).to.have.length(0);
+    expect((await inboxRowById(tdb.db, event.id)).processedAt).to.equal(null);
+    expect((await orderAfterEvents(tdb.db, order.id)).history).to.have.length(0);
   });
 
   it('when a job with a payload that breaks its contract belongs to a completed row, then it is skipped as before, not failed', async () => {

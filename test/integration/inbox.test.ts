@@ -1,7 +1,5 @@
 import { expect } from 'chai';
-import { asc, eq } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
-import { inbox, orderStatusHistory, orders, outbox } from '../../db/schema.js';
 import { inboxProcessor } from '../../jobs/processors/inbox.js';
 import { startWorker, type RunningWorker } from '../../jobs/start-worker.js';
 import { applyInboxEvent } from '../../lib/orders/apply-inbox-event.js';
@@ -9,7 +7,14 @@ import { loadConfig } from '../../lib/platform/config.js';
 import { silentLogger } from '../../lib/platform/logger.js';
 import { createTestDatabase } from '../../scripts/testkit/database.js';
 import { startedForSuite } from '../support/suite.js';
-import { bullJobIdOfRow, insertInboxEvent, insertOrder, outboxRowById } from '../support/orders.js';
+import {
+  bullJobIdOfRow,
+  inboxRowById,
+  insertInboxEvent,
+  insertOrder,
+  orderAfterEvents,
+  outboxRowById,
+} from '../support/orders.js';
 import { waitFor } from '../../scripts/testkit/wait.js';
 import { createTestRedisPrefix, type TestRedisPrefix } from '../../scripts/testkit/redis.js';
 import { storesEnv } from '../support/api.js';
@@ -20,26 +25,6 @@ describe('applying inbox events', function () {
     (d) => d.drop(),
   );
 
-  async function orderState(orderId: string) {
-    const [order] = await tdb.db.select().from(orders).where(eq(orders.id, orderId));
-    const history = await tdb.db
-      .select()
-      .from(orderStatusHistory)
-      .where(eq(orderStatusHistory.orderId, orderId))
-      .orderBy(asc(orderStatusHistory.id));
-    const followUps = await tdb.db
-      .select()
-      .from(outbox)
-      .where(eq(outbox.orderId, orderId))
-      .orderBy(asc(outbox.id));
-    return { order: order!, history, followUps: followUps.filter((r) => r.queue !== 'inbox') };
-  }
-
-  async function inboxRow(id: number) {
-    const [row] = await tdb.db.select().from(inbox).where(eq(inbox.id, id));
-    return row!;
-  }
-
   const outboxRow = (id: number) => outboxRowById(tdb.db, id);
 
   /** Cancelled, with its payment's refund requested, in one history row naming `reason`. */
@@ -48,7 +33,7 @@ describe('applying inbox events', function () {
     paymentId: string,
     reason: string,
   ) {
-    const after = await orderState(orderId);
+    const after = await orderAfterEvents(tdb.db, orderId);
     expect(after.order).to.include({ status: 'cancelled', paymentId, refundStatus: 'requested' });
     expect(after.history.map((h) => [h.status, h.refundStatus, h.reason])).to.deep.equal([
       ['cancelled', 'requested', reason],
@@ -83,7 +68,7 @@ describe('applying inbox events', function () {
     const result = await applyInboxEvent(tdb.db, { inboxId: event.id, outbox: outboxRef });
 
     expect(result).to.include({ outcome: 'applied', from: 'new', to: 'paid' });
-    const after = await orderState(order.id);
+    const after = await orderAfterEvents(tdb.db, order.id);
     expect(after.order.status).to.equal('paid');
     expect(after.order.updatedAt.getTime()).to.be.greaterThan(order.updatedAt.getTime());
     expect(after.history.map((h) => [h.status, h.reason])).to.deep.equal([
@@ -101,8 +86,8 @@ describe('applying inbox events', function () {
       quantity: 3,
       idempotency_key: after.followUps[1]?.idempotencyKey,
     });
-    expect(await inboxRow(event.id)).to.include({ result: 'applied' });
-    expect((await inboxRow(event.id)).processedAt).to.be.instanceOf(Date);
+    expect(await inboxRowById(tdb.db, event.id)).to.include({ result: 'applied' });
+    expect((await inboxRowById(tdb.db, event.id)).processedAt).to.be.instanceOf(Date);
     expect((await outboxRow(outboxId)).completedAt).to.be.instanceOf(Date);
   });
 
@@ -137,7 +122,7 @@ describe('applying inbox events', function () {
       orderId: order.id,
       result: 'applied',
     });
-    const after = await orderState(order.id);
+    const after = await orderAfterEvents(tdb.db, order.id);
     expect(after.history).to.have.length(1);
     expect(after.followUps).to.have.length(2);
   });
@@ -208,12 +193,12 @@ describe('applying inbox events', function () {
       kind: 'conflict',
       reason: 'order.shipped refused: order is cancelled',
     });
-    const after = await orderState(order.id);
+    const after = await orderAfterEvents(tdb.db, order.id);
     expect(after.order.status).to.equal('cancelled');
     expect(after.order.updatedAt.getTime()).to.equal(order.updatedAt.getTime());
     expect(after.history).to.have.length(0);
     expect(after.followUps).to.have.length(0);
-    expect(await inboxRow(event.id)).to.include({
+    expect(await inboxRowById(tdb.db, event.id)).to.include({
       result: 'order.shipped refused: order is cancelled',
     });
     expect((await outboxRow(outboxId)).completedAt).to.be.instanceOf(Date);
@@ -228,7 +213,7 @@ describe('applying inbox events', function () {
       shipment_id: 'shp-42',
     });
 
-    const after = await orderState(order.id);
+    const after = await orderAfterEvents(tdb.db, order.id);
     expect(after.order).to.include({ status: 'shipped', shipmentId: 'shp-42' });
     expect(after.history.map((h) => h.status)).to.deep.equal(['shipped']);
     expect(after.followUps.map((r) => r.eventType)).to.deep.equal(['order.shipped']);
@@ -269,7 +254,7 @@ describe('applying inbox events', function () {
       const result = await applyInboxEvent(tdb.db, { inboxId: event.id });
 
       expect(result).to.include({ outcome: 'applied', to: `cancelled (refund ${refundStatus})` });
-      const after = await orderState(order.id);
+      const after = await orderAfterEvents(tdb.db, order.id);
       expect(after.order).to.include({ status: 'cancelled', refundStatus });
       expect(after.history.map((h) => [h.status, h.refundStatus])).to.deep.equal([
         ['cancelled', refundStatus],
@@ -300,9 +285,11 @@ describe('applying inbox events', function () {
       outcome: 'refused',
       reason: 'unknown event type payment.pending',
     });
-    expect((await orderState(order.id)).order.status).to.equal('new');
+    expect((await orderAfterEvents(tdb.db, order.id)).order.status).to.equal('new');
     expect(noOrder).to.include({ outcome: 'refused', reason: `order ${orphanOrderId} not found` });
-    expect(await inboxRow(orphan.id)).to.include({ result: `order ${orphanOrderId} not found` });
+    expect(await inboxRowById(tdb.db, orphan.id)).to.include({
+      result: `order ${orphanOrderId} not found`,
+    });
     expect(gone).to.deep.equal({ outcome: 'missing' });
   });
 
@@ -346,11 +333,11 @@ describe('applying inbox events', function () {
         what: 'duplicate done',
       });
 
-      const after = await orderState(order.id);
+      const after = await orderAfterEvents(tdb.db, order.id);
       expect(after.order.status).to.equal('paid');
       expect(after.history).to.have.length(1);
       expect(after.followUps).to.have.length(2);
-      expect(await inboxRow(event.id)).to.include({ result: 'applied' });
+      expect(await inboxRowById(tdb.db, event.id)).to.include({ result: 'applied' });
       expect((await outboxRow(outboxId)).attempts).to.equal(1);
     });
   });

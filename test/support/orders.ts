@@ -1,10 +1,11 @@
-import { eq } from 'drizzle-orm';
+import { asc, eq } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import type { Db, Executor } from '../../db/client.js';
 import { insertOutboxRows, type OutboxJobRef } from '../../db/outbox/rows.js';
 import {
   inbox,
   orders,
+  orderStatusHistory,
   outbox,
   type InboxRow,
   type OrderRow,
@@ -107,4 +108,28 @@ export async function commitAndRelay(
   const { enqueued } = await relay.drainOnce();
   if (enqueued !== rows.length) throw new Error(`relayed ${enqueued} of ${rows.length} rows`);
   return ids;
+}
+
+/**
+ * An order as a test looks at it after applying an event: the row, its status history and its
+ * follow-up outbox rows (the inbox jobs that carried events left out), each in id order.
+ */
+export async function orderAfterEvents(db: Executor, orderId: string) {
+  const [order] = await db.select().from(orders).where(eq(orders.id, orderId));
+  const history = await db
+    .select()
+    .from(orderStatusHistory)
+    .where(eq(orderStatusHistory.orderId, orderId))
+    .orderBy(asc(orderStatusHistory.id));
+  const followUps = await db
+    .select()
+    .from(outbox)
+    .where(eq(outbox.orderId, orderId))
+    .orderBy(asc(outbox.id));
+  return { order: order!, history, followUps: followUps.filter((r) => r.queue !== 'inbox') };
+}
+
+export async function inboxRowById(db: Executor, id: number): Promise<InboxRow> {
+  const [row] = await db.select().from(inbox).where(eq(inbox.id, id));
+  return row!;
 }
