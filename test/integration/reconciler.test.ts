@@ -5,7 +5,8 @@ import { eq, inArray, sql } from 'drizzle-orm';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import sinon from 'sinon';
-import { markOutboxFailed } from '../../db/outbox/rows.js';
+import { withClaimedRows } from '../../db/outbox/dispatch.js';
+import { insertOutboxRows, markOutboxFailed } from '../../db/outbox/rows.js';
 import { outbox } from '../../db/schema.js';
 import { createQueues, type QueueSet } from '../../jobs/outbox/queues.js';
 import type { OutboxJobData } from '../../jobs/outbox/job-data.js';
@@ -167,6 +168,30 @@ describe('reconciler', function () {
 
     expect(first).to.deep.equal({ checked: 10, requeued: 10, rerun: 0 });
     expect(second).to.deep.equal({ checked: 0, requeued: 0, rerun: 0 });
+    const jobs = await Promise.all(
+      ids.map(async (id, i) =>
+        queueSet.queues[i % 2 === 0 ? 'payments' : 'notifications'].getJob(
+          await bullJobIdOfRow(tdb.db, id),
+        ),
+      ),
+    );
+    expect(jobs.map((j) => j?.data.outboxId)).to.deep.equal(ids);
+  });
+
+  it('when a relay dies between its committed claim and addBulk, then its rows stay marked with no job, and the reconciler adds their jobs', async () => {
+    const ids = await tdb.db.transaction((tx) => insertOutboxRows(tx, rows(4)));
+    // The claim commits as it returns; a relay killed now adds nothing and releases nothing.
+    const claimed = await withClaimedRows(tdb.db, 10, async (claimedRows) =>
+      claimedRows.map((r) => r.id),
+    );
+    expect(claimed).to.deep.equal(ids);
+    const marked = await tdb.db.select().from(outbox).where(inArray(outbox.id, ids));
+    expect(marked.every((r) => r.dispatchedAt !== null)).to.equal(true);
+    await ageDispatch(ids);
+
+    const pass = await reconciler().runOnce();
+
+    expect(pass).to.deep.equal({ checked: 4, requeued: 4, rerun: 0 });
     const jobs = await Promise.all(
       ids.map(async (id, i) =>
         queueSet.queues[i % 2 === 0 ? 'payments' : 'notifications'].getJob(
