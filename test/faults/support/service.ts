@@ -9,6 +9,9 @@ import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 
+/** Starts tried when the service's port is briefly taken by another lane's socket. */
+const PORT_RETRIES = 3;
+
 export type ProcessKind = 'web' | 'worker' | 'consumer';
 
 const ENTRIES: Record<ProcessKind, string> = {
@@ -126,6 +129,20 @@ function serviceProcess(kind: ProcessKind, env: NodeJS.ProcessEnv, log: WriteStr
       await signal('SIGKILL', 0);
     },
     stop: (graceMs = 10_000) => signal('SIGTERM', graceMs),
+  };
+  // The port was free when the system picked it; another lane's short-lived socket can hold it
+  // for a moment (EADDRINUSE): the harness's race, not the service's fault, so start again.
+  const startOnce = proc.start.bind(proc);
+  proc.start = async () => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await startOnce();
+      } catch (err) {
+        if (attempt >= PORT_RETRIES || !/EADDRINUSE/.test((err as Error).message)) throw err;
+        log.write(`[faults] ${kind}: port in use, starting again (${attempt})\n`);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
   };
   return proc;
 }
